@@ -1,0 +1,59 @@
+# swa-book: one command builds the book, one runs the tests. Both create and use .venv.
+#   make          build the whole book (executes every notebook at the laptop profile, then HTML)
+#   make test     run the test suite (installs what it needs first)
+#   make bench    run the benchmarks (prints each ratio)
+#   make lint     ruff
+#   make sync     regenerate notebooks/*.ipynb inputs from the .py sources (outputs kept)
+#   make batch PROFILE=paper OUT=executed/   run every notebook with a papermill profile
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+TORCH_PIN := torch==2.14.1 torchvision==0.29.1
+PROFILE ?= smoke
+OUT ?= executed/$(PROFILE)
+
+.PHONY: all book test lint bench sync execute batch clean demo
+
+all: book
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PIN)
+	$(PY) -m pip install -q -e ".[book,dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks notebooks/*.py
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks notebooks/*.py
+
+demo: $(STAMP)
+	$(PY) -m swa_lib.cli compare --dataset mnist1d --model mlp --seeds 0 1 2
+
+sync: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.py
+
+execute: $(STAMP)
+	$(PY) tools/execute_notebooks.py --profile laptop --in-place
+
+book: $(STAMP)
+	$(MAKE) execute
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+batch: $(STAMP)
+	$(PY) tools/execute_notebooks.py --profile $(PROFILE) --out $(OUT)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf _build executed
