@@ -67,8 +67,10 @@ class _Averager:
     def update(self, model: nn.Module) -> None:
         """Fold ``model``'s current weights into the average; ``n_averaged`` grows by one.
 
-        Floating-point tensors are averaged; integer buffers (``num_batches_tracked``) are
-        copied from ``model`` when ``use_buffers=True`` (an average of a counter is meaningless).
+        Floating-point tensors are averaged. Integer buffers (``num_batches_tracked``) are copied
+        from ``model`` (an average of a counter is meaningless); with ``use_buffers=False`` all
+        buffers are copied from ``model``, as ``AveragedModel`` does, until :func:`update_bn`
+        recomputes them for the averaged weights.
         """
         pairs = self._pairs(model)
         if self.n_averaged == 0:
@@ -89,6 +91,10 @@ class _Averager:
                 n_list.append(new)
             for a_list, n_list in groups.values():
                 torch._foreach_lerp_(a_list, n_list, alpha)
+        if not self.use_buffers:
+            # As AveragedModel: buffers follow the source model (BN stats are then recomputed).
+            for mine, theirs in zip(self.module.buffers(), model.buffers()):
+                mine.copy_(theirs.detach())
         self.n_averaged += 1
 
     # -- conveniences so the averager can be used like the model -------------------------------
@@ -138,8 +144,9 @@ class SWA(_Averager):
 
     Args:
         model: the model whose weights are averaged (deep-copied; the copy is ``.module``).
-        use_buffers: also average floating buffers (BN running stats). Leave ``False`` and call
-            :func:`update_bn` on ``.module`` before evaluating, as the paper does.
+        use_buffers: also average floating buffers (BN running stats). Leave ``False`` (buffers
+            then follow the latest model) and call :func:`update_bn` on ``.module`` before
+            evaluating, as the paper does.
         device: where to keep the average (e.g. ``"cpu"`` to save GPU memory).
 
     Example::
