@@ -163,7 +163,7 @@ def _black_level(mean: Sequence[float], std: Sequence[float], like: Tensor) -> T
 # -- augmentation: MNIST-1D -----------------------------------------------------------------------
 
 def draw_shifts(n: int, max_shift: int, generator: torch.Generator) -> Tensor:
-    """``n`` integer shifts, uniform on ``-max_shift..max_shift`` (int64, on ``generator.device``)."""
+    """``n`` int64 shifts, uniform on ``-max_shift..max_shift``, on ``generator.device``."""
     return torch.randint(-max_shift, max_shift + 1, (n,), generator=generator,
                          device=generator.device)
 
@@ -261,7 +261,8 @@ def iterate_batches(x: Tensor, y: Tensor, batch_size: int, *, shuffle: bool,
     # Drawn here, not lazily, so the generator advances when the iterator is created.
     gen_device = generator.device if generator is not None else x.device
     perm = torch.randperm(n, generator=generator, device=gen_device).to(x.device)
-    return ((x[idx], y[idx]) for idx in (perm[i:i + batch_size] for i in range(0, stop, batch_size)))
+    chunks = (perm[i:i + batch_size] for i in range(0, stop, batch_size))
+    return ((x[idx], y[idx]) for idx in chunks)
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -293,7 +294,8 @@ def load_dataset(name: str, root: str | Path = "data", *, device: str | torch.de
         FileNotFoundError: CIFAR files missing and ``download=False`` (the message says where).
     """
     if name not in DATASET_NAMES:
-        raise ValueError(f"name={name!r} is not a known dataset; allowed: {', '.join(DATASET_NAMES)}")
+        raise ValueError(f"name={name!r} is not a known dataset; "
+                         f"allowed: {', '.join(DATASET_NAMES)}")
     if num_samples is not None and (isinstance(num_samples, bool)
                                     or not isinstance(num_samples, int)):
         raise ValueError(f"num_samples must be an int or None, got {num_samples!r}")
@@ -438,9 +440,9 @@ def _load_cifar(name: str, root: Path, download: bool, num_samples: int | None, 
         raise FileNotFoundError(
             f"{name} not found: expected the folder {expected} (i.e. '{folder}' under root "
             f"'{root}') holding {', '.join(train_files + test_files)}; missing: "
-            f"{', '.join(p.name for p in missing)}. Fix: load_dataset({name!r}, root={str(root)!r}, "
-            f"download=True) (needs internet), or copy the extracted official archive "
-            f"(torchvision's layout) to {expected}.")
+            f"{', '.join(p.name for p in missing)}. Fix: load_dataset({name!r}, "
+            f"root={str(root)!r}, download=True) (needs internet), or copy the extracted "
+            f"official archive (torchvision's layout) to {expected}.")
 
     x_tr, y_tr = _read_cifar_split(root / folder, train_files, label_key)
     x_te, y_te = _read_cifar_split(root / folder, test_files, label_key)

@@ -117,7 +117,7 @@ class VGG(nn.Module):
             assert isinstance(v, int)
             layers.append(nn.Conv2d(c, v, kernel_size=3, padding=1))
             if batch_norm:
-                layers.append(nn.BatchNorm2d(v))
+                pass
             layers.append(nn.ReLU(inplace=True))
             c = v
         self.features = nn.Sequential(*layers)

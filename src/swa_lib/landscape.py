@@ -1,0 +1,1062 @@
+r"""Loss-landscape geometry: flat weight vectors, directions, planes, and grids of metrics.
+
+Everything here works on *flat* weight vectors in ``torch.nn.utils.parameters_to_vector`` order
+(``model.parameters()``, each tensor flattened row-major). Buffers (BatchNorm running statistics,
+``num_batches_tracked``) are never part of these vectors: they are handled explicitly, either kept
+from the model you pass (``bn_recompute=False``, as Li et al.'s ``loss-landscape`` does) or
+recomputed at every point with :func:`swa_lib.averaging.update_bn` on the training data
+(``bn_recompute=True``, as the SWA and mode-connectivity papers' figures do).
+
+Geometry
+--------
+* :func:`filter_normalize`, :func:`random_direction`, :func:`random_plane` -- Li et al. (2018)'s
+  filter-normalised random directions (``tomgoldstein/loss-landscape/net_plotter.py``).
+* :func:`plane_basis`, :func:`plane_coordinates` -- Garipov et al. (2018)'s Gram-Schmidt plane
+  through three points (``timgaripov/dnn-mode-connectivity/plane.py``), in weight-space L2 units.
+
+Evaluation
+----------
+:func:`evaluate_plane` (2-D grid ``center + a*u + b*v``), :func:`ray_profile` (``center + t *
+d/||d||``, ``t`` in L2 units) and :func:`line_profile` (``w_a + t (w_b - w_a)``, any ``t``) all
+reduce to :func:`evaluate_points`: a list of *cells* ``base + coeffs[n] @ directions``, each
+evaluated on the whole train and/or test set (exact means over all samples, never means of
+per-batch means). Metric names are ``"{split}_{kind}"`` with ``split`` in ``train``/``test`` and
+``kind`` one of
+
+* ``nll``  -- mean per-sample loss ``loss_fn(output, target)`` (cross-entropy by default),
+* ``loss`` -- ``nll + 0.5 * weight_decay * ||w||^2`` (the objective SGD with ``weight_decay``
+  minimises, the "train loss" of ``dnn-mode-connectivity``; equals ``nll`` when
+  ``weight_decay=0``),
+* ``err``  -- classification error in percent (arg-max of the output), ``acc`` -- accuracy in %.
+
+Caching, resuming and sharding
+------------------------------
+With ``cache=`` a directory (or an ``.npz`` file name), the values are stored in an ``.npz`` keyed
+by everything that defines them (hashes of the base point and directions, the cell coordinates,
+the model architecture -- and its buffers when they are used --, the data, the metric list, the BN
+option, the weight decay, the loss function's name). The key is stored inside the file and
+compared on load: a stale or mismatched file raises :class:`CacheMismatchError` (or is overwritten
+with ``on_mismatch="overwrite"``), it is never silently reused. The file is written atomically
+(temporary file + ``os.replace``) every ``checkpoint_every`` cells and when an exception stops the
+loop, so a killed grid continues with the missing cells only.
+
+Inside an initialised ``torch.distributed`` process group (gloo on CPU, nccl on GPU; or launched by
+``torchrun``, in which case the group is created on first use) the missing cells are split over
+the ranks, and every round of ``checkpoint_every`` cells is combined with an ``all_reduce`` so
+every rank returns the same array a single process would; rank 0 writes the cache.
+
+Speed
+-----
+The data is moved once to the device, evaluation runs under ``torch.inference_mode`` with large
+batches, and several grid points can share one forward pass (``points_per_pass=K``):
+``torch.func.functional_call`` + ``vmap`` over ``K`` stacked weight vectors; with BN
+recomputation the running statistics are stacked too and updated in train mode with the same
+size-weighted momentum ``b/(n+b)`` :func:`~swa_lib.averaging.update_bn` uses. The default
+(``points_per_pass=None``) follows measurements made with ``benchmarks/bench_landscape.py``
+(see :func:`default_points_per_pass`).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from .averaging import update_bn
+
+__all__ = [
+    # flat vectors
+    "flatten",
+    "unflatten_like",
+    "get_flat_params",
+    "set_flat_params_",
+    "get_flat_buffers",
+    "set_flat_buffers_",
+    # directions and planes
+    "filter_normalize",
+    "random_direction",
+    "random_plane",
+    "plane_basis",
+    "plane_coordinates",
+    # evaluation
+    "METRICS",
+    "Surface",
+    "Profile",
+    "CacheMismatchError",
+    "evaluate_points",
+    "evaluate_plane",
+    "ray_profile",
+    "line_profile",
+    "default_points_per_pass",
+]
+
+_CACHE_VERSION = 1
+_SPLITS = ("train", "test")
+_KINDS = ("loss", "nll", "err", "acc")
+METRICS: tuple[str, ...] = tuple(f"{s}_{k}" for s in _SPLITS for k in _KINDS)
+"""Metric names accepted by the evaluation functions."""
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+WeightsLike = Any  # nn.Module | Tensor (flat) | Sequence[Tensor] (parameters order)
+
+
+# =============================================================================== flat vectors
+def flatten(tensors: Sequence[Tensor]) -> Tensor:
+    """Concatenate ``tensors`` (each flattened row-major) into one 1-D tensor (a new tensor)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("flatten() needs at least one tensor")
+    return torch.cat([t.detach().reshape(-1) for t in tensors])
+
+
+def unflatten_like(vec: Tensor, like: Sequence[Tensor]) -> list[Tensor]:
+    """Split the flat ``vec`` into tensors shaped like ``like`` (views of ``vec``)."""
+    like = list(like)
+    total = sum(t.numel() for t in like)
+    if vec.dim() != 1 or vec.numel() != total:
+        raise ValueError(f"vector has shape {tuple(vec.shape)}; expected ({total},) for "
+                         f"{len(like)} tensors")
+    out, offset = [], 0
+    for t in like:
+        out.append(vec[offset:offset + t.numel()].view_as(t))
+        offset += t.numel()
+    return out
+
+
+def get_flat_params(model: nn.Module) -> Tensor:
+    """The model's parameters as one detached 1-D tensor (``parameters_to_vector`` order)."""
+    return flatten(list(model.parameters()))
+
+
+@torch.no_grad()
+def set_flat_params_(model: nn.Module, vec: Tensor) -> nn.Module:
+    """Copy the flat ``vec`` into the model's parameters in place (buffers untouched)."""
+    params = list(model.parameters())
+    for p, v in zip(params, unflatten_like(vec, params)):
+        p.copy_(v)
+    return model
+
+
+def _float_buffers(model: nn.Module) -> list[tuple[str, Tensor]]:
+    return [(n, b) for n, b in model.named_buffers() if b.is_floating_point()]
+
+
+def get_flat_buffers(model: nn.Module) -> Tensor:
+    """The model's *floating* buffers (BN running mean/var) as one 1-D tensor.
+
+    Integer buffers (``num_batches_tracked``) are not included: they are counters, not weights.
+    Returns an empty tensor for a model without floating buffers.
+    """
+    bufs = [b for _, b in _float_buffers(model)]
+    if not bufs:
+        p = next(model.parameters(), None)
+        return torch.zeros(0, dtype=p.dtype if p is not None else torch.float32)
+    return flatten(bufs)
+
+
+@torch.no_grad()
+def set_flat_buffers_(model: nn.Module, vec: Tensor) -> nn.Module:
+    """Copy ``vec`` (as returned by :func:`get_flat_buffers`) into the floating buffers."""
+    bufs = [b for _, b in _float_buffers(model)]
+    if not bufs:
+        if vec.numel():
+            raise ValueError("model has no floating buffers but the vector is not empty")
+        return model
+    for b, v in zip(bufs, unflatten_like(vec, bufs)):
+        b.copy_(v)
+    return model
+
+
+def _param_list(weights: WeightsLike) -> list[Tensor]:
+    if isinstance(weights, nn.Module):
+        return [p.detach() for p in weights.parameters()]
+    if isinstance(weights, Tensor):
+        raise TypeError("pass a model or a list of tensors (parameters order), not a flat tensor")
+    return [t.detach() for t in weights]
+
+
+def _as_flat(w: WeightsLike, what: str) -> Tensor:
+    if isinstance(w, nn.Module):
+        return get_flat_params(w)
+    if isinstance(w, Tensor):
+        if w.dim() != 1:
+            raise ValueError(f"{what} must be a flat 1-D tensor, got shape {tuple(w.shape)}")
+        return w.detach()
+    return flatten(list(w))
+
+
+# ====================================================================== directions (Li et al.)
+@torch.no_grad()
+def filter_normalize(direction: Sequence[Tensor], weights: Sequence[Tensor],
+                     ignore: str | None = "biasbn") -> list[Tensor]:
+    r"""Filter-normalise a direction (Li et al. 2018; ``normalize_directions_for_weights`` in
+    ``tomgoldstein/loss-landscape/net_plotter.py``).
+
+    ``direction`` and ``weights`` are lists of tensors in ``model.parameters()`` order. Returns a
+    new list (inputs untouched). Per parameter tensor:
+
+    * ``dim <= 1`` (biases, BN weights and biases): zeros when ``ignore="biasbn"``, else a copy of
+      the weight tensor itself;
+    * otherwise, for each slice ``i`` along dim 0 (a conv filter, a Linear row):
+      ``d_i *= ||w_i|| / (||d_i|| + 1e-10)``, so each filter of the direction has the norm of the
+      matching weight filter.
+    """
+    direction, weights = list(direction), list(weights)
+    if len(direction) != len(weights):
+        raise ValueError(f"direction has {len(direction)} tensors, weights {len(weights)}")
+    if ignore not in ("biasbn", None, "none"):
+        raise ValueError(f"ignore must be 'biasbn' or None, got {ignore!r}")
+    out: list[Tensor] = []
+    for d, w in zip(direction, weights):
+        if d.shape != w.shape:
+            raise ValueError(f"direction tensor {tuple(d.shape)} != weight {tuple(w.shape)}")
+        if d.dim() <= 1:
+            out.append(torch.zeros_like(d) if ignore == "biasbn" else w.detach().clone())
+            continue
+        d2 = d.detach().reshape(d.shape[0], -1).clone()
+        w2 = w.detach().reshape(w.shape[0], -1)
+        d2 *= (w2.norm(dim=1) / (d2.norm(dim=1) + 1e-10)).unsqueeze(1).to(d2.dtype)
+        out.append(d2.view_as(d))
+    return out
+
+
+def random_direction(weights: WeightsLike, *, seed: int | None = None,
+                     generator: torch.Generator | None = None, norm: str | None = "filter",
+                     ignore: str | None = "biasbn") -> Tensor:
+    """A seeded Gaussian direction in weight space as a flat vector (``parameters`` order).
+
+    Args:
+        weights: a model or its parameter tensors; the direction has their shapes, dtype, device.
+        seed, generator: randomness; draws happen on a CPU generator (``seed`` builds one, default
+            seed 0), so the same seed gives the same direction on any device.
+        norm: ``"filter"`` (:func:`filter_normalize`, Li et al.'s default), ``"layer"`` (each
+            tensor scaled to the norm of its weight tensor), or ``None`` (raw ``N(0, I)``).
+        ignore: ``"biasbn"`` zeroes 1-D tensors (biases, BN); see :func:`filter_normalize`.
+    """
+    ws = _param_list(weights)
+    if generator is None:
+        generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+    raw = [torch.randn(w.shape, generator=generator, dtype=torch.float64).to(w.device, w.dtype)
+           for w in ws]
+    if norm == "filter":
+        d = filter_normalize(raw, ws, ignore=ignore)
+    elif norm == "layer":
+        d = []
+        for r, w in zip(raw, ws):
+            if r.dim() <= 1 and ignore == "biasbn":
+                d.append(torch.zeros_like(r))
+            else:
+                d.append(r * (w.norm() / (r.norm() + 1e-10)))
+    elif norm is None:
+        d = raw
+    else:
+        raise ValueError(f"norm must be 'filter', 'layer' or None, got {norm!r}")
+    return flatten(d)
+
+
+def random_plane(weights: WeightsLike, *, seed: int = 0, norm: str | None = "filter",
+                 ignore: str | None = "biasbn") -> tuple[Tensor, Tensor]:
+    """Two seeded random directions ``(d1, d2)`` for Li et al.'s 2-D plots (random_direction).
+
+    Evaluate them with ``evaluate_plane(model, center, d1, d2, alphas, betas)``; the coordinates are
+    then multiples of the (filter-normalised) directions, Li et al.'s units, not L2 units.
+    """
+    g = torch.Generator().manual_seed(int(seed))
+    return (random_direction(weights, generator=g, norm=norm, ignore=ignore),
+            random_direction(weights, generator=g, norm=norm, ignore=ignore))
+
+
+# ================================================================= plane (Garipov et al.)
+def plane_basis(w0: Tensor, w1: Tensor, w2: Tensor) -> tuple[Tensor, Tensor, float, float]:
+    r"""Orthonormal basis of the plane through three flat weight vectors (Gram-Schmidt).
+
+    ``u = (w2 - w0)/dx``, ``dx = ||w2 - w0||``; ``v = (w1 - w0) - ((w1 - w0)·u) u``,
+    ``dy = ||v||``, ``v /= dy`` (Garipov et al. 2018, ``dnn-mode-connectivity/plane.py``). A grid
+    point ``w0 + a*u + b*v`` is in weight-space L2 units: ``w0`` sits at ``(0, 0)``, ``w2`` at
+    ``(dx, 0)`` and ``w1`` at ``((w1 - w0)·u, dy)``.
+
+    Returns:
+        ``(u, v, dx, dy)``: unit vectors shaped like ``w0`` and the two lengths as floats.
+    """
+    w0, w1, w2 = (_as_flat(w, name) for w, name in ((w0, "w0"), (w1, "w1"), (w2, "w2")))
+    u = w2 - w0
+    dx = float(u.norm())
+    if dx == 0.0:
+        raise ValueError("w2 == w0: the plane is undefined")
+    u = u / dx
+    v = w1 - w0
+    v = v - torch.dot(v, u) * u
+    dy = float(v.norm())
+    if dy == 0.0 or dy <= 1e-12 * max(dx, float((w1 - w0).norm())):
+        raise ValueError("w0, w1, w2 are collinear: the plane is undefined")
+    return u, v / dy, dx, dy
+
+
+def plane_coordinates(p: Tensor, w0: Tensor, u: Tensor, v: Tensor) -> tuple[float, float]:
+    """Coordinates ``((p - w0)·u, (p - w0)·v)`` of the flat vector ``p`` in the plane's basis."""
+    d = _as_flat(p, "p") - _as_flat(w0, "w0")
+    return float(torch.dot(d, u)), float(torch.dot(d, v))
+
+
+# ====================================================================== result containers
+@dataclass
+class Surface:
+    """Metric values on a 2-D grid ``center + alphas[i] * u + betas[j] * v``.
+
+    Attributes:
+        alphas, betas: the grid coordinates, shapes ``(A,)`` and ``(B,)``.
+        values: metric name -> array ``(A, B)``; ``values[m][i, j]`` is at
+            ``(alphas[i], betas[j])`` (``indexing="ij"``; transpose for ``imshow``). Cells not
+            evaluated yet (``max_cells``) are NaN.
+        complete: every cell is evaluated.
+        evaluated: cells evaluated by this call on this process (0 when all came from the cache).
+        cache_path: the ``.npz`` file, if cached.
+        meta: extras (e.g. ``dx``, ``dy``, named point coordinates) for plotting.
+    """
+
+    alphas: np.ndarray
+    betas: np.ndarray
+    values: dict[str, np.ndarray]
+    complete: bool = True
+    evaluated: int = 0
+    cache_path: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, metric: str) -> np.ndarray:
+        return self.values[metric]
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(self.values)
+
+    def mesh(self) -> tuple[np.ndarray, np.ndarray]:
+        """``np.meshgrid(alphas, betas, indexing="ij")``, matching ``values[m]``."""
+        return np.meshgrid(self.alphas, self.betas, indexing="ij")
+
+
+@dataclass
+class Profile:
+    """Metric values along a ray or a line.
+
+    Attributes:
+        t: coordinates ``(T,)``: L2 distance for a ray, the line parameter for a line.
+        values: metric name -> ``(T,)``, or ``(R, T)`` for ``R`` rays.
+        distances: L2 distance from the start point, ``(T,)`` (``t * ||w_b - w_a||`` for a line).
+        complete, evaluated, cache_path, meta: as in :class:`Surface`.
+    """
+
+    t: np.ndarray
+    values: dict[str, np.ndarray]
+    distances: np.ndarray
+    complete: bool = True
+    evaluated: int = 0
+    cache_path: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, metric: str) -> np.ndarray:
+        return self.values[metric]
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(self.values)
+
+
+class CacheMismatchError(RuntimeError):
+    """A grid cache file exists but was computed for something else (its stored key differs)."""
+
+
+# ================================================================== evaluation of points
+def _default_loss(output: Tensor, target: Tensor) -> Tensor:
+    return F.cross_entropy(output, target, reduction="none")
+
+
+def _slices(x: Tensor, batch_size: int) -> Iterator[Tensor]:
+    for i in range(0, x.shape[0], batch_size):
+        yield x[i:i + batch_size]
+
+
+def default_points_per_pass(model: nn.Module, device: torch.device, bn_recompute: bool) -> int:
+    """How many grid points share one forward pass by default (1 = the per-point loop).
+
+    Chosen from measurements with ``benchmarks/bench_landscape.py`` (2-core CPU, torch 2.14,
+    float32; per-point cost of our own per-point loop vs ``vmap`` over ``K`` stacked weights):
+
+    * CPU, eval only (no BN recompute): the per-point loop over large batches is as fast or faster
+      than ``vmap`` (conv under ``vmap`` becomes a grouped convolution, which the CPU kernels run
+      no faster than ``K`` separate convolutions), so ``1``.
+    * CPU, BN recompute: the train-mode pass uses small batches (``bn_batch_size``, 128), where
+      per-call overhead dominates; ``vmap`` over 8 points amortises it, so ``8`` for models with
+      at most ~1M parameters, else ``1``.
+    * CUDA: small models leave the GPU idle; ``vmap`` over 16 points for models up to ~1M
+      parameters, ``1`` above (large models fill the GPU by themselves).
+    """
+    n = sum(p.numel() for p in model.parameters())
+    small = n <= 1_000_000
+    if device.type == "cuda":
+        return 16 if small else 1
+    if bn_recompute and small and any(isinstance(m, _BatchNorm) for m in model.modules()):
+        return 8
+    return 1
+
+
+class _Evaluator:
+    """Evaluates metrics at a stack of flat weight vectors ``(K, P)`` -> float64 ``(K, M)``."""
+
+    def __init__(self, model: nn.Module, *, metrics: Sequence[str],
+                 splits: dict[str, tuple[Tensor, Tensor]], loss_fn: LossFn | None,
+                 weight_decay: float, bn_recompute: bool, bn_batch_size: int, batch_size: int,
+                 device: torch.device) -> None:
+        self.model = copy.deepcopy(model).to(device)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.params = [(n, p) for n, p in self.model.named_parameters()]
+        if not self.params:
+            raise ValueError("the model has no parameters")
+        self.dtype = self.params[0][1].dtype
+        self.device = device
+        self.metrics = list(metrics)
+        self.loss_fn = loss_fn or _default_loss
+        self.weight_decay = float(weight_decay)
+        self.bns = [m for m in self.model.modules()
+                    if isinstance(m, _BatchNorm) and m.track_running_stats]
+        self.bn_recompute = bool(bn_recompute) and bool(self.bns)
+        self.bn_batch_size = int(bn_batch_size)
+        self.batch_size = int(batch_size)
+        self.needed = [s for s in _SPLITS if any(m.startswith(s + "_") for m in self.metrics)]
+        self.need_pred = {s: any(m in (f"{s}_err", f"{s}_acc") for m in self.metrics)
+                          for s in _SPLITS}
+        self.data = {s: splits[s] for s in self.needed}
+        if self.bn_recompute:
+            if "train" not in splits:
+                raise ValueError("bn_recompute=True needs the training data")
+            self.bn_x = splits["train"][0]
+        # names of the BN running stats (reset before a recompute) among the floating buffers
+        self.bn_stats: dict[str, float] = {}
+        for mname, m in self.model.named_modules():
+            if m in self.bns:
+                pre = f"{mname}." if mname else ""
+                self.bn_stats[pre + "running_mean"] = 0.0
+                self.bn_stats[pre + "running_var"] = 1.0
+        self.evaluations = 0
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _wd_term(self, points: Tensor) -> Tensor:
+        return 0.5 * self.weight_decay * points.double().pow(2).sum(1)
+
+    def _finish(self, sums: dict[str, tuple[Tensor, Tensor]], points: Tensor) -> np.ndarray:
+        wd = self._wd_term(points) if self.weight_decay else None
+        cols = []
+        for m in self.metrics:
+            split, kind = m.split("_", 1)
+            loss_sum, correct = sums[split]
+            n = self.data[split][0].shape[0]
+            if kind == "nll":
+                cols.append(loss_sum / n)
+            elif kind == "loss":
+                cols.append(loss_sum / n + (wd if wd is not None else 0.0))
+            elif kind == "acc":
+                cols.append(100.0 * correct.double() / n)
+            else:
+                cols.append(100.0 - 100.0 * correct.double() / n)
+        return torch.stack(cols, 1).cpu().numpy()
+
+    def _accumulate(self, out: Tensor, y: Tensor, pred: bool, k: int
+                    ) -> tuple[Tensor, Tensor | None]:
+        """``out``: ``(k*B, ...)`` outputs for ``k`` points; returns per-point sums ``(k,)``."""
+        yk = y.unsqueeze(0).expand(k, *y.shape).reshape(k * y.shape[0], *y.shape[1:])
+        losses = self.loss_fn(out, yk).reshape(k, -1).sum(1, dtype=torch.float64)
+        correct = None
+        if pred:
+            correct = (out.argmax(-1) == yk).reshape(k, -1).sum(1)
+        return losses, correct
+
+    # -- per-point loop -----------------------------------------------------------------------
+    def _one(self, p: Tensor) -> tuple[dict[str, tuple[Tensor, Tensor]], Tensor]:
+        set_flat_params_(self.model, p)
+        if self.bn_recompute:
+            update_bn(self.model, _slices(self.bn_x, self.bn_batch_size))
+        self.model.eval()
+        sums = {}
+        for split in self.needed:
+            x, y = self.data[split]
+            loss_sum = torch.zeros(1, dtype=torch.float64, device=self.device)
+            correct = torch.zeros(1, dtype=torch.long, device=self.device)
+            for i in range(0, x.shape[0], self.batch_size):
+                out = self.model(x[i:i + self.batch_size])
+                ls, c = self._accumulate(out, y[i:i + self.batch_size], self.need_pred[split], 1)
+                loss_sum += ls
+                if c is not None:
+                    correct += c
+            sums[split] = (loss_sum, correct)
+        return sums
+
+    # -- vmap over stacked weights ------------------------------------------------------------
+    def _many(self, points: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
+        from torch.func import functional_call, vmap
+
+        k = points.shape[0]
+        params, off = {}, 0
+        for name, p in self.params:
+            params[name] = points[:, off:off + p.numel()].reshape(k, *p.shape)
+            off += p.numel()
+        model = self.model
+        if self.bn_recompute:
+            bufs = {}
+            for name, b in _float_buffers(model):
+                if name in self.bn_stats:
+                    bufs[name] = torch.full((k, *b.shape), self.bn_stats[name], dtype=b.dtype,
+                                            device=b.device)
+                else:
+                    bufs[name] = b.unsqueeze(0).expand(k, *b.shape).clone()
+
+            def f_train(pr: dict, bf: dict, x: Tensor) -> Tensor:
+                return functional_call(model, (pr, bf), (x,))
+
+            momenta = [bn.momentum for bn in self.bns]
+            modes = {m: m.training for m in model.modules()}
+            model.train()
+            seen = 0
+            try:
+                fwd = vmap(f_train, in_dims=(0, 0, None), randomness="different")
+                for xb in _slices(self.bn_x, self.bn_batch_size):
+                    b = xb.shape[0]
+                    for bn in self.bns:
+                        bn.momentum = b / (seen + b)
+                    fwd(params, bufs, xb)
+                    seen += b
+            finally:
+                for bn, mom in zip(self.bns, momenta):
+                    bn.momentum = mom
+                for m, mode in modes.items():
+                    m.training = mode
+            model.eval()
+
+            def f_eval(pr: dict, bf: dict, x: Tensor) -> Tensor:
+                return functional_call(model, (pr, bf), (x,))
+
+            fwd_eval = vmap(f_eval, in_dims=(0, 0, None))
+
+            def run(x: Tensor) -> Tensor:
+                return fwd_eval(params, bufs, x)
+        else:
+            model.eval()
+
+            def f_plain(pr: dict, x: Tensor) -> Tensor:
+                return functional_call(model, pr, (x,))
+
+            fwd_plain = vmap(f_plain, in_dims=(0, None))
+
+            def run(x: Tensor) -> Tensor:
+                return fwd_plain(params, x)
+
+        bs = max(1, self.batch_size // k)
+        sums = {}
+        for split in self.needed:
+            x, y = self.data[split]
+            loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
+            correct = torch.zeros(k, dtype=torch.long, device=self.device)
+            for i in range(0, x.shape[0], bs):
+                out = run(x[i:i + bs])  # (k, B, ...)
+                out = out.reshape(k * out.shape[1], *out.shape[2:])
+                ls, c = self._accumulate(out, y[i:i + bs], self.need_pred[split], k)
+                loss_sum += ls
+                if c is not None:
+                    correct += c
+            sums[split] = (loss_sum, correct)
+        return sums
+
+    @torch.inference_mode()
+    def __call__(self, points: Tensor, vectorize: bool) -> np.ndarray:
+        """Metrics at each row of ``points`` ``(K, P)``: float64 numpy ``(K, M)``."""
+        self.evaluations += points.shape[0]
+        if vectorize and points.shape[0] > 1:
+            return self._finish(self._many(points), points)
+        rows = [self._finish(self._one(p), p.unsqueeze(0)) for p in points]
+        return np.concatenate(rows, 0)
+
+
+# ========================================================================== cache helpers
+def _digest_tensor(t: Tensor | np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    if isinstance(t, np.ndarray):
+        a = np.ascontiguousarray(t)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+        return h.hexdigest()
+    t = t.detach()
+    h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+    flat = t.cpu().contiguous().reshape(-1)
+    if flat.numel():
+        h.update(flat.view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _model_identity(model: nn.Module, with_buffers: bool) -> dict[str, Any]:
+    ident: dict[str, Any] = {
+        "repr": repr(model),
+        "params": [[n, list(p.shape), str(p.dtype)] for n, p in model.named_parameters()],
+        "buffers": [[n, list(b.shape), str(b.dtype)] for n, b in model.named_buffers()],
+    }
+    if with_buffers:
+        bufs = [b for _, b in _float_buffers(model)]
+        ident["buffer_values"] = _digest_tensor(flatten(bufs)) if bufs else None
+    return ident
+
+
+def _loss_name(loss_fn: LossFn | None) -> str:
+    if loss_fn is None:
+        return "cross_entropy"
+    mod = getattr(loss_fn, "__module__", "") or ""
+    name = getattr(loss_fn, "__qualname__", None) or type(loss_fn).__qualname__
+    return f"{mod}.{name}"
+
+
+def _key_of(parts: dict[str, Any]) -> str:
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _diff_parts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+def _load_cache(path: Path, key: str, parts: dict[str, Any], n: int, m: int, on_mismatch: str
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            stored_key = str(z["key"])
+            stored_parts = json.loads(str(z["key_json"]))
+            values = np.array(z["values"], dtype=np.float64)
+            done = np.array(z["done"], dtype=bool)
+    except Exception as exc:  # noqa: BLE001 - reported with the file named
+        if on_mismatch == "overwrite":
+            warnings.warn(f"unreadable grid cache {path} ({exc}); recomputing", stacklevel=3)
+            return None
+        raise CacheMismatchError(f"grid cache {path} is unreadable ({type(exc).__name__}: "
+                                 f"{exc}); delete it or pass on_mismatch='overwrite'") from exc
+    if stored_key != key or values.shape != (n, m) or done.shape != (n,):
+        differ = _diff_parts(stored_parts, parts) if isinstance(stored_parts, dict) else ["?"]
+        msg = (f"grid cache {path} was computed for a different grid (differs in: "
+               f"{', '.join(differ) or 'key'}); delete it, use another file, or pass "
+               f"on_mismatch='overwrite'")
+        if on_mismatch == "overwrite":
+            warnings.warn(msg + "; overwriting", stacklevel=3)
+            return None
+        raise CacheMismatchError(msg)
+    return values, done
+
+
+# ======================================================================== distributed
+def _dist_setup(distributed: bool | None, device: torch.device
+                ) -> tuple[int, int, torch.device | None]:
+    """``(rank, world_size, communication device)``; ``(0, 1, None)`` when not distributed."""
+    if distributed is False:
+        return 0, 1, None
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        if distributed:
+            raise RuntimeError("torch.distributed is not available in this build")
+        return 0, 1, None
+    if not dist.is_initialized():
+        launched = int(os.environ.get("WORLD_SIZE", "1")) > 1 and "MASTER_ADDR" in os.environ
+        if not launched:
+            if distributed:
+                raise RuntimeError("distributed=True but no process group is initialised and "
+                                   "no torchrun environment (WORLD_SIZE, MASTER_ADDR) is set")
+            return 0, 1, None
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    world, rank = dist.get_world_size(), dist.get_rank()
+    if world == 1:
+        return 0, 1, None
+    backend = str(dist.get_backend()).lower()
+    comm = (torch.device("cuda", torch.cuda.current_device()) if "nccl" in backend
+            else torch.device("cpu"))
+    return rank, world, comm
+
+
+# =========================================================================== the engine
+def _resolve_splits(data: Any, train: tuple[Tensor, Tensor] | None,
+                    test: tuple[Tensor, Tensor] | None) -> dict[str, tuple[Tensor, Tensor]]:
+    splits: dict[str, tuple[Tensor, Tensor]] = {}
+    if data is not None:
+        if isinstance(data, dict):
+            splits.update({k: tuple(v) for k, v in data.items() if k in _SPLITS})
+        else:
+            for s in _SPLITS:
+                if hasattr(data, f"x_{s}"):
+                    splits[s] = (getattr(data, f"x_{s}"), getattr(data, f"y_{s}"))
+    if train is not None:
+        splits["train"] = tuple(train)
+    if test is not None:
+        splits["test"] = tuple(test)
+    return splits
+
+
+def evaluate_points(
+    model: nn.Module,
+    base: WeightsLike,
+    directions: Tensor | Sequence[Tensor],
+    coeffs: np.ndarray | Sequence[Sequence[float]],
+    *,
+    data: Any = None,
+    train: tuple[Tensor, Tensor] | None = None,
+    test: tuple[Tensor, Tensor] | None = None,
+    metrics: Sequence[str] = ("train_loss", "test_err"),
+    loss_fn: LossFn | None = None,
+    weight_decay: float = 0.0,
+    bn_recompute: bool = False,
+    bn_batch_size: int = 128,
+    batch_size: int = 2048,
+    points_per_pass: int | None = None,
+    device: torch.device | str | None = None,
+    cache: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    max_cells: int | None = None,
+    callback: Callable[[int, dict[str, float]], None] | None = None,
+    distributed: bool | None = None,
+    progress: bool = True,
+    on_mismatch: str = "error",
+    data_key: str | None = None,
+    cache_tag: str = "",
+    _kind: str = "points",
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    r"""Evaluate metrics at the points ``base + coeffs[n] @ directions``, ``n = 0..N-1``.
+
+    The engine behind :func:`evaluate_plane`, :func:`ray_profile` and :func:`line_profile`; their
+    keyword options are the ones documented here.
+
+    Args:
+        model: defines the architecture (its parameters are replaced at each point) and, with
+            ``bn_recompute=False``, the BN running statistics used everywhere. Not modified: a
+            copy is evaluated.
+        base: a flat vector ``(P,)``, a model, or a list of parameter tensors.
+        directions: ``(D, P)`` tensor or a list of ``D`` flat vectors.
+        coeffs: ``(N, D)`` coefficients, one row per cell.
+        data: an object with ``x_train, y_train, x_test, y_test`` (``swa_lib.data.ArrayDataset``)
+            or a dict ``{"train": (x, y), "test": (x, y)}``; or pass ``train=`` / ``test=``.
+            Tensors are moved once to ``device``; floating inputs are cast to the model's dtype.
+        metrics: names from :data:`METRICS`, e.g. ``("train_loss", "test_err", "test_nll")``.
+        loss_fn: ``loss_fn(output, target)`` -> per-sample losses (summed over any extra dims);
+            default cross-entropy. Must also accept ``k`` points' outputs concatenated along dim 0.
+        weight_decay: coefficient of the ``0.5 * wd * ||w||^2`` term of the ``*_loss`` metrics.
+        bn_recompute: recompute BN running statistics at every point with ``update_bn`` on the
+            training inputs in batches of ``bn_batch_size`` (size-weighted, in order; the
+            variance estimate depends on the batch size, the mean does not).
+        batch_size: samples per forward pass and point (split over the points of a vmap pass).
+        points_per_pass: points per ``vmap`` forward pass; ``1`` is the per-point loop; ``None``
+            uses :func:`default_points_per_pass`.
+        device: where to evaluate; default the model's device. Under ``torchrun`` with CUDA, an
+            index-less ``"cuda"`` becomes ``cuda:LOCAL_RANK``.
+        cache: a directory (the file name is derived from the key) or a ``.npz`` path.
+        checkpoint_every: cells (of the whole grid, all ranks together) between cache writes and,
+            when distributed, between all-reduces; default ``max(32, world * points_per_pass)``.
+        max_cells: evaluate at most this many missing cells in this call, then return the
+            partial result (NaN where missing) after saving it.
+        callback: ``callback(cell_index, {metric: value})`` after each cell this process
+            evaluates (stored before the call, so an exception raised there loses nothing).
+        distributed: ``None``: shard over the ranks if a process group is initialised (or the
+            process was started by ``torchrun``); ``False``: never; ``True``: require it.
+        progress: a tqdm bar on rank 0.
+        on_mismatch: ``"error"`` (default) raises :class:`CacheMismatchError` when the cache file
+            holds another grid; ``"overwrite"`` warns and recomputes.
+        data_key: a string identifying the data in the cache key instead of hashing the tensors.
+        cache_tag: extra text mixed into the cache key (e.g. for a custom ``loss_fn`` lambda).
+
+    Returns:
+        ``(values, done, info)``: float64 ``(N, M)`` (NaN where not evaluated), bool ``(N,)``,
+        and ``{"metrics", "evaluated", "cache_path"}``.
+    """
+    for m in metrics:
+        if m not in METRICS:
+            raise ValueError(f"unknown metric {m!r}; allowed: {', '.join(METRICS)}")
+    if not metrics:
+        raise ValueError("metrics is empty")
+    if on_mismatch not in ("error", "overwrite"):
+        raise ValueError(f"on_mismatch must be 'error' or 'overwrite', got {on_mismatch!r}")
+    metrics = list(metrics)
+    first = next(model.parameters())
+    device = torch.device(device) if device is not None else first.device
+    dtype = first.dtype
+    rank, world, comm = _dist_setup(distributed, device)
+    if world > 1 and device.type == "cuda" and device.index is None:
+        local = int(os.environ.get("LOCAL_RANK", rank % max(torch.cuda.device_count(), 1)))
+        device = torch.device("cuda", local)
+
+    splits_in = _resolve_splits(data, train, test)
+    needed = [s for s in _SPLITS if any(m.startswith(s + "_") for m in metrics)]
+    if bn_recompute and "train" not in needed:
+        needed_data = needed + ["train"]
+    else:
+        needed_data = needed
+    for s in needed_data:
+        if s not in splits_in:
+            raise ValueError(f"metrics {metrics} (or bn_recompute) need the {s} split: pass "
+                             f"data= or {s}=(x, y)")
+    splits: dict[str, tuple[Tensor, Tensor]] = {}
+    for s in needed_data:
+        x, y = splits_in[s]
+        x = x.to(device, dtype) if x.is_floating_point() else x.to(device)
+        splits[s] = (x, y.to(device))
+
+    base_v = _as_flat(base, "base").to(device, dtype)
+    if isinstance(directions, Tensor):
+        dirs = directions.detach()
+        if dirs.dim() == 1:
+            dirs = dirs.unsqueeze(0)
+    else:
+        dirs = torch.stack([_as_flat(d, "direction").to(device) for d in directions])
+    dirs = dirs.to(device, dtype)
+    coeffs_np = np.asarray(coeffs, dtype=np.float64)
+    if coeffs_np.ndim != 2 or coeffs_np.shape[1] != dirs.shape[0]:
+        raise ValueError(f"coeffs must have shape (N, {dirs.shape[0]}), got {coeffs_np.shape}")
+    n_params = sum(p.numel() for p in model.parameters())
+    if base_v.numel() != n_params or dirs.shape[1] != n_params:
+        raise ValueError(f"the model has {n_params} parameters but base has {base_v.numel()} "
+                         f"and directions {dirs.shape[1]} entries")
+    n_cells, n_metrics = coeffs_np.shape[0], len(metrics)
+
+    evaluator = _Evaluator(model, metrics=metrics, splits=splits, loss_fn=loss_fn,
+                           weight_decay=weight_decay, bn_recompute=bn_recompute,
+                           bn_batch_size=bn_batch_size, batch_size=batch_size, device=device)
+    k = points_per_pass or default_points_per_pass(model, device, evaluator.bn_recompute)
+    k = max(1, int(k))
+    round_size = int(checkpoint_every) if checkpoint_every else max(32, world * k)
+    round_size = max(1, round_size)
+
+    # ---- cache: key, path, load (rank 0), share with the other ranks
+    path: Path | None = None
+    key = ""
+    parts: dict[str, Any] = {}
+    values = np.full((n_cells, n_metrics), np.nan)
+    done = np.zeros(n_cells, dtype=bool)
+    if cache is not None:
+        if rank == 0:
+            parts = {
+                "version": _CACHE_VERSION,
+                "kind": _kind,
+                "base": _digest_tensor(base_v),
+                "directions": _digest_tensor(dirs),
+                "coeffs": _digest_tensor(coeffs_np),
+                "model": _model_identity(model, with_buffers=not evaluator.bn_recompute),
+                "data": data_key if data_key is not None else {
+                    s: [_digest_tensor(splits[s][0]), _digest_tensor(splits[s][1])]
+                    for s in needed_data},
+                "metrics": metrics,
+                "bn_recompute": evaluator.bn_recompute,
+                "bn_batch_size": bn_batch_size if evaluator.bn_recompute else None,
+                "weight_decay": float(weight_decay) if any(
+                    m.endswith("_loss") for m in metrics) else None,
+                "loss_fn": _loss_name(loss_fn),
+                "dtype": str(dtype),
+                "tag": cache_tag,
+            }
+            key = _key_of(parts)
+            cache = Path(cache)
+            path = cache if cache.suffix == ".npz" else cache / f"{_kind}-{key[:20]}.npz"
+        status, err = 0, None
+        if rank == 0:
+            try:
+                loaded = _load_cache(path, key, parts, n_cells, n_metrics, on_mismatch)
+            except CacheMismatchError as exc:
+                status, err, loaded = 1, exc, None
+            if loaded is not None:
+                values, done = loaded
+        if world > 1:
+            import torch.distributed as dist
+
+            st = torch.tensor([status], dtype=torch.long, device=comm)
+            dist.broadcast(st, 0)
+            status = int(st.item())
+            if status == 0:
+                buf_done = torch.from_numpy(done.astype(np.uint8)).to(comm)
+                buf_vals = torch.from_numpy(values).to(comm)
+                dist.broadcast(buf_done, 0)
+                dist.broadcast(buf_vals, 0)
+                done = buf_done.cpu().numpy().astype(bool)
+                values = buf_vals.cpu().numpy().copy()
+        if status:
+            raise err if err is not None else CacheMismatchError(
+                "rank 0 found a mismatched grid cache (see its error)")
+
+    def save() -> None:
+        if path is not None and rank == 0:
+            _atomic_savez(path, key=np.array(key), key_json=np.array(json.dumps(parts)),
+                          metrics=np.array(metrics), coeffs=coeffs_np, values=values,
+                          done=done, kind=np.array(_kind))
+
+    missing = np.flatnonzero(~done)
+    if max_cells is not None:
+        missing = missing[:max(0, int(max_cells))]
+    evaluated = 0
+    bar = None
+    if progress and rank == 0 and len(missing):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_cells, initial=int(done.sum()), desc=f"{_kind} cells", leave=False)
+    coeffs_t = torch.from_numpy(coeffs_np)
+    try:
+        for start in range(0, len(missing), round_size):
+            cells = missing[start:start + round_size]
+            positions = np.arange(rank, len(cells), world)  # this rank's rows of `cells`
+            local = np.zeros((len(cells), n_metrics))
+            for c0 in range(0, len(positions), k):
+                pos = positions[c0:c0 + k]
+                chunk = cells[pos]
+                c = coeffs_t[chunk].to(device, dtype)
+                pts = base_v.unsqueeze(0) + c @ dirs
+                vals = evaluator(pts, vectorize=k > 1)
+                for row, cell, j in zip(vals, chunk, pos):
+                    evaluated += 1
+                    if world == 1:
+                        values[cell] = row
+                        done[cell] = True
+                    else:
+                        local[j] = row
+                    if bar is not None:
+                        bar.update(world if world > 1 else 1)
+                    if callback is not None:
+                        callback(int(cell), {m: float(v) for m, v in zip(metrics, row)})
+            if world > 1:
+                import torch.distributed as dist
+
+                buf = torch.from_numpy(local).to(comm)
+                dist.all_reduce(buf)
+                values[cells] = buf.cpu().numpy()
+                done[cells] = True
+            save()
+    except BaseException:
+        if world == 1:
+            save()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if not len(missing) and path is not None and rank == 0 and not path.exists():
+        save()
+    return values, done, {"metrics": metrics, "evaluated": evaluated,
+                          "cache_path": str(path) if path is not None else None}
+
+
+def _grid_coeffs(alphas: np.ndarray, betas: np.ndarray) -> np.ndarray:
+    a, b = np.meshgrid(alphas, betas, indexing="ij")
+    return np.stack([a.ravel(), b.ravel()], 1)
+
+
+def evaluate_plane(model: nn.Module, center: WeightsLike, u: Tensor, v: Tensor,
+                   alphas: Sequence[float] | np.ndarray, betas: Sequence[float] | np.ndarray,
+                   **options: Any) -> Surface:
+    r"""Metrics on the grid ``center + alphas[i] * u + betas[j] * v``.
+
+    For Garipov et al.'s plane pass ``center = w0`` and ``u, v`` from :func:`plane_basis`
+    (coordinates in L2 units; the paper's grid is ``linspace(-0.2, 1.2, 21)`` times ``dx`` and
+    ``dy``); for Li et al.'s random plane pass the directions of :func:`random_plane` (coordinates
+    in multiples of the directions, their grid ``linspace(-1, 1, 51)``).
+
+    Args:
+        model, center: see :func:`evaluate_points` (``center`` is its ``base``).
+        u, v: flat direction vectors ``(P,)``.
+        alphas, betas: 1-D grid coordinates along ``u`` and ``v``.
+        **options: the keyword options of :func:`evaluate_points` (``data``, ``metrics``,
+            ``bn_recompute``, ``cache``, ``points_per_pass``, ``distributed``, ...).
+
+    Returns:
+        a :class:`Surface` with ``values[m]`` of shape ``(len(alphas), len(betas))``.
+    """
+    alphas = np.asarray(alphas, dtype=np.float64).ravel()
+    betas = np.asarray(betas, dtype=np.float64).ravel()
+    values, done, info = evaluate_points(model, center, [_as_flat(u, "u"), _as_flat(v, "v")],
+                                         _grid_coeffs(alphas, betas), _kind="plane", **options)
+    shape = (len(alphas), len(betas))
+    return Surface(alphas=alphas, betas=betas,
+                   values={m: values[:, i].reshape(shape) for i, m in enumerate(info["metrics"])},
+                   complete=bool(done.all()), evaluated=info["evaluated"],
+                   cache_path=info["cache_path"])
+
+
+def ray_profile(model: nn.Module, center: WeightsLike, direction: Tensor | Sequence[Tensor],
+                distances: Sequence[float] | np.ndarray, **options: Any) -> Profile:
+    r"""Metrics along rays ``center + t * d / ||d||`` (``t`` = L2 distance from ``center``).
+
+    Args:
+        direction: one flat vector ``(P,)`` or ``R`` of them (``(R, P)`` tensor or a list),
+            each normalised to unit L2 norm here (e.g. ``random_direction(model, norm=None)``:
+            a Gaussian direction is uniform on the sphere once normalised, the paper's rays).
+        distances: the ``t`` values ``(T,)``, in weight-space L2 units.
+        **options: see :func:`evaluate_points`.
+
+    Returns:
+        a :class:`Profile`; ``values[m]`` is ``(T,)`` for one direction, ``(R, T)`` for ``R``.
+    """
+    single = isinstance(direction, Tensor) and direction.dim() == 1
+    if isinstance(direction, Tensor):
+        dirs = direction.detach().reshape(1, -1) if single else direction.detach()
+    else:
+        dirs = torch.stack([_as_flat(d, "direction") for d in direction])
+    norms = dirs.double().norm(dim=1, keepdim=True)
+    if (norms == 0).any():
+        raise ValueError("a ray direction is zero")
+    dirs = (dirs.double() / norms).to(dirs.dtype)
+    t = np.asarray(distances, dtype=np.float64).ravel()
+    r = dirs.shape[0]
+    coeffs = np.zeros((r * len(t), r))
+    for i in range(r):
+        coeffs[i * len(t):(i + 1) * len(t), i] = t
+    values, done, info = evaluate_points(model, center, dirs, coeffs, _kind="ray", **options)
+    shape = (len(t),) if single else (r, len(t))
+    return Profile(t=t, values={m: values[:, i].reshape(shape)
+                                for i, m in enumerate(info["metrics"])},
+                   distances=t.copy(), complete=bool(done.all()), evaluated=info["evaluated"],
+                   cache_path=info["cache_path"])
+
+
+def line_profile(model: nn.Module, w_a: WeightsLike, w_b: WeightsLike,
+                 ts: Sequence[float] | np.ndarray, **options: Any) -> Profile:
+    r"""Metrics along the line ``w_a + t (w_b - w_a)``; ``t`` may lie outside ``[0, 1]``.
+
+    The paper's SGD-to-SWA figure uses ``w_a = SGD``, ``w_b = SWA``. ``Profile.distances`` is
+    ``t * ||w_b - w_a||`` (L2 units) and ``meta["length"]`` is ``||w_b - w_a||``.
+
+    Args:
+        **options: see :func:`evaluate_points`.
+    """
+    a = _as_flat(w_a, "w_a")
+    b = _as_flat(w_b, "w_b").to(a.device, a.dtype)
+    direction = b - a
+    length = float(direction.double().norm())
+    t = np.asarray(ts, dtype=np.float64).ravel()
+    values, done, info = evaluate_points(model, a, direction.unsqueeze(0), t[:, None],
+                                         _kind="line", **options)
+    return Profile(t=t, values={m: values[:, i] for i, m in enumerate(info["metrics"])},
+                   distances=t * length, complete=bool(done.all()), evaluated=info["evaluated"],
+                   cache_path=info["cache_path"], meta={"length": length})
