@@ -117,7 +117,7 @@ class VGG(nn.Module):
             assert isinstance(v, int)
             layers.append(nn.Conv2d(c, v, kernel_size=3, padding=1))
             if batch_norm:
-                pass
+                layers.append(nn.BatchNorm2d(v))
             layers.append(nn.ReLU(inplace=True))
             c = v
         self.features = nn.Sequential(*layers)
@@ -429,6 +429,6 @@ def build_model(name: str, num_classes: int, **kw) -> nn.Module:
         raise ValueError(
             f"unknown model name={name!r}; name must be one of {', '.join(MODEL_NAMES)}"
         )
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+    if not isinstance(num_classes, int) or num_classes < 2:  # bools fail as 0 or 1
         raise ValueError(f"num_classes must be an int >= 2, got num_classes={num_classes!r}")
     return _BUILDERS[name](num_classes, **kw)

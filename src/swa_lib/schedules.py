@@ -29,7 +29,7 @@ def _check_positive(name: str, value: float) -> None:
 
 
 def piecewise_factor(t: float, ratio: float) -> float:
-    """The paper's multiplier: 1 up to ``t = 0.5``, linear to ``ratio`` at ``t = 0.9``, then flat."""
+    """The paper's factor: 1 up to ``t = 0.5``, linear to ``ratio`` at ``t = 0.9``, then flat."""
     if t <= 0.5:
         return 1.0
     if t <= 0.9:

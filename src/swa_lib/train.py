@@ -22,6 +22,7 @@ evaluation consumes no randomness and the evaluation frequency never changes the
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import math
 import os
@@ -314,6 +315,18 @@ def run(
     if progress is None:
         progress = os.environ.get("SWA_LIB_PROGRESS", "1") != "0"
     path = run_dir_for(config, runs_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    # One process trains a given config at a time; a second one waits, then finds it cached.
+    with open(path / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _run_locked(config, path, progress, callback)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run_locked(config: TrainConfig, path: Path, progress: bool,
+                callback: Callable[[int, dict[str, Any]], None] | None) -> RunResult:
     final_file, metrics_file = path / "final.json", path / "metrics.csv"
     if final_file.exists():
         try:
@@ -322,7 +335,6 @@ def run(
             raise ValueError(f"{final_file} is corrupt ({exc}); delete it to rerun") from exc
         return RunResult(config, pd.read_csv(metrics_file), final, path, cached=True)
 
-    path.mkdir(parents=True, exist_ok=True)
     atomic_save_json(path / "config.json", config.to_dict())
     device = resolve_device(config.device)
     t_start = time.perf_counter()
@@ -425,7 +437,8 @@ def run(
             atomic_torch_save(ckpt_file, ckpt)
             atomic_write_text(metrics_file, pd.DataFrame(rows).to_csv(index=False))
         bar.update(1)
-        bar.set_postfix(sgd=f"{row['sgd_test_accuracy']:.3f}", swa=f"{row['swa_test_accuracy']:.3f}")
+        bar.set_postfix(sgd=f"{row['sgd_test_accuracy']:.3f}",
+                        swa=f"{row['swa_test_accuracy']:.3f}")
         if callback is not None:
             callback(epoch, row)
     bar.close()
