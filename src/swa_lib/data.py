@@ -138,7 +138,8 @@ class ArrayDataset:
             x_test=self.x_test.to(device), y_test=self.y_test.to(device), info=dict(self.info))
 
     def augment(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        """Randomly augment a training batch ``x`` (on ``x.device``; returns a new tensor).
+        """Randomly augment a training batch ``x`` on ``x.device`` (a new tensor; ``x`` itself when
+        augmentation is off).
 
         All randomness comes from ``generator``; the draws happen on ``generator.device`` and are
         moved to ``x.device`` (a CPU generator therefore gives the same augmentation on any device;
