@@ -37,7 +37,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks notebooks/*.py
 
 demo: $(STAMP)
-	$(PY) -m swa_lib.cli compare --dataset mnist1d --model mlp --seeds 0 1 2
+	$(BIN)/swa-lib compare --dataset mnist1d --model mlp --num-samples 5000 --epochs 60 \
+		--swa-start 45 --swa-lr 0.05 --batch-size 100 --seeds 0 1 2 --plot runs/compare.png
 
 sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.py

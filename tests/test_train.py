@@ -198,3 +198,10 @@ def test_cli_train_and_errors(tmp_path, mnist1d_root, capsys) -> None:
                    "--swa-start", "5", "--runs-dir", str(tmp_path), "--no-progress"])
     assert rc == 2
     assert "TrainConfig.swa_start" in capsys.readouterr().err
+
+
+def test_key_ignores_where_data_live_but_not_what_is_trained(tmp_path) -> None:
+    a = tiny(tmp_path / "x")
+    assert a.key() == a.replace(data_root="elsewhere", checkpoint_every=3).key()
+    assert a.key() != a.replace(augment=False).key()
+    assert a.key() != a.replace(num_samples=500).key()

@@ -185,8 +185,11 @@ class TrainConfig:
         return cls(**d)
 
     def key(self) -> str:
-        """Stable hash of the config (with the device resolved) and the cache version."""
+        """Stable hash of what defines the run's numbers: the config with the device resolved,
+        less where the data live and how often checkpoints are written, plus the cache version."""
         d = self.to_dict()
+        for where_not_what in ("data_root", "checkpoint_every"):
+            d.pop(where_not_what)
         d["device"] = resolve_device(self.device)
         d["_cache_version"] = CACHE_VERSION
         return stable_hash(d)
