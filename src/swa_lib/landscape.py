@@ -745,7 +745,7 @@ def evaluate_points(
     max_cells: int | None = None,
     callback: Callable[[int, dict[str, float]], None] | None = None,
     distributed: bool | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     on_mismatch: str = "error",
     data_key: str | None = None,
     cache_tag: str = "",
@@ -787,7 +787,8 @@ def evaluate_points(
             evaluates (stored before the call, so an exception raised there loses nothing).
         distributed: ``None``: shard over the ranks if a process group is initialised (or the
             process was started by ``torchrun``); ``False``: never; ``True``: require it.
-        progress: a tqdm bar on rank 0.
+        progress: a tqdm bar on rank 0 (default: on unless the environment sets
+            ``SWA_LIB_PROGRESS=0``, as the tests and benchmarks do).
         on_mismatch: ``"error"`` (default) raises :class:`CacheMismatchError` when the cache file
             holds another grid; ``"overwrite"`` warns and recomputes.
         data_key: a string identifying the data in the cache key instead of hashing the tensors.
@@ -920,6 +921,8 @@ def evaluate_points(
         missing = missing[:max(0, int(max_cells))]
     evaluated = 0
     bar = None
+    if progress is None:
+        progress = os.environ.get("SWA_LIB_PROGRESS", "1") != "0"
     if progress and rank == 0 and len(missing):
         from tqdm.auto import tqdm
 

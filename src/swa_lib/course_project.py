@@ -1,0 +1,540 @@
+"""The original course project's SWA protocol as library code, next to the paper's protocol.
+
+The course project (BayesianML-SWA; REFERENCES.md) concluded that SWA is "not practical". Its
+protocol differs from the paper's in five places, each of which this module reproduces so that the
+book can switch them on one at a time:
+
+1. **SWA-phase optimiser.** Plain SGD *without momentum* at a cyclic learning rate ten times below
+   pre-training (``1e-3 -> 1e-4``); the paper keeps SGD with momentum 0.9 at a rate high enough
+   that the iterate keeps moving (``swa_lr`` 0.01-0.05 on CIFAR).
+2. **Few samples.** A snapshot at the end of every 3-epoch cycle, 12 epochs: 4 models averaged;
+   the paper averages once per epoch.
+3. **BN "update" without reset** (:func:`update_bn_no_reset`): one train-mode pass that starts
+   from the running statistics the average inherited from the last snapshot and mixes each batch
+   in with BN's own momentum (0.1), so the result is an exponential average dominated by the
+   last batches and still holds ``0.9^B`` of the stale statistics after ``B`` batches. The paper
+   (:func:`swa_lib.averaging.update_bn`) resets the statistics and computes the exact mean over
+   the training set.
+4. **Per-batch-averaged accuracy** (:func:`per_batch_accuracy`): the mean over test batches of
+   each batch's accuracy, which weights the samples of a smaller last batch more; the paper's
+   metric is the exact fraction correct (:func:`swa_lib.metrics.evaluate`).
+5. **Pre-training** with AdamW and a cosine rate ``1e-2 -> 1e-3`` (not a difference to the SWA
+   phase itself: here *both* protocols start from the same pre-trained model, so only the SWA
+   phase and the evaluation differ).
+
+:func:`course_project_run` trains one :class:`CourseConfig` (the SWA-phase choices 1 and 2 are
+config fields) and evaluates the result under *every* evaluation choice (3 and 4), since those
+need no extra training: the pre-trained model, the last SGD iterate ("final" in the course's
+table) and the SWA average with three BN treatments (``stale``: the last snapshot's statistics;
+``no_reset``: the course's pass; ``exact``: :func:`update_bn`), each with the exact and the
+per-batch-averaged test accuracy. :func:`course_protocol` and :func:`paper_protocol` give the two
+protocols' config fields.
+
+Caching follows :func:`swa_lib.train.run`: the pre-trained model lives in
+``runs_dir/course-pretrain-<dataset>-<model>-<hash>/`` (shared by every config with the same
+pre-training fields), a run in ``runs_dir/course-<dataset>-<model>-<hash>/`` with ``config.json``,
+``final.json`` (written atomically, last: its presence means "cached"), ``sgd.pt`` (last iterate)
+and ``swa.pt`` (the average with exact BN); a per-folder lock keeps two processes from training
+the same config twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import fcntl
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.utils import parameters_to_vector
+
+from .averaging import SWA, update_bn
+from .data import DATASET_NAMES, ArrayDataset, iterate_batches, load_dataset
+from .io import atomic_save_json, atomic_torch_save, load_torch, stable_hash
+from .metrics import evaluate
+from .models import MODEL_NAMES, build_model
+from .schedules import cyclic_lr
+from .train import resolve_device
+
+__all__ = [
+    "CourseConfig", "CourseResult", "course_project_run", "course_protocol", "paper_protocol",
+    "update_bn_no_reset", "per_batch_accuracy", "cosine_lr", "BN_MODES",
+]
+
+#: Bump when a code change alters the numbers a config produces.
+CACHE_VERSION = 1
+
+#: The BN treatments of the SWA model that every run evaluates.
+BN_MODES = ("stale", "no_reset", "exact")
+
+# Fields that define the pre-trained model (shared between protocols).
+_PRETRAIN_FIELDS = ("dataset", "model", "model_kw", "num_samples", "data_seed", "augment",
+                    "data_root", "dataset_kw", "batch_size", "seed", "device", "pretrain_epochs",
+                    "pretrain_lr_max", "pretrain_lr_min", "pretrain_weight_decay")
+
+
+def cosine_lr(step: int, total: int, *, lr_max: float, lr_min: float) -> float:
+    r"""Cosine annealing ``lr_min + (lr_max - lr_min) (1 + cos(pi step / total)) / 2``.
+
+    ``step`` is 0-based; ``total`` the number of steps (as ``torch.optim.lr_scheduler.
+    CosineAnnealingLR(T_max=total, eta_min=lr_min)`` stepped once per iteration): the first step
+    uses ``lr_max`` and the rate approaches ``lr_min`` at the end.
+    """
+    if total < 1 or not 0 <= step <= total:
+        raise ValueError(f"need 0 <= step <= total and total >= 1, got step={step}, "
+                         f"total={total}")
+    return lr_min + (lr_max - lr_min) * (1.0 + math.cos(math.pi * step / total)) / 2.0
+
+
+def _forward(model: nn.Module, batch: Any) -> Any:
+    """A tensor is the input; a tuple or list is ``(input, target, ...)``."""
+    return model(batch[0] if isinstance(batch, (list, tuple)) else batch)
+
+
+def _move(batch: Any, device: torch.device | str | None) -> Any:
+    if device is None:
+        return batch
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_move(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _move(v, device) for k, v in batch.items()}
+    return batch
+
+
+@torch.no_grad()
+def update_bn_no_reset(
+    model: nn.Module,
+    batches: Iterable[Any],
+    *,
+    forward: Callable[[nn.Module, Any], Any] | None = None,
+    device: torch.device | str | None = None,
+) -> nn.Module:
+    r"""The course project's BN "update": one train-mode pass that does *not* reset the statistics.
+
+    Every BatchNorm keeps its running mean/variance and its own momentum :math:`m` (PyTorch's
+    default 0.1), so after batches :math:`1..B` with means :math:`\bar x_j`
+
+    .. math:: \mu_{\mathrm{run}} = (1-m)^B \mu_{\mathrm{old}}
+              + \sum_{j=1}^{B} m (1-m)^{B-j}\,\bar x_j ,
+
+    an exponential average that still holds :math:`(1-m)^B` of the stale statistics and weights
+    the last batches most -- unlike :func:`swa_lib.averaging.update_bn`, whose result is the exact
+    training-set mean :math:`\frac1N\sum_j b_j \bar x_j`. (A BN with ``momentum=None`` averages
+    cumulatively with its *unreset* ``num_batches_tracked``, so it barely moves at all.) Modes are
+    restored afterwards. Arguments as for :func:`~swa_lib.averaging.update_bn`.
+    """
+    bns = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    if not bns:
+        return model
+    forward = forward or _forward
+    modes = {m: m.training for m in model.modules()}
+    model.train()
+    try:
+        for batch in batches:
+            forward(model, _move(batch, device))
+    finally:
+        for module, mode in modes.items():
+            module.training = mode
+    return model
+
+
+@torch.no_grad()
+def per_batch_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                       batch_size: int) -> float:
+    """The course project's metric: the *mean over batches* of each batch's accuracy (eval mode).
+
+    With ``N = k * batch_size + r`` (``0 < r < batch_size``) the ``r`` samples of the last batch
+    each weigh ``batch_size / r`` times as much as the others, so this differs from the exact
+    fraction correct (``swa_lib.metrics.evaluate``) unless all batches are equal. In ``[0, 1]``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    was_training = model.training
+    model.eval()
+    try:
+        accs = [(model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size].to(x.device))
+                .double().mean().item() for i in range(0, x.shape[0], batch_size)]
+    finally:
+        model.train(was_training)
+    return float(np.mean(accs))
+
+
+@dataclass
+class CourseConfig:
+    """One run of the two-phase protocol: pre-training, then an SWA phase. Validated on creation.
+
+    Defaults are the course project's protocol on the book's laptop setting (MNIST-1D, a BN 1-D
+    CNN of width 16 so that BN matters); :func:`paper_protocol` changes only the SWA phase.
+
+    Fields (units):
+        dataset, model, model_kw, num_samples, data_seed, augment, data_root, dataset_kw: data
+            and model as in :class:`swa_lib.train.TrainConfig`.
+        batch_size: training batch size (both phases; also the BN-update batches).
+        eval_batch_size: test batch size of :func:`per_batch_accuracy` (128 leaves a smaller last
+            batch on MNIST-1D's 1,000 test samples).
+        seed, device: as in ``TrainConfig`` (the SWA phase draws from its own generator seeded
+            from ``seed``, so a cached pre-trained model gives the same run as a fresh one).
+        pretrain_epochs, pretrain_lr_max, pretrain_lr_min, pretrain_weight_decay: AdamW with
+            per-iteration cosine annealing from ``lr_max`` to ``lr_min`` (:func:`cosine_lr`);
+            weight decay decoupled, AdamW's default 0.01.
+        swa_epochs: length of the SWA phase.
+        swa_lr_schedule: ``"cyclic"`` (paper Eq. 2 from ``swa_lr_max`` down to ``swa_lr`` over
+            each cycle of ``swa_c_epochs`` epochs, a snapshot at each cycle's end) or
+            ``"constant"`` (``swa_lr`` throughout).
+        swa_lr, swa_lr_max, swa_momentum, swa_weight_decay: the SWA phase's SGD.
+        swa_c_epochs: a snapshot (one more model averaged) every this many epochs.
+        save_snapshots: also save each averaged snapshot under ``snapshots/`` in the run folder.
+    """
+
+    dataset: str = "mnist1d"
+    model: str = "cnn1d"
+    model_kw: dict[str, Any] = field(default_factory=lambda: {"width": 16})
+    num_samples: int | None = 5000
+    data_seed: int = 42
+    augment: bool = True
+    data_root: str = "data"
+    dataset_kw: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 128
+    eval_batch_size: int = 128
+    seed: int = 0
+    device: str = "cpu"
+    pretrain_epochs: int = 20
+    pretrain_lr_max: float = 1e-2
+    pretrain_lr_min: float = 1e-3
+    pretrain_weight_decay: float = 1e-2
+    swa_epochs: int = 12
+    swa_lr_schedule: str = "cyclic"
+    swa_lr: float = 1e-4
+    swa_lr_max: float = 1e-3
+    swa_momentum: float = 0.0
+    swa_weight_decay: float = 5e-4
+    swa_c_epochs: int = 3
+    save_snapshots: bool = False
+
+    def __post_init__(self) -> None:
+        def bad(name: str, allowed: str) -> ValueError:
+            return ValueError(f"CourseConfig.{name}={getattr(self, name)!r} is invalid: {allowed}")
+
+        if self.dataset not in DATASET_NAMES:
+            raise bad("dataset", f"allowed values are {', '.join(DATASET_NAMES)}")
+        if self.model not in MODEL_NAMES:
+            raise bad("model", f"allowed values are {', '.join(MODEL_NAMES)}")
+        for name in ("batch_size", "eval_batch_size", "pretrain_epochs", "swa_epochs",
+                     "swa_c_epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad(name, "must be an integer >= 1")
+        for name in ("pretrain_lr_max", "pretrain_lr_min", "swa_lr", "swa_lr_max"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise bad(name, "must be a positive finite number")
+        for name in ("pretrain_weight_decay", "swa_weight_decay"):
+            if not getattr(self, name) >= 0.0:
+                raise bad(name, "must be >= 0")
+        if not 0.0 <= self.swa_momentum < 1.0:
+            raise bad("swa_momentum", "must be in [0, 1)")
+        if self.swa_lr_schedule not in ("cyclic", "constant"):
+            raise bad("swa_lr_schedule", "allowed values are cyclic, constant")
+        if self.swa_lr_schedule == "cyclic" and not self.swa_lr_max > self.swa_lr:
+            raise bad("swa_lr_max", "must be > swa_lr for a cyclic schedule")
+        if self.swa_c_epochs > self.swa_epochs:
+            raise bad("swa_c_epochs", f"must be <= swa_epochs (= {self.swa_epochs})")
+        if not isinstance(self.device, str) or not (
+            self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")
+        ):
+            raise bad("device", "allowed values are 'cpu', 'cuda', 'cuda:N', 'auto'")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> CourseConfig:
+        return dataclasses.replace(self, **changes)
+
+    def _hash(self, fields: Iterable[str] | None = None) -> str:
+        d = self.to_dict()
+        if fields is not None:
+            d = {k: d[k] for k in fields}
+        d["device"] = resolve_device(self.device)
+        d["_cache_version"] = CACHE_VERSION
+        return stable_hash(d)
+
+    def key(self) -> str:
+        """Stable hash of the whole config (device resolved) and the cache version."""
+        return self._hash()
+
+    def pretrain_key(self) -> str:
+        """Hash of the fields that define the pre-trained model only."""
+        return self._hash(_PRETRAIN_FIELDS)
+
+    @property
+    def n_snapshots(self) -> int:
+        """How many models the SWA phase averages: ``swa_epochs // swa_c_epochs``."""
+        return self.swa_epochs // self.swa_c_epochs
+
+    def swa_learning_rate(self, epoch: int, iteration_in_epoch: int,
+                          iters_per_epoch: int) -> float:
+        """SWA-phase rate at step ``iteration_in_epoch`` (0-based) of SWA epoch ``epoch``."""
+        if self.swa_lr_schedule == "constant":
+            return float(self.swa_lr)
+        i = epoch * iters_per_epoch + iteration_in_epoch + 1
+        return cyclic_lr(i, lr_max=self.swa_lr_max, lr_min=self.swa_lr,
+                         cycle=self.swa_c_epochs * iters_per_epoch)
+
+    def pretrain_learning_rate(self, epoch: int, iteration_in_epoch: int,
+                               iters_per_epoch: int) -> float:
+        """Pre-training rate (cosine over all pre-training iterations)."""
+        return cosine_lr(epoch * iters_per_epoch + iteration_in_epoch,
+                         self.pretrain_epochs * iters_per_epoch,
+                         lr_max=self.pretrain_lr_max, lr_min=self.pretrain_lr_min)
+
+    def snapshot_after(self, epoch: int) -> bool:
+        """Whether the iterate is averaged after SWA epoch ``epoch`` (0-based)."""
+        return (epoch + 1) % self.swa_c_epochs == 0
+
+
+def course_protocol(**overrides: Any) -> dict[str, Any]:
+    """The course project's SWA phase: SGD without momentum, cyclic ``1e-3 -> 1e-4``, a snapshot
+    every 3 epochs for 12 epochs (4 models). ``CourseConfig(**course_protocol(seed=1))``."""
+    base: dict[str, Any] = dict(swa_lr_schedule="cyclic", swa_lr_max=1e-3, swa_lr=1e-4,
+                                swa_momentum=0.0, swa_c_epochs=3, swa_epochs=12)
+    base.update(overrides)
+    return base
+
+
+def paper_protocol(**overrides: Any) -> dict[str, Any]:
+    """The paper's SWA phase from the same pre-trained model: SGD with momentum 0.9 at a constant
+    ``swa_lr = 0.05`` (the book's laptop ``swa_lr``, high enough that the iterate keeps moving),
+    a model averaged every epoch (12 models)."""
+    base: dict[str, Any] = dict(swa_lr_schedule="constant", swa_lr=0.05,
+                                swa_momentum=0.9, swa_c_epochs=1, swa_epochs=12)
+    base.update(overrides)
+    return base
+
+
+@dataclass
+class CourseResult:
+    """What :func:`course_project_run` returns: the ``final`` dict and the run folder.
+
+    ``final`` holds, for ``"pretrained"``, ``"last"`` (the last SGD iterate) and ``"swa_<bn>"``
+    for ``bn`` in :data:`BN_MODES`, a dict with ``test_accuracy`` (exact),
+    ``test_accuracy_per_batch``, ``test_nll`` and ``train_accuracy`` (exact, unaugmented), plus
+    ``swa_n``, ``snapshot_epochs``, ``snapshot_test_accuracy``, the distances (parameter L2)
+    ``dist_pretrained_to_last``, ``dist_swa_to_last``, ``snapshot_spread`` (RMS distance of the
+    snapshots from their mean), ``pretrain_wall_time_s`` and ``wall_time_s``.
+    """
+
+    config: CourseConfig
+    final: dict[str, Any]
+    path: Path
+    cached: bool = False
+
+    def table(self) -> pd.DataFrame:
+        """One row per evaluated model, columns the metrics."""
+        names = ["pretrained", "last"] + [f"swa_{m}" for m in BN_MODES]
+        return pd.DataFrame([{"model": n, **self.final[n]} for n in names]).set_index("model")
+
+    def load_model(self, which: str = "swa", device: str = "cpu") -> nn.Module:
+        """``"swa"`` (exact BN) or ``"sgd"`` (the last iterate) as a fresh model."""
+        file = self.path / f"{which}.pt"
+        if not file.exists():
+            raise FileNotFoundError(f"{file} does not exist; allowed which: 'swa', 'sgd'")
+        model = build_model(self.config.model, int(self.final["num_classes"]),
+                            **self.config.model_kw)
+        model.load_state_dict(load_torch(file, what="model file"))
+        return model.to(device)
+
+    def snapshot_paths(self) -> list[Path]:
+        return sorted((self.path / "snapshots").glob("epoch_*.pt"))
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _load(config: CourseConfig, device: str) -> ArrayDataset:
+    return load_dataset(config.dataset, config.data_root, device=device,
+                        num_samples=config.num_samples, seed=config.data_seed,
+                        augment=config.augment, **config.dataset_kw)
+
+
+def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, ds: ArrayDataset,
+                 batch_size: int, gen: torch.Generator, lr_of: Callable[[int], float]) -> None:
+    model.train()
+    for it, (xb, yb) in enumerate(iterate_batches(ds.x_train, ds.y_train, batch_size,
+                                                  shuffle=True, generator=gen)):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_of(it)
+        if ds.augmentation is not None:
+            xb = ds.augment(xb, gen)
+        loss = F.cross_entropy(model(xb), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+def _evaluate(model: nn.Module, ds: ArrayDataset, eval_batch_size: int) -> dict[str, float]:
+    test = evaluate(model, ds.x_test, ds.y_test)
+    return {"test_accuracy": test["accuracy"],
+            "test_accuracy_per_batch": per_batch_accuracy(model, ds.x_test, ds.y_test,
+                                                          eval_batch_size),
+            "test_nll": test["nll"],
+            "train_accuracy": evaluate(model, ds.x_train, ds.y_train)["accuracy"]}
+
+
+def _locked(path: Path):
+    path.mkdir(parents=True, exist_ok=True)
+    lock = open(path / ".lock", "w")  # noqa: SIM115 - closed by the caller's finally
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
+
+
+def _unlock(lock) -> None:
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    lock.close()
+
+
+def _pretrained(config: CourseConfig, runs_dir: Path, ds: ArrayDataset, device: str
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pre-trained state dict and its summary, trained once per pre-training key."""
+    path = runs_dir / f"course-pretrain-{config.dataset}-{config.model}-{config.pretrain_key()}"
+    lock = _locked(path)
+    try:
+        final_file = path / "final.json"
+        if final_file.exists():
+            return load_torch(path / "model.pt", what="pre-trained model"), \
+                json.loads(final_file.read_text())
+        atomic_save_json(path / "config.json",
+                         {k: config.to_dict()[k] for k in _PRETRAIN_FIELDS})
+        t0 = time.perf_counter()
+        _seed_everything(config.seed)
+        gen = torch.Generator(device=device).manual_seed(config.seed)
+        model = build_model(config.model, ds.num_classes, **config.model_kw).to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.pretrain_lr_max,
+                                weight_decay=config.pretrain_weight_decay)
+        ipe = math.ceil(ds.x_train.shape[0] / config.batch_size)
+        for epoch in range(config.pretrain_epochs):
+            _train_epoch(model, opt, ds, config.batch_size, gen,
+                         lambda it, e=epoch: config.pretrain_learning_rate(e, it, ipe))
+        state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        atomic_torch_save(path / "model.pt", state)
+        info = {"pretrain_key": config.pretrain_key(),
+                "wall_time_s": time.perf_counter() - t0}
+        atomic_save_json(final_file, info)
+        return state, info
+    finally:
+        _unlock(lock)
+
+
+def course_project_run(config: CourseConfig, runs_dir: str | Path = "runs") -> CourseResult:
+    """Run (or load from the cache) one two-phase protocol and evaluate it every way.
+
+    Phase 1 (cached separately, shared by configs with the same pre-training fields): AdamW with
+    cosine annealing. Phase 2: SGD at :meth:`CourseConfig.swa_learning_rate`; after every
+    ``swa_c_epochs`` epochs the iterate is folded into :class:`swa_lib.averaging.SWA`. Then the
+    pre-trained model, the last iterate and the average under each BN treatment of
+    :data:`BN_MODES` are evaluated with exact and per-batch-averaged test accuracy.
+
+    Args:
+        config: a :class:`CourseConfig` (use :func:`course_protocol` / :func:`paper_protocol`).
+        runs_dir: the cache folder.
+    """
+    runs_dir = Path(runs_dir)
+    path = runs_dir / f"course-{config.dataset}-{config.model}-{config.key()}"
+    lock = _locked(path)
+    try:
+        final_file = path / "final.json"
+        if final_file.exists():
+            try:
+                final = json.loads(final_file.read_text())
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{final_file} is corrupt ({exc}); delete it to rerun") from exc
+            return CourseResult(config, final, path, cached=True)
+        atomic_save_json(path / "config.json", config.to_dict())
+        return _run(config, runs_dir, path)
+    finally:
+        _unlock(lock)
+
+
+def _run(config: CourseConfig, runs_dir: Path, path: Path) -> CourseResult:
+    t0 = time.perf_counter()
+    device = resolve_device(config.device)
+    ds = _load(config, device)
+    n_train = int(ds.x_train.shape[0])
+    if config.batch_size > n_train:
+        raise ValueError(f"CourseConfig.batch_size={config.batch_size} is larger than the "
+                         f"training set ({n_train} samples); allowed: 1..{n_train}")
+    ipe = math.ceil(n_train / config.batch_size)
+    state, pre_info = _pretrained(config, runs_dir, ds, device)
+
+    model = build_model(config.model, ds.num_classes, **config.model_kw).to(device)
+    model.load_state_dict(state)
+    final: dict[str, Any] = {"key": config.key(), "num_classes": ds.num_classes,
+                             "n_train": n_train, "n_test": int(ds.x_test.shape[0]),
+                             "pretrain_wall_time_s": pre_info["wall_time_s"]}
+    final["pretrained"] = _evaluate(model, ds, config.eval_batch_size)
+    w_pre = parameters_to_vector(model.parameters()).detach().clone()
+
+    # Phase 2: its own seed stream, so a cached pre-trained model gives the same run.
+    phase_seed = config.seed + 7919
+    _seed_everything(phase_seed)
+    gen = torch.Generator(device=device).manual_seed(phase_seed)
+    opt = torch.optim.SGD(model.parameters(), lr=config.swa_lr, momentum=config.swa_momentum,
+                          weight_decay=config.swa_weight_decay)
+    swa = SWA(model)
+    snap_epochs: list[int] = []
+    snap_acc: list[float] = []
+    snap_vecs: list[torch.Tensor] = []
+    for epoch in range(config.swa_epochs):
+        _train_epoch(model, opt, ds, config.batch_size, gen,
+                     lambda it, e=epoch: config.swa_learning_rate(e, it, ipe))
+        if config.snapshot_after(epoch):
+            swa.update(model)
+            snap_epochs.append(epoch + 1)
+            snap_acc.append(evaluate(model, ds.x_test, ds.y_test)["accuracy"])
+            snap_vecs.append(parameters_to_vector(model.parameters()).detach().clone())
+            if config.save_snapshots:
+                atomic_torch_save(path / "snapshots" / f"epoch_{epoch + 1:04d}.pt",
+                                  model.state_dict())
+
+    final["last"] = _evaluate(model, ds, config.eval_batch_size)
+    atomic_torch_save(path / "sgd.pt", model.state_dict())
+    bn_batches = lambda: iterate_batches(ds.x_train, ds.y_train,  # noqa: E731
+                                         config.batch_size, shuffle=False)
+    for mode in BN_MODES:
+        m = copy.deepcopy(swa.module)
+        if mode == "no_reset":
+            update_bn_no_reset(m, bn_batches())
+        elif mode == "exact":
+            update_bn(m, bn_batches())
+            atomic_torch_save(path / "swa.pt", m.state_dict())
+        final[f"swa_{mode}"] = _evaluate(m, ds, config.eval_batch_size)
+
+    w_last = parameters_to_vector(model.parameters()).detach()
+    w_swa = parameters_to_vector(swa.module.parameters()).detach()
+    snaps = torch.stack(snap_vecs)
+    final.update({
+        "swa_n": swa.n_averaged, "snapshot_epochs": snap_epochs,
+        "snapshot_test_accuracy": snap_acc,
+        "dist_pretrained_to_last": float((w_last - w_pre).norm()),
+        "dist_swa_to_last": float((w_swa - w_last).norm()),
+        "snapshot_spread": float((snaps - snaps.mean(0)).pow(2).sum(1).mean().sqrt()),
+        "wall_time_s": time.perf_counter() - t0,
+    })
+    atomic_save_json(path / "final.json", final)
+    return CourseResult(config, final, path)
