@@ -40,8 +40,10 @@ demo: $(STAMP)
 	$(BIN)/swa-lib compare --dataset mnist1d --model mlp --num-samples 5000 --epochs 60 \
 		--swa-start 45 --swa-lr 0.05 --batch-size 100 --seeds 0 1 2 --plot runs/compare.png
 
+# Inputs always come from the .py (jupytext --sync would take them from the newer .ipynb, i.e.
+# copy papermill's injected-parameters cell into the source after an execution).
 sync: $(STAMP)
-	$(BIN)/jupytext --sync notebooks/*.py
+	$(BIN)/jupytext --to ipynb --update notebooks/[0-9][0-9]_*.py
 
 execute: $(STAMP)
 	$(PY) tools/execute_notebooks.py --profile laptop --in-place

@@ -2,6 +2,9 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -9,4 +12,344 @@
 # ---
 
 # %% [markdown]
-# # 02_schedules (being written)
+# # Learning-rate schedules: constant or cyclic?
+#
+# **The question.** SWA averages the weights SGD visits in the last phase of training. During that
+# phase the paper {cite:p}`izmailov2018swa` keeps the learning rate either *constant* or *cyclic*
+# (a linear decay from $\alpha_1$ to $\alpha_2$ repeated every $c$ epochs, one model averaged at
+# the end of each cycle). What do the two schedules look like, how do the SGD iterate and the
+# SWA model behave under each, and does the choice change the final SWA model?
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/02_schedules.ipynb)
+#
+# **Cost.** Laptop profile (the defaults below): 6 new runs of the MNIST-1D MLP (two schedules,
+# three seeds), about a minute on a 2-core CPU; the constant-rate SWA runs and the SGD baselines
+# are those of {doc}`01_quickstart` and come from the run cache (another minute if that notebook
+# has not been run). Paper profile: the same protocol with five seeds.
+#
+# **Prerequisites.** {doc}`01_quickstart`; the schedules are defined in
+# {doc}`../book/swa_algorithm`.
+
+# %% tags=["remove-cell"]
+# On Colab: install swa_lib (torch is already there). Elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+
+# %% tags=["parameters"]
+SEEDS = [0, 1, 2]
+EPOCHS = 60            # every run's budget (notebook 01's protocol)
+SWA_START = 45         # first averaged epoch
+SWA_LR = 0.05          # constant SWA rate (notebook 01)
+CYCLIC_LR_MAX = 0.05   # cyclic: alpha_1, the rate at the start of each cycle ...
+CYCLIC_LR_MIN = 0.005  # ... alpha_2, reached at the end of each cycle; also the low constant rate
+CYCLE_EPOCHS = 2       # cycle length c in epochs (one model averaged per cycle)
+NUM_SAMPLES = 5000     # MNIST-1D samples (4/5 train, 1/5 test)
+MODEL = "mlp"
+RUNS_DIR = "../runs"
+DATA_DIR = "../data"
+DEVICE = "cpu"
+
+# %%
+# %matplotlib inline
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import display
+
+from swa_lib.presets import laptop_mnist1d
+from swa_lib.report import glue, glue_text, paired_text, pct_mean_std
+from swa_lib.train import TrainConfig, run
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## Three SWA schedules and a baseline
+#
+# All runs use the laptop protocol of {doc}`01_quickstart` (MNIST-1D, MLP, SGD with momentum,
+# augmentation), the same number of epochs and the same first averaged epoch. They differ only in
+# the learning rate:
+#
+# * **constant** `SWA_LR`: notebook 01's SWA run, *the same config dict*, so its runs come from
+#   the cache. With `SWA_LR = lr_init` the rate never changes;
+# * **cyclic** `CYCLIC_LR_MAX` $\to$ `CYCLIC_LR_MIN`: the paper's schedule decays to `swa_lr`
+#   (here the cycle minimum) before `SWA_START`, then each cycle of `CYCLE_EPOCHS` epochs falls
+#   linearly, iteration by iteration, from just below $\alpha_1$ to exactly $\alpha_2$, and the
+#   model at the end of the cycle is averaged (`TrainConfig(swa_lr_schedule="cyclic")`);
+# * **constant** `CYCLIC_LR_MIN`: the control for the cyclic run. Up to the epoch before
+#   `SWA_START` it *is* the cyclic run (same schedule, same seed, same data order), so the two
+#   differ only in what happens during averaging;
+# * the **SGD baseline** of notebook 01, whose rate decays to 1 % of `lr_init` (cached as well).
+
+# %%
+base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)  # = notebook 01
+SCHEDULES = {
+    f"constant {SWA_LR:g}": {},
+    f"cyclic {CYCLIC_LR_MAX:g} → {CYCLIC_LR_MIN:g}": dict(
+        swa_lr=CYCLIC_LR_MIN, swa_lr_schedule="cyclic", swa_lr_max=CYCLIC_LR_MAX,
+        swa_c_epochs=CYCLE_EPOCHS),
+    f"constant {CYCLIC_LR_MIN:g}": dict(swa_lr=CYCLIC_LR_MIN),
+}
+NAMES = list(SCHEDULES)
+CONST_HI, CYCLIC, CONST_LO = NAMES
+
+results = {}  # (schedule, seed) -> RunResult; schedule "SGD" is the baseline
+for seed in SEEDS:
+    results["SGD", seed] = run(TrainConfig(**base, seed=seed, swa=False), RUNS_DIR)
+    for name, kw in SCHEDULES.items():
+        results[name, seed] = run(TrainConfig(**{**base, **kw}, seed=seed, swa=True), RUNS_DIR)
+cached = sum(r.cached for r in results.values())
+print(f"{len(results)} runs, {cached} from the cache")
+
+# %% [markdown]
+# ## The schedules
+#
+# `TrainConfig.learning_rate(epoch, iteration, iters_per_epoch)` is the rate the training loop
+# sets before each step, so the curves below are the schedules the runs used; the `lr` column of
+# each run's `metrics.csv` (the rate at the first step of each epoch) is checked against it.
+
+# %%
+some = results[CYCLIC, SEEDS[0]]
+iters = math.ceil(some.final["n_train"] / some.config.batch_size)  # SGD steps per epoch
+
+
+def lr_curve(cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per-iteration rate over the whole run; x in epochs (iteration i of epoch e at e + i/iters)."""
+    x = np.arange(cfg.epochs * iters) / iters
+    lr = [cfg.learning_rate(i // iters, i % iters, iters) for i in range(cfg.epochs * iters)]
+    return x, np.array(lr)
+
+
+curves = {name: lr_curve(results[name, SEEDS[0]].config) for name in ["SGD", *NAMES]}
+for (name, seed), res in results.items():  # the runs logged exactly these rates
+    logged = res.metrics["lr"].to_numpy()
+    expected = curves[name][1][::iters]
+    assert np.allclose(logged, expected, rtol=0, atol=1e-12), (name, seed)
+
+colors = {"SGD": "grey", CONST_HI: "C3", CYCLIC: "C2", CONST_LO: "C0"}
+labels = {"SGD": "SGD baseline", CONST_HI: f"SWA, {CONST_HI}", CYCLIC: f"SWA, {CYCLIC}",
+          CONST_LO: f"SWA, {CONST_LO}"}
+fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
+for name, (x, lr) in curves.items():
+    m = results[name, SEEDS[0]].metrics
+    ax0.plot(x, lr, color=colors[name], lw=1, label=labels[name])
+    ax0.plot(m["epoch"] - 1, m["lr"], "o", ms=2.5, color=colors[name])
+z0, z1 = max(0, SWA_START - 4), min(EPOCHS, SWA_START + 3 * CYCLE_EPOCHS + 1)
+for name in [CONST_HI, CYCLIC, CONST_LO]:
+    x, lr = curves[name]
+    sel = (x >= z0) & (x < z1)
+    ax1.plot(x[sel], lr[sel], color=colors[name], lw=1.2)
+    cfg = results[name, SEEDS[0]].config
+    avg = [e + 1 for e in range(z0, z1) if cfg.averages_after(e)]
+    ax1.plot(avg, [cfg.learning_rate(e - 1, iters - 1, iters) for e in avg], "v",
+             color=colors[name], ms=6)
+for ax in (ax0, ax1):
+    ax.axvline(SWA_START - 1, color="grey", lw=0.8, ls="--")
+    ax.set(xlabel="training time (epochs)", ylabel="learning rate")
+ax0.set_title("per iteration (lines) and per epoch (dots)")
+ax1.set_title(f"zoom: epochs {z0}-{z1}, ▼ = a model is averaged")
+ax0.legend(fontsize=8)
+fig.tight_layout()
+glue("nb02_lr", fig, display=False)
+display(fig)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} nb02_lr
+# :name: fig-nb02-lr
+#
+# Learning rate against epochs. Left: the whole run, per SGD step (lines) and as logged once per
+# epoch in `metrics.csv` (dots; for the cyclic schedule they sample one point of each cycle
+# only). Right: a few epochs around the start of averaging (dashed line: the start of epoch
+# `SWA_START`, counted from 1), with a triangle at each averaging point. The cyclic rate drops to
+# its minimum exactly where a model is collected; the constant rates average whatever the
+# iterate is at the end of each epoch.
+# ```
+#
+# ## Test error of the SGD iterate and of the SWA model
+#
+# Every run logs, once per epoch, the test accuracy of the SGD iterate (`sgd_test_accuracy`) and,
+# from the first averaged epoch on, of the SWA model (`swa_test_accuracy`).
+
+# %%
+def frame(key: str) -> pd.DataFrame:
+    """Test error (%) per epoch (rows) and seed (columns) of column ``key``, per schedule."""
+    return {name: pd.DataFrame({s: 100 * (1 - results[name, s].metrics.set_index("epoch")[key])
+                                for s in SEEDS}) for name in ["SGD", *NAMES]}
+
+
+err_sgd, err_swa = frame("sgd_test_accuracy"), frame("swa_test_accuracy")
+base_final = err_sgd["SGD"].iloc[-1].mean()
+x0 = max(1, SWA_START - 15)
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
+for ax, name in zip(axes, NAMES):
+    it, avg = err_sgd[name].loc[x0:], err_swa[name].loc[x0:]
+    ax.plot(it.index, it, color="C0", lw=0.6, alpha=0.35)
+    ax.plot(avg.index, avg, color="C3", lw=0.6, alpha=0.35)
+    ax.plot(it.index, it.mean(axis=1), color="C0", lw=1.6, label="SGD iterate")
+    ax.plot(avg.index, avg.mean(axis=1), color="C3", lw=2, label="SWA model")
+    ax.axhline(base_final, color="grey", ls=":", lw=1.2, label="SGD baseline, final")
+    ax.axvline(SWA_START, color="grey", lw=0.8, ls="--")
+    ax.set(title=name, xlabel="epoch")
+axes[0].set_ylabel("test error (%)")
+tail = pd.concat([err_sgd[n].loc[SWA_START:] for n in NAMES] + [err_swa[n] for n in NAMES])
+lo, hi = np.nanmin(tail.to_numpy()), np.nanmax(tail.to_numpy())
+axes[0].set_ylim(max(0, lo - 1), hi + 0.5 * (hi - lo) + 1)
+axes[0].legend(fontsize=8)
+fig.tight_layout()
+glue("nb02_err", fig, display=False)
+display(fig)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} nb02_err
+# :name: fig-nb02-err
+#
+# Test error per epoch of the SGD iterate (blue) and of the SWA model (red) under each schedule;
+# thin lines are seeds, thick lines their mean; the dotted line is the final error of the SGD
+# baseline, the dashed line the first averaged epoch. Look at how far the iterate moves during
+# the averaging phase, and at how much the average gains over it.
+# ```
+#
+# Under the cyclic schedule the iterate's error oscillates with the rate: it is lowest at the end
+# of each cycle, where the rate reaches $\alpha_2$ and the model is collected, and higher in the
+# middle of a cycle.
+
+# %%
+phase = range(SWA_START, EPOCHS + 1)  # epochs (1-based) of the averaging phase
+cyc_cfg = results[CYCLIC, SEEDS[0]].config
+ends = [e for e in phase if cyc_cfg.averages_after(e - 1)]
+mids = [e for e in phase if not cyc_cfg.averages_after(e - 1)]
+cycle_end_err = err_sgd[CYCLIC].loc[ends].to_numpy().mean()
+cycle_mid_err = err_sgd[CYCLIC].loc[mids].to_numpy().mean() if mids else float("nan")
+glue_text("nb02_cycle_end_err", f"{cycle_end_err:.1f}")
+glue_text("nb02_cycle_mid_err", f"{cycle_mid_err:.1f}")
+print(f"cyclic run, SGD iterate test error during averaging: {cycle_end_err:.1f} % at cycle ends "
+      f"({len(ends)} epochs), {cycle_mid_err:.1f} % mid-cycle ({len(mids)} epochs)")
+
+# %% [markdown]
+# ## Final models
+#
+# Test accuracy (mean ± std over seeds, %) and NLL at the end of each run, and paired
+# differences with 95 % t intervals over seeds: the SWA model against the last SGD iterate of its
+# own run, and against the SGD baseline trained with the same budget.
+
+# %%
+def final(name: str, key: str) -> pd.Series:
+    return pd.Series({s: results[name, s].final[key] for s in SEEDS})
+
+
+sgd_acc, sgd_nll = final("SGD", "sgd_test_accuracy"), final("SGD", "sgd_test_nll")
+rows = {"SGD baseline": {"models averaged": "", "last iterate acc (%)": pct_mean_std(sgd_acc),
+                         "SWA acc (%)": "", "SWA NLL": "",
+                         "SWA - last iterate (acc)": "", "SWA - SGD baseline (acc)": "",
+                         "SWA - SGD baseline (NLL)": ""}}
+for name in NAMES:
+    last, acc, nll = (final(name, k) for k in ("sgd_test_accuracy", "swa_test_accuracy",
+                                                "swa_test_nll"))
+    rows[f"SWA, {name}"] = {
+        "models averaged": str(int(final(name, "swa_n").iloc[0])),
+        "last iterate acc (%)": pct_mean_std(last),
+        "SWA acc (%)": pct_mean_std(acc),
+        "SWA NLL": f"{nll.mean():.3f} ± {nll.std(ddof=1) if len(SEEDS) > 1 else 0:.3f}",
+        "SWA - last iterate (acc)": paired_text(acc - last),
+        "SWA - SGD baseline (acc)": paired_text(acc - sgd_acc),
+        "SWA - SGD baseline (NLL)": paired_text(nll - sgd_nll, scale=1.0, digits=3, unit=""),
+    }
+summary = pd.DataFrame(rows).T
+keys = {CONST_HI: "const_hi", CYCLIC: "cyclic", CONST_LO: "const_lo"}
+for name, key in keys.items():
+    acc, last = final(name, "swa_test_accuracy"), final(name, "sgd_test_accuracy")
+    glue_text(f"nb02_{key}_acc", pct_mean_std(acc))
+    glue_text(f"nb02_{key}_last_acc", pct_mean_std(last))
+    glue_text(f"nb02_{key}_vs_last", paired_text(acc - last))
+    glue_text(f"nb02_{key}_vs_sgd", paired_text(acc - sgd_acc))
+    glue_text(f"nb02_{key}_n", str(int(final(name, "swa_n").iloc[0])))
+glue_text("nb02_sgd_acc", pct_mean_std(sgd_acc))
+glue_text("nb02_n_seeds", str(len(SEEDS)))
+glue_text("nb02_cycle", str(CYCLE_EPOCHS))
+glue("nb02_summary", summary, display=False)
+display(summary)
+
+# %% [markdown]
+# And the schedules against each other, paired by seed (SWA model vs SWA model):
+
+# %%
+cyc = final(CYCLIC, "swa_test_accuracy")
+versus = pd.DataFrame({
+    "acc": [paired_text(cyc - final(CONST_HI, "swa_test_accuracy")),
+            paired_text(cyc - final(CONST_LO, "swa_test_accuracy"))],
+    "NLL": [paired_text(final(CYCLIC, "swa_test_nll") - final(CONST_HI, "swa_test_nll"),
+                        scale=1.0, digits=3, unit=""),
+            paired_text(final(CYCLIC, "swa_test_nll") - final(CONST_LO, "swa_test_nll"),
+                        scale=1.0, digits=3, unit="")],
+}, index=[f"cyclic - constant {SWA_LR:g}", f"cyclic - constant {CYCLIC_LR_MIN:g}"])
+glue_text("nb02_cyc_vs_hi", versus["acc"].iloc[0])
+glue_text("nb02_cyc_vs_lo", versus["acc"].iloc[1])
+display(versus)
+
+# %% [markdown]
+# ## Conclusion
+#
+# Over {glue:text}`nb02_n_seeds` seeds (test accuracy, %):
+#
+# * **constant {glue:text}`nb02_const_hi_n` models at the high rate**: SWA reaches
+#   {glue:text}`nb02_const_hi_acc` while its last iterate is at
+#   {glue:text}`nb02_const_hi_last_acc`; the average gains {glue:text}`nb02_const_hi_vs_last`
+#   over the iterate and {glue:text}`nb02_const_hi_vs_sgd` over the SGD baseline
+#   ({glue:text}`nb02_sgd_acc`).
+# * **cyclic** (cycles of {glue:text}`nb02_cycle` epochs, {glue:text}`nb02_cyclic_n` models):
+#   SWA {glue:text}`nb02_cyclic_acc`, last iterate {glue:text}`nb02_cyclic_last_acc`
+#   (SWA - iterate {glue:text}`nb02_cyclic_vs_last`; SWA - SGD baseline
+#   {glue:text}`nb02_cyclic_vs_sgd`). The iterate is a good model at the end of each cycle
+#   ({glue:text}`nb02_cycle_end_err` % test error) and a worse one in the middle
+#   ({glue:text}`nb02_cycle_mid_err` %), as the paper describes.
+# * **constant low rate** ({glue:text}`nb02_const_lo_n` models): SWA
+#   {glue:text}`nb02_const_lo_acc`, last iterate {glue:text}`nb02_const_lo_last_acc`
+#   (SWA - iterate {glue:text}`nb02_const_lo_vs_last`; SWA - SGD baseline
+#   {glue:text}`nb02_const_lo_vs_sgd`).
+#
+# Cyclic against constant, SWA model against SWA model: {glue:text}`nb02_cyc_vs_hi` against the
+# high constant rate and {glue:text}`nb02_cyc_vs_lo` against the low one.
+#
+# CONCLUSION-PLACEHOLDER
+#
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-nb02-cycle
+# Set `CYCLE_EPOCHS = 4`. How many models are averaged now, and what happens to the SWA model
+# and to the iterate at the cycle ends?
+# ```
+#
+# ```{solution} ex-nb02-cycle
+# :class: dropdown
+# With `SWA_START = 45` and 60 epochs the averaging points are epochs 45, 49, 53 and 57: four
+# models instead of eight (and the last three epochs are never averaged). Each cycle is longer,
+# so the iterate settles further at the low rate before it is collected, but the average has
+# fewer, more correlated members. Compare `nb02_summary` for the two settings and look at whether
+# the difference is larger than the seed-to-seed spread.
+# ```
+#
+# ```{exercise}
+# :label: ex-nb02-ensemble
+# With the cyclic schedule the collected iterates are each good models. Average their
+# *predictions* instead of their weights (save them with `TrainConfig(snapshots=True)` and load
+# each file of `RunResult.snapshot_paths()` into `build_model`). Is the prediction ensemble
+# better than SWA, and by how much?
+# ```
+#
+# ```{solution} ex-nb02-ensemble
+# :class: dropdown
+# The paper argues that, in a region where the loss is locally close to convex, averaging
+# weights approximates averaging predictions to first order in the spread of the weights
+# (see {doc}`../book/swa_algorithm`). Expect the two to be close, with the prediction ensemble
+# costing one forward pass per member at test time and SWA one in total.
+# ```

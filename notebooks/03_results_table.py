@@ -2,6 +2,9 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -9,4 +12,335 @@
 # ---
 
 # %% [markdown]
-# # 03_results_table (being written)
+# # Results table: SWA against SGD over budgets, seeds and architectures
+#
+# **The question.** The paper's Table 1 {cite:p}`izmailov2018swa` compares SGD trained for a
+# budget of $E$ epochs with SWA trained for $E$, $1.25E$ and $1.5E$ epochs, and finds SWA better
+# on every CIFAR model, already at the same budget. Does the comparison come out the same way at
+# laptop scale, on MNIST-1D, with enough seeds to tell an effect from noise?
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/03_results_table.ipynb)
+#
+# **Cost.** Laptop profile (the defaults below): 5 seeds x 2 architectures; per seed and
+# architecture one SGD run of $E$ epochs and one SWA run of $1.5E$ epochs, plus notebook 01's
+# 60-epoch SWA runs of the MLP; about 4 minutes on a 2-core CPU (the MLP runs of seeds 0-2 come
+# from the cache of {doc}`01_quickstart`). Paper profile: more seeds, the CNN at full width and
+# the MLP's budget; the paper's own CIFAR runs are in {doc}`11_cifar_paper_scale`.
+#
+# **Prerequisites.** {doc}`01_quickstart`, {doc}`02_schedules`.
+
+# %% tags=["remove-cell"]
+# On Colab: install swa_lib (torch is already there). Elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+
+# %% tags=["parameters"]
+SEEDS = [0, 1, 2, 3, 4]
+BUDGETS = [1.0, 1.25, 1.5]  # SWA epochs as multiples of the SGD budget E
+EPOCHS = 60            # MLP: E, notebook 01's protocol
+SWA_START = 45         # MLP: first averaged epoch (the same for every budget)
+SWA_LR = 0.05          # constant SWA rate (both architectures)
+CNN_EPOCHS = 20        # CNN: E (the CNN learns MNIST-1D much faster than the MLP)
+CNN_SWA_START = 15     # CNN: first averaged epoch
+CNN_WIDTH = 16         # CNN: channels per conv layer (the library default is 32)
+NUM_SAMPLES = 5000     # MNIST-1D samples (4/5 train, 1/5 test)
+RUNS_DIR = "../runs"
+DATA_DIR = "../data"
+DEVICE = "cpu"
+
+# %%
+# %matplotlib inline
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import display
+
+from swa_lib.presets import laptop_mnist1d
+from swa_lib.report import glue, glue_text, paired_text, pct_mean_std
+from swa_lib.stats import summarize_paired
+from swa_lib.train import TrainConfig, run
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## Protocol
+#
+# As in the paper, every budget of SWA shares the first averaged epoch and the learning-rate
+# schedule (the rate falls to `SWA_LR` by 90 % of `SWA_START` and stays there), so a longer
+# budget only averages more models. The SGD baseline uses the paper's SGD schedule (decay to 1 %
+# of `lr_init` by 90 % of its budget) with $E$ epochs.
+#
+# Because the schedule before and during averaging does not depend on the number of epochs, the
+# first $E$ epochs of an SWA run of $1.5E$ epochs *are* the SWA run of $E$ epochs: same seed, same
+# data order and augmentation (drawn from the run's seeded generator), and evaluation draws no
+# randomness. So each seed trains one SWA run of $1.5E$ epochs, evaluated every
+# $\gcd(E, 1.25E, 1.5E)$ epochs, and the SWA model of each budget is read from its `metrics.csv`
+# at epochs $E$ and $1.25E$ (BN recomputed at each evaluation, as at the end of a run). For the
+# MLP, budget 1 is notebook 01's SWA run itself (the same config, from the cache), and the cell
+# below checks that it agrees with the prefix of the long run.
+#
+# Two architectures, both from `swa_lib.presets.laptop_mnist1d`: the MLP (40-256-256-10, no
+# BatchNorm) with notebook 01's budget, and the 1-D CNN with BatchNorm (three conv layers of
+# `CNN_WIDTH` channels) with a shorter budget: it fits MNIST-1D in far fewer epochs and costs
+# about twice as much per epoch.
+
+# %%
+ARCHS = {  # name -> (E, swa_start, extra TrainConfig fields)
+    "mlp": (EPOCHS, SWA_START, {}),
+    "cnn1d": (CNN_EPOCHS, CNN_SWA_START, {"model_kw": {"width": CNN_WIDTH}}),
+}
+LABELS = {"mlp": "MLP", "cnn1d": f"CNN (width {CNN_WIDTH})"}
+METHODS = ["SGD"] + [f"SWA {b:g}" for b in BUDGETS]
+
+rows, checks, runs = [], [], []
+for arch, (E, start, extra) in ARCHS.items():
+    budget_epochs = [round(b * E) for b in BUDGETS]
+    every = math.gcd(*budget_epochs)
+    # For the MLP this is exactly notebook 01's dict, so its runs are shared.
+    base = laptop_mnist1d(arch, epochs=E, swa_start=start, swa_lr=SWA_LR,
+                          num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE, **extra)
+    for seed in SEEDS:
+        sgd = run(TrainConfig(**base, seed=seed, swa=False), RUNS_DIR)
+        long = run(TrainConfig(**{**base, "epochs": max(budget_epochs), "eval_every": every},
+                               seed=seed, swa=True), RUNS_DIR)
+        runs += [(arch, "SGD", sgd), (arch, f"SWA {max(BUDGETS):g} (long run)", long)]
+        rows.append(dict(arch=arch, seed=seed, method="SGD", epochs=E,
+                         acc=sgd.final["sgd_test_accuracy"], nll=sgd.final["sgd_test_nll"]))
+        m = long.metrics.set_index("epoch")
+        for b, e in zip(BUDGETS, budget_epochs):
+            acc, nll = m.loc[e, "swa_test_accuracy"], m.loc[e, "swa_test_nll"]
+            if arch == "mlp" and e == E:  # notebook 01's run of E epochs
+                short = run(TrainConfig(**base, seed=seed, swa=True), RUNS_DIR)
+                runs.append((arch, "SWA 1 (notebook 01)", short))
+                checks.append(max(abs(short.final["swa_test_accuracy"] - acc),
+                                  abs(short.final["swa_test_nll"] - nll)))
+                acc, nll = short.final["swa_test_accuracy"], short.final["swa_test_nll"]
+            rows.append(dict(arch=arch, seed=seed, method=f"SWA {b:g}", epochs=e,
+                             acc=acc, nll=nll))
+res = pd.DataFrame(rows)
+assert res[["acc", "nll"]].notna().all().all()
+print(f"{len(runs)} runs, {sum(r.cached for *_, r in runs)} from the cache; "
+      f"MLP budget 1, separate run vs prefix of the long run: largest difference "
+      f"{max(checks):.2g}")
+
+# %% [markdown]
+# What the runs cost: training wall-clock time recorded in each run's `final.json`, on the
+# machine that trained them (for the committed outputs, a shared 2-core CPU, one torch thread
+# per run, so these times are noisy).
+
+# %%
+cost = pd.DataFrame([dict(arch=LABELS[a], run=kind, epochs=r.config.epochs,
+                          seconds=r.final["wall_time_s"]) for a, kind, r in runs])
+cost = cost.groupby(["arch", "run", "epochs"], sort=False)["seconds"].agg(["count", "mean"])
+display(cost.round(1))
+
+# %% [markdown]
+# ## Our table
+#
+# Test accuracy (%) and test NLL, mean ± standard deviation over seeds.
+
+# %%
+def mean_std(x: pd.Series, digits: int = 3) -> str:
+    std = x.std(ddof=1) if len(x) > 1 else 0.0
+    return f"{x.mean():.{digits}f} ± {std:.{digits}f}"
+
+
+index = {a: f"{LABELS[a]}, E = {ARCHS[a][0]}" for a in ARCHS}
+by = res.groupby(["arch", "method"], sort=False)
+table = pd.concat({
+    "test accuracy (%)": by["acc"].agg(pct_mean_std).unstack()[METHODS],
+    "test NLL": by["nll"].agg(mean_std).unstack()[METHODS],
+}, axis=1).rename(index=index)
+table.index.name = f"MNIST-1D, {len(SEEDS)} seeds"
+glue("nb03_table", table, display=False)
+display(table)
+
+# %% [markdown]
+# And the paired comparison that matters: SWA minus SGD on the same seed (same initialisation and
+# data order for the first epochs), with the 95 % Student-t interval of the mean difference.
+# Accuracy in percentage points (positive: SWA better), NLL in nats (negative: SWA better).
+
+# %%
+wide = res.pivot(index=["arch", "seed"], columns="method", values=["acc", "nll"])
+diff_rows, diff_text = [], {}
+for arch in ARCHS:
+    w = wide.loc[arch]
+    for b in BUDGETS:
+        method = f"SWA {b:g}"
+        s_acc = summarize_paired(100 * w["acc", "SGD"], 100 * w["acc", method])
+        s_nll = summarize_paired(w["nll", "SGD"], w["nll", method])
+        d_acc = w["acc", method] - w["acc", "SGD"]
+        d_nll = w["nll", method] - w["nll", "SGD"]
+        key = f"{arch.replace('cnn1d', 'cnn')}_b{b:g}".replace(".", "")
+        diff_text[key, "acc"] = paired_text(d_acc)
+        diff_text[key, "nll"] = paired_text(d_nll, scale=1.0, digits=3, unit="")
+        diff_rows.append({
+            "architecture": LABELS[arch], "SWA budget": f"{b:g} E",
+            "SWA - SGD, accuracy (points)": diff_text[key, "acc"],
+            "SWA - SGD, NLL": diff_text[key, "nll"],
+            "SWA better on (seeds)": f"{int((d_acc > 0).sum())}/{len(d_acc)}",
+            "acc_mean": s_acc["mean_diff"], "acc_lo": s_acc["ci_low"],
+            "acc_hi": s_acc["ci_high"], "nll_mean": s_nll["mean_diff"],
+            "nll_lo": s_nll["ci_low"], "nll_hi": s_nll["ci_high"], "key": key,
+        })
+diffs = pd.DataFrame(diff_rows)
+shown = diffs.set_index(["architecture", "SWA budget"]).iloc[:, :3]
+glue("nb03_diffs", shown, display=False)
+display(shown)
+
+# %%
+for arch in ARCHS:
+    k = arch.replace("cnn1d", "cnn")
+    glue_text(f"nb03_{k}_label", LABELS[arch])
+    glue_text(f"nb03_{k}_epochs", str(ARCHS[arch][0]))
+    a = res[res.arch == arch]
+    for method in METHODS:
+        sub = a[a.method == method]
+        mk = "sgd" if method == "SGD" else f"swa_b{method.split()[1]}".replace(".", "")
+        glue_text(f"nb03_{k}_{mk}_acc", pct_mean_std(sub["acc"]))
+        glue_text(f"nb03_{k}_{mk}_nll", mean_std(sub["nll"]))
+for (key, what), text in diff_text.items():
+    glue_text(f"nb03_{key}_diff" if what == "acc" else f"nb03_{key}_nll_diff", text)
+
+
+def verdict(lo: float, hi: float) -> str:
+    if np.isnan(lo):
+        return "cannot be judged with one seed"
+    if lo > 0:
+        return "excludes zero (SWA better)"
+    if hi < 0:
+        return "excludes zero (SWA worse)"
+    return "includes zero"
+
+
+for r in diff_rows:
+    glue_text(f"nb03_{r['key']}_verdict", verdict(r["acc_lo"], r["acc_hi"]))
+    glue_text(f"nb03_{r['key']}_nll_verdict", verdict(-r["nll_hi"], -r["nll_lo"]))
+glue_text("nb03_n_seeds", str(len(SEEDS)))
+_ = glue_text("nb03_cnn_width", str(CNN_WIDTH))
+
+# %%
+fig, axes = plt.subplots(2, len(ARCHS), figsize=(4.6 * len(ARCHS), 6.2), sharex=True,
+                         squeeze=False)
+rng = np.random.default_rng(0)
+for j, arch in enumerate(ARCHS):
+    w = wide.loc[arch]
+    d = diffs[diffs.architecture == LABELS[arch]]
+    for i, (col, mean, lo, hi, scale, unit) in enumerate([
+            ("acc", "acc_mean", "acc_lo", "acc_hi", 100, "accuracy, SWA - SGD (points)"),
+            ("nll", "nll_mean", "nll_lo", "nll_hi", 1, "NLL, SWA - SGD (nats)")]):
+        ax = axes[i, j]
+        for k, b in enumerate(BUDGETS):
+            per_seed = scale * (w[col, f"SWA {b:g}"] - w[col, "SGD"])
+            ax.plot(k + rng.uniform(-0.12, 0.12, len(per_seed)), per_seed, "o", ms=4,
+                    color="C0", alpha=0.6, label="one seed" if k == 0 else None)
+        m_, lo_, hi_ = d[mean].to_numpy(), d[lo].to_numpy(), d[hi].to_numpy()
+        ok = ~np.isnan(lo_)
+        ax.errorbar(np.arange(len(BUDGETS))[ok] + 0.3, m_[ok],
+                    yerr=[(m_ - lo_)[ok], (hi_ - m_)[ok]], fmt="s", color="C3", capsize=4,
+                    label="mean, 95 % interval")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set(ylabel=unit)
+        if i == 0:
+            ax.set_title(f"{LABELS[arch]}, E = {ARCHS[arch][0]}")
+        else:
+            ax.set(xticks=range(len(BUDGETS)), xticklabels=[f"SWA {b:g} E" for b in BUDGETS])
+axes[0, 0].legend(fontsize=8)
+fig.tight_layout()
+glue("nb03_fig", fig, display=False)
+display(fig)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} nb03_fig
+# :name: fig-nb03-diffs
+#
+# Paired differences SWA - SGD per seed (blue dots) and their mean with the 95 % t interval (red)
+# for each SWA budget; top: test accuracy (above zero: SWA better), bottom: test NLL (below
+# zero: SWA better). An interval that crosses the grey line is no evidence of a difference.
+# ```
+#
+# ## The paper's numbers
+#
+# For comparison, the CIFAR results *reported by the authors* in the README of their code
+# {cite:p}`garipov2018swacode` (the paper's Table 1 {cite:p}`izmailov2018swa`): test accuracy
+# (%), mean ± std over 3 runs, SGD with its budget of $E$ epochs (in parentheses) against SWA with
+# 1, 1.25 and 1.5 budgets. These are their numbers, not ours; the last column is the difference
+# of their published means.
+
+# %%
+PAPER = {  # (dataset, model, E): (SGD, SWA 1, SWA 1.25, SWA 1.5), each (mean, std) in %
+    ("CIFAR-100", "VGG16", 200): [(72.55, 0.10), (73.91, 0.12), (74.17, 0.15), (74.27, 0.25)],
+    ("CIFAR-100", "PreResNet110", 150): [(76.77, 0.38), (78.75, 0.16), (78.91, 0.29),
+                                         (79.10, 0.21)],
+    ("CIFAR-100", "PreResNet164", 150): [(78.49, 0.36), (79.77, 0.17), (80.18, 0.23),
+                                         (80.35, 0.16)],
+    ("CIFAR-100", "WRN28x10", 200): [(80.82, 0.23), (81.46, 0.23), (81.91, 0.27), (82.15, 0.27)],
+    ("CIFAR-10", "VGG16", 200): [(93.25, 0.16), (93.59, 0.16), (93.70, 0.22), (93.64, 0.18)],
+    ("CIFAR-10", "PreResNet110", 150): [(95.03, 0.05), (95.51, 0.10), (95.65, 0.03),
+                                        (95.82, 0.03)],
+    ("CIFAR-10", "PreResNet164", 150): [(95.28, 0.10), (95.56, 0.11), (95.77, 0.04),
+                                        (95.83, 0.03)],
+    ("CIFAR-10", "WRN28x10", 200): [(96.18, 0.11), (96.45, 0.11), (96.64, 0.08), (96.79, 0.05)],
+}
+paper = pd.DataFrame(
+    [[f"{m:.2f} ± {s:.2f}" for m, s in v] + [f"{v[1][0] - v[0][0]:+.2f}"] for v in PAPER.values()],
+    index=pd.MultiIndex.from_tuples([(d, f"{m} ({e})") for d, m, e in PAPER],
+                                    names=["dataset", "model (E)"]),
+    columns=["SGD", "SWA 1", "SWA 1.25", "SWA 1.5", "SWA 1 - SGD (their means)"],
+)
+paper_gain = [v[1][0] - v[0][0] for v in PAPER.values()]
+glue_text("nb03_paper_gain_min", f"{min(paper_gain):.2f}")
+glue_text("nb03_paper_gain_max", f"{max(paper_gain):.2f}")
+glue("nb03_paper_table", paper, display=False)
+display(paper.style.set_caption(
+    "Published by Izmailov et al. (2018), README of timgaripov/swa: CIFAR test accuracy (%), "
+    "mean ± std over 3 runs. Not computed in this book."))
+
+# %% [markdown]
+# ## Conclusion
+#
+# CONCLUSION-PLACEHOLDER
+#
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-nb03-sgd-budget
+# The table gives SWA up to 1.5 budgets but SGD only one. Train the SGD baseline for $1.5E$
+# epochs as well (`TrainConfig(**base, epochs=round(1.5 * E), swa=False)`). Is SWA at $1.5E$
+# still better than SGD at the same cost?
+# ```
+#
+# ```{solution} ex-nb03-sgd-budget
+# :class: dropdown
+# This is the fair comparison at equal compute for the longer budgets; the paper's table leaves
+# it out. At this scale the SGD baseline has converged long before $E$ epochs, so extra SGD
+# epochs change little; compare the new paired interval with the one above before concluding.
+# ```
+#
+# ```{exercise}
+# :label: ex-nb03-seeds
+# How many seeds would you need for the paired interval of the MLP at budget 1 to exclude zero,
+# if the mean difference and its standard deviation stayed as they are?
+# ```
+#
+# ```{solution} ex-nb03-seeds
+# :class: dropdown
+# The half-width of the interval is $t_{0.975, n-1}\, s_d / \sqrt{n}$, with $s_d$ the standard
+# deviation of the per-seed differences (`swa_lib.stats.summarize_paired` returns it as
+# `std_diff`). Solve $t_{0.975, n-1}\, s_d/\sqrt{n} < |\bar d|$ for $n$; with
+# $|\bar d| \approx s_d$ about 7 seeds suffice, with $|\bar d| \approx s_d / 2$ about 18.
+# ```
+#
+# ```{exercise}
+# :label: ex-nb03-width
+# Set `CNN_WIDTH = 32` (the library default) and `CNN_EPOCHS = 40`, `CNN_SWA_START = 30`. Does the
+# CNN's SWA - SGD difference change?
+# ```

@@ -1,0 +1,181 @@
+#!/usr/bin/env python
+"""Benchmark 2: BN recomputation, ``swa_lib.averaging.update_bn`` vs ``torch.optim.swa_utils``.
+
+Same model weights, same data, same batches (batch 128, no shuffling, a smaller last batch):
+
+* ours: ``update_bn(model, iterate_batches(x, y, 128, shuffle=False))`` -- the data are tensors on
+  the device and each batch is a slice (a view);
+* torch: ``torch.optim.swa_utils.update_bn(DataLoader(TensorDataset(x, y), batch_size=128), model)``
+  -- the standard loader, which indexes and collates sample by sample.
+
+Cases: ``cnn1d`` on MNIST-1D-shaped data (4000 x 1 x 40), a small CIFAR BN CNN
+(``common.small_cifar_cnn``, width 32) on 3000 random 3 x 32 x 32 images (``--quick``: width 16,
+2000 images), and without ``--quick`` also ``vgg16_bn`` on 1000 images.
+
+Reported: median seconds per full pass (interleaved), and the max abs error of every BN's
+``running_mean`` (and ``running_var``) against a float64 reference: the float64 copy of the model
+run over the same batches, whose BN inputs give the exact sample mean over all ``N`` samples,
+``sum_j b_j mean_j / N`` (and ``sum_j b_j var_j / N`` with batch ``j``'s unbiased variance
+``var_j``, the quantity BN tracks). torch's ``momentum=None`` weights batches equally, so its
+error grows with the last batch's deficit; ours weights by batch size.
+
+    python benchmarks/bench_update_bn.py [--quick] [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from typing import Any
+
+import torch
+from common import (
+    add_common_args,
+    command_line,
+    fmt_s,
+    interleaved,
+    machine_info,
+    markdown_table,
+    set_threads,
+    small_cifar_cnn,
+    summarize,
+    threads_arg,
+    write_json,
+)
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.optim.swa_utils import update_bn as torch_update_bn
+from torch.utils.data import DataLoader, TensorDataset
+
+from swa_lib.averaging import update_bn
+from swa_lib.data import iterate_batches
+from swa_lib.models import build_model
+
+
+def bn_layers(model: nn.Module) -> list[_BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, _BatchNorm)]
+
+
+@torch.no_grad()
+def float64_reference(model: nn.Module, x: Tensor, batch_size: int
+                      ) -> list[tuple[Tensor, Tensor]]:
+    """Per BN layer, the exact ``(mean, var)`` of its inputs over the batches, in float64."""
+    ref = copy.deepcopy(model).double().train()
+    sums: dict[int, list[Any]] = {}
+
+    def hook(i: int):
+        def pre(_m: nn.Module, args: tuple[Tensor, ...]) -> None:
+            a = args[0]
+            dims = [d for d in range(a.dim()) if d != 1]
+            n = a.numel() // a.shape[1]
+            mean = a.mean(dim=dims)
+            var = a.var(dim=dims, unbiased=True) if n > 1 else torch.zeros_like(mean)
+            b = a.shape[0]
+            acc = sums.setdefault(i, [0.0, 0.0, 0])
+            acc[0] = acc[0] + b * mean
+            acc[1] = acc[1] + b * var
+            acc[2] += b
+        return pre
+
+    handles = [bn.register_forward_pre_hook(hook(i)) for i, bn in enumerate(bn_layers(ref))]
+    for i in range(0, x.shape[0], batch_size):
+        ref(x[i:i + batch_size].double())
+    for h in handles:
+        h.remove()
+    return [(s[0] / s[2], s[1] / s[2]) for _, s in sorted(sums.items())]
+
+
+def max_errors(model: nn.Module, reference: list[tuple[Tensor, Tensor]]) -> tuple[float, float]:
+    bns = bn_layers(model)
+    err_mean = max(float((bn.running_mean.double() - m).abs().max())
+                   for bn, (m, _) in zip(bns, reference))
+    err_var = max(float((bn.running_var.double() - v).abs().max())
+                  for bn, (_, v) in zip(bns, reference))
+    return err_mean, err_var
+
+
+def bench_case(name: str, model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int,
+               repeats: int, device: str) -> dict[str, Any]:
+    model = model.to(device)
+    x, y = x.to(device), y.to(device)
+    ours_model, ref_model = copy.deepcopy(model), copy.deepcopy(model)
+
+    def ours() -> None:
+        update_bn(ours_model, iterate_batches(x, y, batch_size, shuffle=False))
+
+    def ref() -> None:
+        loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=False)
+        torch_update_bn(loader, ref_model)
+
+    times = interleaved({"ours": ours, "torch": ref}, repeats=repeats, warmup=1, device=device)
+    reference = float64_reference(model, x, batch_size)
+    ours()
+    ref()
+    e_ours = max_errors(ours_model, reference)
+    e_ref = max_errors(ref_model, reference)
+    t_ours, t_ref = summarize(times["ours"]), summarize(times["torch"])
+    n = x.shape[0]
+    return {
+        "case": name, "n": n, "batch_size": batch_size, "last_batch": n % batch_size or batch_size,
+        "bn_layers": len(bn_layers(model)), "device": device,
+        "ours_s": t_ours, "torch_s": t_ref, "speedup": t_ref["median_s"] / t_ours["median_s"],
+        "mean_err_ours": e_ours[0], "mean_err_torch": e_ref[0],
+        "var_err_ours": e_ours[1], "var_err_torch": e_ref[1],
+    }
+
+
+def cases(quick: bool, tiny: bool = False) -> list[tuple[str, nn.Module, Tensor, Tensor]]:
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    n1, n2 = (500, 300) if tiny else (4000, 2000) if quick else (4000, 3000)
+    width = 16 if quick or tiny else 32
+    out = [
+        ("cnn1d, MNIST-1D shape", build_model("cnn1d", 10),
+         torch.randn(n1, 1, 40, generator=gen), torch.randint(0, 10, (n1,), generator=gen)),
+        (f"small CIFAR BN CNN (width {width})", small_cifar_cnn(10, width),
+         torch.randn(n2, 3, 32, 32, generator=gen), torch.randint(0, 10, (n2,), generator=gen)),
+    ]
+    if not quick and not tiny:
+        out.append(("vgg16_bn, CIFAR shape", build_model("vgg16_bn", 10),
+                    torch.randn(1000, 3, 32, 32, generator=gen),
+                    torch.randint(0, 10, (1000,), generator=gen)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    add_common_args(ap)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch-size", type=int, default=128)
+    args = ap.parse_args(argv)
+    set_threads(threads_arg(args.threads))
+    repeats = args.repeats or (5 if args.quick else 9)
+
+    rows = []
+    for name, model, x, y in cases(args.quick):
+        row = bench_case(name, model, x, y, batch_size=args.batch_size, repeats=repeats,
+                         device=args.device)
+        rows.append(row)
+        print(f"  {name}: ours {fmt_s(row['ours_s']['median_s'])}, torch "
+              f"{fmt_s(row['torch_s']['median_s'])} -> {row['speedup']:.2f}x", flush=True)
+
+    print(f"\n## Benchmark 2: update_bn, ours (tensors + iterate_batches) vs torch.optim.swa_utils "
+          f"(DataLoader) ({args.device}, {torch.get_num_threads()} thread(s), median of "
+          f"{repeats})\n")
+    print(markdown_table([{
+        "case": r["case"], "N / batch / last": f"{r['n']} / {r['batch_size']} / {r['last_batch']}",
+        "ours": fmt_s(r["ours_s"]["median_s"]), "torch": fmt_s(r["torch_s"]["median_s"]),
+        "speedup": f"{r['speedup']:.2f}x",
+        "mean err ours": f"{r['mean_err_ours']:.1e}",
+        "mean err torch": f"{r['mean_err_torch']:.1e}",
+        "var err ours": f"{r['var_err_ours']:.1e}", "var err torch": f"{r['var_err_torch']:.1e}",
+    } for r in rows]))
+    result = {"benchmark": "update_bn", "command": command_line(), "machine": machine_info(),
+              "repeats": repeats, "rows": rows}
+    write_json(args.json, result)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

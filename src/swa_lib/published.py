@@ -1,0 +1,77 @@
+"""Published numbers the book quotes (never ours): typed in once here, with their source.
+
+* :data:`SWA_README_CIFAR` -- test accuracy (%) mean ± std over 3 runs reported in the README of
+  the SWA authors' code (github.com/timgaripov/swa; Izmailov et al. 2018, arXiv:1803.05407):
+  SGD at budget 1 and SWA at budgets 1, 1.25, 1.5 (a budget is a multiple of the SGD epochs:
+  200 for VGG16 and WRN-28-10, 150 for the PreResNets).
+* :data:`COURSE_PROJECT_REPORTED` -- the accuracies (%) the original course project
+  (BayesianML-SWA) reported for its pre-trained model, its final SGD iterate and its SWA model.
+
+:func:`swa_readme_table` returns the README table as a DataFrame (numbers or ``"m ± s"`` text).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["SWA_README_CIFAR", "SWA_README_BUDGET_EPOCHS", "SWA_README_COLUMNS",
+           "COURSE_PROJECT_REPORTED", "swa_readme_table"]
+
+#: Columns of the README table: SGD (budget 1) and SWA at three budgets.
+SWA_README_COLUMNS = ("SGD", "SWA 1", "SWA 1.25", "SWA 1.5")
+
+#: Epochs of one budget per model (``swa_lib.models`` names).
+SWA_README_BUDGET_EPOCHS = {"vgg16": 200, "preresnet110": 150, "preresnet164": 150,
+                            "wrn28_10": 200}
+
+#: dataset -> model -> column -> (mean %, std %), from the README of timgaripov/swa.
+SWA_README_CIFAR: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
+    "cifar100": {
+        "vgg16": {"SGD": (72.55, 0.10), "SWA 1": (73.91, 0.12), "SWA 1.25": (74.17, 0.15),
+                  "SWA 1.5": (74.27, 0.25)},
+        "preresnet110": {"SGD": (76.77, 0.38), "SWA 1": (78.75, 0.16),
+                         "SWA 1.25": (78.91, 0.29), "SWA 1.5": (79.10, 0.21)},
+        "preresnet164": {"SGD": (78.49, 0.36), "SWA 1": (79.77, 0.17),
+                         "SWA 1.25": (80.18, 0.23), "SWA 1.5": (80.35, 0.16)},
+        "wrn28_10": {"SGD": (80.82, 0.23), "SWA 1": (81.46, 0.23), "SWA 1.25": (81.91, 0.27),
+                     "SWA 1.5": (82.15, 0.27)},
+    },
+    "cifar10": {
+        "vgg16": {"SGD": (93.25, 0.16), "SWA 1": (93.59, 0.16), "SWA 1.25": (93.70, 0.22),
+                  "SWA 1.5": (93.64, 0.18)},
+        "preresnet110": {"SGD": (95.03, 0.05), "SWA 1": (95.51, 0.10),
+                         "SWA 1.25": (95.65, 0.03), "SWA 1.5": (95.82, 0.03)},
+        "preresnet164": {"SGD": (95.28, 0.10), "SWA 1": (95.56, 0.11),
+                         "SWA 1.25": (95.77, 0.04), "SWA 1.5": (95.83, 0.03)},
+        "wrn28_10": {"SGD": (96.18, 0.11), "SWA 1": (96.45, 0.11), "SWA 1.25": (96.64, 0.08),
+                     "SWA 1.5": (96.79, 0.05)},
+    },
+}
+
+#: setting -> (pre-trained, final, SWA) test accuracy (%) as the course project reported them.
+COURSE_PROJECT_REPORTED: dict[str, tuple[float, float, float]] = {
+    "CIFAR-100, MobileNetV2": (43.38, 43.50, 43.43),
+    "CIFAR-10, MobileNetV2": (78.43, 79.01, 78.84),
+    "MNIST": (98.49, 98.50, 98.51),
+}
+
+
+def swa_readme_table(dataset: str, *, text: bool = True,
+                     models: list[str] | None = None) -> pd.DataFrame:
+    """The README's table for ``dataset`` (``"cifar10"`` / ``"cifar100"``), one row per model.
+
+    ``text=True``: cells ``"72.55 ± 0.10"``; ``False``: the means only (floats, %). ``models``
+    selects and orders rows (default: all four).
+    """
+    if dataset not in SWA_README_CIFAR:
+        raise ValueError(f"dataset={dataset!r}; allowed: {', '.join(SWA_README_CIFAR)}")
+    rows = SWA_README_CIFAR[dataset]
+    models = list(rows) if models is None else list(models)
+    unknown = [m for m in models if m not in rows]
+    if unknown:
+        raise ValueError(f"no published numbers for {unknown}; allowed: {', '.join(rows)}")
+    data = {m: {c: (f"{rows[m][c][0]:.2f} ± {rows[m][c][1]:.2f}" if text else rows[m][c][0])
+                for c in SWA_README_COLUMNS} for m in models}
+    table = pd.DataFrame.from_dict(data, orient="index")
+    table.index.name = "model"
+    return table

@@ -1,0 +1,40 @@
+"""plot_reliability draws one curve per model, skips empty bins, and refuses bad styles."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from swa_lib.metrics import reliability_diagram
+from swa_lib.plotting_calibration import plot_reliability
+
+
+def _rel(seed: int, binning: str = "equal_mass"):
+    g = torch.Generator().manual_seed(seed)
+    probs = torch.softmax(3 * torch.randn(200, 5, generator=g), dim=1)
+    labels = torch.randint(0, 5, (200,), generator=g)
+    return reliability_diagram(probs, labels, num_bins=10, binning=binning)
+
+
+@pytest.mark.parametrize("style", ["gap", "diagram"])
+def test_one_curve_per_model(style: str) -> None:
+    a, b = _rel(0), _rel(1, "equal_width")  # equal-width bins may be empty: skipped, not NaN
+    fig = plot_reliability({"A": a, "B": b}, style=style, title="t")
+    ax = fig.axes[0]
+    lines = [ln for ln in ax.get_lines() if ln.get_label() in ("A", "B")]
+    assert [ln.get_label() for ln in lines] == ["A", "B"]
+    ya = np.asarray(lines[0].get_ydata())
+    expected = a.confidence - a.accuracy if style == "gap" else a.accuracy
+    np.testing.assert_allclose(ya, expected[a.count > 0])
+    assert np.isfinite(np.asarray(lines[1].get_ydata())).all()
+    assert ax.get_xscale() == ("logit" if style == "gap" else "linear")
+    plt.close(fig)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="allowed"):
+        plot_reliability({"A": _rel(0)}, style="bars")
+    with pytest.raises(ValueError, match="empty"):
+        plot_reliability({})

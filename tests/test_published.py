@@ -1,0 +1,40 @@
+"""swa_lib.published: the quoted tables are complete and shaped as the book prints them."""
+
+from __future__ import annotations
+
+import pytest
+
+from swa_lib.presets import PAPER_RECIPES
+from swa_lib.published import (
+    COURSE_PROJECT_REPORTED,
+    SWA_README_BUDGET_EPOCHS,
+    SWA_README_CIFAR,
+    SWA_README_COLUMNS,
+    swa_readme_table,
+)
+
+
+def test_readme_table_complete_and_consistent():
+    for dataset, rows in SWA_README_CIFAR.items():
+        assert set(rows) == set(SWA_README_BUDGET_EPOCHS) == set(PAPER_RECIPES)
+        for model, cells in rows.items():
+            assert tuple(cells) == SWA_README_COLUMNS
+            # the README's claim: SWA at budget 1 beats SGD at budget 1, for every row
+            assert cells["SWA 1"][0] > cells["SGD"][0], (dataset, model)
+            assert PAPER_RECIPES[model]["budget"] == SWA_README_BUDGET_EPOCHS[model]
+
+
+def test_swa_readme_table_formats():
+    t = swa_readme_table("cifar100")
+    assert list(t.columns) == list(SWA_README_COLUMNS) and t.loc["vgg16", "SGD"] == "72.55 ± 0.10"
+    v = swa_readme_table("cifar10", text=False, models=["wrn28_10"])
+    assert list(v.index) == ["wrn28_10"] and v.loc["wrn28_10", "SWA 1.5"] == 96.79
+    with pytest.raises(ValueError, match="allowed"):
+        swa_readme_table("imagenet")
+    with pytest.raises(ValueError, match="no published numbers"):
+        swa_readme_table("cifar10", models=["mlp"])
+
+
+def test_course_project_numbers():
+    assert COURSE_PROJECT_REPORTED["CIFAR-100, MobileNetV2"] == (43.38, 43.50, 43.43)
+    assert len(COURSE_PROJECT_REPORTED) == 3
