@@ -121,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ.setdefault("SWA_LIB_PROGRESS", "0")
-    os.environ.setdefault("MPLBACKEND", "Agg")
     srcs = notebook_sources(args.only)
     if not srcs:
         raise SystemExit("no notebooks matched")
