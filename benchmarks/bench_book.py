@@ -2,15 +2,16 @@
 """Benchmark 5: wall time of executing every notebook of the book, cold and warm run cache.
 
 Runs ``tools/execute_notebooks.py --profile laptop --out <tmp>/cold`` with a fresh, empty runs
-folder (``SWA_BOOK_RUNS=<tmp>/runs`` in the environment), then the same command again
-(``--out <tmp>/warm``) with that folder now filled: the first time trains every run, the second
-finds them cached. Skips cleanly (exit 0, a message) while the tool or the notebooks do not exist
-yet. Long (the laptop profile trains for many minutes), so ``run_all.py`` runs it only with
-``--with-book``.
+folder ``<tmp>/runs``, then the same command again (``--out <tmp>/warm``) with that folder now
+filled: the first time trains every run, the second finds them cached. Skips cleanly (exit 0, a
+message) while the tool or the notebooks do not exist yet. Long (the laptop profile trains for
+many minutes), so ``run_all.py`` runs it only with ``--with-book``.
 
-Caveat printed with the result: the cold time is from an empty cache only if the notebooks take
-their runs folder from ``SWA_BOOK_RUNS``; the script checks whether anything in ``notebooks/``,
-``tools/`` or ``swa_lib`` mentions that variable and whether the fresh folder was used.
+How the fresh runs folder reaches the notebooks: ``SWA_BOOK_RUNS=<tmp>/runs`` is set in the
+environment; if the tool does not read that variable itself, the tool is run through a small
+wrapper that adds the papermill parameter ``RUNS_DIR=<tmp>/runs`` (the notebooks' runs-folder
+parameter, ``"../runs"`` by default) to every notebook's profile parameters. The script checks
+afterwards that the fresh folder was used.
 
     python benchmarks/bench_book.py [--profile laptop] [--only 01 02] [--keep]
 """
@@ -37,30 +38,42 @@ def notebooks() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 
 
-def env_var_is_read() -> bool:
-    """Whether any notebook, tool or library source mentions ``SWA_BOOK_RUNS``."""
-    sources = [*notebooks(), *(ROOT / "tools").glob("*.py"),
-               *(ROOT / "src" / "swa_lib").glob("*.py")]
-    for path in sources:
-        try:
-            if ENV_VAR in path.read_text(errors="replace"):
-                return True
-        except OSError:
-            continue
-    return False
-
-
 def count_files(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
 
 
+# Runs the tool's main() with RUNS_DIR (from SWA_BOOK_RUNS) added to every notebook's parameters.
+_WRAPPER = """
+import os, sys
+sys.path.insert(0, {tools!r})
+import execute_notebooks as tool
+_params = tool.profile_parameters
+def profile_parameters(profile, stem):
+    params = _params(profile, stem)
+    params["RUNS_DIR"] = os.environ[{var!r}]
+    return params
+tool.profile_parameters = profile_parameters
+sys.exit(tool.main(sys.argv[1:]))
+"""
+
+
+def tool_reads_env_var() -> bool:
+    return ENV_VAR in TOOL.read_text(errors="replace")
+
+
 def execute(profile: str, out: Path, runs: Path, only: list[str] | None) -> tuple[float, int]:
     """Run the tool once; ``(seconds, return code)``; its output streams through."""
-    cmd = [sys.executable, str(TOOL), "--profile", profile, "--out", str(out)]
+    args = ["--profile", profile, "--out", str(out)]
     if only:
-        cmd += ["--only", *only]
+        args += ["--only", *only]
+    if tool_reads_env_var():
+        cmd = [sys.executable, str(TOOL), *args]
+    else:
+        cmd = [sys.executable, "-c", _WRAPPER.format(tools=str(TOOL.parent), var=ENV_VAR), *args]
     env = dict(os.environ, **{ENV_VAR: str(runs)})
-    print("$ " + " ".join(cmd) + f"   ({ENV_VAR}={runs})", flush=True)
+    shown = cmd if tool_reads_env_var() else [sys.executable, str(TOOL), *args]
+    how = "" if tool_reads_env_var() else ", injected as RUNS_DIR"
+    print("$ " + " ".join(shown) + f"   ({ENV_VAR}={runs}{how})", flush=True)
     t0 = time.perf_counter()
     rc = subprocess.run(cmd, cwd=str(ROOT), env=env).returncode
     return time.perf_counter() - t0, rc
@@ -90,7 +103,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="swa-bench-book-"))
     runs = tmp / "runs"
     runs.mkdir()
-    reads_var = env_var_is_read()
     try:
         cold_s, cold_rc = execute(args.profile, tmp / "cold", runs, args.only)
         files_after_cold = count_files(runs)
@@ -107,17 +119,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(markdown_table(rows))
     print(f"\ncold / warm: {cold_s / warm_s:.1f}x")
     notes = []
-    if not reads_var:
-        notes.append(f"nothing in notebooks/, tools/ or swa_lib mentions {ENV_VAR}: the "
-                      f"notebooks used their own runs folder, so 'cold' was cold only if that "
-                      f"folder was empty")
     if files_after_cold == 0:
-        notes.append(f"the fresh {ENV_VAR} folder is still empty after the cold run")
+        notes.append("the fresh runs folder is still empty after the cold run: the notebooks "
+                     "used another runs folder, so 'cold' was cold only if that one was empty")
     for n in notes:
         print(f"WARNING: {n}")
     result.update({"cold_s": cold_s, "warm_s": warm_s, "cold_rc": cold_rc, "warm_rc": warm_rc,
                    "cold_over_warm": cold_s / warm_s, "notebooks": len(notebooks()),
-                   "env_var_read": reads_var, "runs_files_after_cold": files_after_cold,
+                   "tool_reads_env_var": tool_reads_env_var(),
+                   "runs_files_after_cold": files_after_cold,
                    "warnings": notes})
     write_json(args.json, result)
     return result

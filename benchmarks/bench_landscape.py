@@ -16,8 +16,8 @@ Methods (timed interleaved, medians reported):
   ``evaluation.eval_loss`` (``loss.item() * batch_size`` summed; batches moved to the device one
   by one); with BN recompute, ``swa_lib.averaging.update_bn`` over a batch-128 train loader first
   (``loss-landscape`` itself never recomputes BN, so this is the fairest equivalent).
-* ``ours K=1``: ``evaluate_plane(..., points_per_pass=1)``: data kept on the device, batches of
-  2048 under ``inference_mode``, one point at a time.
+* ``ours K=1``: ``evaluate_plane(..., points_per_pass=1)``: data kept on the device, the
+  default batch size (256 on CPU, 4096 on CUDA) under ``inference_mode``, one point at a time.
 * ``ours K=k``: ``points_per_pass=k``: ``torch.func.vmap`` over ``k`` stacked weight vectors.
 * the default (``points_per_pass=None``) is one of the two; the ratio printed is
   ``loss-landscape / ours(default)``.
@@ -138,7 +138,7 @@ def make_case(name: str, quick: bool, device: torch.device) -> dict[str, Any]:
             "params": sum(p.numel() for p in model.parameters())}
 
 
-def run_case(case: dict[str, Any], grid: int, bn: bool, k_vmap: int, repeats: int,
+def run_case(case: dict[str, Any], grid: int, bn: bool, ks: list[int], repeats: int,
              device: torch.device) -> list[dict[str, Any]]:
     model = case["model"]
     w0 = get_flat_params(model)
@@ -156,7 +156,7 @@ def run_case(case: dict[str, Any], grid: int, bn: bool, k_vmap: int, repeats: in
     def ours(k: int, a: np.ndarray = alphas, b: np.ndarray = betas) -> dict[str, np.ndarray]:
         s = evaluate_plane(model, w0, d1, d2, a, b, train=case["train"], test=case["test"],
                            metrics=("train_loss", "test_err"), bn_recompute=bn,
-                           bn_batch_size=bs, batch_size=2048, points_per_pass=k,
+                           bn_batch_size=bs, points_per_pass=k,
                            progress=False, distributed=False)
         return s.values
 
@@ -164,13 +164,13 @@ def run_case(case: dict[str, Any], grid: int, bn: bool, k_vmap: int, repeats: in
         "loss-landscape": lambda: results.__setitem__(
             "loss-landscape", baseline_grid(model, w0, d1, d2, alphas, betas, loaders, bn,
                                             device)),
-        "ours K=1": lambda: results.__setitem__("ours K=1", ours(1)),
-        f"ours K={k_vmap}": lambda: results.__setitem__(f"ours K={k_vmap}", ours(k_vmap)),
     }
-    # warm-up on a 1x2 grid (lazy init, allocator), then the timed full grids
+    for k in sorted(set([1, *ks])):
+        fns[f"ours K={k}"] = lambda k=k: results.__setitem__(f"ours K={k}", ours(k))
+    # warm-up on a small grid (lazy init, allocator, cudnn autotune), then the timed full grids
     baseline_grid(model, w0, d1, d2, alphas[:1], betas[:2], loaders, bn, device)
-    ours(1, alphas[:1], betas[:2])
-    ours(k_vmap, alphas[:2], betas[:2])
+    for k in sorted(set([1, *ks])):
+        ours(k, alphas[:2], betas[:min(grid, max(1, k))])
     times = interleaved(fns, repeats=repeats, warmup=0, device=device)
     base = results["loss-landscape"]
     t_base = summarize(times["loss-landscape"])["median_s"]
@@ -198,22 +198,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grid", type=int, default=None, help="points per axis (21; quick 7)")
     ap.add_argument("--cases", nargs="+", default=["mnist1d-cnn1d", "cifar-shaped-cnn"])
     ap.add_argument("--bn", nargs="+", default=["off", "on"], choices=["off", "on"])
-    ap.add_argument("--k", type=int, default=None,
-                    help="points per vmap pass for the vmap variant (CPU 8, CUDA 16)")
+    ap.add_argument("--k", type=int, nargs="+", default=None,
+                    help="points per vmap pass of the vmap variants (default: CPU 8, CUDA 16)")
     args = ap.parse_args(argv)
     set_threads(threads_arg(args.threads))
     device = torch.device(args.device)
     grid = args.grid or (7 if args.quick else 21)
     repeats = args.repeats or (3 if args.quick else 1)
-    k_vmap = args.k or (16 if device.type == "cuda" else 8)
+    ks = args.k or [16 if device.type == "cuda" else 8]
     print(f"# {command_line()}")
     print(f"# {machine_info()}")
     rows: list[dict[str, Any]] = []
     for name in args.cases:
         case = make_case(name, args.quick, device)
         for bn in args.bn:
-            rows += run_case(case, grid, bn == "on", k_vmap, repeats, device)
-            print(markdown_table(rows[-3:], ["case", "bn recompute", "method", "grid", "median",
+            new = run_case(case, grid, bn == "on", ks, repeats, device)
+            rows += new
+            print(markdown_table(new, ["case", "bn recompute", "method", "grid", "median",
                                              "per point", "speed-up", "max|d train_loss|",
                                              "max|d test_err|", "n"]), flush=True)
     print()

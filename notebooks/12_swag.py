@@ -23,10 +23,10 @@
 #
 # **Cost.** Laptop profile (the defaults below): 3 seeds x 2 runs of a small BatchNorm 1-D CNN on
 # MNIST-1D (40 epochs each), then 30 posterior samples for SWAG and 30 for SWAG-diagonal per
-# seed, each with its own BatchNorm update: about two minutes on a 2-core CPU. Runs and posterior
-# predictions are cached under `RUNS_DIR`, so re-running only redraws. Paper profile: 5 seeds, the
-# full-width CNN (32 channels) for 60 epochs; SWAG at CIFAR scale is the reference's table
-# quoted below.
+# seed, each with its own BatchNorm update: about 100 s of CPU time on a 2-core laptop (longer on
+# a busy machine). Runs and posterior predictions are cached under `RUNS_DIR`, so re-running only
+# redraws. Paper profile: 5 seeds, the full-width CNN (32 channels) for 60 epochs; SWAG at CIFAR
+# scale is the reference's table quoted below.
 #
 # **Prerequisites.** {doc}`../book/bayesian_view` (the SWAG posterior, Bayesian model averaging,
 # ECE); {doc}`01_quickstart` (the training protocol).
@@ -60,7 +60,6 @@ DATA_DIR = "../data"
 DEVICE = "cpu"
 
 # %%
-# %matplotlib inline
 import time
 from pathlib import Path
 
@@ -103,9 +102,10 @@ DEVICE = resolve_device(DEVICE)
 #   iterates, collects the SWAG moments (`collect_swag=True`): the mean is the SWA solution, the
 #   diagonal variance and the last `SWAG_RANK` deviations give the covariance.
 #
-# The SWAG phase is half of the budget here (20 of 40 epochs), close to the reference's CIFAR
-# setting (SWAG from epoch 161 of 300). Only the final models are evaluated during training
-# (`eval_every = EPOCHS`), which halves the cost of a run.
+# The collection phase runs from epoch `SWA_START` to `EPOCHS` (the second half of the budget at
+# the laptop profile), long enough to collect at least `SWAG_RANK` models, since the low-rank
+# part keeps the last `SWAG_RANK` deviations. Only the final models are evaluated
+# (`eval_every = EPOCHS`), which saves about a third of the cost of a run.
 
 # %%
 model_kw = {"width": WIDTH} if MODEL == "cnn1d" else {}
@@ -276,8 +276,6 @@ def summarize(columns: dict) -> pd.DataFrame:
 
 
 summary_in, summary_ood = summarize(IN_DIST), summarize(OOD)
-print(summary_in.to_string(), end="\n\n")
-print(summary_ood.to_string())
 display(summary_in, summary_ood)
 
 # %% [markdown]
@@ -295,7 +293,6 @@ for a, b in COMPARISONS:
                             for col, (metric, scale, digits, unit, _) in COLUMNS.items()}
 paired_table = pd.DataFrame(paired)
 paired_table.index.name = "paired difference"
-print(paired_table.to_string())
 display(paired_table)
 
 # %% [markdown]
@@ -372,8 +369,6 @@ reference_nll = pd.DataFrame(
 ours_nll = pd.DataFrame(
     [{m: per_seed.loc[m, "nll"].mean() for m in METHODS}],
     index=pd.Index([f"{MODEL}, {len(SEEDS)} seeds"], name="MNIST-1D test NLL (ours, mean)"))
-print(reference_nll.to_string(), end="\n\n")
-print(ours_nll.round(3).to_string())
 display(reference_nll, ours_nll.round(3))
 ref = reference_nll.loc["VGG16"]
 for m, tag in (("SGD", "sgd"), ("SWA", "swa"), ("SWAG-Diag", "diag"), ("SWAG", "swag")):
@@ -415,9 +410,10 @@ for a, b in COMPARISONS:
 # {glue:text}`nb12_sgd_ece` %). SWAG with the reference's settings (rank
 # {glue:text}`nb12_rank` from {glue:text}`nb12_n_collected` collected models,
 # {glue:text}`nb12_samples` samples, scale 0.5, BatchNorm recomputed for every sample) has a
-# *higher* NLL than SWA, {glue:text}`nb12_swag_nll` (SWAG - SWA: {glue:text}`nb12_d_swag_swa_nll`),
-# and a higher ECE, {glue:text}`nb12_swag_ece` % (SWAG - SWA:
-# {glue:text}`nb12_d_swag_swa_ece`); SWAG-diagonal at scale 1 behaves the same
+# *higher* NLL than SWA, {glue:text}`nb12_swag_nll` (SWAG - SWA:
+# {glue:text}`nb12_d_swag_swa_nll`; SWAG - SGD: {glue:text}`nb12_d_swag_sgd_nll`), and a higher
+# ECE, {glue:text}`nb12_swag_ece` % (SWAG - SWA: {glue:text}`nb12_d_swag_swa_ece`);
+# SWAG-diagonal at scale 1 behaves the same
 # (NLL {glue:text}`nb12_diag_nll`, ECE {glue:text}`nb12_diag_ece` %). The reliability diagram
 # ({numref}`fig-nb12-reliability`) shows why: both SWAG variants are *under*-confident on the
 # less certain test signals, the opposite of the over-confidence SWAG was designed to correct, and
@@ -440,7 +436,8 @@ for a, b in COMPARISONS:
 # test set ({glue:text}`nb12_sgd_ent_test` to {glue:text}`nb12_swag_ent_test` nats), so the
 # AUROC rises to {glue:text}`nb12_swag_auroc_perm` and {glue:text}`nb12_swag_auroc_noise`
 # (SWAG - SGD: {glue:text}`nb12_d_swag_sgd_auroc_perm` and
-# {glue:text}`nb12_d_swag_sgd_auroc_noise`); SWAG-diagonal does nearly as well. The sampled
+# {glue:text}`nb12_d_swag_sgd_auroc_noise`); SWAG-diagonal does about as well
+# ({glue:text}`nb12_diag_auroc_perm` and {glue:text}`nb12_diag_auroc_noise`). The sampled
 # networks disagree most where the training data give no support, as samples of a posterior
 # should ({numref}`fig-nb12-entropy`).
 #
@@ -449,7 +446,7 @@ for a, b in COMPARISONS:
 # ({doc}`../book/bayesian_view`). Our protocol keeps that rate at its initial value so that the
 # augmented iterate keeps moving, and the reference's scales were chosen on CIFAR; here they give
 # a posterior wide enough to lower confidence on correct test predictions too. The scale is a
-# free parameter that the SWAG authors treat as such (exercise 1).
+# free parameter that the SWAG authors treat as such ({ref}`ex-nb12-scale`).
 #
 # **Caveats.** {glue:text}`nb12_n_seeds` seeds and {glue:text}`nb12_n_test` test signals, on which
 # SGD makes about {glue:text}`nb12_sgd_errors` errors per seed: calibration is estimated from few
@@ -474,8 +471,8 @@ for a, b in COMPARISONS:
 # on one seed, small scales brought the NLL back to SWA's level without clearly beating it), and
 # the extra entropy on the out-of-distribution inputs shrinks with them. At `scale = 0` every
 # sample *is* the SWA mean, and with BatchNorm recomputed on the training data the average is the
-# SWA model again. The scale trades in-distribution sharpness against out-of-distribution uncertainty; it
-# should be picked on a validation set, not carried over from another problem.
+# SWA model again. The scale trades in-distribution sharpness against out-of-distribution
+# uncertainty; it should be picked on a validation set, not carried over from another problem.
 # ```
 #
 # ```{exercise}
@@ -486,11 +483,12 @@ for a, b in COMPARISONS:
 #
 # ```{solution} ex-nb12-bn
 # :class: dropdown
-# Both get worse (in a quick trial on two seeds, accuracy fell and the NLL rose markedly). A sampled network has different weights from the iterate whose running
-# mean and variance it inherits, so its normalisation layers shift and rescale the activations
-# wrongly, the same failure as evaluating SWA without `update_bn` ({doc}`../book/swa_algorithm`).
-# This is why the reference recomputes BatchNorm after every sample, and why that pass dominates
-# SWAG's cost at test time.
+# Both get worse (in a quick trial on two seeds, accuracy fell and the NLL rose markedly). A
+# sampled network has different weights from the iterate whose running mean and variance it
+# inherits, so its normalisation layers shift and rescale the activations wrongly, the same
+# failure as evaluating SWA without `update_bn` ({doc}`../book/swa_algorithm`). This is why the
+# reference recomputes BatchNorm after every sample, and why that pass dominates SWAG's cost at
+# test time.
 # ```
 #
 # ```{exercise}

@@ -268,12 +268,14 @@ class CourseConfig:
         d = self.to_dict()
         if fields is not None:
             d = {k: d[k] for k in fields}
+        d.pop("data_root")  # where the data live does not change the numbers (as train.run)
         d["device"] = resolve_device(self.device)
         d["_cache_version"] = CACHE_VERSION
         return stable_hash(d)
 
     def key(self) -> str:
-        """Stable hash of the whole config (device resolved) and the cache version."""
+        """Stable hash of the config (device resolved, ``data_root`` left out) and the cache
+        version."""
         return self._hash()
 
     def pretrain_key(self) -> str:
@@ -331,7 +333,7 @@ class CourseResult:
 
     ``final`` holds, for ``"pretrained"``, ``"last"`` (the last SGD iterate) and ``"swa_<bn>"``
     for ``bn`` in :data:`BN_MODES`, a dict with ``test_accuracy`` (exact),
-    ``test_accuracy_per_batch``, ``test_nll`` and ``train_accuracy`` (exact, unaugmented), plus
+    ``test_accuracy_per_batch`` and ``test_nll``, plus
     ``swa_n``, ``snapshot_epochs``, ``snapshot_test_accuracy``, the distances (parameter L2)
     ``dist_pretrained_to_last``, ``dist_swa_to_last``, ``snapshot_spread`` (RMS distance of the
     snapshots from their mean), ``pretrain_wall_time_s`` and ``wall_time_s``.
@@ -393,8 +395,7 @@ def _evaluate(model: nn.Module, ds: ArrayDataset, eval_batch_size: int) -> dict[
     return {"test_accuracy": test["accuracy"],
             "test_accuracy_per_batch": per_batch_accuracy(model, ds.x_test, ds.y_test,
                                                           eval_batch_size),
-            "test_nll": test["nll"],
-            "train_accuracy": evaluate(model, ds.x_train, ds.y_train)["accuracy"]}
+            "test_nll": test["nll"]}
 
 
 def _locked(path: Path):

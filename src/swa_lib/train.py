@@ -292,8 +292,10 @@ METRIC_COLUMNS = [f"{who}_{split}_{k}" for who in ("sgd", "swa") for split in ("
 
 
 def _progress(total: int, initial: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
+    if enabled:  # tqdm.auto picks the notebook widget; it warns when ipywidgets is missing
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
     return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, leave=False)
 
 
