@@ -276,9 +276,10 @@ pd.DataFrame({"SWA - last (points)": (100 * by_lr["SWA - last"]).round(1),
 # over SGD, mean over the start epochs); at the highest rate ({glue:text}`nb09_hi_lr`) it adds
 # {glue:text}`nb09_gain_hi` points ({glue:text}`nb09_vs_sgd_hi` over SGD). `swa_start` matters
 # through the schedule it implies: at the highest rate the three start epochs give
-# {glue:text}`nb09_hi_start_range` (within seed noise), while at the lowest rate an early start
-# means the rate falls early and the iterate spends most of the budget at a rate too small to
-# train well, from {glue:text}`nb09_lo_start_range`. Averaged over the rates, the start epochs
+# {glue:text}`nb09_hi_start_range` (a spread of the size of the seed noise), while at the lowest
+# rate an early start makes the rate fall early (the decay begins at half of `swa_start`), and
+# both the last iterate and the average end lower: SWA from {glue:text}`nb09_lo_start_range`
+# as `swa_start` goes from the earliest to the latest. Averaged over the rates, the start epochs
 # give {glue:text}`nb09_start_range`. The cyclic schedule (from 0.05 down to 0.005 in each cycle)
 # reaches {glue:text}`nb09_cyc1_acc` % with one-epoch cycles ({glue:text}`nb09_cyc1_diff`
 # points over SGD) and {glue:text}`nb09_cyc3_acc` % with three-epoch cycles
