@@ -34,8 +34,12 @@ TOOL = ROOT / "tools" / "execute_notebooks.py"
 ENV_VAR = "SWA_BOOK_RUNS"
 
 
-def notebooks() -> list[Path]:
-    return sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+def notebooks(only: list[str] | None = None) -> list[Path]:
+    """``notebooks/NN_*.py``, filtered as the tool's ``--only`` does."""
+    srcs = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    if only:
+        srcs = [p for p in srcs if any(p.stem.startswith(o) or p.stem == o for o in only)]
+    return srcs
 
 
 def count_files(folder: Path) -> int:
@@ -115,7 +119,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     rows = [{"cache": "cold (empty runs folder)", "wall": f"{cold_s:.1f} s", "rc": cold_rc},
             {"cache": "warm (same runs folder)", "wall": f"{warm_s:.1f} s", "rc": warm_rc}]
-    print(f"\n## Benchmark 5: the book, profile {args.profile}, {len(notebooks())} notebooks\n")
+    n_nb = len(notebooks(args.only))
+    print(f"\n## Benchmark 5: the book, profile {args.profile}, {n_nb} notebooks\n")
     print(markdown_table(rows))
     print(f"\ncold / warm: {cold_s / warm_s:.1f}x")
     notes = []
@@ -125,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for n in notes:
         print(f"WARNING: {n}")
     result.update({"cold_s": cold_s, "warm_s": warm_s, "cold_rc": cold_rc, "warm_rc": warm_rc,
-                   "cold_over_warm": cold_s / warm_s, "notebooks": len(notebooks()),
+                   "cold_over_warm": cold_s / warm_s, "notebooks": n_nb,
                    "tool_reads_env_var": tool_reads_env_var(),
                    "runs_files_after_cold": files_after_cold,
                    "warnings": notes})

@@ -54,7 +54,6 @@ DATA_DIR = "../data"
 DEVICE = "cpu"
 
 # %%
-# %matplotlib inline
 import math
 
 import matplotlib.pyplot as plt
@@ -65,6 +64,7 @@ from IPython.display import display
 
 from swa_lib.presets import laptop_mnist1d
 from swa_lib.report import glue, glue_text, paired_text, pct_mean_std
+from swa_lib.stats import paired_interval
 from swa_lib.train import TrainConfig, run
 
 torch.set_num_threads(1)
@@ -142,14 +142,14 @@ for name, (x, lr) in curves.items():
     ax0.plot(x, lr, color=colors[name], lw=1, label=labels[name])
     ax0.plot(m["epoch"] - 1, m["lr"], "o", ms=2.5, color=colors[name])
 z0, z1 = max(0, SWA_START - 4), min(EPOCHS, SWA_START + 3 * CYCLE_EPOCHS + 1)
-for name in [CONST_HI, CYCLIC, CONST_LO]:
+for name in [CONST_HI, CONST_LO, CYCLIC]:  # cyclic last: its markers on top
     x, lr = curves[name]
     sel = (x >= z0) & (x < z1)
     ax1.plot(x[sel], lr[sel], color=colors[name], lw=1.2)
     cfg = results[name, SEEDS[0]].config
     avg = [e + 1 for e in range(z0, z1) if cfg.averages_after(e)]
     ax1.plot(avg, [cfg.learning_rate(e - 1, iters - 1, iters) for e in avg], "v",
-             color=colors[name], ms=6)
+             color=colors[name], ms=8 if name == CYCLIC else 5)
 for ax in (ax0, ax1):
     ax.axvline(SWA_START - 1, color="grey", lw=0.8, ls="--")
     ax.set(xlabel="training time (epochs)", ylabel="learning rate")
@@ -166,8 +166,8 @@ plt.close(fig)
 # :name: fig-nb02-lr
 #
 # Learning rate against epochs. Left: the whole run, per SGD step (lines) and as logged once per
-# epoch in `metrics.csv` (dots; for the cyclic schedule they sample one point of each cycle
-# only). Right: a few epochs around the start of averaging (dashed line: the start of epoch
+# epoch in `metrics.csv` (dots: the rate at the first step of each epoch, so for the cyclic
+# schedule they miss most of each cycle). Right: a few epochs around the start of averaging (dashed line: the start of epoch
 # `SWA_START`, counted from 1), with a triangle at each averaging point. The cyclic rate drops to
 # its minimum exactly where a model is collected; the constant rates average whatever the
 # iterate is at the end of each epoch.
@@ -237,41 +237,71 @@ print(f"cyclic run, SGD iterate test error during averaging: {cycle_end_err:.1f}
 # %% [markdown]
 # ## Final models
 #
-# Test accuracy (mean ± std over seeds, %) and NLL at the end of each run, and paired
-# differences with 95 % t intervals over seeds: the SWA model against the last SGD iterate of its
-# own run, and against the SGD baseline trained with the same budget.
+# Test accuracy (mean ± std over seeds, %) and NLL of the final model of each run, and paired
+# differences with 95 % t intervals over seeds: the SWA model against the *last averaged
+# iterate* of its own run (the SGD iterate at the last averaging point: the final epoch for the
+# constant schedules; for the cyclic one the end of the last complete cycle, since a final epoch
+# in mid-cycle is never averaged), and against the SGD baseline trained with the same budget.
 
 # %%
 def final(name: str, key: str) -> pd.Series:
     return pd.Series({s: results[name, s].final[key] for s in SEEDS})
 
 
+def last_averaged(name: str) -> pd.Series:
+    """Test accuracy of the SGD iterate at the run's last averaging point, per seed."""
+    out = {}
+    for s in SEEDS:
+        res = results[name, s]
+        e = max(e + 1 for e in range(res.config.epochs) if res.config.averages_after(e))
+        out[s] = res.metrics.set_index("epoch").loc[e, "sgd_test_accuracy"]
+    return pd.Series(out)
+
+
+def verdict(diffs: pd.Series, better: str = "higher", who: str = "SWA") -> str:
+    """Whether the 95 % interval of the paired mean difference excludes zero, in words."""
+    lo, hi = paired_interval(diffs.to_numpy())
+    if np.isnan(lo):
+        return "cannot be judged with one seed"
+    if lo <= 0 <= hi:
+        return "includes zero"
+    favours = lo > 0 if better == "higher" else hi < 0
+    return f"excludes zero, {'in favour of' if favours else 'against'} {who}"
+
+
+def nll_text(x: pd.Series) -> str:
+    return f"{x.mean():.3f} ± {x.std(ddof=1) if len(x) > 1 else 0:.3f}"
+
+
 sgd_acc, sgd_nll = final("SGD", "sgd_test_accuracy"), final("SGD", "sgd_test_nll")
-rows = {"SGD baseline": {"models averaged": "", "last iterate acc (%)": pct_mean_std(sgd_acc),
-                         "SWA acc (%)": "", "SWA NLL": "",
-                         "SWA - last iterate (acc)": "", "SWA - SGD baseline (acc)": "",
-                         "SWA - SGD baseline (NLL)": ""}}
-for name in NAMES:
-    last, acc, nll = (final(name, k) for k in ("sgd_test_accuracy", "swa_test_accuracy",
-                                                "swa_test_nll"))
+rows = {"SGD baseline": {"models averaged": "", "last averaged iterate acc (%)": "",
+                         "test acc (%)": pct_mean_std(sgd_acc), "test NLL": nll_text(sgd_nll),
+                         "SWA - last averaged iterate (acc)": "",
+                         "SWA - SGD baseline (acc)": "", "SWA - SGD baseline (NLL)": ""}}
+keys = {CONST_HI: "const_hi", CYCLIC: "cyclic", CONST_LO: "const_lo"}
+for name, key in keys.items():
+    last, acc = last_averaged(name), final(name, "swa_test_accuracy")
+    nll, n = final(name, "swa_test_nll"), str(int(final(name, "swa_n").iloc[0]))
     rows[f"SWA, {name}"] = {
-        "models averaged": str(int(final(name, "swa_n").iloc[0])),
-        "last iterate acc (%)": pct_mean_std(last),
-        "SWA acc (%)": pct_mean_std(acc),
-        "SWA NLL": f"{nll.mean():.3f} ± {nll.std(ddof=1) if len(SEEDS) > 1 else 0:.3f}",
-        "SWA - last iterate (acc)": paired_text(acc - last),
+        "models averaged": n,
+        "last averaged iterate acc (%)": pct_mean_std(last),
+        "test acc (%)": pct_mean_std(acc),
+        "test NLL": nll_text(nll),
+        "SWA - last averaged iterate (acc)": paired_text(acc - last),
         "SWA - SGD baseline (acc)": paired_text(acc - sgd_acc),
         "SWA - SGD baseline (NLL)": paired_text(nll - sgd_nll, scale=1.0, digits=3, unit=""),
     }
-summary = pd.DataFrame(rows).T
-keys = {CONST_HI: "const_hi", CYCLIC: "cyclic", CONST_LO: "const_lo"}
-for name, key in keys.items():
-    acc, last = final(name, "swa_test_accuracy"), final(name, "sgd_test_accuracy")
     glue_text(f"nb02_{key}_acc", pct_mean_std(acc))
     glue_text(f"nb02_{key}_last_acc", pct_mean_std(last))
     glue_text(f"nb02_{key}_vs_last", paired_text(acc - last))
+    glue_text(f"nb02_{key}_vs_last_verdict", verdict(acc - last))
     glue_text(f"nb02_{key}_vs_sgd", paired_text(acc - sgd_acc))
-    glue_text(f"nb02_{key}_n", str(int(final(name, "swa_n").iloc[0])))
+    glue_text(f"nb02_{key}_vs_sgd_verdict", verdict(acc - sgd_acc))
+    glue_text(f"nb02_{key}_nll_vs_sgd", paired_text(nll - sgd_nll, scale=1.0, digits=3, unit=""))
+    glue_text(f"nb02_{key}_nll_vs_sgd_verdict", verdict(nll - sgd_nll, better="lower"))
+    glue_text(f"nb02_{key}_n", n)
+summary = pd.DataFrame(rows).T
+summary.columns.name = f"{len(SEEDS)} seeds"
 glue_text("nb02_sgd_acc", pct_mean_std(sgd_acc))
 glue_text("nb02_n_seeds", str(len(SEEDS)))
 glue_text("nb02_cycle", str(CYCLE_EPOCHS))
@@ -279,47 +309,66 @@ glue("nb02_summary", summary, display=False)
 display(summary)
 
 # %% [markdown]
-# And the schedules against each other, paired by seed (SWA model vs SWA model):
+# "test acc" and "test NLL" are those of the final SGD model for the baseline and of the SWA model
+# for the SWA runs. And the schedules against each other, paired by seed (SWA model against SWA
+# model):
 
 # %%
-cyc = final(CYCLIC, "swa_test_accuracy")
-versus = pd.DataFrame({
-    "acc": [paired_text(cyc - final(CONST_HI, "swa_test_accuracy")),
-            paired_text(cyc - final(CONST_LO, "swa_test_accuracy"))],
-    "NLL": [paired_text(final(CYCLIC, "swa_test_nll") - final(CONST_HI, "swa_test_nll"),
-                        scale=1.0, digits=3, unit=""),
-            paired_text(final(CYCLIC, "swa_test_nll") - final(CONST_LO, "swa_test_nll"),
-                        scale=1.0, digits=3, unit="")],
-}, index=[f"cyclic - constant {SWA_LR:g}", f"cyclic - constant {CYCLIC_LR_MIN:g}"])
-glue_text("nb02_cyc_vs_hi", versus["acc"].iloc[0])
-glue_text("nb02_cyc_vs_lo", versus["acc"].iloc[1])
-display(versus)
+def versus(other: str, key: str) -> tuple[str, str]:
+    d = final(CYCLIC, key) - final(other, key)
+    if key.endswith("nll"):
+        return (paired_text(d, scale=1.0, digits=3, unit=""),
+                verdict(d, better="lower", who="the cyclic schedule"))
+    return paired_text(d), verdict(d, who="the cyclic schedule")
+
+
+table = {}
+for other, tag in ((CONST_HI, "hi"), (CONST_LO, "lo")):
+    (acc_t, acc_v), (nll_t, _) = (versus(other, k) for k in ("swa_test_accuracy",
+                                                             "swa_test_nll"))
+    table[f"cyclic - {other}"] = {"acc": acc_t, "NLL": nll_t}
+    glue_text(f"nb02_cyc_vs_{tag}", acc_t)
+    glue_text(f"nb02_cyc_vs_{tag}_verdict", acc_v)
+display(pd.DataFrame(table).T)
 
 # %% [markdown]
 # ## Conclusion
 #
-# Over {glue:text}`nb02_n_seeds` seeds (test accuracy, %):
+# Over {glue:text}`nb02_n_seeds` seeds (test accuracy, %; paired differences in points with 95 %
+# intervals), the schedule of the averaging phase matters at this scale, in the direction the
+# paper argues: the average helps when the averaged iterates are spread out by a high rate, and
+# not when a low rate keeps them close together.
 #
-# * **constant {glue:text}`nb02_const_hi_n` models at the high rate**: SWA reaches
-#   {glue:text}`nb02_const_hi_acc` while its last iterate is at
-#   {glue:text}`nb02_const_hi_last_acc`; the average gains {glue:text}`nb02_const_hi_vs_last`
-#   over the iterate and {glue:text}`nb02_const_hi_vs_sgd` over the SGD baseline
-#   ({glue:text}`nb02_sgd_acc`).
-# * **cyclic** (cycles of {glue:text}`nb02_cycle` epochs, {glue:text}`nb02_cyclic_n` models):
-#   SWA {glue:text}`nb02_cyclic_acc`, last iterate {glue:text}`nb02_cyclic_last_acc`
-#   (SWA - iterate {glue:text}`nb02_cyclic_vs_last`; SWA - SGD baseline
-#   {glue:text}`nb02_cyclic_vs_sgd`). The iterate is a good model at the end of each cycle
-#   ({glue:text}`nb02_cycle_end_err` % test error) and a worse one in the middle
-#   ({glue:text}`nb02_cycle_mid_err` %), as the paper describes.
-# * **constant low rate** ({glue:text}`nb02_const_lo_n` models): SWA
-#   {glue:text}`nb02_const_lo_acc`, last iterate {glue:text}`nb02_const_lo_last_acc`
-#   (SWA - iterate {glue:text}`nb02_const_lo_vs_last`; SWA - SGD baseline
-#   {glue:text}`nb02_const_lo_vs_sgd`).
+# * **Constant high rate** (notebook 01's SWA, {glue:text}`nb02_const_hi_n` models): the SWA model
+#   reaches {glue:text}`nb02_const_hi_acc`, against {glue:text}`nb02_const_hi_last_acc` for its
+#   last iterate ({glue:text}`nb02_const_hi_vs_last`) and {glue:text}`nb02_sgd_acc` for the SGD
+#   baseline ({glue:text}`nb02_const_hi_vs_sgd`; the interval
+#   {glue:text}`nb02_const_hi_vs_sgd_verdict`). Its NLL changes by
+#   {glue:text}`nb02_const_hi_nll_vs_sgd` nats against the baseline.
+# * **Cyclic** (cycles of {glue:text}`nb02_cycle` epochs, {glue:text}`nb02_cyclic_n` models):
+#   the collected iterates are better models than the ones in between
+#   ({glue:text}`nb02_cycle_end_err` % against {glue:text}`nb02_cycle_mid_err` % test error),
+#   and their average differs from the last of them by {glue:text}`nb02_cyclic_vs_last` (the
+#   interval {glue:text}`nb02_cyclic_vs_last_verdict`). Against the SGD baseline the SWA model
+#   gains {glue:text}`nb02_cyclic_vs_sgd`: the interval
+#   {glue:text}`nb02_cyclic_vs_sgd_verdict`; in NLL, {glue:text}`nb02_cyclic_nll_vs_sgd` (the
+#   interval {glue:text}`nb02_cyclic_nll_vs_sgd_verdict`).
+# * **Constant low rate** ({glue:text}`nb02_const_lo_n` models): the iterate's test error barely
+#   changes during the averaging phase, and the average is no better than the iterate ({glue:text}`nb02_const_lo_vs_last`; the interval
+#   {glue:text}`nb02_const_lo_vs_last_verdict`); against the baseline,
+#   {glue:text}`nb02_const_lo_vs_sgd` (the interval {glue:text}`nb02_const_lo_vs_sgd_verdict`).
 #
-# Cyclic against constant, SWA model against SWA model: {glue:text}`nb02_cyc_vs_hi` against the
-# high constant rate and {glue:text}`nb02_cyc_vs_lo` against the low one.
+# Cyclic against the low constant rate, the clean comparison (the two runs are identical up to
+# the epoch before `SWA_START` and differ only in the averaging phase):
+# {glue:text}`nb02_cyc_vs_lo`, the interval {glue:text}`nb02_cyc_vs_lo_verdict`. Cyclic against
+# the high constant rate: {glue:text}`nb02_cyc_vs_hi`, the interval
+# {glue:text}`nb02_cyc_vs_hi_verdict`; this comparison mixes two things, because the cyclic run
+# also decays to its minimum rate before averaging starts, while the high-rate run never decays.
 #
-# CONCLUSION-PLACEHOLDER
+# Three seeds give t intervals with two degrees of freedom: they are wide, and a difference of a
+# point or less is within the noise. The paper's picture of the cyclic schedule, good individual
+# models at the ends of the cycles, holds here; but with these rates the best *average* comes
+# from the high constant rate, whose iterates are individually the noisiest.
 #
 # ## Exercises
 #
@@ -332,10 +381,10 @@ display(versus)
 # ```{solution} ex-nb02-cycle
 # :class: dropdown
 # With `SWA_START = 45` and 60 epochs the averaging points are epochs 45, 49, 53 and 57: four
-# models instead of eight (and the last three epochs are never averaged). Each cycle is longer,
-# so the iterate settles further at the low rate before it is collected, but the average has
-# fewer, more correlated members. Compare `nb02_summary` for the two settings and look at whether
-# the difference is larger than the seed-to-seed spread.
+# models instead of eight (and the last three epochs are never averaged). Consecutive collected
+# models are further apart in time, but there are half as many of them. Compare the summary
+# tables of the two settings and check whether the difference is larger than the seed-to-seed
+# spread before reading anything into it.
 # ```
 #
 # ```{exercise}
@@ -348,8 +397,8 @@ display(versus)
 #
 # ```{solution} ex-nb02-ensemble
 # :class: dropdown
-# The paper argues that, in a region where the loss is locally close to convex, averaging
-# weights approximates averaging predictions to first order in the spread of the weights
-# (see {doc}`../book/swa_algorithm`). Expect the two to be close, with the prediction ensemble
-# costing one forward pass per member at test time and SWA one in total.
+# The paper's Section 3.5 argument ({doc}`../book/swa_algorithm`): the average prediction of
+# the collected models and the prediction of their weight average differ only at second order in
+# the spread of the weights, so the two should be close; measure how close. The
+# prediction ensemble costs one forward pass per member at test time, SWA one in total.
 # ```

@@ -172,7 +172,8 @@ cyc_table = cyc.groupby("schedule", sort=False)[["models averaged", "SWA", "last
                                                  "SWA - SGD"]].mean()
 for c in CYCLES:
     glue_text(f"nb09_cyc{c}_acc", pct(cyc_table.loc[f"cyclic, c = {c}", "SWA"]))
-    glue_text(f"nb09_cyc{c}_diff", f"{100 * cyc_table.loc[f'cyclic, c = {c}', 'SWA - SGD']:+.1f}")
+    glue_text(f"nb09_cyc{c}_diff",
+              f"{100 * cyc_table.loc[f'cyclic, c = {c}', 'SWA - SGD']:+.1f} points")
 cyc_show = cyc_table.copy()
 cyc_show[["SWA", "last iterate", "SWA - SGD"]] = (100 * cyc_show[["SWA", "last iterate",
                                                                  "SWA - SGD"]]).round(1)
@@ -186,6 +187,11 @@ print(f"{n_trained} runs trained in this execution, {elapsed:.0f} s in all (the 
 # ## The heat maps
 
 # %%
+def acc_text(xs) -> str:
+    """Percent, with ± std when there is more than one seed."""
+    return pct_mean_std(xs) if len(xs) > 1 else pct(xs[0])
+
+
 def pivot(col: str) -> pd.DataFrame:
     return (100 * cells[col]).unstack("swa_lr").sort_index(ascending=False)
 
@@ -207,7 +213,7 @@ for ax in axes:
         i, j = list(acc.index).index(CENTER_START), list(acc.columns).index(CENTER_LR)
         ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, ec="k", lw=2))
 fig.suptitle(f"MNIST-1D {MODEL}, {EPOCHS} epochs, seeds {SEEDS}; "
-             f"SGD baseline {pct_mean_std([sgd[s]['sgd_test_accuracy'] for s in SEEDS])} %")
+             f"SGD baseline {acc_text([sgd[s]['sgd_test_accuracy'] for s in SEEDS])} %")
 glue("nb09_heatmap", fig, display=False)
 fig  # noqa: B018
 
@@ -228,8 +234,8 @@ worst = cells["SWA"].idxmin()
 by_lr = cells.groupby("swa_lr")[["SWA - last", "SWA - SGD"]].mean()
 by_start = cells.groupby("swa_start")["SWA"].mean()
 glue_text("nb09_n_cells", str(len(cells)))
-glue_text("nb09_seeds", ", ".join(map(str, SEEDS)))
-glue_text("nb09_sgd_acc", pct_mean_std([sgd[s]["sgd_test_accuracy"] for s in SEEDS]))
+glue_text("nb09_seeds", ("seed " if len(SEEDS) == 1 else "seeds ") + ", ".join(map(str, SEEDS)))
+glue_text("nb09_sgd_acc", acc_text([sgd[s]["sgd_test_accuracy"] for s in SEEDS]))
 glue_text("nb09_best", f"{pct(cells.loc[best, 'SWA'])} % (swa_start {best[0]}, "
                        f"swa_lr {best[1]})")
 glue_text("nb09_worst", f"{pct(cells.loc[worst, 'SWA'])} % (swa_start {worst[0]}, "
@@ -241,15 +247,19 @@ glue_text("nb09_diff_range", f"{100 * cells['SWA - SGD'].min():+.1f} to "
 lo_lr, hi_lr = min(SWA_LRS), max(SWA_LRS)
 glue_text("nb09_lo_lr", str(lo_lr))
 glue_text("nb09_hi_lr", str(hi_lr))
-glue_text("nb09_gain_lo", f"{100 * by_lr.loc[lo_lr, 'SWA - last']:+.1f}")
-glue_text("nb09_gain_hi", f"{100 * by_lr.loc[hi_lr, 'SWA - last']:+.1f}")
-glue_text("nb09_vs_sgd_lo", f"{100 * by_lr.loc[lo_lr, 'SWA - SGD']:+.1f}")
-glue_text("nb09_vs_sgd_hi", f"{100 * by_lr.loc[hi_lr, 'SWA - SGD']:+.1f}")
+# (units in the text: myst-nb would print a bare "+4.4" as the number 4.4)
+glue_text("nb09_gain_lo", f"{100 * by_lr.loc[lo_lr, 'SWA - last']:+.1f} points")
+glue_text("nb09_gain_hi", f"{100 * by_lr.loc[hi_lr, 'SWA - last']:+.1f} points")
+glue_text("nb09_vs_sgd_lo", f"{100 * by_lr.loc[lo_lr, 'SWA - SGD']:+.1f} points")
+glue_text("nb09_vs_sgd_hi", f"{100 * by_lr.loc[hi_lr, 'SWA - SGD']:+.1f} points")
 glue_text("nb09_start_range", ", ".join(f"{pct(v)} % (swa_start {k})"
                                         for k, v in by_start.items()))
 for tag, lr in (("lo", lo_lr), ("hi", hi_lr)):
     col_ = cells["SWA"].xs(lr, level="swa_lr")
-    glue_text(f"nb09_{tag}_start_range", f"{pct(col_.min())} to {pct(col_.max())} %")
+    glue_text(f"nb09_{tag}_start_range", ", ".join(pct(v) for v in col_.sort_index()) + " %")
+starts = [str(v) for v in sorted(SWA_STARTS)]
+glue_text("nb09_starts", ", ".join(starts[:-1]) + " and " + starts[-1] if len(starts) > 1
+          else starts[0])
 glue_text("nb09_const_acc", pct(cyc_table.iloc[0]["SWA"]))
 pd.DataFrame({"SWA - last (points)": (100 * by_lr["SWA - last"]).round(1),
               "SWA - SGD (points)": (100 * by_lr["SWA - SGD"]).round(1)})
@@ -260,7 +270,7 @@ pd.DataFrame({"SWA - last (points)": (100 * by_lr["SWA - last"]).round(1),
 #
 # ## Conclusion
 #
-# Over the {glue:text}`nb09_n_cells` cells of the grid (seed {glue:text}`nb09_seeds`), SWA's test
+# Over the {glue:text}`nb09_n_cells` cells of the grid ({glue:text}`nb09_seeds`), SWA's test
 # accuracy runs from {glue:text}`nb09_worst` to {glue:text}`nb09_best`, a range of
 # {glue:text}`nb09_range` points, against {glue:text}`nb09_sgd_acc` % for the SGD baseline. SWA
 # is above the baseline in {glue:text}`nb09_n_above` cells (differences
@@ -272,17 +282,17 @@ pd.DataFrame({"SWA - last (points)": (100 * by_lr["SWA - last"]).round(1),
 #
 # Along `swa_lr` the pattern is the one the paper predicts. At the lowest rate
 # ({glue:text}`nb09_lo_lr`) the iterate hardly moves during the averaging phase and the average
-# adds {glue:text}`nb09_gain_lo` points over its own last iterate ({glue:text}`nb09_vs_sgd_lo`
-# over SGD, mean over the start epochs); at the highest rate ({glue:text}`nb09_hi_lr`) it adds
-# {glue:text}`nb09_gain_hi` points ({glue:text}`nb09_vs_sgd_hi` over SGD). `swa_start` matters
-# through the schedule it implies: at the highest rate the three start epochs give
-# {glue:text}`nb09_hi_start_range` (a spread of the size of the seed noise), while at the lowest
-# rate an early start makes the rate fall early (the decay begins at half of `swa_start`), and
-# both the last iterate and the average end lower: SWA from {glue:text}`nb09_lo_start_range`
-# as `swa_start` goes from the earliest to the latest. Averaged over the rates, the start epochs
+# adds {glue:text}`nb09_gain_lo` over its own last iterate ({glue:text}`nb09_vs_sgd_lo` over
+# SGD, mean over the start epochs); at the highest rate ({glue:text}`nb09_hi_lr`) it adds
+# {glue:text}`nb09_gain_hi` ({glue:text}`nb09_vs_sgd_hi` over SGD). `swa_start` matters
+# through the schedule it implies. At the highest rate the start epochs
+# {glue:text}`nb09_starts` give SWA {glue:text}`nb09_hi_start_range`, a spread of the size of
+# the seed noise; at the lowest rate they give {glue:text}`nb09_lo_start_range`: an early start
+# makes the rate fall early (the decay begins at half of `swa_start`), and both the last iterate
+# and the average end lower. Averaged over the rates, the start epochs
 # give {glue:text}`nb09_start_range`. The cyclic schedule (from 0.05 down to 0.005 in each cycle)
 # reaches {glue:text}`nb09_cyc1_acc` % with one-epoch cycles ({glue:text}`nb09_cyc1_diff`
-# points over SGD) and {glue:text}`nb09_cyc3_acc` % with three-epoch cycles
+# over SGD) and {glue:text}`nb09_cyc3_acc` % with three-epoch cycles
 # ({glue:text}`nb09_cyc3_diff`), against {glue:text}`nb09_const_acc` % for the constant rate
 # 0.05 with the same seed: with one seed per variant, a difference of a point is about two seed
 # standard deviations, suggestive rather than resolved.
