@@ -30,11 +30,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks notebooks/*.py
+	$(BIN)/ruff check src tests benchmarks tools notebooks/*.py
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks notebooks/*.py
+	$(BIN)/ruff check src tests benchmarks tools notebooks/*.py
 
 demo: $(STAMP)
 	$(BIN)/swa-lib compare --dataset mnist1d --model mlp --num-samples 5000 --epochs 60 \

@@ -122,14 +122,14 @@ summary
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.8))
-for i, (seed, m_sgd, m_swa) in enumerate(curves):
-    kw = dict(alpha=0.8, label=None if i else "")
-    ax.plot(m_sgd["epoch"], 100 * (1 - m_sgd["sgd_test_accuracy"]), color="C0",
-            **{**kw, "label": "SGD" if i == 0 else None})
+for i, (_seed, m_sgd, m_swa) in enumerate(curves):
+    first = i == 0
+    ax.plot(m_sgd["epoch"], 100 * (1 - m_sgd["sgd_test_accuracy"]), color="C0", alpha=0.8,
+            label="SGD" if first else None)
     ax.plot(m_swa["epoch"], 100 * (1 - m_swa["sgd_test_accuracy"]), color="C1", ls=":",
-            **{**kw, "label": "SGD iterate of the SWA run" if i == 0 else None})
-    ax.plot(m_swa["epoch"], 100 * (1 - m_swa["swa_test_accuracy"]), color="C3",
-            **{**kw, "label": "SWA" if i == 0 else None})
+            alpha=0.8, label="SGD iterate of the SWA run" if first else None)
+    ax.plot(m_swa["epoch"], 100 * (1 - m_swa["swa_test_accuracy"]), color="C3", alpha=0.8,
+            label="SWA" if first else None)
 ax.axvline(SWA_START, color="grey", lw=0.8, ls="--")
 ax.set(xlabel="epoch", ylabel="test error (%)", title=f"MNIST-1D, {MODEL}, {len(SEEDS)} seeds")
 lo = 100 * (1 - max(table.max()))

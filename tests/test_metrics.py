@@ -100,3 +100,13 @@ def test_paired_interval_against_t_table() -> None:
     half = 4.302652729911275 * 1.0 / math.sqrt(3)  # t_{0.975, 2} from tables
     assert (lo, hi) == pytest.approx((2 - half, 2 + half))
     assert all(math.isnan(v) for v in paired_interval([1.0]))
+
+
+def test_report_formats_paired_differences() -> None:
+    from swa_lib.report import paired_text, pct_mean_std, signed
+
+    assert signed(-0.04) == "0.0" and signed(0.04) == "0.0" and signed(-0.06) == "-0.1"
+    assert pct_mean_std([0.8, 0.82]) == "81.0 ± 1.4"
+    text = paired_text([0.01, 0.02, 0.03])  # mean 2 points, t interval from the table above
+    half = 4.302652729911275 * 1.0 / math.sqrt(3)
+    assert text == f"+2.0 points (95% CI {2 - half:+.1f} to {2 + half:+.1f}, n=3)"

@@ -43,7 +43,7 @@ def notebook_sources(only: list[str] | None = None) -> list[Path]:
 
 
 def profile_parameters(profile: str, stem: str) -> dict:
-    """Parameters for notebook ``stem`` under ``profile``: ``all`` merged with ``stem``'s section."""
+    """Parameters of notebook ``stem`` under ``profile``: ``all`` merged with its own section."""
     path = NB_DIR / "profiles" / f"{profile}.yaml"
     if not path.exists():
         raise SystemExit(f"unknown profile {profile!r}: expected {path} (allowed: {PROFILES})")

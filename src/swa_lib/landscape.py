@@ -47,13 +47,21 @@ every rank returns the same array a single process would; rank 0 writes the cach
 
 Speed
 -----
-The data is moved once to the device, evaluation runs under ``torch.inference_mode`` with large
-batches, and several grid points can share one forward pass (``points_per_pass=K``):
+The data is moved once to the device, evaluation runs under ``torch.inference_mode`` in large
+batches (slices of device tensors, no ``DataLoader``), and several grid points can share one
+forward pass (``points_per_pass=K``):
 ``torch.func.functional_call`` + ``vmap`` over ``K`` stacked weight vectors; with BN
 recomputation the running statistics are stacked too and updated in train mode with the same
-size-weighted momentum ``b/(n+b)`` :func:`~swa_lib.averaging.update_bn` uses. The default
-(``points_per_pass=None``) follows measurements made with ``benchmarks/bench_landscape.py``
-(see :func:`default_points_per_pass`).
+size-weighted momentum ``b/(n+b)`` :func:`~swa_lib.averaging.update_bn` uses. The defaults
+(``points_per_pass=None``, ``batch_size=None``) follow measurements made with
+``benchmarks/bench_landscape.py`` (see :func:`default_points_per_pass`, :func:`default_batch_size`):
+on an H100 a 21x21 grid is 12-25x faster than a ``loss-landscape``-style per-point
+``DataLoader`` loop; on a 2-core CPU the two are within noise of each other (the convolutions
+dominate), except that ``vmap`` is slower there and is therefore off by default.
+
+On CUDA, cuDNN convolutions use TF32 by default (``torch.backends.cudnn.allow_tf32``), so values
+computed with different batch sizes or ``points_per_pass`` differ by ~1e-4 in the loss (and a
+prediction can flip); set ``torch.backends.cudnn.allow_tf32 = False`` for float32 agreement.
 """
 
 from __future__ import annotations
@@ -392,20 +400,26 @@ def _slices(x: Tensor, batch_size: int) -> Iterator[Tensor]:
 def default_points_per_pass(model: nn.Module, device: torch.device, bn_recompute: bool) -> int:
     """How many grid points share one forward pass by default (1 = the per-point loop).
 
-    Chosen from measurements with ``benchmarks/bench_landscape.py`` (torch 2.14, float32; the
-    MNIST-1D CNN, 23k parameters, and a CIFAR-shaped BN CNN, 34k parameters):
+    Chosen from measurements with ``benchmarks/bench_landscape.py`` (float32; the MNIST-1D CNN,
+    23k parameters, 4000/1000 samples, and a CIFAR-shaped BN CNN, 34k parameters, 1000/500
+    random images; time per grid point, medians of 3 interleaved runs):
 
-    * CPU (2 cores, shared): ``vmap`` is *slower* than the per-point loop in every case measured
-      (7x7 grid, medians of 3: cnn1d 125 vs 74 ms/point without BN recompute, 253 vs 140 ms with;
-      CIFAR-shaped 1.33 s vs 0.41 s and 2.24 s vs 1.19 s): under ``vmap`` a convolution becomes
-      one grouped convolution over ``K`` times the channels, which the CPU kernels run slower
-      than ``K`` plain ones, and the larger activations fall out of cache. So ``1``.
-    * CUDA: small models leave the GPU idle, and ``vmap`` over 16 points fills it; so ``16`` for
-      models up to 1M parameters, ``1`` above (a large model fills the GPU by itself).
+    * CPU (2 shared cores, torch 2.14, 7x7 grid, smaller data): ``vmap`` over 8 points is
+      *slower* than the per-point loop in every case (cnn1d 125 vs 74 ms without BN recompute,
+      253 vs 140 ms with; CIFAR-shaped 1.33 vs 0.41 s and 2.24 vs 1.19 s): a convolution under
+      ``vmap`` becomes one grouped convolution over ``K`` times the channels, which the CPU
+      kernels run slower than ``K`` plain ones. So ``1``.
+    * CUDA (H100, torch 2.11, 21x21 grid), K = 1 / 8 / 16 / 64:
+      without BN recompute cnn1d 1.45 / 1.67 / 1.65 / 1.78 ms, CIFAR-shaped 2.42 / 1.76 / 1.70 /
+      1.72 ms (a wash: the big eval batches already fill the GPU); with BN recompute (128-sample
+      train-mode batches, launch-bound) cnn1d 17.4 / 8.5 / 5.5 / 2.8 ms, CIFAR-shaped 5.7 / 4.1 /
+      3.1 / 2.8 ms. So ``64`` with BN recompute and ``16`` without, for models up to 1M
+      parameters; ``1`` above (not measured: a large model fills the GPU by itself, and ``K``
+      copies of its weights cost memory).
     """
-    if device.type == "cuda" and sum(p.numel() for p in model.parameters()) <= 1_000_000:
-        return 16
-    return 1
+    if device.type != "cuda" or sum(p.numel() for p in model.parameters()) > 1_000_000:
+        return 1
+    return 64 if bn_recompute else 16
 
 
 def default_batch_size(device: torch.device) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .stats import paired_interval
 
-__all__ = ["Text", "glue", "glue_text", "pct", "pct_mean_std", "paired_text"]
+__all__ = ["Text", "glue", "glue_text", "pct", "pct_mean_std", "paired_text", "signed"]
 
 
 class Text(str):
@@ -61,7 +61,13 @@ def paired_text(diffs: Sequence[float], *, scale: float = 100.0, digits: int = 1
     """``"+1.2 points (95% CI +0.4 to +2.0, n=5)"`` for paired differences (default in percent)."""
     d = scale * np.asarray(diffs, dtype=np.float64)
     lo, hi = paired_interval(d)
+    mean = signed(d.mean(), digits)
     if np.isnan(lo):
-        return f"{d.mean():+.{digits}f}{unit} (n={d.size})"
-    return (f"{d.mean():+.{digits}f}{unit} (95% CI {lo:+.{digits}f} to {hi:+.{digits}f}, "
-            f"n={d.size})")
+        return f"{mean}{unit} (n={d.size})"
+    return f"{mean}{unit} (95% CI {signed(lo, digits)} to {signed(hi, digits)}, n={d.size})"
+
+
+def signed(x: float, digits: int = 1) -> str:
+    """``+1.2`` / ``-0.3``; a value that rounds to zero prints as ``0.0`` (never ``-0.0``)."""
+    text = f"{x:+.{digits}f}"
+    return text[1:] if float(text) == 0.0 else text
