@@ -110,3 +110,14 @@ def test_report_formats_paired_differences() -> None:
     text = paired_text([0.01, 0.02, 0.03])  # mean 2 points, t interval from the table above
     half = 4.302652729911275 * 1.0 / math.sqrt(3)
     assert text == f"+2.0 points (95% CI {2 - half:+.1f} to {2 + half:+.1f}, n=3)"
+
+
+def test_glue_text_refuses_text_myst_would_rewrite() -> None:
+    from swa_lib.report import glue_text
+
+    assert glue_text("k_ok", "81.0 ± 1.4") == "81.0 ± 1.4"
+    assert glue_text("k_int", "3") == "3"
+    with pytest.raises(ValueError, match="would render as"):
+        glue_text("k_plus", "+4.4")
+    with pytest.raises(ValueError, match="would render as"):
+        glue_text("k_tuple", "0, 1")

@@ -203,5 +203,7 @@ def test_cli_train_and_errors(tmp_path, mnist1d_root, capsys) -> None:
 def test_key_ignores_where_data_live_but_not_what_is_trained(tmp_path) -> None:
     a = tiny(tmp_path / "x")
     assert a.key() == a.replace(data_root="elsewhere", checkpoint_every=3).key()
+    cifar = TrainConfig(dataset="cifar10", model="vgg16", epochs=4, swa_start=2, data_root="a")
+    assert cifar.key() != cifar.replace(data_root="b").key()
     assert a.key() != a.replace(augment=False).key()
     assert a.key() != a.replace(num_samples=500).key()

@@ -7,6 +7,7 @@ the text itself, so ``{glue:text}`key``` shows ``85.3 ± 0.4`` rather than ``'85
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +40,13 @@ def glue(name: str, value: Any, *, display: bool = False) -> None:
 
 def glue_text(name: str, text: str) -> Text:
     """Glue ``text`` for ``{glue:text}`name``` and return it (to print it as well)."""
+    try:  # myst-nb renders text that parses as a Python literal through that literal
+        literal = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        literal = text
+    if str(literal) != text:
+        raise ValueError(f"glued text {text!r} for {name!r} would render as {str(literal)!r}; "
+                         "add a unit or words (e.g. '+4.4 points')")
     t = Text(text)
     glue(name, t, display=False)
     return t

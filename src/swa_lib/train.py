@@ -186,10 +186,14 @@ class TrainConfig:
 
     def key(self) -> str:
         """Stable hash of what defines the run's numbers: the config with the device resolved,
-        less where the data live and how often checkpoints are written, plus the cache version."""
+        less how often checkpoints are written (and, for generated MNIST-1D, where its cache
+        lives), plus the cache version."""
         d = self.to_dict()
-        for where_not_what in ("data_root", "checkpoint_every"):
-            d.pop(where_not_what)
+        d.pop("checkpoint_every")
+        if self.dataset == "mnist1d":  # generated from (num_samples, data_seed, dataset_kw)
+            d.pop("data_root")
+        else:  # files on disk: a fake copy and the real one must not share runs
+            d["data_root"] = str(Path(self.data_root).resolve())
         d["device"] = resolve_device(self.device)
         d["_cache_version"] = CACHE_VERSION
         return stable_hash(d)
