@@ -16,10 +16,11 @@ Same random uint8 CIFAR-shaped images (``--n`` of them, 32 x 32 x 3), same model
 
 Two rates: **data pipeline only** (batches produced and on the device, no model) and **full
 training step** (forward, loss, backward, SGD step). On a CPU the model is the small BN CNN of
-``common.small_cifar_cnn`` (``--width``); ``gpu_check.py`` calls the same functions on CUDA with
-``vgg16_bn`` / ``preresnet164``.
+``common.small_cifar_cnn`` (``--width``: its compute decides how much of a step the data
+pipeline is, so the full-step ratio is reported per width); ``gpu_check.py`` calls the same
+functions on CUDA with ``vgg16_bn`` / ``preresnet164``.
 
-    python benchmarks/bench_training.py [--quick] [--n 4096] [--width 32] [--workers 0 2]
+    python benchmarks/bench_training.py [--quick] [--n 4096] [--width 8 16] [--workers 0 2]
 """
 
 from __future__ import annotations
@@ -190,14 +191,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     add_common_args(ap)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--n", type=int, default=None, help="images (default 4096; 2048 with --quick)")
-    ap.add_argument("--width", type=int, default=None,
-                    help="small CNN width (default 32; 16 with --quick)")
+    ap.add_argument("--width", type=int, nargs="+", default=None,
+                    help="small CNN width(s) for the full training step (default 8 16; 16 with "
+                         "--quick): the model's share of a step decides the full-step ratio")
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     ap.add_argument("--batch-size", type=int, default=128)
     args = ap.parse_args(argv)
     set_threads(threads_arg(args.threads))
     n = args.n or (2048 if args.quick else 4096)
-    width = args.width or (16 if args.quick else 32)
+    widths = args.width or ([16] if args.quick else [8, 16])
     repeats = args.repeats or (3 if args.quick else 5)
     images, labels = make_images(n)
 
@@ -205,23 +207,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data_only = compare(images, labels, model_fn=None, repeats=max(repeats, 5), **kw)
     print("  data pipeline only: " + ", ".join(
         f"{k} {fmt_s(v['median_s'])}/epoch" for k, v in data_only.items()), flush=True)
-    torch.manual_seed(0)
-    full = compare(images, labels, model_fn=lambda: small_cifar_cnn(10, width), repeats=repeats,
-                   **kw)
-    print("  full training step: " + ", ".join(
-        f"{k} {fmt_s(v['median_s'])}/epoch" for k, v in full.items()), flush=True)
-
-    rows = rows_from("data pipeline only", data_only, n) + rows_from("full training step", full, n)
+    rows = rows_from("data pipeline only", data_only, n)
+    for width in widths:
+        torch.manual_seed(0)
+        full = compare(images, labels, model_fn=lambda w=width: small_cifar_cnn(10, w),
+                       repeats=repeats, **kw)
+        print(f"  full training step, width {width}: " + ", ".join(
+            f"{k} {fmt_s(v['median_s'])}/epoch" for k, v in full.items()), flush=True)
+        rows += rows_from(f"full training step, CNN width {width}", full, n)
     print(f"\n## Benchmark 4: training throughput ({args.device}, {n} images, batch "
-          f"{args.batch_size}, small CNN width {width}, {torch.get_num_threads()} thread(s) in the "
-          f"main process, median of {repeats}+)\n")
+          f"{args.batch_size}, {torch.get_num_threads()} thread(s) in the main process, median "
+          f"of {repeats}+)\n")
     print(markdown_table([{
         "measure": r["measure"], "pipeline": r["pipeline"], "s/epoch": fmt_s(r["s_per_epoch"]),
         "epochs/s": f"{r['epochs_per_s']:.2f}", "images/s": f"{r['images_per_s']:.0f}",
         "on-device speedup": f"{r['on_device_speedup']:.2f}x",
     } for r in rows]))
     result = {"benchmark": "training", "command": command_line(), "machine": machine_info(),
-              "n_images": n, "width": width, "batch_size": args.batch_size, "rows": rows}
+              "n_images": n, "widths": widths, "batch_size": args.batch_size, "rows": rows}
     write_json(args.json, result)
     return result
 

@@ -8,8 +8,9 @@ folder, printed at the end, with ``summary.json``):
 1. ``bench_averaging.py``  -- SWA.update vs AveragedModel (target: >= 2x on WRN-28-10, no extra
    parameter copy during an update, equal results);
 2. ``bench_update_bn.py``  -- update_bn vs torch.optim.swa_utils.update_bn (no slower, exact);
-3. ``bench_landscape.py``  -- landscape grid vs a loss-landscape-style loop (when present);
 4. ``bench_training.py``   -- on-device pipeline vs torchvision DataLoader (>= 2x);
+3. ``bench_landscape.py``  -- landscape grid vs a loss-landscape-style loop (when present; with
+   ``--quick --grid 5 --repeats 2``, and stopped when the 570 s budget of the run is spent);
 5. ``bench_book.py``       -- the book's notebooks, cold and warm cache: only with ``--with-book``.
 
     python benchmarks/run_all.py                 # quick sizes (make bench)
@@ -32,7 +33,12 @@ from typing import Any
 
 from common import BENCH_DIR, fmt_bytes, machine_info, markdown_table, write_json
 
-BENCHES = ("averaging", "update_bn", "landscape", "training")
+# Landscape last: it is the longest, and the remaining time budget caps it.
+T0 = time.perf_counter()
+BENCHES = ("averaging", "update_bn", "training", "landscape")
+# With --quick, extra arguments that keep the whole run under 10 minutes on a 2-core CPU
+# (bench_landscape.py --quick alone, 7x7 grids x 3 repeats, takes over 10 minutes there).
+QUICK_EXTRA = {"landscape": ["--grid", "5", "--repeats", "2"]}
 
 
 def run_one(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -43,16 +49,19 @@ def run_one(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     json_path = out / f"{name}.json"
     cmd = [sys.executable, str(script), "--json", str(json_path)]
     if not args.full and name != "book":
-        cmd.append("--quick")
+        cmd += ["--quick", *QUICK_EXTRA.get(name, [])]
     if args.threads is not None and name != "book":
         cmd += ["--threads", str(args.threads)]
     print(f"\n### {name}: {' '.join(['python', *cmd[1:]])}", flush=True)
+    timeout = args.timeout
+    if args.budget_s and name != "book":
+        timeout = max(30.0, min(timeout, args.budget_s - (time.perf_counter() - T0)))
     t0 = time.perf_counter()
     try:
-        rc = subprocess.run(cmd, cwd=str(BENCH_DIR.parent), timeout=args.timeout).returncode
+        rc = subprocess.run(cmd, cwd=str(BENCH_DIR.parent), timeout=timeout).returncode
         status = "ok" if rc == 0 else f"failed (rc {rc})"
     except subprocess.TimeoutExpired:
-        status = f"timed out after {args.timeout} s"
+        status = f"timed out after {timeout:.0f} s"
     res: dict[str, Any] = {"status": status, "seconds": time.perf_counter() - t0}
     if json_path.exists():
         res["result"] = json.loads(json_path.read_text())
@@ -127,8 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None,
                     help="passed on as --threads (the benchmarks default to 1)")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per benchmark")
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="total seconds for benchmarks 1-4 (default 570 with quick sizes, none "
+                         "with --full); the last one is stopped when it runs out")
     ap.add_argument("--out", type=Path, default=None, help="folder for the JSON results")
     args = ap.parse_args(argv)
+    if args.budget_s is None and not args.full:
+        args.budget_s = 570.0
     out = args.out or Path(tempfile.mkdtemp(prefix="swa-bench-"))
     out.mkdir(parents=True, exist_ok=True)
 

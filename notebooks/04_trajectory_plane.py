@@ -2,6 +2,9 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -9,4 +12,307 @@
 # ---
 
 # %% [markdown]
-# # 04_trajectory_plane (being written)
+# # The plane of the SWA trajectory
+#
+# **The question.** The paper's first figure {cite:p}`izmailov2018swa` draws the test error and
+# the train loss on the plane through three points that SGD visits during the averaging phase,
+# and marks the SWA average on it. Where does the SWA point sit in that picture: at the bottom of
+# the valley that the iterates circle around, and lower in train loss and test error than each
+# of them?
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/04_trajectory_plane.ipynb)
+#
+# **Cost.** Laptop profile (the defaults below): one SWA run of the MNIST-1D MLP that saves its
+# SGD iterate at every averaging point (notebook 01's seed-0 SWA run plus those files, 15-40 s on
+# a 2-core CPU), then a 21 x 21 grid, 441 evaluations of the train and test sets (about 30 s).
+# Both are cached under `RUNS_DIR`: re-running only redraws. Paper profile: the same.
+#
+# **Prerequisites.** {doc}`01_quickstart` (the runs); the flat-minimum argument of
+# {doc}`../book/flat_minima`.
+
+# %% tags=["remove-cell"]
+# On Colab: install swa_lib (torch is already there). Elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+
+# %% tags=["parameters"]
+SEED = 0             # which of notebook 01's SWA runs
+EPOCHS = 60          # notebook 01's protocol (same config, so the same run)
+SWA_START = 45       # first averaged epoch
+SWA_LR = 0.05        # the SWA phase's constant learning rate
+NUM_SAMPLES = 5000   # MNIST-1D samples (4/5 train, 1/5 test)
+MODEL = "mlp"
+GRID_POINTS = 21     # per axis (Garipov et al.: 21)
+GRID_MARGIN = 0.2    # the grid spans -margin .. 1 + margin in units of dx, dy
+RUNS_DIR = "../runs"
+DATA_DIR = "../data"
+DEVICE = "cpu"
+
+# %%
+import copy
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import display
+
+from swa_lib.data import load_dataset
+from swa_lib.io import load_torch
+from swa_lib.landscape import evaluate_plane, get_flat_params, plane_basis, plane_coordinates
+from swa_lib.landscape_summary import evaluate_at
+from swa_lib.plotting import plot_plane
+from swa_lib.presets import laptop_mnist1d
+from swa_lib.report import glue, glue_text
+from swa_lib.train import TrainConfig, resolve_device, run
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## The run and its trajectory
+#
+# `TrainConfig(snapshots=True)` makes the SWA run save the SGD iterate at every averaging point
+# (`RunResult.snapshot_paths()`). Saving files does not change training, so this run *is*
+# notebook 01's SWA run for this seed: the cell checks that its SWA weights are identical.
+
+# %%
+device = resolve_device(DEVICE)
+base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)  # = notebook 01
+result = run(TrainConfig(**base, seed=SEED, swa=True, snapshots=True), RUNS_DIR)
+plain = run(TrainConfig(**base, seed=SEED, swa=True), RUNS_DIR)  # notebook 01's run
+cfg = result.config
+
+model = result.load_model("swa", device)  # the SWA model; also the architecture for the grid
+w_swa = get_flat_params(model)
+assert torch.equal(w_swa, get_flat_params(plain.load_model("swa", device)))
+
+
+def flat_from_file(path: Path) -> torch.Tensor:
+    """The flat weight vector saved in a snapshot file (a state dict)."""
+    m = copy.deepcopy(model)
+    m.load_state_dict(load_torch(path, what="snapshot"))
+    return get_flat_params(m)
+
+
+paths = result.snapshot_paths()
+snapshots = torch.stack([flat_from_file(p) for p in paths])
+epochs = [int(p.stem.split("_")[1]) for p in paths]
+gap = float((snapshots.mean(0) - w_swa).norm() / w_swa.norm())
+print(f"{len(paths)} snapshots (epochs {epochs[0]}..{epochs[-1]}); "
+      f"|mean of snapshots - SWA| / |SWA| = {gap:.1e}")
+
+# %% [markdown]
+# The SWA model is the mean of the snapshots (to float rounding). Three of them define the plane:
+# the first, the middle and the last iterate of the averaging phase. With Garipov et al.'s
+# Gram-Schmidt construction {cite:p}`garipov2018loss` (`plane_basis`), $u$ points from the first
+# to the last iterate and $v$ is the orthogonal part of the middle one; a grid point is
+# $w_1 + a u + b v$ with $a, b$ in weight-space L2 units. The grid spans $-0.2$ to $1.2$ times
+# the lengths $d_x = \|w_3 - w_1\|$ and $d_y$ (the distance of $w_2$ from the line through $w_1$
+# and $w_3$), the paper's convention.
+#
+# The SWA point averages *all* the snapshots, most of them off this plane, so it is placed by its
+# orthogonal projection (`plane_coordinates`); how far it lies from the plane is printed below.
+
+# %%
+picks = sorted({0, (len(paths) - 1) // 2, len(paths) - 1})
+assert len(picks) == 3, "the plane needs three distinct snapshots (SWA phase of >= 3 epochs)"
+w1, w2, w3 = (snapshots[i] for i in picks)
+u, v, dx, dy = plane_basis(w1, w2, w3)
+swa_xy = plane_coordinates(w_swa, w1, u, v)
+w_swa_proj = w1 + swa_xy[0] * u + swa_xy[1] * v
+off_plane = float((w_swa - w_swa_proj).norm())
+names = [f"$w_{k}$" for k in (1, 2, 3)]
+coords = {name: plane_coordinates(w, w1, u, v) for name, w in zip(names, (w1, w2, w3))}
+coords["SWA (projected)"] = swa_xy
+print(f"dx = {dx:.2f}, dy = {dy:.2f}; SWA at ({swa_xy[0]:.2f}, {swa_xy[1]:.2f}), "
+      f"{off_plane:.2f} from the plane; |SWA| = {float(w_swa.norm()):.2f}")
+
+# %% [markdown]
+# ## The surfaces
+#
+# `evaluate_plane` computes, at every grid point, the test error and the **train loss** the way
+# SGD sees it: the mean cross-entropy on the (unaugmented) training set plus the weight-decay
+# term $\tfrac{\lambda}{2}\|w\|^2$ with the run's $\lambda$ (the `train_loss` metric; `train_nll`
+# is the cross-entropy alone). The MLP has no BatchNorm, so there are no statistics to recompute
+# at each point: `bn_recompute=True`, which the paper's figures use, is a no-op here (it matters
+# for BN networks, see {doc}`07_random_landscapes`). The grid is cached under `RUNS_DIR`.
+
+# %%
+ds = load_dataset(cfg.dataset, DATA_DIR, device=device, num_samples=cfg.num_samples,
+                  seed=cfg.data_seed, augment=False, **cfg.dataset_kw)
+options = dict(data=ds, metrics=("train_loss", "train_nll", "test_err", "test_nll"),
+               weight_decay=cfg.weight_decay, bn_recompute=True,
+               cache=Path(RUNS_DIR) / "landscapes")
+ticks = np.linspace(-GRID_MARGIN, 1 + GRID_MARGIN, GRID_POINTS)
+surface = evaluate_plane(model, w1, u, v, ticks * dx, ticks * dy, **options)
+print(f"{GRID_POINTS}x{GRID_POINTS} grid: {surface.evaluated} points evaluated now, "
+      f"{GRID_POINTS**2 - surface.evaluated} from the cache")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+for ax, metric in zip(axes, ("test_err", "train_loss")):
+    plot_plane(surface, metric, points=coords, ax=ax, xlabel="$a$ (L2, along $u$)",
+               ylabel="$b$ (L2, along $v$)")
+fig.tight_layout()
+glue("nb04_plane", fig, display=False)
+display(fig)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} nb04_plane
+# :name: fig-nb04-plane
+#
+# Test error (left, %) and train loss with the weight-decay term (right) on the plane through
+# three SGD iterates of the averaging phase ($w_1$, $w_2$, $w_3$: the first, middle and last
+# averaged epochs), with contour levels log-spaced above the minimum (the colours change fastest
+# near the bottom). Look at where the iterates sit (on the slopes of the train-loss bowl) and
+# where the projection of the SWA point falls (inside its lowest bands); the test-error surface
+# is noisier (1,000 test signals) and its lowest patch is not exactly under the train-loss
+# minimum.
+# ```
+#
+# ## The numbers at the marked points
+#
+# The surfaces are evaluated on a grid; the marked points are evaluated exactly (`evaluate_at`,
+# the same code). "SWA, projected" is the point of the plane under SWA, the one the figure
+# shows; "SWA" is the average itself, which lies off the plane.
+
+# %%
+points = {f"w{k}": w for k, w in enumerate((w1, w2, w3), start=1)}
+points["mean of w1..w3"] = (w1 + w2 + w3) / 3
+points["SWA, projected"] = w_swa_proj
+points["SWA"] = w_swa
+table = evaluate_at(model, points, **options)
+table.columns = ["train loss", "train NLL", "test error (%)", "test NLL"]
+table.insert(0, "epoch", [str(epochs[i]) for i in picks] + ["", "", f"{epochs[0]}-{epochs[-1]}"])
+grid_min = {m: float(np.nanmin(surface[m])) for m in ("train_loss", "test_err")}
+display(table.style.format({"train loss": "{:.4f}", "train NLL": "{:.4f}",
+                            "test error (%)": "{:.1f}", "test NLL": "{:.4f}"}))
+print(f"grid minima: train loss {grid_min['train_loss']:.4f}, "
+      f"test error {grid_min['test_err']:.1f} %")
+
+# %%
+def listing(xs, fmt: str) -> str:
+    """``"a, b and c"`` with each number formatted by ``fmt``."""
+    items = [format(float(x), fmt) for x in xs]
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def glue_num(name: str, x: float) -> None:
+    """Glue a plain float; the prose formats it (``{glue:text}`name:.2f```)."""
+    glue(name, float(x), display=False)
+
+
+iters = table.iloc[:3]
+swa_row, proj_row = table.loc["SWA"], table.loc["SWA, projected"]
+mean3_row = table.loc["mean of w1..w3"]
+wd_term = 0.5 * cfg.weight_decay * np.array([float(w.double().pow(2).sum())
+                                             for w in (w1, w2, w3, w_swa)])
+lower_loss = int((swa_row["train loss"] < iters["train loss"]).sum())
+lower_err = int((swa_row["test error (%)"] < iters["test error (%)"]).sum())
+glue_text("nb04_n_snap", str(len(paths)))
+glue_text("nb04_n_params", f"{w_swa.numel()} parameters")
+glue_text("nb04_epochs", listing([epochs[i] for i in picks], "g"))
+for key, x in (("dx", dx), ("dy", dy), ("off_plane", off_plane),
+               ("swa_loss", swa_row["train loss"]), ("swa_err", swa_row["test error (%)"]),
+               ("swa_nll", swa_row["train NLL"]), ("proj_loss", proj_row["train loss"]),
+               ("proj_err", proj_row["test error (%)"]), ("mean3_loss", mean3_row["train loss"]),
+               ("mean3_err", mean3_row["test error (%)"]), ("wd_swa", wd_term[3]),
+               ("grid_min_loss", grid_min["train_loss"]), ("grid_min_err", grid_min["test_err"])):
+    glue_num(f"nb04_{key}", x)
+glue_text("nb04_iter_loss", listing(iters["train loss"], ".3f"))
+glue_text("nb04_iter_err", listing(iters["test error (%)"], ".1f"))
+glue_text("nb04_iter_nll", listing(iters["train NLL"], ".3f"))
+glue_text("nb04_wd_iter", listing(wd_term[:3], ".3f"))
+glue_text("nb04_lower_loss", f"{lower_loss} of the 3")
+glue_text("nb04_lower_err", f"{lower_err} of the 3")
+print(f"SWA is lower than {lower_loss}/3 iterates in train loss, {lower_err}/3 in test error; "
+      f"weight-decay terms: iterates {listing(wd_term[:3], '.3f')}, SWA {wd_term[3]:.3f}")
+
+# %% [markdown]
+# ## Conclusion
+#
+# The plane through the SGD iterates of epochs {glue:text}`nb04_epochs` (of the
+# {glue:text}`nb04_n_snap` the run averages) is {glue:text}`nb04_dx:.2f` by
+# {glue:text}`nb04_dy:.2f` L2 units: at the constant rate the iterate keeps travelling through
+# weight space during the averaging phase. The SWA point lies {glue:text}`nb04_off_plane:.2f`
+# L2 units off this plane.
+#
+# * **Train loss** (with the weight-decay term): the three iterates have
+#   {glue:text}`nb04_iter_loss`, the SWA model {glue:text}`nb04_swa_loss:.3f` (lower than
+#   {glue:text}`nb04_lower_loss` iterates), and the lowest point of the whole grid
+#   {glue:text}`nb04_grid_min_loss:.3f`. The drop is in the cross-entropy (train NLL
+#   {glue:text}`nb04_iter_nll` at the iterates, {glue:text}`nb04_swa_nll:.3f` at SWA); the
+#   penalty $\tfrac{\lambda}{2}\|w\|^2$ is {glue:text}`nb04_wd_iter` at the iterates (the
+#   weights grow during the phase) and {glue:text}`nb04_wd_swa:.3f` at SWA.
+# * **Test error**: the iterates have {glue:text}`nb04_iter_err` %, SWA
+#   {glue:text}`nb04_swa_err:.1f` % (lower than {glue:text}`nb04_lower_err` iterates); the best
+#   grid point has {glue:text}`nb04_grid_min_err:.1f` %.
+# * **On the plane**, the point under SWA has train loss {glue:text}`nb04_proj_loss:.3f` and test
+#   error {glue:text}`nb04_proj_err:.1f` %, and the centroid of the three iterates (their own
+#   average, which lies on the plane) {glue:text}`nb04_mean3_loss:.3f` and
+#   {glue:text}`nb04_mean3_err:.1f` %.
+#
+# So the picture of the paper's first figure holds in this slice of a weight space of
+# {glue:text}`nb04_n_params`: the iterates sit on the slopes of a bowl of train loss, and
+# averaging even three of them lands near its bottom. The full average of all the snapshots does
+# better than any point of the plane, because it leaves the plane: the other iterates pull it in
+# directions the plane does not contain. This is one seed and one plane, and the test error
+# counts 1,000 test signals, so differences of a few tenths of a point are a handful of
+# signals. {doc}`05_width_rays` asks whether the region around SWA is also wider in random
+# directions, and {doc}`06_sgd_to_swa_line` follows the line from SGD to SWA.
+#
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-nb04-consecutive
+# Build the plane from three *consecutive* snapshots (e.g. `picks = [0, 1, 2]`). How do $d_x$
+# and $d_y$ compare with the plane above, and where does the SWA point (the average of all
+# snapshots) land now?
+# ```
+#
+# ```{solution} ex-nb04-consecutive
+# :class: dropdown
+# Consecutive iterates are one epoch apart, so the plane is much smaller (compare `dx`, `dy`),
+# and the grid covers only a small patch around the start of the averaging phase. SWA averages
+# iterates from the whole phase: its projection lands outside (or at the edge of) that patch and
+# it lies far from the plane (`off_plane`), so the picture says little about it. The paper's
+# choice of points spread over the phase is what makes the figure informative.
+# ```
+#
+# ```{exercise}
+# :label: ex-nb04-sgd-plane
+# The paper's other planes go through the SGD solution, the SWA solution and the point where
+# both started. Draw the plane through notebook 01's SGD baseline (`run(TrainConfig(**base,
+# seed=SEED, swa=False), RUNS_DIR).load_model("sgd")`), the SWA model and the first snapshot.
+# Which of the two solutions is closer to the edge of the low train-loss region?
+# ```
+#
+# ```{solution} ex-nb04-sgd-plane
+# :class: dropdown
+# Compute `u, v, dx, dy = plane_basis(w1, w_sgd, w_swa)` (or any order) and call
+# `evaluate_plane` with the same options; mark the three points with `plane_coordinates`.
+# The SGD baseline ends its decaying schedule at a point of low train loss; compare the train
+# loss and test error at the two solutions in the table that `evaluate_at` gives, and how far
+# each is from the contour where the train loss has risen by a fixed amount.
+# {doc}`06_sgd_to_swa_line` answers the one-dimensional version of this question.
+# ```
+#
+# ```{exercise}
+# :label: ex-nb04-nll
+# Redraw the left panel with `"test_nll"` instead of `"test_err"`. Is the SWA point closer to
+# the minimum of the test NLL than to the minimum of the test error?
+# ```
+#
+# ```{solution} ex-nb04-nll
+# :class: dropdown
+# `plot_plane(surface, "test_nll", points=coords)`: the surface is already computed (the grid
+# stores four metrics). The NLL is a smooth function of the weights, so its minimum is better
+# defined than that of the error, which changes in steps of 0.1 points (one test signal).
+# Compare the grid minimum of `surface["test_nll"]` with the table's value at SWA.
+# ```

@@ -2,6 +2,9 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -9,4 +12,297 @@
 # ---
 
 # %% [markdown]
-# # 05_width_rays (being written)
+# # How wide are the SGD and SWA solutions? Random rays
+#
+# **The question.** The paper argues that SWA finds *wider* solutions than SGD: walking away from
+# the SWA weights in a random direction, the train loss rises more slowly than it does around
+# the SGD weights {cite:p}`izmailov2018swa`. Is that so for our SGD and SWA models, and by how
+# much?
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/05_width_rays.ipynb)
+#
+# **Cost.** Laptop profile (the defaults below): no training (notebook 01's seed-0 SGD and SWA
+# runs come from the run cache; a minute to train them otherwise), then 10 random rays from each
+# of the two solutions with 16 points each, 320 evaluations of the train and test sets (about
+# 20 s on a 2-core CPU), cached under `RUNS_DIR`. Paper profile: the same for five seeds.
+#
+# **Prerequisites.** {doc}`01_quickstart` (the runs), {doc}`04_trajectory_plane` (the
+# landscape tools); the width argument of {doc}`../book/flat_minima`.
+
+# %% tags=["remove-cell"]
+# On Colab: install swa_lib (torch is already there). Elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+
+# %% tags=["parameters"]
+SEEDS = [0]          # notebook 01's runs to examine (its SGD and SWA model per seed)
+EPOCHS = 60          # notebook 01's protocol (same configs, so the same runs)
+SWA_START = 45
+SWA_LR = 0.05
+NUM_SAMPLES = 5000
+MODEL = "mlp"
+N_DIRECTIONS = 10    # random rays per solution (the same directions for SGD and SWA)
+MAX_DISTANCE = 30.0  # L2 distance of the last point of each ray
+N_DISTANCES = 16     # points per ray, 0 .. MAX_DISTANCE
+LOSS_RISE = 0.5      # width: distance where the train loss has risen by this much, nats
+ERR_RISE = 10.0      # ... and where the test error has risen by this much, points
+RUNS_DIR = "../runs"
+DATA_DIR = "../data"
+DEVICE = "cpu"
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import display
+
+from swa_lib.data import load_dataset
+from swa_lib.landscape import get_flat_params, random_direction, ray_profile
+from swa_lib.landscape_summary import rise_distance
+from swa_lib.plotting import plot_rays
+from swa_lib.presets import laptop_mnist1d
+from swa_lib.report import glue, glue_text, paired_text
+from swa_lib.train import TrainConfig, resolve_device, run
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## Rays from the two solutions
+#
+# A ray is $w + t\, d$ with $d$ a unit vector ($\|d\|_2 = 1$), so $t$ is the L2 distance from
+# the solution $w$. The directions are Gaussian draws over *all* parameters (weights and biases,
+# `random_direction(..., norm=None)`), normalised by `ray_profile`: uniform on the sphere, as in
+# the paper's width figure. The same `N_DIRECTIONS` directions are used from the SGD and from the
+# SWA solution, so the two are compared ray by ray.
+#
+# Along every ray `ray_profile` evaluates the train loss as SGD sees it (cross-entropy on the
+# unaugmented training set plus the weight-decay term $\tfrac{\lambda}{2}\|w\|^2$) and the test
+# error. The MLP has no BatchNorm, so no statistics need recomputing along the rays
+# (`bn_recompute=True` is a no-op here; {doc}`07_random_landscapes` shows BN networks).
+
+# %%
+device = resolve_device(DEVICE)
+base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)  # = notebook 01
+distances = np.linspace(0.0, MAX_DISTANCE, N_DISTANCES)
+profiles, centres, gaps = {}, {}, {}
+for seed in SEEDS:
+    sgd_run = run(TrainConfig(**base, seed=seed, swa=False), RUNS_DIR)
+    swa_run = run(TrainConfig(**base, seed=seed, swa=True), RUNS_DIR)
+    cfg = swa_run.config
+    if seed == SEEDS[0]:
+        ds = load_dataset(cfg.dataset, DATA_DIR, device=device, num_samples=cfg.num_samples,
+                          seed=cfg.data_seed, augment=False, **cfg.dataset_kw)
+        options = dict(data=ds, metrics=("train_loss", "test_err"),
+                       weight_decay=cfg.weight_decay, bn_recompute=True,
+                       cache=Path(RUNS_DIR) / "landscapes")
+    solutions = {"SGD": sgd_run.load_model("sgd", device), "SWA": swa_run.load_model("swa", device)}
+    dirs = [random_direction(solutions["SWA"], seed=1000 * seed + i, norm=None)
+            for i in range(N_DIRECTIONS)]
+    for name, m in solutions.items():
+        profiles[name, seed] = ray_profile(m, m, dirs, distances, **options)
+    gaps[seed] = float((get_flat_params(solutions["SWA"]) - get_flat_params(solutions["SGD"]))
+                       .norm())
+n_new = sum(p.evaluated for p in profiles.values())
+print(f"{len(profiles)} sets of {N_DIRECTIONS} rays x {N_DISTANCES} points; "
+      f"{n_new} points evaluated now, the rest from the cache")
+
+# %%
+s0 = SEEDS[0]
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+plot_rays({"SGD": profiles["SGD", s0], "SWA": profiles["SWA", s0]},
+          metrics=("train_loss", "test_err"), colors_={"SGD": "C0", "SWA": "C3"}, ax=axes)
+for name, color in (("SGD", "C0"), ("SWA", "C3")):
+    prof = profiles[name, s0]
+    for ax, metric, rise in ((axes[0], "train_loss", LOSS_RISE), (axes[1], "test_err", ERR_RISE)):
+        w = rise_distance(prof.distances, prof[metric], rise)
+        if np.isfinite(w).any():
+            ax.axvline(np.nanmean(w), color=color, ls=":", lw=1.2)
+axes[0].set_title(f"train loss (with weight decay), seed {s0}")
+axes[1].set_title(f"test error, seed {s0}")
+fig.tight_layout()
+glue("nb05_rays", fig, display=False)
+display(fig)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} nb05_rays
+# :name: fig-nb05-rays
+#
+# Train loss (left) and test error (right, %) along random rays from the SGD solution (blue) and
+# from the SWA solution (red), against the L2 distance from the solution; thin lines are single
+# rays, thick lines their mean, and the dotted vertical lines mark the mean width (the distance
+# where the train loss has risen by `LOSS_RISE`, the test error by `ERR_RISE`). Look at how much
+# later the red curves turn upwards, and at their starting points: the SWA curve of test error
+# starts lower.
+# ```
+#
+# ## The widths
+#
+# For each ray, the width is the distance at which the metric has risen by a fixed amount above
+# its value at the solution (`rise_distance`, linear interpolation between evaluated points).
+# The table gives mean ± std over rays (and seeds) for a few thresholds, and the paired
+# difference SWA - SGD over the same directions with its 95 % t interval. The rays are random
+# draws for *fixed* trained models: the interval says how well the rays pin down the width of
+# these two models, not how it varies between training runs (that needs more seeds:
+# `SEEDS = [0, 1, 2]`, the paper profile).
+
+# %%
+rows = []
+for (name, seed), prof in profiles.items():
+    for metric, rises in (("train_loss", (LOSS_RISE / 5, LOSS_RISE, 2 * LOSS_RISE)),
+                          ("test_err", (ERR_RISE / 2, ERR_RISE))):
+        for rise in rises:
+            widths = rise_distance(prof.distances, prof[metric], rise)
+            rows += [{"solution": name, "seed": seed, "ray": i, "metric": metric, "rise": rise,
+                      "width": w} for i, w in enumerate(widths)]
+widths = pd.DataFrame(rows)
+wide = widths.set_index(["metric", "rise", "seed", "ray", "solution"])["width"].unstack()
+
+
+def mean_std(x: pd.Series) -> str:
+    x = x.dropna()
+    if x.empty:
+        return "never"
+    return f"{x.mean():.1f} ± {x.std(ddof=1) if len(x) > 1 else 0.0:.1f}"
+
+
+summary = {}
+for (metric, rise), g in wide.groupby(level=["metric", "rise"]):
+    unit = "nats" if metric == "train_loss" else "points"
+    both = g.dropna()
+    summary[f"{metric} +{rise:g} {unit}"] = {
+        "SGD width (L2)": mean_std(g["SGD"]),
+        "SWA width (L2)": mean_std(g["SWA"]),
+        "SWA - SGD": paired_text(both["SWA"] - both["SGD"], scale=1.0, unit=" L2")
+        if len(both) else "",
+        "rays beyond range (SGD / SWA)": f"{g['SGD'].isna().sum()} / {g['SWA'].isna().sum()}",
+    }
+summary = pd.DataFrame(summary).T
+summary.columns.name = f"{N_DIRECTIONS} rays x {len(SEEDS)} seed(s)"
+display(summary)
+
+# %%
+centre = {name: {m: float(np.mean([profiles[name, s][m][:, 0] for s in SEEDS]))
+                 for m in ("train_loss", "test_err")} for name in ("SGD", "SWA")}
+head = wide.xs(("train_loss", LOSS_RISE), level=["metric", "rise"])
+head_err = wide.xs(("test_err", ERR_RISE), level=["metric", "rise"])
+both, both_err = head.dropna(), head_err.dropna()
+ratio = both["SWA"] / both["SGD"]
+wider = int((both["SWA"] > both["SGD"]).sum())
+glue_text("nb05_n_rays", f"{N_DIRECTIONS} rays")
+glue_text("nb05_n_seeds", f"{len(SEEDS)} seed{'s' if len(SEEDS) > 1 else ''}")
+glue_text("nb05_loss_rise", f"{LOSS_RISE:g} nats")
+glue_text("nb05_err_rise", f"{ERR_RISE:g} points")
+glue_text("nb05_sgd_width", mean_std(head["SGD"]) + " L2")
+glue_text("nb05_swa_width", mean_std(head["SWA"]) + " L2")
+glue_text("nb05_diff_width", paired_text(both["SWA"] - both["SGD"], scale=1.0, unit=" L2")
+          if len(both) else "not measurable (no ray reached the threshold)")
+glue_text("nb05_ratio", f"{ratio.mean():.2f} ± {ratio.std(ddof=1):.2f} times"
+          if len(ratio) > 1 else "not measurable")
+glue_text("nb05_wider", f"{wider} of the {len(both)} rays")
+glue_text("nb05_sgd_width_err", mean_std(head_err["SGD"]) + " L2")
+glue_text("nb05_swa_width_err", mean_std(head_err["SWA"]) + " L2")
+glue_text("nb05_diff_width_err",
+          paired_text(both_err["SWA"] - both_err["SGD"], scale=1.0, unit=" L2")
+          if len(both_err) else "not measurable (no ray reached the threshold)")
+for name in ("SGD", "SWA"):
+    glue(f"nb05_{name.lower()}_centre_loss", centre[name]["train_loss"], display=False)
+    glue(f"nb05_{name.lower()}_centre_err", centre[name]["test_err"], display=False)
+glue("nb05_gap", float(np.mean(list(gaps.values()))), display=False)
+sgd_w = float(head["SGD"].mean()) if head["SGD"].notna().any() else float("nan")
+glue("nb05_wd_at_width", 0.5 * base["weight_decay"] * sgd_w**2, display=False)
+print(f"train loss +{LOSS_RISE:g}: SGD {mean_std(head['SGD'])}, SWA {mean_std(head['SWA'])}; "
+      f"SWA wider on {wider}/{len(both)} rays; ||w_SWA - w_SGD|| = {np.mean(list(gaps.values())):.2f}")
+
+# %% [markdown]
+# ## Conclusion
+#
+# Over {glue:text}`nb05_n_rays` from each solution ({glue:text}`nb05_n_seeds`), the train loss
+# rises by {glue:text}`nb05_loss_rise` at an L2 distance of {glue:text}`nb05_sgd_width` from the
+# SGD solution and {glue:text}`nb05_swa_width` from the SWA solution: SWA - SGD =
+# {glue:text}`nb05_diff_width`, a ratio of {glue:text}`nb05_ratio`, and the SWA solution is the
+# wider one along {glue:text}`nb05_wider`. Both start at about the same train loss
+# ({glue:text}`nb05_sgd_centre_loss:.3f` for SGD, {glue:text}`nb05_swa_centre_loss:.3f` for
+# SWA), so this is a difference in how fast the loss grows, not in where it starts. In test
+# error, SWA starts lower ({glue:text}`nb05_swa_centre_err:.1f` % against
+# {glue:text}`nb05_sgd_centre_err:.1f` %) and the error rises by {glue:text}`nb05_err_rise` at
+# {glue:text}`nb05_sgd_width_err` (SGD) and {glue:text}`nb05_swa_width_err` (SWA), a difference
+# of {glue:text}`nb05_diff_width_err`.
+#
+# So the paper's width picture holds here in direction, with a modest size. Two things to keep
+# in mind when reading it:
+#
+# * The widths are far larger than the distance between the two solutions
+#   ({glue:text}`nb05_gap:.2f` L2): a random direction in a space of tens of thousands of
+#   dimensions is almost orthogonal to the few directions in which the loss curves sharply, so
+#   random rays see the flat bulk of the landscape. {doc}`06_sgd_to_swa_line` looks along the
+#   one direction that connects the two solutions, and {doc}`08_flatness` at the sharpest
+#   directions (the Hessian's top eigenvalue).
+# * The train loss includes the weight-decay term, which grows by
+#   $\tfrac{\lambda}{2}t^2 + \lambda t\, w\cdot d$ along a ray, the same for both solutions up to
+#   the small $w\cdot d$ term: at the SGD width it alone contributes about
+#   {glue:text}`nb05_wd_at_width:.3f` of the rise.
+#
+# Widths depend on the scale of the weights, which differs between solutions
+# ({cite:t}`dinh2017sharp` show that a reparametrisation can make any minimum look sharp); here
+# the two networks have the same architecture and similar norms, but a comparison of widths
+# across architectures would need filter-normalised directions {cite:p}`li2018visualizing` (see
+# the exercises).
+#
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-nb05-seeds
+# Set `SEEDS = [0, 1, 2]` (notebook 01's runs, all cached). Is the SWA solution wider for every
+# seed, and is the seed-to-seed spread of the width larger than the ray-to-ray spread?
+# ```
+#
+# ```{solution} ex-nb05-seeds
+# :class: dropdown
+# The table then pools 30 rays per solution; group `widths` by `seed` to see each seed's mean
+# width (`widths.query("metric == 'train_loss' and rise == @LOSS_RISE").groupby(["seed",
+# "solution"]).width.mean()`). Seeds differ in their training path, so their widths can differ
+# by more than the rays of one seed do; the paired difference SWA - SGD per seed is the quantity
+# to compare.
+# ```
+#
+# ```{exercise}
+# :label: ex-nb05-filter
+# Use filter-normalised directions (`random_direction(model, seed=..., norm="filter")`, Li et
+# al.'s choice) and pass them to `ray_profile`, which rescales each to unit length. What changes,
+# and why do biases no longer move?
+# ```
+#
+# ```{solution} ex-nb05-filter
+# :class: dropdown
+# Filter normalisation scales each row of each weight matrix of the direction to the norm of the
+# matching row of the weights, and sets the bias entries to zero (`ignore="biasbn"`). Rows with
+# large weights get large steps; after `ray_profile` renormalises the whole direction to unit L2
+# length, the direction concentrates on the large-norm layers. Because the direction now depends
+# on the weights, the SGD and SWA rays are no longer the same directions; the widths change, and
+# the comparison is one of shapes relative to each network's own scale.
+# ```
+#
+# ```{exercise}
+# :label: ex-nb05-threshold
+# The width depends on the threshold. Plot the SWA - SGD width difference against `LOSS_RISE`
+# from 0.05 to 2 nats (no new evaluations are needed). Where is the difference largest?
+# ```
+#
+# ```{solution} ex-nb05-threshold
+# :class: dropdown
+# Loop over thresholds with `rise_distance(prof.distances, prof["train_loss"], rise)` for the
+# cached profiles (`profiles["SGD", 0]`, `profiles["SWA", 0]`) and average the paired
+# difference over rays. Close to the solution the rays are flat for both (the difference is a
+# fraction of the grid step of `MAX_DISTANCE / (N_DISTANCES - 1)`, so refine the grid to see
+# it); far away the curves are dominated by the quadratic weight-decay term and the explosion of
+# the cross-entropy, which both solutions share.
+# ```

@@ -2,6 +2,9 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -9,4 +12,296 @@
 # ---
 
 # %% [markdown]
-# # 06_sgd_to_swa_line (being written)
+# # On the line from SGD to SWA
+#
+# **The question.** Walk on the straight line from an SGD solution through the SWA solution and
+# beyond, $w(t) = w_\mathrm{SGD} + t\,(w_\mathrm{SWA} - w_\mathrm{SGD})$. The paper
+# {cite:p}`izmailov2018swa` finds that SGD sits near the edge of a wide region of low train loss
+# and SWA near its centre, and that the test error along the line is shifted relative to the
+# train loss. Where along $t$ do the train loss and the test error reach their minima for our
+# models?
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/06_sgd_to_swa_line.ipynb)
+#
+# **Cost.** Laptop profile (the defaults below): no training (notebook 01's three seeds come
+# from the run cache; a minute to train them otherwise), then two lines of 31 points per seed,
+# 186 evaluations of the train and test sets (about 10 s on a 2-core CPU), cached under
+# `RUNS_DIR`. Paper profile: five seeds.
+#
+# **Prerequisites.** {doc}`01_quickstart` (the runs), {doc}`05_width_rays` (widths along random
+# directions).
+
+# %% tags=["remove-cell"]
+# On Colab: install swa_lib (torch is already there). Elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+
+# %% tags=["parameters"]
+SEEDS = [0, 1, 2]    # notebook 01's runs
+EPOCHS = 60          # notebook 01's protocol (same configs, so the same runs)
+SWA_START = 45
+SWA_LR = 0.05
+NUM_SAMPLES = 5000
+MODEL = "mlp"
+T_MIN = -1.0         # the line w_SGD + t (w_SWA - w_SGD) is evaluated for t in T_MIN .. T_MAX
+T_MAX = 2.0
+N_T = 31             # points on each line, a step of 0.1 with the defaults
+LOSS_BAND = 0.02     # the low region: train loss within this of its minimum on the line, nats
+RUNS_DIR = "../runs"
+DATA_DIR = "../data"
+DEVICE = "cpu"
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import display
+
+from swa_lib.data import load_dataset
+from swa_lib.landscape import line_profile
+from swa_lib.landscape_summary import level_interval, profile_minimum
+from swa_lib.plotting import plot_line
+from swa_lib.presets import laptop_mnist1d
+from swa_lib.report import glue, glue_text
+from swa_lib.train import TrainConfig, resolve_device, run
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## Two lines per seed
+#
+# The SWA run's learning rate stays at `SWA_LR` during the averaging phase, so its *own last SGD
+# iterate* is the SGD point the paper's line figure starts from: the same run, the same
+# averaging phase, the iterate that SWA averages. The second line starts from notebook 01's
+# independent **SGD baseline** (its own decaying schedule, the same budget), a solution that SWA
+# never saw.
+#
+# `line_profile` evaluates the train loss as SGD sees it (cross-entropy on the unaugmented
+# training set plus the weight-decay term $\tfrac{\lambda}{2}\|w\|^2$), the test error and the
+# test NLL at every $t$. The MLP has no BatchNorm, so nothing needs recomputing along the line
+# (`bn_recompute=True` is a no-op here; {doc}`07_random_landscapes` shows BN networks).
+
+# %%
+device = resolve_device(DEVICE)
+base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)  # = notebook 01
+ts = np.linspace(T_MIN, T_MAX, N_T)
+STARTS = {"last": "last iterate of the SWA run", "sgd": "SGD baseline"}
+lines = {}
+for seed in SEEDS:
+    sgd_run = run(TrainConfig(**base, seed=seed, swa=False), RUNS_DIR)
+    swa_run = run(TrainConfig(**base, seed=seed, swa=True), RUNS_DIR)
+    cfg = swa_run.config
+    if seed == SEEDS[0]:
+        ds = load_dataset(cfg.dataset, DATA_DIR, device=device, num_samples=cfg.num_samples,
+                          seed=cfg.data_seed, augment=False, **cfg.dataset_kw)
+        options = dict(data=ds, metrics=("train_loss", "test_err", "test_nll"),
+                       weight_decay=cfg.weight_decay, bn_recompute=True,
+                       cache=Path(RUNS_DIR) / "landscapes")
+    m_swa = swa_run.load_model("swa", device)
+    starts = {"last": swa_run.load_model("sgd", device), "sgd": sgd_run.load_model("sgd", device)}
+    for key, m_start in starts.items():
+        lines[key, seed] = line_profile(m_swa, m_start, m_swa, ts, **options)
+n_new = sum(p.evaluated for p in lines.values())
+print(f"{len(lines)} lines of {N_T} points; {n_new} points evaluated now, the rest from the cache")
+
+# %%
+s0 = SEEDS[0]
+fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+for ax, key in zip(axes, STARTS):
+    prof = lines[key, s0]
+    plot_line(prof, x="t", ax=ax, labels=("SGD" if key == "sgd" else "last iterate", "SWA"))
+    m = profile_minimum(prof.t, prof["train_loss"])
+    ax.plot([m.t], [m.value], "v", color="C0", ms=9, zorder=5)
+    ax.set_title(f"from the {STARTS[key]} (seed {s0}), length {prof.meta['length']:.2f} L2",
+                 pad=18)
+fig.tight_layout()
+glue("nb06_line", fig, display=False)
+display(fig)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} nb06_line
+# :name: fig-nb06-line
+#
+# Train loss (solid, left axis) and test error (dashed, right axis, %) on the line
+# $w_\mathrm{start} + t\,(w_\mathrm{SWA} - w_\mathrm{start})$: left from the SWA run's own last
+# SGD iterate ($t = 0$), right from the independent SGD baseline; SWA is at $t = 1$ and the
+# triangle marks the minimum of the train loss. Look at where the start point sits on the
+# train-loss curve (a slope or the floor), how close SWA is to the triangle, and whether the
+# test error keeps falling past it.
+# ```
+#
+# ## Where the minima are
+#
+# Per seed and line: the position $t$ of the train-loss minimum and of the test-NLL minimum
+# (both refined by a parabola through the lowest grid point and its neighbours,
+# `profile_minimum`), of the test-error minimum (the grid point, first on ties: the error counts
+# test signals and moves in steps), and the interval of $t$ where the train loss is within
+# `LOSS_BAND` of its minimum on the line (`level_interval`; "<" or ">" when it runs past the end
+# of the evaluated range).
+
+# %%
+def fmt_end(x: float, side: str) -> str:
+    return (f"{x:.2f}" if np.isfinite(x) else ("< " if side == "lo" else "> ")
+            + f"{T_MIN if side == 'lo' else T_MAX:g}")
+
+
+rows = []
+for (key, seed), prof in lines.items():
+    loss_min = profile_minimum(prof.t, prof["train_loss"])
+    nll_min = profile_minimum(prof.t, prof["test_nll"])
+    err_min = profile_minimum(prof.t, prof["test_err"], refine=False)
+    lo, hi = level_interval(prof.t, prof["train_loss"], loss_min.value + LOSS_BAND)
+    at = {t: int(np.argmin(np.abs(prof.t - t))) for t in (0.0, 1.0)}
+    rows.append({
+        "start": key, "seed": seed, "length (L2)": prof.meta["length"],
+        "t of train-loss min": loss_min.t, "t of test-NLL min": nll_min.t,
+        "t of test-error min": err_min.t,
+        "low region lo": lo, "low region hi": hi,
+        "train loss at start": prof["train_loss"][at[0.0]],
+        "train loss at SWA": prof["train_loss"][at[1.0]], "train-loss min": loss_min.value,
+        "test err at start": prof["test_err"][at[0.0]],
+        "test err at SWA": prof["test_err"][at[1.0]], "test-error min": err_min.value,
+    })
+minima = pd.DataFrame(rows)
+assert all(np.isclose(lines[k].t[np.argmin(np.abs(lines[k].t - 1.0))], 1.0) for k in lines), \
+    "the t grid must contain t = 1 (SWA) and t = 0"
+shown = minima.assign(**{"low region": [f"{fmt_end(a, 'lo')} .. {fmt_end(b, 'hi')}"
+                                        for a, b in zip(minima["low region lo"],
+                                                        minima["low region hi"])]})
+shown = shown.drop(columns=["low region lo", "low region hi"]).set_index(["start", "seed"])
+display(shown.style.format(precision=3).format(precision=1, subset=[
+    "test err at start", "test err at SWA", "test-error min"]))
+
+
+# %%
+def mean_std(x: pd.Series, digits: int = 2) -> str:
+    x = x.dropna()
+    sd = x.std(ddof=1) if len(x) > 1 else 0.0
+    return f"{x.mean():.{digits}f} ± {sd:.{digits}f}"
+
+
+def band_position(g: pd.DataFrame, t: float) -> str:
+    """Where ``t`` lies in the low region: 0 = its left end, 1 = its right end (mean ± std)."""
+    pos = (t - g["low region lo"]) / (g["low region hi"] - g["low region lo"])
+    return mean_std(pos) if pos.notna().any() else "the region runs past the evaluated range"
+
+
+for key, g in minima.groupby("start", sort=False):
+    glue_text(f"nb06_{key}_loss_t", mean_std(g["t of train-loss min"]))
+    glue_text(f"nb06_{key}_nll_t", mean_std(g["t of test-NLL min"]))
+    glue_text(f"nb06_{key}_err_t", mean_std(g["t of test-error min"], 1))
+    glue_text(f"nb06_{key}_length", mean_std(g["length (L2)"]) + " L2")
+    glue_text(f"nb06_{key}_loss_start", mean_std(g["train loss at start"], 3))
+    glue_text(f"nb06_{key}_loss_swa", mean_std(g["train loss at SWA"], 3))
+    glue_text(f"nb06_{key}_loss_min", mean_std(g["train-loss min"], 3))
+    glue_text(f"nb06_{key}_err_start", mean_std(g["test err at start"], 1))
+    glue_text(f"nb06_{key}_err_swa", mean_std(g["test err at SWA"], 1))
+    glue_text(f"nb06_{key}_err_min", mean_std(g["test-error min"], 1))
+    glue_text(f"nb06_{key}_pos_start", band_position(g, 0.0))
+    glue_text(f"nb06_{key}_pos_swa", band_position(g, 1.0))
+    glue_text(f"nb06_{key}_shift", mean_std(g["t of test-NLL min"] - g["t of train-loss min"]))
+    print(f"{STARTS[key]}: train-loss min at t = {mean_std(g['t of train-loss min'])}, "
+          f"test-NLL min at {mean_std(g['t of test-NLL min'])}, test-error min at "
+          f"{mean_std(g['t of test-error min'], 1)}; in the low region: start at "
+          f"{band_position(g, 0.0)}, SWA at {band_position(g, 1.0)}")
+glue_text("nb06_n_seeds", f"{len(SEEDS)} seed{'s' if len(SEEDS) > 1 else ''}")
+glue_text("nb06_band", f"{LOSS_BAND:g} nats")
+glue_text("nb06_step", f"{(T_MAX - T_MIN) / (N_T - 1):.2g}")
+
+# %% [markdown]
+# ## Conclusion
+#
+# Mean ± std over {glue:text}`nb06_n_seeds`; positions in units of $t$ (0 is the start, 1 is
+# SWA; the grid step is {glue:text}`nb06_step`). The "low region" is where the train loss is
+# within {glue:text}`nb06_band` of its minimum on the line; a point's position in it runs from 0
+# (its left end) to 1 (its right end), and is negative outside it on the left.
+#
+# **From the SWA run's own last iterate** ({glue:text}`nb06_last_length` away from SWA): the
+# train loss is {glue:text}`nb06_last_loss_start` at the iterate, {glue:text}`nb06_last_loss_swa`
+# at SWA and lowest, {glue:text}`nb06_last_loss_min`, at $t$ = {glue:text}`nb06_last_loss_t`.
+# The iterate lies outside the low region, on its wall (position
+# {glue:text}`nb06_last_pos_start`), SWA inside it (position {glue:text}`nb06_last_pos_swa`):
+# past the minimum, but on its flat floor, where the train loss differs from the minimum only
+# in the third decimal. The test NLL is lowest at $t$ = {glue:text}`nb06_last_nll_t` and the
+# test error at $t$ = {glue:text}`nb06_last_err_t` ({glue:text}`nb06_last_err_start` % at the
+# iterate, {glue:text}`nb06_last_err_swa` % at SWA, {glue:text}`nb06_last_err_min` % at the best
+# point of the line). Along this line the test optimum sits close to the train optimum (the
+# test-NLL minimum is {glue:text}`nb06_last_shift` further along $t$).
+#
+# **From the SGD baseline** ({glue:text}`nb06_sgd_length` away): SGD is already inside the low
+# region, near its left end (position {glue:text}`nb06_sgd_pos_start`), and the train loss
+# hardly changes between the two solutions ({glue:text}`nb06_sgd_loss_start` at SGD,
+# {glue:text}`nb06_sgd_loss_swa` at SWA, minimum {glue:text}`nb06_sgd_loss_min` at $t$ =
+# {glue:text}`nb06_sgd_loss_t`; SWA at position {glue:text}`nb06_sgd_pos_swa`). The test error,
+# though, falls from {glue:text}`nb06_sgd_err_start` % at SGD to {glue:text}`nb06_sgd_err_swa` %
+# at SWA and is lowest at $t$ = {glue:text}`nb06_sgd_err_t`, past SWA; the test NLL is lowest at
+# $t$ = {glue:text}`nb06_sgd_nll_t`, {glue:text}`nb06_sgd_shift` further along than the train
+# loss.
+#
+# So both halves of the paper's observation show up here. SGD (the SWA run's iterate, and the
+# baseline to a lesser degree) sits near the edge of the region of low train loss and SWA well
+# inside it; and, on the line from the baseline, the test error is shifted relative to the
+# train loss: points with almost the same train loss as SGD but further into the region have
+# lower test error, which is the paper's argument for why SWA's central position pays off. On the
+# line from the SWA run's own iterate the shift is small. These are three seeds of one small
+# network, and the test error moves in steps of 0.1 points (one of 1,000 test signals), so its
+# minimum is located coarsely; the smooth test NLL gives the better-defined position. The line
+# is a single direction: the random rays of {doc}`05_width_rays` and the plane of
+# {doc}`04_trajectory_plane` look at others.
+#
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-nb06-extrapolate
+# Past SWA ($t > 1$) the test error of the baseline line keeps falling for a while. Would
+# "extrapolated SWA", $w_\mathrm{SWA} + 0.5\,(w_\mathrm{SWA} - w_\mathrm{SGD})$, be a better
+# model? How would you choose the 0.5 without looking at the test set?
+# ```
+#
+# ```{solution} ex-nb06-extrapolate
+# :class: dropdown
+# Read `lines["sgd", s]["test_err"]` at $t = 1.5$ for each seed. Choosing the step by the test
+# error would be selecting on the test set: the honest version holds out part of the training
+# set (or uses the train loss, which does not reward extrapolation here since its minimum is
+# near SWA) and re-evaluates on the test set once. With three seeds, check whether any gain is
+# larger than the seed-to-seed spread.
+# ```
+#
+# ```{exercise}
+# :label: ex-nb06-iterates
+# Replace the last iterate by earlier iterates of the averaging phase (save them with
+# `TrainConfig(snapshots=True)`, as in {doc}`04_trajectory_plane`). Is every iterate on a wall
+# of the valley, and does the train-loss minimum along each line stay near $t = 1$?
+# ```
+#
+# ```{solution} ex-nb06-iterates
+# :class: dropdown
+# Load the snapshot files into a model (`model.load_state_dict(load_torch(path))`) and call
+# `line_profile(m_swa, snapshot_model, m_swa, ts, **options)`. The iterates circle the SWA point
+# (notebook 04 shows them on the slopes of the train-loss bowl), so each line starts on a wall;
+# the minimum along each line is near, but not exactly at, SWA, because SWA is the centre of the
+# iterates rather than the minimum of the loss.
+# ```
+#
+# ```{exercise}
+# :label: ex-nb06-weight-decay
+# The train loss here includes the weight-decay term. Evaluate `"train_nll"` as well (add it to
+# `metrics`). Does the position of the minimum change?
+# ```
+#
+# ```{solution} ex-nb06-weight-decay
+# :class: dropdown
+# The penalty $\tfrac{\lambda}{2}\|w(t)\|^2$ is a parabola in $t$ with its minimum where $w(t)$
+# is closest to the origin; adding it moves the minimum of the sum towards that point. If the
+# SWA weights have a larger norm than the start point, the penalty pulls the minimum towards
+# $t < 1$, and the cross-entropy alone has its minimum further along the line.
+# ```

@@ -2,6 +2,9 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -9,4 +12,325 @@
 # ---
 
 # %% [markdown]
-# # 07_random_landscapes (being written)
+# # Random landscapes around the SGD and SWA solutions
+#
+# **The question.** Li et al.'s filter-normalised random planes {cite:p}`li2018visualizing` are
+# the most common picture of a loss landscape, and the headline figure of the original course
+# project {cite:p}`bayesianmlswa`. Drawn around an SGD solution and around an SWA solution of
+# the same BatchNorm network, does SWA sit in a wider basin? And how much of the picture is made
+# by the BatchNorm statistics: their tool, like the course project, keeps the centre model's BN
+# statistics at every point of the plane, while the SWA paper recomputes them at every point
+# {cite:p}`izmailov2018swa`.
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/07_random_landscapes.ipynb)
+#
+# **Cost.** Laptop profile (the defaults below): the SGD and SWA runs of the BatchNorm CNN are
+# those of {doc}`03_results_table` (seed 0) and come from the run cache (about a minute if that
+# notebook has not been run). Four 13 x 13 grids, each point evaluated on the whole training and
+# test sets: about 0.07 s per point with the centre's BN statistics and 0.2 s with BN
+# recomputed (an extra pass over the training set per point), about 80 s in all on one free core
+# of a 2-core CPU; the grids are cached under `RUNS_DIR/landscapes`, so re-running only redraws.
+# Paper profile: finer 25 x 25 grids (about four times the cost; a GPU evaluates them in seconds).
+#
+# **Prerequisites.** {doc}`../book/flat_minima` (filter normalisation, the reparametrisation
+# caveat), {doc}`03_results_table` (the runs).
+
+# %% tags=["remove-cell"]
+# On Colab: install swa_lib (torch is already there). Elsewhere this cell does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+
+# %% tags=["parameters"]
+SEED = 0               # the training seed of the two solutions
+PLANE_SEED = 0         # seed of the random directions
+GRID = 13              # points per axis of the plane (odd: the centre is a grid point)
+RANGE = 0.4            # the plane spans [-RANGE, RANGE]^2 in filter-normalised units
+R_FIXED = 0.2          # the fixed distance at which the surfaces are compared
+WIDTH_LEVEL = 0.1      # width: area of the region where the train NLL is below this (nats)
+EPOCHS = 20            # SGD budget of notebook 03's CNN ...
+SWA_START = 15         # ... its first averaged epoch ...
+SWA_EPOCHS = 30        # ... its SWA run (1.5 budgets) ...
+SWA_EVAL_EVERY = 5     # ... evaluated every 5 epochs (the same config, so the run is shared)
+SWA_LR = 0.05
+WIDTH = 16             # channels of the BN 1-D CNN
+BN_BATCH = 100         # batch size of the BN recomputation (the training batch size)
+NUM_SAMPLES = 5000     # MNIST-1D samples (4/5 train, 1/5 test)
+RUNS_DIR = "../runs"
+DATA_DIR = "../data"
+DEVICE = "cpu"
+
+# %%
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import display
+from scipy.interpolate import RegularGridInterpolator
+
+from swa_lib.data import load_dataset
+from swa_lib.landscape import evaluate_plane, get_flat_params, random_plane
+from swa_lib.plotting import plot_surface
+from swa_lib.presets import laptop_mnist1d
+from swa_lib.report import glue, glue_text
+from swa_lib.train import TrainConfig, run
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## Two solutions of one BatchNorm network
+#
+# The network is the 1-D CNN of {doc}`03_results_table` (three `Conv1d -> BatchNorm -> ReLU`
+# blocks, then a linear classifier), trained on MNIST-1D with the book's laptop protocol. The SGD
+# solution is the end of a run with the conventional decaying schedule; the SWA solution is the
+# average of the SGD iterates of a second run with the same seed, whose BN statistics were
+# recomputed for the averaged weights at the end of training. The configurations are exactly
+# those of notebook 03, so both runs come from its cache.
+
+# %%
+base = laptop_mnist1d("cnn1d", epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
+                      model_kw={"width": WIDTH})
+sgd_run = run(TrainConfig(**base, seed=SEED, swa=False), RUNS_DIR)
+swa_run = run(TrainConfig(**{**base, "epochs": SWA_EPOCHS, "eval_every": SWA_EVAL_EVERY},
+                          seed=SEED, swa=True), RUNS_DIR)
+models = {"SGD": sgd_run.load_model("sgd", DEVICE), "SWA": swa_run.load_model("swa", DEVICE)}
+data = load_dataset("mnist1d", DATA_DIR, device=DEVICE, num_samples=NUM_SAMPLES,
+                    seed=sgd_run.config.data_seed, augment=False)
+test_acc = {"SGD": sgd_run.final["sgd_test_accuracy"], "SWA": swa_run.final["swa_test_accuracy"]}
+n_params = sum(p.numel() for p in models["SGD"].parameters())
+print(f"{n_params} parameters; test accuracy SGD {100 * test_acc['SGD']:.1f} %, "
+      f"SWA {100 * test_acc['SWA']:.1f} %; runs from the cache: "
+      f"{sgd_run.cached and swa_run.cached}")
+
+# %% [markdown]
+# ## Filter-normalised planes, with and without BN recomputation
+#
+# Around each solution $w$ we draw two Gaussian directions and filter-normalise them
+# (`swa_lib.landscape.random_plane`): every filter of a direction gets the norm of the matching
+# filter of $w$, and the directions of biases and BN parameters are zero. The plane is
+# $w + \alpha d_1 + \beta d_2$; at $\alpha = 1$ every filter has moved by its own length. Each
+# solution gets its own directions (normalised to its own weights, from the same random seed).
+#
+# Every point is evaluated twice, on the whole training set (train NLL, the cross-entropy without
+# the weight-decay term, as Li et al. plot it) and the whole test set (test error):
+#
+# * **BN recomputed** (`bn_recompute=True`): before evaluating a point, its BatchNorm running
+#   statistics are recomputed from the training data (`update_bn`, batches of `BN_BATCH`), as
+#   for every model the SWA paper evaluates. This is the network one would actually deploy with
+#   these weights.
+# * **centre's BN statistics** (`bn_recompute=False`): every point uses the running statistics
+#   stored with the centre model, as `loss-landscape` {cite:p}`li2018visualizing` and the course
+#   project do.
+#
+# A first look at the scale settled the window: along one direction, the train NLL of these
+# small networks is already several nats at $|\alpha| = 1$ (chance-level error), and the basin
+# is a few tenths wide, so the grid spans $[-0.4, 0.4]^2$ (`RANGE`) rather than Li et al.'s
+# $[-1, 1]^2$.
+
+# %%
+alphas = np.linspace(-RANGE, RANGE, GRID)
+cache = Path(RUNS_DIR) / "landscapes"
+MODES = {"BN recomputed": True, "centre's BN statistics": False}
+surfaces, timing, directions = {}, [], {}
+for name, model in models.items():
+    d1, d2 = random_plane(model, seed=PLANE_SEED)
+    directions[name] = (d1, d2)
+    for mode, recompute in MODES.items():
+        t0, c0 = time.perf_counter(), time.process_time()
+        s = evaluate_plane(model, model, d1, d2, alphas, alphas, data=data,
+                           metrics=("train_nll", "test_err"), bn_recompute=recompute,
+                           bn_batch_size=BN_BATCH, cache=cache)
+        surfaces[name, mode] = s
+        timing.append({"centre": name, "BN": mode, "points evaluated": s.evaluated,
+                       "wall (s)": time.perf_counter() - t0,
+                       "CPU (s)": time.process_time() - c0})
+timing = pd.DataFrame(timing)
+timing["CPU per point (ms)"] = 1000 * timing["CPU (s)"] / timing["points evaluated"].clip(lower=1)
+display(timing.round(2))
+
+# %% [markdown]
+# The table shows the cost of this run (zero points evaluated: the grid came from the cache).
+# Recomputing BN costs a pass over the 4,000 training signals in train mode per point, on top of
+# the evaluation of both sets.
+
+# %% [markdown]
+# ## The landscapes
+#
+# Log-scale train NLL on the plane: contours on the left, the surface on the right. The first
+# two figures recompute BN at every point; the last two keep the centre's statistics. The 3-D
+# axes of all four share one vertical scale.
+
+# %%
+log_all = np.log10(np.concatenate([s.values["train_nll"].ravel() for s in surfaces.values()]))
+zlim = (log_all.min() - 0.05, log_all.max() + 0.05)
+KEYS = {("SGD", "BN recomputed"): "sgd_bn", ("SWA", "BN recomputed"): "swa_bn",
+        ("SGD", "centre's BN statistics"): "sgd_nobn",
+        ("SWA", "centre's BN statistics"): "swa_nobn"}
+for (name, mode), key in KEYS.items():
+    fig = plot_surface(surfaces[name, mode], "train_nll", log=True, levels=15,
+                       title=f"{name} solution, {mode}", figsize=(10.5, 4.3))
+    for ax in fig.axes:
+        if ax.name == "3d":
+            ax.set_zlim(*zlim)
+    glue(f"nb07_surface_{key}", fig, display=False)
+    display(fig)
+    plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} nb07_surface_sgd_bn
+# :name: fig-nb07-surface-sgd-bn
+#
+# Train NLL (log10) on a filter-normalised random plane around the **SGD** solution, BN
+# recomputed at every point. The centre $(0, 0)$ is the solution. Look at how far from the centre
+# the contours start to crowd: that is the width of the basin along these two directions.
+# ```
+#
+# ```{glue:figure} nb07_surface_swa_bn
+# :name: fig-nb07-surface-swa-bn
+#
+# The same around the **SWA** solution, BN recomputed at every point, on the same vertical scale.
+# Compare the floor of the basin and the spacing of the contours with the SGD plane above.
+# ```
+#
+# ```{glue:figure} nb07_surface_sgd_nobn
+# :name: fig-nb07-surface-sgd-nobn
+#
+# The SGD plane again, now with the **centre's BN statistics** at every point (Li et al.'s tool,
+# the course project). Same weights, same directions, same data as the first figure: only the
+# BatchNorm statistics differ. Compare the height of the walls with the first figure.
+# ```
+#
+# ```{glue:figure} nb07_surface_swa_nobn
+# :name: fig-nb07-surface-swa-nobn
+#
+# The SWA plane with the centre's BN statistics. Compare with the second figure: the same basin
+# looks much narrower and its walls much higher when the statistics are not recomputed.
+# ```
+#
+# ## Loss at a fixed distance, and width
+#
+# Two numbers summarise each surface. The **loss at a fixed distance** is the mean train NLL (and
+# test error) at the four grid points at distance `R_FIXED` from the centre along $\pm d_1$,
+# $\pm d_2$. The **width** is the area of the region of the plane where the train NLL stays below
+# `WIDTH_LEVEL` nats (interpolated log-linearly between grid points), written as the radius
+# $r_\mathrm{eq} = \sqrt{\mathrm{area}/\pi}$ of a disk of the same area. The profile figure below
+# shows the mean over the four half-axes at every distance.
+
+# %%
+mid = GRID // 2
+k_fix = int(np.argmin(np.abs(alphas[mid:] - R_FIXED)))  # grid steps from the centre
+r_used = float(alphas[mid + k_fix])
+
+
+def half_axes(values: np.ndarray, k: int) -> float:
+    """Mean of the four grid points k steps from the centre along +-d1, +-d2."""
+    return float(np.mean([values[mid + k, mid], values[mid - k, mid],
+                          values[mid, mid + k], values[mid, mid - k]]))
+
+
+def width_radius(surface, level: float, fine: int = 401) -> float:
+    """sqrt(area / pi) of {train NLL < level} in the window (log-linear interpolation)."""
+    f = RegularGridInterpolator((surface.alphas, surface.betas),
+                                np.log(surface.values["train_nll"]))
+    g = np.linspace(-RANGE, RANGE, fine)
+    a, b = np.meshgrid(g, g, indexing="ij")
+    inside = f(np.stack([a.ravel(), b.ravel()], 1)) < np.log(level)
+    return float(np.sqrt(inside.mean() * (2 * RANGE) ** 2 / np.pi))
+
+
+rows = []
+for (name, mode), s in surfaces.items():
+    nll, err = s.values["train_nll"], s.values["test_err"]
+    rows.append({"solution": name, "BN": mode, "train NLL, centre": nll[mid, mid],
+                 f"train NLL, r = {r_used:.2g}": half_axes(nll, k_fix),
+                 "test error (%), centre": err[mid, mid],
+                 f"test error (%), r = {r_used:.2g}": half_axes(err, k_fix),
+                 f"width r_eq (NLL < {WIDTH_LEVEL:g})": width_radius(s, WIDTH_LEVEL),
+                 "max train NLL on the plane": nll.max()})
+summary = pd.DataFrame(rows).set_index(["solution", "BN"])
+glue("nb07_summary", summary.round(3), display=False)
+display(summary.round(3))
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
+steps = np.arange(0, GRID - mid)
+dist = alphas[mid:]
+STYLE = {"BN recomputed": "-", "centre's BN statistics": "--"}
+for (name, mode), s in surfaces.items():
+    color = "C0" if name == "SGD" else "C3"
+    for ax, metric in zip(axes, ("train_nll", "test_err")):
+        prof = [half_axes(s.values[metric], k) for k in steps]
+        ax.plot(dist, prof, STYLE[mode], color=color, marker="o", ms=3,
+                label=f"{name}, {mode}")
+axes[0].set(yscale="log", xlabel="distance from the centre (filter-normalised units)",
+            ylabel="train NLL (nats)")
+axes[1].set(xlabel="distance from the centre (filter-normalised units)",
+            ylabel="test error (%)")
+for ax in axes:
+    ax.axvline(r_used, color="grey", lw=0.8, ls=":")
+axes[0].axhline(WIDTH_LEVEL, color="grey", lw=0.8, ls=":")
+axes[1].legend(fontsize=8)
+fig.tight_layout()
+glue("nb07_profiles", fig, display=False)
+display(fig)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} nb07_profiles
+# :name: fig-nb07-profiles
+#
+# Train NLL (left, log scale) and test error (right) against the distance from the centre, each
+# the mean of the four half-axes $\pm d_1$, $\pm d_2$ of a plane; SGD blue, SWA red; solid: BN
+# recomputed at every point, dashed: the centre's BN statistics. The dotted lines mark the fixed
+# distance and the width level of the table. Look at the gap between solid and dashed lines of one
+# colour (the BN statistics), and then at the gap between the two colours (SGD against SWA).
+# ```
+
+# %%
+S = summary
+nll_r = f"train NLL, r = {r_used:.2g}"
+err_r = f"test error (%), r = {r_used:.2g}"
+wcol = f"width r_eq (NLL < {WIDTH_LEVEL:g})"
+for (name, mode), key in KEYS.items():
+    row = S.loc[(name, mode)]
+    glue_text(f"nb07_{key}_centre", f"{row['train NLL, centre']:.3f}")
+    glue_text(f"nb07_{key}_r", f"{row[nll_r]:.3f}")
+    glue_text(f"nb07_{key}_r_err", f"{row[err_r]:.1f}")
+    glue_text(f"nb07_{key}_width", f"{row[wcol]:.3f}")
+    glue_text(f"nb07_{key}_max", f"{row['max train NLL on the plane']:.1f}")
+for name in models:
+    k = name.lower()
+    ratio = S.loc[(name, "centre's BN statistics"), nll_r] / S.loc[(name, "BN recomputed"), nll_r]
+    glue_text(f"nb07_{k}_ratio", f"{ratio:.1f}")
+    glue_text(f"nb07_{k}_acc", f"{100 * test_acc[name]:.1f}")
+    glue_text(f"nb07_{k}_dnorm", f"{float(directions[name][0].norm()):.1f}")
+    glue_text(f"nb07_{k}_wnorm", f"{float(get_flat_params(models[name]).norm()):.1f}")
+
+
+def compare(a: float, b: float, more: str, less: str) -> str:
+    """Words for a vs b (a the SWA value)."""
+    return more if a > b else less
+
+
+for mode, key in (("BN recomputed", "bn"), ("centre's BN statistics", "nobn")):
+    w_sgd, w_swa = S.loc[("SGD", mode), wcol], S.loc[("SWA", mode), wcol]
+    l_sgd, l_swa = S.loc[("SGD", mode), nll_r], S.loc[("SWA", mode), nll_r]
+    glue_text(f"nb07_width_verdict_{key}",
+              compare(w_swa, w_sgd, "wider", "narrower") + f" ({w_swa / w_sgd:.2f} times)")
+    glue_text(f"nb07_r_verdict_{key}", compare(l_swa, l_sgd, "higher", "lower"))
+glue_text("nb07_swa_recorded", f"{swa_run.final['swa_train_nll']:.3f}")
+glue_text("nb07_sgd_recorded", f"{sgd_run.final['sgd_train_nll']:.3f}")
+glue_text("nb07_r", f"{r_used:.2g}")
+glue_text("nb07_level", f"{WIDTH_LEVEL:g}")
+glue_text("nb07_grid", f"{GRID} x {GRID}")
+glue_text("nb07_range", f"{RANGE:g}")
+glue_text("nb07_seed", str(SEED))
+glue_text("nb07_width", str(WIDTH))
+_ = glue_text("nb07_n_params", f"{n_params:,}")

@@ -68,12 +68,12 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
-from scipy.stats import mannwhitneyu
 
 from swa_lib.data import iterate_batches, load_dataset
 from swa_lib.io import atomic_torch_save, load_torch, stable_hash
 from swa_lib.metrics import (
     accuracy,
+    auroc,
     ece,
     nll,
     predict_proba,
@@ -215,13 +215,6 @@ print(f"predictions: {predict_wall:.1f} s now; SWAG sampling took {sample_second
 def part(p: torch.Tensor, name: str) -> torch.Tensor:
     i = list(SETS).index(name)
     return p[splits[i]:splits[i + 1]]
-
-
-def auroc(score_ood: torch.Tensor, score_in: torch.Tensor) -> float:
-    """P(score of a random OOD input > score of a random test input), ties counting half: the
-    area under the ROC curve of the score as an OOD detector (Mann-Whitney U / (n_ood n_in))."""
-    u = mannwhitneyu(score_ood.cpu().numpy(), score_in.cpu().numpy()).statistic
-    return float(u) / (score_ood.numel() * score_in.numel())
 
 
 rows = []

@@ -121,3 +121,14 @@ def test_glue_text_refuses_text_myst_would_rewrite() -> None:
         glue_text("k_plus", "+4.4")
     with pytest.raises(ValueError, match="would render as"):
         glue_text("k_tuple", "0, 1")
+
+
+def test_auroc_equals_pair_counting() -> None:
+    from swa_lib.metrics import auroc
+
+    gen = torch.Generator().manual_seed(0)
+    pos = torch.randint(0, 6, (37,), generator=gen).double()  # many ties
+    neg = torch.randint(0, 5, (23,), generator=gen).double()
+    pairs = [(1.0 if a > b else 0.5 if a == b else 0.0) for a in pos for b in neg]
+    assert auroc(pos, neg) == pytest.approx(sum(pairs) / len(pairs), abs=1e-12)
+    assert auroc(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])) == 1.0

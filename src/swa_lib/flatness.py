@@ -13,10 +13,12 @@ parameters (double backward: ``grad(grad(L) · v)``), never the Hessian itself:
 
 The loss is the *exact* full-set mean ``L(w) = (1/N) sum_i l_i(w)`` (plus ``0.5 * wd * ||w||^2``
 if ``weight_decay`` is given): each batch's Hessian-vector product is weighted by its size, so
-the answer does not depend on the batch size (PyHessian weights batches equally). Pass a fixed
+the answer does not depend on the batch size (as in PyHessian's data-loader mode). Pass a fixed
 ``subset`` (an int: that many samples drawn once with the seed; or an index tensor) to use a
-cheaper fixed mini-dataset. The model is evaluated in eval mode (BN uses its running statistics,
-dropout is off), as PyHessian does, and its mode is restored afterwards.
+cheaper fixed mini-dataset. The Hessian is taken with respect to the parameters that require
+grad (all of them, usually), flattened in ``model.parameters()`` order. The model is evaluated
+in eval mode (BN uses its running statistics, dropout is off), as PyHessian does, and its mode
+is restored afterwards.
 """
 
 from __future__ import annotations

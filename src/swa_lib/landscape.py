@@ -505,7 +505,7 @@ class _Evaluator:
         return losses, correct
 
     # -- per-point loop -----------------------------------------------------------------------
-    def _one(self, p: Tensor) -> tuple[dict[str, tuple[Tensor, Tensor]], Tensor]:
+    def _one(self, p: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
         set_flat_params_(self.model, p)
         if self.bn_recompute:
             update_bn(self.model, _slices(self.bn_x, self.bn_batch_size))
@@ -543,7 +543,7 @@ class _Evaluator:
                 else:
                     bufs[name] = b.unsqueeze(0).expand(k, *b.shape).clone()
 
-            def f_train(pr: dict, bf: dict, x: Tensor) -> Tensor:
+            def f_bufs(pr: dict, bf: dict, x: Tensor) -> Tensor:
                 return functional_call(model, (pr, bf), (x,))
 
             momenta = [bn.momentum for bn in self.bns]
@@ -551,7 +551,7 @@ class _Evaluator:
             model.train()
             seen = 0
             try:
-                fwd = vmap(f_train, in_dims=(0, 0, None), randomness="different")
+                fwd = vmap(f_bufs, in_dims=(0, 0, None), randomness="different")
                 for xb in _slices(self.bn_x, self.bn_batch_size):
                     b = xb.shape[0]
                     for bn in self.bns:
@@ -564,11 +564,7 @@ class _Evaluator:
                 for m, mode in modes.items():
                     m.training = mode
             model.eval()
-
-            def f_eval(pr: dict, bf: dict, x: Tensor) -> Tensor:
-                return functional_call(model, (pr, bf), (x,))
-
-            fwd_eval = vmap(f_eval, in_dims=(0, 0, None))
+            fwd_eval = vmap(f_bufs, in_dims=(0, 0, None))
 
             def run(x: Tensor) -> Tensor:
                 return fwd_eval(params, bufs, x)

@@ -20,6 +20,7 @@ __all__ = [
     "ece",
     "reliability_diagram",
     "predictive_entropy",
+    "auroc",
     "predict_logits",
     "predict_proba",
     "evaluate",
@@ -57,6 +58,24 @@ def predictive_entropy(probs: Tensor) -> Tensor:
     """Per-sample entropy ``-sum_c p_c log p_c`` (nats), shape ``(N,)``."""
     p = probs.double().clamp_min(_EPS)
     return -(probs.double() * p.log()).sum(1)
+
+
+def auroc(score_positive: Tensor, score_negative: Tensor) -> float:
+    """Area under the ROC curve of a score separating positives from negatives.
+
+    ``P(s_pos > s_neg) + 0.5 P(s_pos == s_neg)`` over all pairs, i.e. the Mann-Whitney U statistic
+    divided by ``n_pos * n_neg`` (computed exactly from mid-ranks). Used with the predictive
+    entropy as the score and out-of-distribution inputs as positives.
+    """
+    from scipy.stats import rankdata
+
+    pos = score_positive.detach().double().cpu().numpy().ravel()
+    neg = score_negative.detach().double().cpu().numpy().ravel()
+    if pos.size == 0 or neg.size == 0:
+        raise ValueError("auroc needs at least one positive and one negative score")
+    ranks = rankdata(np.concatenate([pos, neg]))  # mid-ranks for ties
+    u = ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2
+    return float(u / (pos.size * neg.size))
 
 
 @dataclass
