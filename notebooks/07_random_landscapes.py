@@ -298,12 +298,17 @@ S = summary
 nll_r = f"train NLL, r = {r_used:.2g}"
 err_r = f"test error (%), r = {r_used:.2g}"
 wcol = f"width r_eq (NLL < {WIDTH_LEVEL:g})"
+def g3(x: float) -> str:
+    """Three significant digits (renders the same in the book: no trailing zeros)."""
+    return f"{x:.3g}"
+
+
 for (name, mode), key in KEYS.items():
     row = S.loc[(name, mode)]
-    glue_text(f"nb07_{key}_centre", f"{row['train NLL, centre']:.3f}")
-    glue_text(f"nb07_{key}_r", f"{row[nll_r]:.3f}")
+    glue_text(f"nb07_{key}_centre", g3(row["train NLL, centre"]))
+    glue_text(f"nb07_{key}_r", g3(row[nll_r]))
     glue_text(f"nb07_{key}_r_err", f"{row[err_r]:.1f}")
-    glue_text(f"nb07_{key}_width", f"{row[wcol]:.3f}")
+    glue_text(f"nb07_{key}_width", g3(row[wcol]))
     glue_text(f"nb07_{key}_max", f"{row['max train NLL on the plane']:.1f}")
 for name in models:
     k = name.lower()
@@ -325,12 +330,12 @@ for mode, key in (("BN recomputed", "bn"), ("centre's BN statistics", "nobn")):
     glue_text(f"nb07_width_verdict_{key}",
               compare(w_swa, w_sgd, "wider", "narrower") + f" ({w_swa / w_sgd:.2f} times)")
     glue_text(f"nb07_r_verdict_{key}", compare(l_swa, l_sgd, "higher", "lower"))
-glue_text("nb07_swa_recorded", f"{swa_run.final['swa_train_nll']:.3f}")
-glue_text("nb07_sgd_recorded", f"{sgd_run.final['sgd_train_nll']:.3f}")
+glue_text("nb07_swa_recorded", g3(swa_run.final["swa_train_nll"]))
+glue_text("nb07_sgd_recorded", g3(sgd_run.final["sgd_train_nll"]))
 glue_text("nb07_r", f"{r_used:.2g}")
 glue_text("nb07_level", f"{WIDTH_LEVEL:g}")
 glue_text("nb07_grid", f"{GRID} x {GRID}")
 glue_text("nb07_range", f"{RANGE:g}")
 glue_text("nb07_seed", str(SEED))
 glue_text("nb07_width", str(WIDTH))
-_ = glue_text("nb07_n_params", f"{n_params:,}")
+_ = glue_text("nb07_n_params", str(n_params))
