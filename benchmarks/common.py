@@ -42,6 +42,11 @@ from torch import nn  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"
 
+try:  # an editable install made elsewhere (a copied venv on a GPU box) may not resolve
+    import swa_lib  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(ROOT / "src"))
+
 __all__ = [
     "ROOT", "BENCH_DIR", "machine_info", "set_threads", "sync", "interleaved", "median",
     "summarize", "peak_tensor_bytes", "peak_python_bytes", "rss_bytes", "fmt_bytes", "fmt_s",

@@ -176,9 +176,9 @@ def mean_std(x: pd.Series) -> str:
 
 summary = {}
 for (metric, rise), g in wide.groupby(level=["metric", "rise"]):
-    unit = "nats" if metric == "train_loss" else "points"
+    label = "train loss +{:g} nats" if metric == "train_loss" else "test error +{:g} points"
     both = g.dropna()
-    summary[f"{metric} +{rise:g} {unit}"] = {
+    summary[label.format(rise)] = {
         "SGD width (L2)": mean_std(g["SGD"]),
         "SWA width (L2)": mean_std(g["SWA"]),
         "SWA - SGD": paired_text(both["SWA"] - both["SGD"], scale=1.0, unit=" L2")

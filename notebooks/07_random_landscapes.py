@@ -330,6 +330,12 @@ for mode, key in (("BN recomputed", "bn"), ("centre's BN statistics", "nobn")):
     glue_text(f"nb07_width_verdict_{key}",
               compare(w_swa, w_sgd, "wider", "narrower") + f" ({w_swa / w_sgd:.2f} times)")
     glue_text(f"nb07_r_verdict_{key}", compare(l_swa, l_sgd, "higher", "lower"))
+w_sgd, w_swa = S.loc[("SGD", "BN recomputed"), wcol], S.loc[("SWA", "BN recomputed"), wcol]
+glue_text("nb07_claim", "the direction of the paper's claim" if w_swa > w_sgd
+          else "against the direction of the paper's claim")
+glue_text("nb07_centre_verdict", compare(S.loc[("SWA", "BN recomputed"), "train NLL, centre"],
+                                         S.loc[("SGD", "BN recomputed"), "train NLL, centre"],
+                                         "higher", "lower"))
 glue_text("nb07_swa_recorded", g3(swa_run.final["swa_train_nll"]))
 glue_text("nb07_sgd_recorded", g3(sgd_run.final["sgd_train_nll"]))
 glue_text("nb07_r", f"{r_used:.2g}")
@@ -339,3 +345,128 @@ glue_text("nb07_range", f"{RANGE:g}")
 glue_text("nb07_seed", str(SEED))
 glue_text("nb07_width", str(WIDTH))
 _ = glue_text("nb07_n_params", str(n_params))
+
+# %% [markdown]
+# ## What recomputing BatchNorm changes
+#
+# At the centre the two evaluations agree closely: the SGD solution has train NLL
+# {glue:text}`nb07_sgd_bn_centre` with BN recomputed and {glue:text}`nb07_sgd_nobn_centre` with
+# its stored statistics (the running averages of training), and the SWA solution
+# {glue:text}`nb07_swa_bn_centre` either way (its stored statistics were recomputed at the end of
+# its run the same way; the run recorded {glue:text}`nb07_swa_recorded`). Away from the centre
+# they part. At distance {glue:text}`nb07_r` the train NLL with the centre's statistics is
+# {glue:text}`nb07_sgd_ratio` times the recomputed one around SGD
+# ({glue:text}`nb07_sgd_nobn_r` against {glue:text}`nb07_sgd_bn_r` nats) and
+# {glue:text}`nb07_swa_ratio` times around SWA ({glue:text}`nb07_swa_nobn_r` against
+# {glue:text}`nb07_swa_bn_r`); the test error there is {glue:text}`nb07_sgd_nobn_r_err` %
+# against {glue:text}`nb07_sgd_bn_r_err` % around SGD. The highest point of the SGD plane is
+# {glue:text}`nb07_sgd_nobn_max` nats with the centre's statistics and
+# {glue:text}`nb07_sgd_bn_max` with BN recomputed.
+#
+# The reason is the architecture. Every convolution here is followed by BatchNorm
+# {cite:p}`ioffe2015batch`. Moving the filters changes the mean and variance of each channel;
+# recomputed statistics normalise the change away (the convolutions have no bias, so with
+# recomputed statistics the output does not even depend on the length of a filter, only on its
+# direction), stale statistics do not, and every later layer receives shifted and rescaled
+# activations. A plane drawn with the centre's statistics therefore measures two things at once:
+# how the loss changes with the weights, and how badly the frozen statistics fit the moved
+# weights. The second grows with the distance and makes most of the walls.
+#
+# Which surface is "right" depends on the question. The recomputed surface is the loss of the
+# network one would deploy with those weights, which is how SWA itself is used (the average gets
+# its own statistics). The fixed-statistics surface is the loss of the centre model with its
+# weights perturbed and its statistics frozen. For the question "does SWA sit in a wider basin",
+# recomputing is the fair choice: without it, every solution is charged for the mismatch of its
+# statistics, and every basin looks narrower than the set of good networks around it. The course
+# project's landscape, which kept one model's statistics for the whole grid, is the dashed kind of
+# curve.
+#
+# ## SGD against SWA
+#
+# With BN recomputed, the SWA solution's train NLL is {glue:text}`nb07_r_verdict_bn` than SGD's
+# at distance {glue:text}`nb07_r` ({glue:text}`nb07_swa_bn_r` against
+# {glue:text}`nb07_sgd_bn_r` nats), and its region of train NLL below
+# {glue:text}`nb07_level` nats is {glue:text}`nb07_width_verdict_bn`: equivalent radius
+# {glue:text}`nb07_swa_bn_width` against {glue:text}`nb07_sgd_bn_width`. With the centre's
+# statistics the SWA basin is {glue:text}`nb07_width_verdict_nobn`
+# ({glue:text}`nb07_swa_nobn_width` against {glue:text}`nb07_sgd_nobn_width`). On the test set
+# SWA reaches {glue:text}`nb07_swa_acc` % accuracy and SGD {glue:text}`nb07_sgd_acc` %.
+#
+# How much to read into this:
+#
+# * The difference between the solutions is small next to the difference the BN statistics make,
+#   and each surface is **one** pair of random directions around **one** training seed
+#   ({glue:text}`nb07_seed`). Random directions in a space of {glue:text}`nb07_n_params`
+#   parameters see the *average* curvature, not the sharpest directions
+#   ({doc}`../book/flat_minima`); {doc}`05_width_rays` compares many random rays over several
+#   seeds, and {doc}`08_flatness` measures the curvature itself.
+# * Filter-normalised units are relative: at $\alpha = 1$ every filter has moved by its own
+#   length, but the two planes do not have the same length in weight space (a unit step is
+#   {glue:text}`nb07_sgd_dnorm` around SGD and {glue:text}`nb07_swa_dnorm` around SWA, whose
+#   weight vectors have norms {glue:text}`nb07_sgd_wnorm` and {glue:text}`nb07_swa_wnorm`).
+#   This is what makes the two pictures comparable despite the scale caveat of
+#   {cite:t}`dinh2017sharp`, and also why "wider" here means wider relative to each solution's
+#   own weights.
+# * The solutions come from two runs of {doc}`03_results_table` with different schedules and
+#   budgets (SGD: 20 epochs with a decaying rate; SWA: 30 epochs, averaged from epoch 15), not
+#   from one trajectory.
+#
+# ## Conclusion
+#
+# On {glue:text}`nb07_grid` filter-normalised planes around a BatchNorm CNN, whether the BN
+# statistics are recomputed at each point changes the picture far more than whether the centre
+# is the SGD or the SWA solution: at distance {glue:text}`nb07_r`, the stale statistics of the
+# centre multiply the train NLL by {glue:text}`nb07_sgd_ratio` (SGD) and
+# {glue:text}`nb07_swa_ratio` (SWA). Li et al.'s tool and the course project draw the dashed
+# kind of surface. With statistics recomputed at every point, as the SWA paper does, the SWA
+# solution's centre is {glue:text}`nb07_centre_verdict` and its basin
+# {glue:text}`nb07_width_verdict_bn` than the SGD solution's on
+# this plane and seed: {glue:text}`nb07_claim`, by a margin that one random plane cannot
+# establish on its own.
+#
+# ## Exercises
+#
+# ```{exercise}
+# :label: ex-nb07-plane-seed
+# Re-run with `PLANE_SEED = 1` and `PLANE_SEED = 2` (each costs the four grids again). Does the
+# SWA basin stay wider than the SGD one, and by how much does the width of one solution change
+# from plane to plane?
+# ```
+#
+# ```{solution} ex-nb07-plane-seed
+# :class: dropdown
+# Each plane is a sample of two random directions, and its width is a noisy estimate of the
+# average curvature around the solution. Compare the change between SGD and SWA with the change
+# of one solution between planes: a ranking that flips from one plane to the next is no evidence
+# either way. Several planes (or many rays, as in {doc}`05_width_rays`) and several training
+# seeds are needed before the difference means something.
+# ```
+#
+# ```{exercise}
+# :label: ex-nb07-range
+# Draw the planes over Li et al.'s window, `RANGE = 1.0` (with `GRID = 11` to keep the cost).
+# What does the surface look like, and what would you conclude from it about SGD against SWA?
+# ```
+#
+# ```{solution} ex-nb07-range
+# :class: dropdown
+# Most of the window is a plateau at chance-level test error, with a train NLL of several nats
+# (BN recomputed) or tens of nats (centre's statistics); the basin is a small dip in the middle
+# covered by two or three grid points, and its width cannot be read off. Which window shows a
+# basin depends on the network: look at a 1-D slice first and choose the window from it.
+# ```
+#
+# ```{exercise}
+# :label: ex-nb07-centre
+# At the centre, the SGD solution's train NLL differs slightly between the two evaluations and
+# the SWA solution's does not. Why?
+# ```
+#
+# ```{solution} ex-nb07-centre
+# :class: dropdown
+# The SGD model stores the running averages of training: exponential averages (momentum 0.1)
+# over the last augmented mini-batches, computed while the weights were still moving. Recomputing
+# gives the exact statistics of the unaugmented training set at the final weights. The SWA model's
+# statistics were already recomputed at the end of its run by the same `update_bn` pass over the
+# same batches, so recomputing them again changes nothing.
+# ```
