@@ -18,6 +18,8 @@ the median is reported. Also measured:
     python benchmarks/bench_averaging.py            # all three models, CPU
     python benchmarks/bench_averaging.py --quick    # fewer repeats (run_all.py)
     python benchmarks/bench_averaging.py --device cuda --models wrn28_10
+    git show c728647:src/swa_lib/averaging.py > /tmp/averaging_old.py
+    python benchmarks/bench_averaging.py --baseline-module /tmp/averaging_old.py --no-variants
 """
 
 from __future__ import annotations
@@ -116,8 +118,20 @@ def variants(avg: list[torch.Tensor], new: list[torch.Tensor], repeats: int,
     return {k: summarize(v)["median_s"] for k, v in times.items()}
 
 
+def load_module(path: str) -> Any:
+    """Import a Python file as a module (an older ``averaging.py`` to compare against)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("averaging_baseline", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def bench_model(name: str, *, device: str, repeats: int, with_variants: bool,
-                budget_s: float | None = None) -> dict[str, Any]:
+                budget_s: float | None = None, baseline: Any = None) -> dict[str, Any]:
     torch.manual_seed(0)
     model = build_model(name, 10).to(device)
     n_params = sum(p.numel() for p in model.parameters())
@@ -125,10 +139,13 @@ def bench_model(name: str, *, device: str, repeats: int, with_variants: bool,
     ours, ref = SWA(model), AveragedModel(model)
     ours.update(model)
     ref.update_parameters(model)
+    fns = {"ours": lambda: ours.update(other), "ref": lambda: ref.update_parameters(other)}
+    if baseline is not None:
+        old = baseline.SWA(model)
+        old.update(model)
+        fns["baseline"] = lambda: old.update(other)
 
-    times = interleaved({"ours": lambda: ours.update(other),
-                         "ref": lambda: ref.update_parameters(other)},
-                        repeats=repeats, warmup=1, device=device, budget_s=budget_s)
+    times = interleaved(fns, repeats=repeats, warmup=1, device=device, budget_s=budget_s)
     t_ours, t_ref = summarize(times["ours"]), summarize(times["ref"])
 
     mem_ours = peak_tensor_bytes(lambda: ours.update(other), device)
@@ -154,6 +171,9 @@ def bench_model(name: str, *, device: str, repeats: int, with_variants: bool,
         "update_python_peak_bytes_ours": py_ours,
         "update_python_peak_bytes_ref": py_ref,
     }
+    if baseline is not None:
+        row["baseline_s"] = summarize(times["baseline"])
+        row["speedup_vs_baseline"] = row["baseline_s"]["median_s"] / t_ours["median_s"]
     row.update(equality(model))
     if with_variants:
         avg = [p.detach().clone() for p in model.parameters()]
@@ -169,15 +189,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-variants", dest="variants", action="store_false",
                     help="skip the comparison of fast-path candidates")
+    ap.add_argument("--baseline-module", default=None, metavar="PATH",
+                    help="also time SWA from this file (e.g. an older averaging.py from git)")
     args = ap.parse_args(argv)
     set_threads(threads_arg(args.threads))
     repeats = args.repeats or (5 if args.quick else 11)
+    baseline = load_module(args.baseline_module) if args.baseline_module else None
     budget = 20.0 if args.quick else None
 
     rows = []
     for name in args.models:
         row = bench_model(name, device=args.device, repeats=repeats, with_variants=args.variants,
-                          budget_s=budget)
+                          budget_s=budget, baseline=baseline)
         rows.append(row)
         print(f"  {name}: ours {fmt_s(row['ours_s']['median_s'])}, AveragedModel "
               f"{fmt_s(row['ref_s']['median_s'])} -> {row['speedup']:.1f}x", flush=True)
@@ -195,6 +218,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ours vs f64": f"{r['max_abs_err_ours_vs_f64']:.1e}",
         "ref vs f64": f"{r['max_abs_err_ref_vs_f64']:.1e}",
     } for r in rows]))
+    if baseline is not None:
+        print(f"\nSWA.update from {args.baseline_module} vs this one:\n")
+        print(markdown_table([{
+            "model": r["model"], "baseline": fmt_s(r["baseline_s"]["median_s"]),
+            "ours": fmt_s(r["ours_s"]["median_s"]),
+            "speedup": f"{r['speedup_vs_baseline']:.2f}x"} for r in rows]))
     if args.variants:
         print("\nCandidate fast paths (median per update of the parameters; alpha = 0.25):\n")
         print(markdown_table([{"model": r["model"], **{k: fmt_s(v) for k, v in

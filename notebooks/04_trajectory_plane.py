@@ -172,8 +172,8 @@ plt.close(fig)
 # averaged epochs), with contour levels log-spaced above the minimum (the colours change fastest
 # near the bottom). Look at where the iterates sit (on the slopes of the train-loss bowl) and
 # where the projection of the SWA point falls (inside its lowest bands); the test-error surface
-# is noisier (1,000 test signals) and its lowest patch is not exactly under the train-loss
-# minimum.
+# is noisier (it counts misclassified test signals) and its lowest patch is not exactly under
+# the train-loss minimum.
 # ```
 #
 # ## The numbers at the marked points
@@ -216,6 +216,7 @@ wd_term = 0.5 * cfg.weight_decay * np.array([float(w.double().pow(2).sum())
 lower_loss = int((swa_row["train loss"] < iters["train loss"]).sum())
 lower_err = int((swa_row["test error (%)"] < iters["test error (%)"]).sum())
 glue_text("nb04_n_snap", str(len(paths)))
+glue_text("nb04_n_test", f"{len(ds.y_test)} test signals")
 glue_text("nb04_n_params", f"{w_swa.numel()} parameters")
 glue_text("nb04_epochs", listing([epochs[i] for i in picks], "g"))
 for key, x in (("dx", dx), ("dy", dy), ("off_plane", off_plane),
@@ -263,9 +264,10 @@ print(f"SWA is lower than {lower_loss}/3 iterates in train loss, {lower_err}/3 i
 # averaging even three of them lands near its bottom. The full average of all the snapshots does
 # better than any point of the plane, because it leaves the plane: the other iterates pull it in
 # directions the plane does not contain. This is one seed and one plane, and the test error
-# counts 1,000 test signals, so differences of a few tenths of a point are a handful of
-# signals. {doc}`05_width_rays` asks whether the region around SWA is also wider in random
-# directions, and {doc}`06_sgd_to_swa_line` follows the line from SGD to SWA.
+# counts {glue:text}`nb04_n_test`, so differences of a few tenths of a point are a handful of
+# signals. {doc}`Notebook 05 <05_width_rays>` asks whether the region around SWA is also wider
+# in random directions, and {doc}`notebook 06 <06_sgd_to_swa_line>` follows the line from SGD
+# to SWA.
 #
 # ## Exercises
 #

@@ -198,6 +198,8 @@ both, both_err = head.dropna(), head_err.dropna()
 ratio = both["SWA"] / both["SGD"]
 wider = int((both["SWA"] > both["SGD"]).sum())
 glue_text("nb05_n_rays", f"{N_DIRECTIONS} rays")
+n_params = sum(p.numel() for p in solutions["SWA"].parameters())
+glue_text("nb05_n_params", f"{n_params} dimensions")
 glue_text("nb05_n_seeds", f"{len(SEEDS)} seed{'s' if len(SEEDS) > 1 else ''}")
 glue_text("nb05_loss_rise", f"{LOSS_RISE:g} nats")
 glue_text("nb05_err_rise", f"{ERR_RISE:g} points")
@@ -241,11 +243,11 @@ print(f"train loss +{LOSS_RISE:g}: SGD {mean_std(head['SGD'])}, SWA {mean_std(he
 # in mind when reading it:
 #
 # * The widths are far larger than the distance between the two solutions
-#   ({glue:text}`nb05_gap:.2f` L2): a random direction in a space of tens of thousands of
-#   dimensions is almost orthogonal to the few directions in which the loss curves sharply, so
-#   random rays see the flat bulk of the landscape. {doc}`06_sgd_to_swa_line` looks along the
-#   one direction that connects the two solutions, and {doc}`08_flatness` at the sharpest
-#   directions (the Hessian's top eigenvalue).
+#   ({glue:text}`nb05_gap:.2f` L2): a random direction in a space of
+#   {glue:text}`nb05_n_params` is almost orthogonal to the few directions in which the loss
+#   curves sharply, so random rays see the flat bulk of the landscape. {doc}`Notebook 06 <06_sgd_to_swa_line>`
+#   looks along the one direction that connects the two solutions, and
+#   {doc}`notebook 08 <08_flatness>` at the sharpest directions (the Hessian's top eigenvalue).
 # * The train loss includes the weight-decay term, which grows by
 #   $\tfrac{\lambda}{2}t^2 + \lambda t\, w\cdot d$ along a ray, the same for both solutions up to
 #   the small $w\cdot d$ term: at the SGD width it alone contributes about

@@ -215,6 +215,8 @@ for key, g in minima.groupby("start", sort=False):
           f"{band_position(g, 0.0)}, SWA at {band_position(g, 1.0)}")
 glue_text("nb06_n_seeds", f"{len(SEEDS)} seed{'s' if len(SEEDS) > 1 else ''}")
 glue_text("nb06_band", f"{LOSS_BAND:g} nats")
+glue_text("nb06_n_test", f"{len(ds.y_test)} test signals")
+glue_text("nb06_err_step", f"{100 / len(ds.y_test):.2g} points")
 glue_text("nb06_step", f"{(T_MAX - T_MIN) / (N_T - 1):.2g}")
 
 # %% [markdown]
@@ -252,11 +254,12 @@ glue_text("nb06_step", f"{(T_MAX - T_MIN) / (N_T - 1):.2g}")
 # inside it; and, on the line from the baseline, the test error is shifted relative to the
 # train loss: points with almost the same train loss as SGD but further into the region have
 # lower test error, which is the paper's argument for why SWA's central position pays off. On the
-# line from the SWA run's own iterate the shift is small. These are three seeds of one small
-# network, and the test error moves in steps of 0.1 points (one of 1,000 test signals), so its
-# minimum is located coarsely; the smooth test NLL gives the better-defined position. The line
-# is a single direction: the random rays of {doc}`05_width_rays` and the plane of
-# {doc}`04_trajectory_plane` look at others.
+# line from the SWA run's own iterate the shift is small. These are
+# {glue:text}`nb06_n_seeds` of one small network, and the test error moves in steps of
+# {glue:text}`nb06_err_step` (one of {glue:text}`nb06_n_test`), so its minimum is located
+# coarsely; the smooth test NLL gives the better-defined position. The line is a single
+# direction: the random rays of {doc}`notebook 05 <05_width_rays>` and the plane of
+# {doc}`notebook 04 <04_trajectory_plane>` look at others.
 #
 # ## Exercises
 #

@@ -30,7 +30,8 @@
 # test sets: about 0.07 s per point with the centre's BN statistics and 0.2 s with BN
 # recomputed (an extra pass over the training set per point), about 80 s in all on one free core
 # of a 2-core CPU; the grids are cached under `RUNS_DIR/landscapes`, so re-running only redraws.
-# Paper profile: finer 25 x 25 grids (about four times the cost; a GPU evaluates them in seconds).
+# Paper profile: the full-width CNN (32 channels) of notebook 03's paper profile, on finer
+# 25 x 25 grids (meant for a GPU).
 #
 # **Prerequisites.** {doc}`../book/flat_minima` (filter normalisation, the reparametrisation
 # caveat), {doc}`03_results_table` (the runs).
@@ -131,8 +132,8 @@ print(f"{n_params} parameters; test accuracy SGD {100 * test_acc['SGD']:.1f} %, 
 #
 # A first look at the scale settled the window: along one direction, the train NLL of these
 # small networks is already several nats at $|\alpha| = 1$ (chance-level error), and the basin
-# is a few tenths wide, so the grid spans $[-0.4, 0.4]^2$ (`RANGE`) rather than Li et al.'s
-# $[-1, 1]^2$.
+# is a few tenths wide, so the grid spans $[-r, r]^2$ with $r$ = `RANGE` =
+# {glue:text}`nb07_range` rather than Li et al.'s $[-1, 1]^2$.
 
 # %%
 alphas = np.linspace(-RANGE, RANGE, GRID)
@@ -342,6 +343,9 @@ glue_text("nb07_r", f"{r_used:.2g}")
 glue_text("nb07_level", f"{WIDTH_LEVEL:g}")
 glue_text("nb07_grid", f"{GRID} x {GRID}")
 glue_text("nb07_range", f"{RANGE:g}")
+glue_text("nb07_epochs", str(EPOCHS))
+glue_text("nb07_swa_epochs", str(SWA_EPOCHS))
+glue_text("nb07_swa_start", str(SWA_START))
 glue_text("nb07_seed", str(SEED))
 glue_text("nb07_width", str(WIDTH))
 _ = glue_text("nb07_n_params", str(n_params))
@@ -408,7 +412,8 @@ _ = glue_text("nb07_n_params", str(n_params))
 #   {cite:t}`dinh2017sharp`, and also why "wider" here means wider relative to each solution's
 #   own weights.
 # * The solutions come from two runs of {doc}`03_results_table` with different schedules and
-#   budgets (SGD: 20 epochs with a decaying rate; SWA: 30 epochs, averaged from epoch 15), not
+#   budgets (SGD: {glue:text}`nb07_epochs` epochs with a decaying rate; SWA:
+#   {glue:text}`nb07_swa_epochs` epochs, averaged from epoch {glue:text}`nb07_swa_start`), not
 #   from one trajectory.
 #
 # ## Conclusion
