@@ -27,9 +27,10 @@
 # **Cost.** Laptop profile (the defaults below): the SGD and SWA runs of the BatchNorm CNN are
 # those of {doc}`03_results_table` (seed 0) and come from the run cache (about a minute if that
 # notebook has not been run). Four 13 x 13 grids, each point evaluated on the whole training and
-# test sets: about 0.07 s per point with the centre's BN statistics and 0.2 s with BN
-# recomputed (an extra pass over the training set per point), about 80 s in all on one free core
-# of a 2-core CPU; the grids are cached under `RUNS_DIR/landscapes`, so re-running only redraws.
+# test sets: about 0.08 s of CPU time per point with the centre's BN statistics and 0.2 s with
+# BN recomputed (an extra pass over the training set per point), about 90 s of CPU time in all
+# (measured on a busy 2-core machine, where it took about twice as long in wall time); the grids
+# are cached under `RUNS_DIR/landscapes`, so re-running only redraws.
 # Paper profile: the full-width CNN (32 channels) of notebook 03's paper profile, on finer
 # 25 x 25 grids (meant for a GPU).
 #
@@ -400,7 +401,7 @@ _ = glue_text("nb07_n_params", str(n_params))
 #
 # * The difference between the solutions is small next to the difference the BN statistics make,
 #   and each surface is **one** pair of random directions around **one** training seed
-#   ({glue:text}`nb07_seed`). Random directions in a space of {glue:text}`nb07_n_params`
+#   (seed {glue:text}`nb07_seed`). Random directions in a space of {glue:text}`nb07_n_params`
 #   parameters see the *average* curvature, not the sharpest directions
 #   ({doc}`../book/flat_minima`); {doc}`05_width_rays` compares many random rays over several
 #   seeds, and {doc}`08_flatness` measures the curvature itself.

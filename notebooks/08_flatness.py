@@ -26,9 +26,9 @@
 # **Cost.** Laptop profile (the defaults below): the MLP of {doc}`01_quickstart` on MNIST-1D,
 # three seeds. The SGD baselines come from notebook 01's run cache; the SWA runs are re-run once
 # with an EMA kept on the side (3 runs, about 30 s each on one free core of a 2-core CPU). Then a
-# top eigenvalue and a trace for each of the 9 solutions on the whole training set, each
-# Hessian-vector product about 0.15 s: about 40 s in all, cached under `RUNS_DIR/flatness`, so
-# re-running only redraws. Paper profile: five seeds.
+# top eigenvalue and a trace for each of the 9 solutions and for one rescaled network, on the
+# whole training set, each Hessian-vector product about 0.2 s: about 50 s of CPU time in all,
+# cached under `RUNS_DIR/flatness`, so re-running only redraws. Paper profile: five seeds.
 #
 # **Prerequisites.** {doc}`../book/flat_minima` (sharpness as curvature, power iteration,
 # Hutchinson's estimator, the reparametrisation caveat), {doc}`01_quickstart` (the runs).
@@ -89,16 +89,18 @@ torch.set_num_threads(1)
 #
 # * **SGD**: notebook 01's baseline, 60 epochs with the learning rate decaying to 1 % of its
 #   initial value (same config, so the run comes from the cache);
-# * **SWA**: notebook 01's SWA run (constant rate 0.05 from epoch 41, equal-weight average of the
-#   iterates at the end of epochs 45 to 60);
+# * **SWA**: notebook 01's SWA run (the laptop protocol's SWA rate equals its initial rate, so
+#   the learning rate stays at 0.05 throughout; equal-weight average of the iterates at the end
+#   of epochs 45 to 60);
 # * **EMA**: an exponential moving average of the *same* SGD iterates as SWA, updated after every
 #   step, $w_\mathrm{ema} \leftarrow d\, w_\mathrm{ema} + (1 - d)\, w$ with decay
 #   $d$ = `EMA_DECAY`. With 40 steps per epoch and $d = 0.995$ its weights decay with a time
 #   constant of $1/(1-d) = 200$ steps, 5 epochs.
 #
 # SWA and EMA come from one run (the SWA config plus `ema_decay`; keeping the EMA draws no
-# randomness, so the SGD trajectory and the SWA average are those of notebook 01's run): they
-# average the same iterates and differ only in the weights they give them.
+# randomness, so the SGD trajectory and the SWA average are those of notebook 01's run; we
+# checked that the averaged weights agree exactly): they average the same iterates and differ
+# only in the weights they give them.
 
 # %%
 base = laptop_mnist1d("mlp", epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
@@ -226,7 +228,7 @@ for a, b in PAIRS:
         text = paired_text(d, scale=1.0, digits=digits, unit="")
         diff_text[a, b, col] = text
         row[COLS[col]] = text
-        row[f"{COLS[col]}: seeds where {a} < {b}"] = f"{int((d < 0).sum())}/{len(d)}"
+        row[f"{COLS[col]}: seeds with a negative difference"] = f"{int((d < 0).sum())}/{len(d)}"
     diff_rows.append(row)
 diffs = pd.DataFrame(diff_rows).set_index("difference")
 diffs = diffs[[c for c in diffs.columns if ":" not in c]
@@ -328,8 +330,13 @@ display(dinh.round(3))
 
 # %%
 def g3(x: float) -> str:
-    """Three significant digits (renders the same in the book: no trailing zeros)."""
-    return f"{x:.3g}"
+    """Three significant digits, no exponent (renders the same in the book)."""
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def ratio_range(r: pd.Series) -> str:
+    lo, hi = f"{r.min():.2f}", f"{r.max():.2f}"
+    return f"{lo} on every seed" if lo == hi else f"{lo} to {hi}"
 
 
 for s in ORDER:
@@ -392,9 +399,9 @@ norms = wide["weight norm"]
 spread = max(float(((norms[s] - norms["SGD"]) / norms["SGD"]).abs().max()) for s in ORDER)
 glue_text("nb08_norm_spread", f"{100 * spread:.0f} %")
 ratio = wide["lambda_max", "SWA"] / wide["lambda_max", "SGD"]
-glue_text("nb08_eig_ratio", f"{ratio.min():.2f} to {ratio.max():.2f}")
+glue_text("nb08_eig_ratio", ratio_range(ratio))
 ratio = wide["trace", "SWA"] / wide["trace", "SGD"]
-glue_text("nb08_trace_ratio", f"{ratio.min():.2f} to {ratio.max():.2f}")
+glue_text("nb08_trace_ratio", ratio_range(ratio))
 rel_se = (res["trace_se"] / res["trace"]).max()
 glue_text("nb08_trace_rel_se", f"{100 * rel_se:.0f} %")
 glue_text("nb08_n_seeds", str(len(SEEDS)))
@@ -414,10 +421,10 @@ _ = glue_text("nb08_dinh_logit", "exactly zero" if out_diff == 0 else f"at most 
 # The rescaled network computes the same function (the largest change of a test logit is
 # {glue:text}`nb08_dinh_logit`; test accuracy {glue:text}`nb08_dinh_acc`), yet its top eigenvalue
 # goes from {glue:text}`nb08_dinh_eig` and its trace from {glue:text}`nb08_dinh_trace`, while
-# the norm of its weight vector goes from {glue:text}`nb08_dinh_norm`. By the choice of $c$ the
-# same SWA solution can be made sharper than any SGD solution above, and with other choices for
-# other layers, flatter. A curvature number is a statement about one parametrisation of the
-# function, not about the function.
+# the norm of its weight vector goes from {glue:text}`nb08_dinh_norm`. Since $c$ is arbitrary,
+# the same SWA solution can be made as sharp as one likes without changing a single prediction. A
+# curvature number is a statement about one parametrisation of the function, not about the
+# function.
 #
 # That does not make the comparison above empty. The SGD, EMA and SWA solutions are not
 # rescalings of each other: they are points of training runs of one network with one weight
