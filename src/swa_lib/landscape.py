@@ -56,8 +56,8 @@ size-weighted momentum ``b/(n+b)`` :func:`~swa_lib.averaging.update_bn` uses. Th
 (``points_per_pass=None``, ``batch_size=None``) follow measurements made with
 ``benchmarks/bench_landscape.py`` (see :func:`default_points_per_pass`, :func:`default_batch_size`):
 on an H100 a 21x21 grid is 12-25x faster than a ``loss-landscape``-style per-point
-``DataLoader`` loop; on a 2-core CPU the two are within noise of each other (the convolutions
-dominate), except that ``vmap`` is slower there and is therefore off by default.
+``DataLoader`` loop; on a 2-core CPU, where the convolutions dominate, 1.0-1.6x (``vmap`` is
+slower there and therefore off by default).
 
 On CUDA, cuDNN convolutions use TF32 by default (``torch.backends.cudnn.allow_tf32``), so values
 computed with different batch sizes or ``points_per_pass`` differ by ~1e-4 in the loss (and a
@@ -404,11 +404,12 @@ def default_points_per_pass(model: nn.Module, device: torch.device, bn_recompute
     23k parameters, 4000/1000 samples, and a CIFAR-shaped BN CNN, 34k parameters, 1000/500
     random images; time per grid point, medians of 3 interleaved runs):
 
-    * CPU (2 shared cores, torch 2.14, 7x7 grid, smaller data): ``vmap`` over 8 points is
-      *slower* than the per-point loop in every case (cnn1d 125 vs 74 ms without BN recompute,
-      253 vs 140 ms with; CIFAR-shaped 1.33 vs 0.41 s and 2.24 vs 1.19 s): a convolution under
-      ``vmap`` becomes one grouped convolution over ``K`` times the channels, which the CPU
-      kernels run slower than ``K`` plain ones. So ``1``.
+    * CPU (2 shared cores, 1 thread, torch 2.14, ``--quick``: 7x7 grid, 800/200 MNIST-1D and
+      300/200 random images): ``vmap`` over 8 points is *slower* than the per-point loop in every
+      case (cnn1d 74 vs 59 ms without BN recompute, 260 vs 125 ms with; CIFAR-shaped 613 vs
+      336 ms and 935 vs 508 ms): a convolution under ``vmap`` becomes one grouped convolution
+      over ``K`` times the channels, which the CPU kernels run slower than ``K`` plain ones.
+      So ``1``.
     * CUDA (H100, torch 2.11, 21x21 grid), K = 1 / 8 / 16 / 64:
       without BN recompute cnn1d 1.45 / 1.67 / 1.65 / 1.78 ms, CIFAR-shaped 2.42 / 1.76 / 1.70 /
       1.72 ms (a wash: the big eval batches already fill the GPU); with BN recompute (128-sample
