@@ -136,7 +136,7 @@ lo = 100 * (1 - max(table.max()))
 ax.set_ylim(max(0, lo - 5), lo + 25)
 ax.legend()
 glue("nb01_curves", fig, display=False)
-fig
+plt.close(fig)
 
 # %% [markdown]
 # ```{glue:figure} nb01_curves

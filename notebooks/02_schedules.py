@@ -158,7 +158,6 @@ ax1.set_title(f"zoom: epochs {z0}-{z1}, ▼ = a model is averaged")
 ax0.legend(fontsize=8)
 fig.tight_layout()
 glue("nb02_lr", fig, display=False)
-display(fig)
 plt.close(fig)
 
 # %% [markdown]
@@ -205,7 +204,6 @@ axes[0].set_ylim(max(0, lo - 1), hi + 0.5 * (hi - lo) + 1)
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 glue("nb02_err", fig, display=False)
-display(fig)
 plt.close(fig)
 
 # %% [markdown]

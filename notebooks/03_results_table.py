@@ -245,7 +245,6 @@ for j, arch in enumerate(ARCHS):
 axes[0, 0].legend(fontsize=8)
 fig.tight_layout()
 glue("nb03_fig", fig, display=False)
-display(fig)
 plt.close(fig)
 
 # %% [markdown]

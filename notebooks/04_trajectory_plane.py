@@ -160,7 +160,6 @@ for ax, metric in zip(axes, ("test_err", "train_loss")):
                ylabel="$b$ (L2, along $v$)")
 fig.tight_layout()
 glue("nb04_plane", fig, display=False)
-display(fig)
 plt.close(fig)
 
 # %% [markdown]

@@ -129,7 +129,6 @@ axes[0].set_title(f"train loss (with weight decay), seed {s0}")
 axes[1].set_title(f"test error, seed {s0}")
 fig.tight_layout()
 glue("nb05_rays", fig, display=False)
-display(fig)
 plt.close(fig)
 
 # %% [markdown]

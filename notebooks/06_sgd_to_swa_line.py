@@ -124,7 +124,6 @@ for ax, key in zip(axes, STARTS):
                  pad=18)
 fig.tight_layout()
 glue("nb06_line", fig, display=False)
-display(fig)
 plt.close(fig)
 
 # %% [markdown]

@@ -182,7 +182,6 @@ for (name, mode), key in KEYS.items():
         if ax.name == "3d":
             ax.set_zlim(*zlim)
     glue(f"nb07_surface_{key}", fig, display=False)
-    display(fig)
     plt.close(fig)
 
 # %% [markdown]
@@ -281,7 +280,6 @@ axes[0].axhline(WIDTH_LEVEL, color="grey", lw=0.8, ls=":")
 axes[1].legend(fontsize=8)
 fig.tight_layout()
 glue("nb07_profiles", fig, display=False)
-display(fig)
 plt.close(fig)
 
 # %% [markdown]

@@ -250,7 +250,6 @@ for ax, col, label in zip(axes, ("lambda_max", "trace", "test accuracy (%)"),
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 glue("nb08_fig", fig, display=False)
-display(fig)
 plt.close(fig)
 
 # %% [markdown]
@@ -281,7 +280,6 @@ axes[1].set(xlabel="Rademacher samples", ylabel="running mean of $z^T H z$ (± s
 axes[0].legend(fontsize=8)
 fig.tight_layout()
 glue("nb08_convergence", fig, display=False)
-display(fig)
 plt.close(fig)
 
 # %% [markdown]

@@ -215,7 +215,7 @@ for ax in axes:
 fig.suptitle(f"MNIST-1D {MODEL}, {EPOCHS} epochs, seeds {SEEDS}; "
              f"SGD baseline {acc_text([sgd[s]['sgd_test_accuracy'] for s in SEEDS])} %")
 glue("nb09_heatmap", fig, display=False)
-fig  # noqa: B018
+plt.close(fig)
 
 # %% [markdown]
 # ```{glue:figure} nb09_heatmap

@@ -274,7 +274,7 @@ axes[2].set(yticks=y, yticklabels=[], xlabel="test accuracy (%)", xlim=(lo - 0.2
 axes[2].invert_yaxis()
 axes[2].legend(fontsize=8)
 glue("nb10_fig", fig, display=False)
-fig  # noqa: B018
+plt.close(fig)
 
 # %% [markdown]
 # ```{glue:figure} nb10_fig

@@ -132,3 +132,28 @@ def test_auroc_equals_pair_counting() -> None:
     pairs = [(1.0 if a > b else 0.5 if a == b else 0.0) for a in pos for b in neg]
     assert auroc(pos, neg) == pytest.approx(sum(pairs) / len(pairs), abs=1e-12)
     assert auroc(torch.tensor([2.0, 3.0]), torch.tensor([0.0, 1.0])) == 1.0
+
+
+def test_glue_shows_figures_where_myst_nb_is_missing(monkeypatch) -> None:
+    import builtins
+
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    from swa_lib.report import glue
+
+    real_import = builtins.__import__
+
+    def no_myst(name, *args, **kwargs):
+        if name.startswith("myst_nb"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    shown = []
+    monkeypatch.setattr(builtins, "__import__", no_myst)
+    monkeypatch.setattr(IPython.display, "display", lambda v: shown.append(v))
+    fig = plt.figure()
+    glue("k_fig", fig, display=False)
+    glue("k_num", 1.5, display=False)
+    plt.close(fig)
+    assert shown == [fig]  # the figure is shown once, the number is not

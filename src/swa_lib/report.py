@@ -26,11 +26,18 @@ class Text(str):
 
 
 def glue(name: str, value: Any, *, display: bool = False) -> None:
-    """``myst_nb.glue(name, value, display=display)``; without myst-nb, display or do nothing."""
+    """``myst_nb.glue(name, value, display=display)``.
+
+    Notebooks glue a figure (``display=False``), close it, and show it once in the book through a
+    captioned ``{glue:figure}`` block. Without myst-nb (e.g. on Colab) there is no such block, so
+    figures are displayed here instead; other values are displayed only if ``display``.
+    """
     try:
         from myst_nb import glue as _glue
     except ImportError:  # e.g. on Colab: the book machinery is not needed to run a notebook
-        if display:
+        from matplotlib.figure import Figure
+
+        if display or isinstance(value, Figure):
             from IPython.display import display as _display
 
             _display(value)
