@@ -35,7 +35,6 @@ import importlib.metadata
 import os
 import pickle
 import random
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .io import stable_hash
+from .io import atomic_savez, stable_hash
 
 __all__ = [
     "DATASET_NAMES", "ArrayDataset", "load_dataset", "iterate_batches",
@@ -355,7 +354,7 @@ def _load_mnist1d(root: Path, num_samples: int | None, seed: int, augment: bool,
     arrays = _read_npz(path)
     if arrays is None:
         arrays = _generate_mnist1d(args)
-        _atomic_savez(path, **arrays)
+        atomic_savez(path, **arrays)
 
     x_tr, x_te = arrays["x"], arrays["x_test"]  # float64 (N, 40)
     mean, std = float(x_tr.mean()), float(x_tr.std())
@@ -399,20 +398,6 @@ def _read_npz(path: Path) -> dict[str, np.ndarray] | None:
             return {k: f[k] for k in ("x", "y", "x_test", "y_test")}
     except Exception:  # noqa: BLE001 - a torn or foreign file is just a cache miss
         return None
-
-
-def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    """``np.savez`` to a temp file in the same folder, then ``os.replace`` (atomic on POSIX)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _missing_cifar_files(name: str, root: Path) -> list[Path]:

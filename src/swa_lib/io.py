@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_save_json", "atomic_torch_save",
-           "stable_hash", "load_torch"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_save_json", "atomic_savez",
+           "atomic_torch_save", "stable_hash", "load_torch"]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -45,6 +45,15 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_save_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def atomic_savez(path: str | Path, **arrays: Any) -> Path:
+    """``np.savez`` into memory, then an atomic write (a reader never sees a torn ``.npz``)."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def atomic_torch_save(path: str | Path, obj: Any) -> Path:

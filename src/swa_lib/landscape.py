@@ -70,7 +70,6 @@ import copy
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +83,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .averaging import update_bn
+from .io import atomic_savez
 
 __all__ = [
     # flat vectors
@@ -647,21 +647,6 @@ def _key_of(parts: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _diff_parts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
@@ -932,7 +917,7 @@ def evaluate_points(
 
     def save() -> None:
         if path is not None and rank == 0:
-            _atomic_savez(path, key=np.array(key), key_json=np.array(json.dumps(parts)),
+            atomic_savez(path, key=np.array(key), key_json=np.array(json.dumps(parts)),
                           metrics=np.array(metrics), coeffs=coeffs_np, values=values,
                           done=done, kind=np.array(_kind))
 
