@@ -11,6 +11,7 @@ mean the same everywhere.
     python tools/execute_notebooks.py --profile paper --out executed/paper
     python tools/execute_notebooks.py --profile smoke --out /tmp/nb --only 01 03
 
+``SWA_BOOK_RUNS=<dir>`` points every notebook's ``RUNS_DIR`` at another run cache.
 Notebooks run in ``--jobs`` parallel kernels (default 2, one torch thread each); runs shared
 between notebooks are trained once (``swa_lib.train.run`` locks each run folder).
 """
@@ -79,6 +80,8 @@ def sync_inputs(src: Path) -> Path:
 def execute_one(src: Path, profile: str, out_dir: Path | None, timeout: int) -> tuple[str, float]:
     t0 = time.perf_counter()
     params = profile_parameters(profile, src.stem)
+    if os.environ.get("SWA_BOOK_RUNS"):  # e.g. a fresh run cache for timing the book
+        params["RUNS_DIR"] = os.environ["SWA_BOOK_RUNS"]
     if out_dir is None:
         target = sync_inputs(src)
         inp = target

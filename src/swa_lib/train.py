@@ -396,7 +396,8 @@ def _run_locked(config: TrainConfig, path: Path, progress: bool,
     for epoch in range(start_epoch, config.epochs):
         t0 = time.perf_counter()
         model.train()
-        loss_sum, seen = 0.0, 0
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)  # no per-step GPU sync
+        seen = 0
         lr = config.learning_rate(epoch, 0, iters_per_epoch)
         for it, (xb, yb) in enumerate(iterate_batches(ds.x_train, ds.y_train, config.batch_size,
                                                       shuffle=True, generator=gen)):
@@ -414,7 +415,7 @@ def _run_locked(config: TrainConfig, path: Path, progress: bool,
             optimizer.step()
             if ema is not None:
                 ema.update(model)
-            loss_sum += loss.detach().double().item() * xb.shape[0]
+            loss_sum += loss.detach().double() * xb.shape[0]
             seen += xb.shape[0]
 
         if swa is not None and config.averages_after(epoch):
@@ -425,7 +426,8 @@ def _run_locked(config: TrainConfig, path: Path, progress: bool,
                 atomic_torch_save(path / "snapshots" / f"epoch_{epoch + 1:04d}.pt",
                                   model.state_dict())
 
-        row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "running_train_loss": loss_sum / seen}
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr,
+                               "running_train_loss": loss_sum.item() / seen}
         row.update(dict.fromkeys(METRIC_COLUMNS, float("nan")))
         last = epoch + 1 == config.epochs
         if last or (epoch + 1) % config.eval_every == 0:
