@@ -68,11 +68,16 @@ def sync_inputs(src: Path) -> Path:
     new = paired_notebook(src)
     if dst.exists():
         old = nbformat.read(dst, as_version=4)
-        outputs = {c.source: c for c in old.cells if c.cell_type == "code"}
+        previous = {(c.cell_type, c.source): c for c in old.cells}
         for cell in new.cells:
-            if cell.cell_type == "code" and cell.source in outputs:
-                cell.outputs = outputs[cell.source].get("outputs", [])
-                cell.execution_count = outputs[cell.source].get("execution_count")
+            prev = previous.get((cell.cell_type, cell.source))
+            if prev is None:
+                continue
+            if "id" in prev:  # stable ids keep re-executions diffable
+                cell["id"] = prev["id"]
+            if cell.cell_type == "code":
+                cell.outputs = prev.get("outputs", [])
+                cell.execution_count = prev.get("execution_count")
     nbformat.write(new, dst)
     return dst
 

@@ -321,8 +321,21 @@ def plane_coordinates(p: Tensor, w0: Tensor, u: Tensor, v: Tensor) -> tuple[floa
 
 
 # ====================================================================== result containers
+class _MetricValues:
+    """``result[metric]`` and ``result.metrics`` for :class:`Surface` and :class:`Profile`."""
+
+    values: dict[str, np.ndarray]
+
+    def __getitem__(self, metric: str) -> np.ndarray:
+        return self.values[metric]
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(self.values)
+
+
 @dataclass
-class Surface:
+class Surface(_MetricValues):
     """Metric values on a 2-D grid ``center + alphas[i] * u + betas[j] * v``.
 
     Attributes:
@@ -344,12 +357,6 @@ class Surface:
     cache_path: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def __getitem__(self, metric: str) -> np.ndarray:
-        return self.values[metric]
-
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        return tuple(self.values)
 
     def mesh(self) -> tuple[np.ndarray, np.ndarray]:
         """``np.meshgrid(alphas, betas, indexing="ij")``, matching ``values[m]``."""
@@ -357,7 +364,7 @@ class Surface:
 
 
 @dataclass
-class Profile:
+class Profile(_MetricValues):
     """Metric values along a ray or a line.
 
     Attributes:
@@ -375,12 +382,6 @@ class Profile:
     cache_path: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def __getitem__(self, metric: str) -> np.ndarray:
-        return self.values[metric]
-
-    @property
-    def metrics(self) -> tuple[str, ...]:
-        return tuple(self.values)
 
 
 class CacheMismatchError(RuntimeError):

@@ -4,6 +4,9 @@
   the SWA authors' code (github.com/timgaripov/swa; Izmailov et al. 2018, arXiv:1803.05407):
   SGD at budget 1 and SWA at budgets 1, 1.25, 1.5 (a budget is a multiple of the SGD epochs:
   200 for VGG16 and WRN-28-10, 150 for the PreResNets).
+* :data:`SWAG_README_CIFAR100_NLL` -- CIFAR-100 test NLL reported in the README of the SWAG
+  reference code (github.com/wjmaddox/swa_gaussian; Maddox et al. 2019, arXiv:1902.02476), rank
+  20, 30 samples, scale 0.5 (SWAG) / 1.0 (SWAG-Diag).
 * :data:`COURSE_PROJECT_REPORTED` -- the accuracies (%) the original course project
   (BayesianML-SWA) reported for its pre-trained model, its final SGD iterate and its SWA model.
 
@@ -15,7 +18,8 @@ from __future__ import annotations
 import pandas as pd
 
 __all__ = ["SWA_README_CIFAR", "SWA_README_BUDGET_EPOCHS", "SWA_README_COLUMNS",
-           "COURSE_PROJECT_REPORTED", "swa_readme_table"]
+           "COURSE_PROJECT_REPORTED", "SWAG_README_CIFAR100_NLL", "swag_nll_table",
+           "swa_readme_table"]
 
 #: Columns of the README table: SGD (budget 1) and SWA at three budgets.
 SWA_README_COLUMNS = ("SGD", "SWA 1", "SWA 1.25", "SWA 1.5")
@@ -75,3 +79,16 @@ def swa_readme_table(dataset: str, *, text: bool = True,
     table = pd.DataFrame.from_dict(data, orient="index")
     table.index.name = "model"
     return table
+
+
+#: model -> method -> CIFAR-100 test NLL, from the README of wjmaddox/swa_gaussian.
+SWAG_README_CIFAR100_NLL: dict[str, dict[str, float]] = {
+    "VGG16": {"SGD": 1.73, "SWA": 1.28, "SWAG-Diag": 1.02, "SWAG": 0.95},
+    "PreResNet164": {"SGD": 0.95, "SWA": 0.74, "SWAG-Diag": 0.68, "SWAG": 0.71},
+    "WRN28x10": {"SGD": 0.80, "SWA": 0.67, "SWAG-Diag": 0.62, "SWAG": 0.60},
+}
+
+
+def swag_nll_table() -> pd.DataFrame:
+    """:data:`SWAG_README_CIFAR100_NLL` as a DataFrame (rows: models, columns: methods)."""
+    return pd.DataFrame.from_dict(SWAG_README_CIFAR100_NLL, orient="index")
