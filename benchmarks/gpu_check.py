@@ -3,7 +3,7 @@
 
 On a CUDA machine (< 5 minutes on an H100):
 
-1. **train (eager)**: ``swa_lib.train.run`` with ``TrainConfig(device="cuda", amp=True,
+1. **train (eager)**: ``swa_lib.training.run`` with ``TrainConfig(device="cuda", amp=True,
    channels_last=True)`` (``vgg16_bn`` on a fake CIFAR-10 folder, 2560 train images, 3 epochs,
    SWA from epoch 2). A global forward hook watches every ``Conv2d`` call and records, separately
    for training steps, BN updates and evaluation: input and weight on CUDA, bf16 autocast
@@ -134,9 +134,9 @@ class ConvWatch:
 
 
 def write_cifar(root: Path, n_train: int, n_test: int) -> None:
-    """A fake CIFAR-10 folder (``swa_lib.fake_data`` when present, else the same format here)."""
+    """A fake CIFAR-10 folder (``swa_lib.testing`` when present, else the same format here)."""
     try:
-        from swa_lib.fake_data import write_fake_cifar
+        from swa_lib.testing import write_fake_cifar
 
         write_fake_cifar(root, "cifar10", n_train, n_test)
         return
@@ -158,7 +158,7 @@ def write_cifar(root: Path, n_train: int, n_test: int) -> None:
 
 
 def train_config(args: argparse.Namespace, data_root: Path, compile_: bool) -> Any:
-    from swa_lib.train import TrainConfig
+    from swa_lib.training import TrainConfig
 
     n = 24 if args.tiny else 3072  # load_dataset keeps 5/6 for training: 20 / 2560
     return TrainConfig(dataset="cifar10", model=args.train_model, epochs=2 if args.tiny else 3,
@@ -177,7 +177,7 @@ def epoch_times(result: Any) -> dict[str, Any]:
 
 
 def check_train(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    from swa_lib.train import run
+    from swa_lib.training import run
 
     write_cifar(work / "data", *((20, 4) if args.tiny else (2560, 512)))
     config = train_config(args, work / "data", compile_=False)
@@ -205,7 +205,7 @@ def check_train(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def compile_child(args: argparse.Namespace) -> int:
     """``--section compile``: the compiled run, in its own process; JSON on stdout's last line."""
-    from swa_lib.train import run
+    from swa_lib.training import run
 
     work = Path(args.work)
     if torch.device(args.device).type == "cuda":

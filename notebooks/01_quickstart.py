@@ -52,9 +52,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from swa_lib.presets import laptop_mnist1d
-from swa_lib.report import glue, glue_text, paired_text, pct_mean_std
-from swa_lib.train import TrainConfig, run
+from swa_lib.reporting import glue, glue_text, paired_text, pct_mean_std
+from swa_lib.training import TrainConfig, run
+from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
 
@@ -75,7 +75,7 @@ torch.set_num_threads(1)
 # update_bn(swa.module, train_batches)   # BN statistics for the averaged weights
 # ```
 #
-# `swa_lib.train.run` does exactly this (with checkpoints, a run cache and per-epoch metrics), so
+# `swa_lib.training.run` does exactly this (with checkpoints, a run cache and per-epoch metrics), so
 # the experiment below is a loop over seeds.
 
 # %%

@@ -62,10 +62,10 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from swa_lib.presets import laptop_mnist1d
-from swa_lib.report import glue, glue_text, paired_text, pct_mean_std
-from swa_lib.stats import paired_interval
-from swa_lib.train import TrainConfig, run
+from swa_lib.reporting import glue, glue_text, paired_text, pct_mean_std
+from swa_lib.reporting.stats import paired_interval
+from swa_lib.training import TrainConfig, run
+from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
 

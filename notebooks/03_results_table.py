@@ -62,10 +62,10 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from swa_lib.presets import laptop_mnist1d
-from swa_lib.report import glue, glue_text, paired_text, pct_mean_std
-from swa_lib.stats import summarize_paired
-from swa_lib.train import TrainConfig, run
+from swa_lib.reporting import glue, glue_text, paired_text, pct_mean_std
+from swa_lib.reporting.stats import summarize_paired
+from swa_lib.training import TrainConfig, run
+from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
 
@@ -86,7 +86,7 @@ torch.set_num_threads(1)
 # MLP, budget 1 is notebook 01's SWA run itself (the same config, from the cache), and the cell
 # below checks that it agrees with the prefix of the long run.
 #
-# Two architectures, both from `swa_lib.presets.laptop_mnist1d`: the MLP (40-256-256-10, no
+# Two architectures, both from `swa_lib.training.presets.laptop_mnist1d`: the MLP (40-256-256-10, no
 # BatchNorm) with notebook 01's budget, and the 1-D CNN with BatchNorm (three conv layers of
 # `CNN_WIDTH` channels) with a shorter budget: it fits MNIST-1D in far fewer epochs and costs
 # about twice as much per epoch.
@@ -349,7 +349,7 @@ display(paper.style.set_caption(
 # ```{solution} ex-nb03-seeds
 # :class: dropdown
 # The half-width of the interval is $t_{0.975, n-1}\, s_d / \sqrt{n}$, with $s_d$ the standard
-# deviation of the per-seed differences (`swa_lib.stats.summarize_paired` returns it as
+# deviation of the per-seed differences (`swa_lib.reporting.stats.summarize_paired` returns it as
 # `std_diff`). Solve $t_{0.975, n-1}\, s_d/\sqrt{n} < |\bar d|$ for $n$; with
 # $|\bar d| \approx s_d$ about 7 seeds suffice, with $|\bar d| \approx s_d / 2$ about 18. Use
 # the CNN's values from `summarize_paired` (the `diffs` table above holds the mean and interval)

@@ -64,11 +64,11 @@ from IPython.display import display
 from swa_lib.data import load_dataset
 from swa_lib.io import load_torch
 from swa_lib.landscape import evaluate_plane, get_flat_params, plane_basis, plane_coordinates
-from swa_lib.landscape_summary import evaluate_at
+from swa_lib.landscape.summary import evaluate_at
 from swa_lib.plotting import plot_plane
-from swa_lib.presets import laptop_mnist1d
-from swa_lib.report import glue, glue_text
-from swa_lib.train import TrainConfig, resolve_device, run
+from swa_lib.reporting import glue, glue_text
+from swa_lib.training import TrainConfig, resolve_device, run
+from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
 

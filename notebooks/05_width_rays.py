@@ -65,11 +65,11 @@ from IPython.display import display
 
 from swa_lib.data import load_dataset
 from swa_lib.landscape import get_flat_params, random_direction, ray_profile
-from swa_lib.landscape_summary import rise_distance
+from swa_lib.landscape.summary import rise_distance
 from swa_lib.plotting import plot_rays
-from swa_lib.presets import laptop_mnist1d
-from swa_lib.report import glue, glue_text, paired_text
-from swa_lib.train import TrainConfig, resolve_device, run
+from swa_lib.reporting import glue, glue_text, paired_text
+from swa_lib.training import TrainConfig, resolve_device, run
+from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
 

@@ -66,11 +66,11 @@ from IPython.display import display
 
 from swa_lib.data import load_dataset
 from swa_lib.landscape import line_profile
-from swa_lib.landscape_summary import level_interval, profile_minimum
+from swa_lib.landscape.summary import level_interval, profile_minimum
 from swa_lib.plotting import plot_line
-from swa_lib.presets import laptop_mnist1d
-from swa_lib.report import glue, glue_text
-from swa_lib.train import TrainConfig, resolve_device, run
+from swa_lib.reporting import glue, glue_text
+from swa_lib.training import TrainConfig, resolve_device, run
+from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
 

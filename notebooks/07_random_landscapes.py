@@ -79,9 +79,9 @@ from scipy.interpolate import RegularGridInterpolator
 from swa_lib.data import load_dataset
 from swa_lib.landscape import evaluate_plane, get_flat_params, random_plane
 from swa_lib.plotting import plot_surface
-from swa_lib.presets import laptop_mnist1d
-from swa_lib.report import glue, glue_text
-from swa_lib.train import TrainConfig, run
+from swa_lib.reporting import glue, glue_text
+from swa_lib.training import TrainConfig, run
+from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
 

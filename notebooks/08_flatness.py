@@ -71,14 +71,14 @@ import torch
 from IPython.display import display
 
 from swa_lib.data import load_dataset
-from swa_lib.flatness import hessian_top_eigenvalue, hessian_trace
 from swa_lib.io import atomic_save_json, stable_hash
 from swa_lib.landscape import get_flat_params
+from swa_lib.landscape.hessian import hessian_top_eigenvalue, hessian_trace
 from swa_lib.metrics import evaluate
-from swa_lib.presets import laptop_mnist1d
-from swa_lib.report import glue, glue_text, paired_text
-from swa_lib.stats import paired_interval
-from swa_lib.train import TrainConfig, run
+from swa_lib.reporting import glue, glue_text, paired_text
+from swa_lib.reporting.stats import paired_interval
+from swa_lib.training import TrainConfig, run
+from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
 
@@ -126,7 +126,7 @@ print(f"{len(runs)} runs, {n_cached} from the cache, {time.perf_counter() - t0:.
 # L(w) = \frac{1}{N} \sum_{i=1}^{N} \ell\big(f_w(x_i), y_i\big),
 # $$
 #
-# an exact full-set mean (`swa_lib.flatness` weights each batch by its size), without the
+# an exact full-set mean (`swa_lib.landscape.hessian` weights each batch by its size), without the
 # weight-decay term: $\tfrac{\lambda}{2}\|w\|^2$ would add $\lambda = 5\cdot 10^{-4}$ to every
 # eigenvalue and $\lambda P$ = {glue:text}`nb08_wd_trace` to the trace, the same for every
 # solution. The MLP has no BatchNorm, so there are no statistics to choose: the Hessian is that of

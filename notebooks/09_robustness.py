@@ -65,9 +65,9 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from swa_lib.presets import laptop_mnist1d
-from swa_lib.report import glue, glue_text, paired_text, pct, pct_mean_std
-from swa_lib.train import TrainConfig, run
+from swa_lib.reporting import glue, glue_text, paired_text, pct, pct_mean_std
+from swa_lib.training import TrainConfig, run
+from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
@@ -75,7 +75,7 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without
 # %% [markdown]
 # ## The grid
 #
-# Every run is `swa_lib.train.run` with the laptop preset of {doc}`01_quickstart`
+# Every run is `swa_lib.training.run` with the laptop preset of {doc}`01_quickstart`
 # (`presets.laptop_mnist1d`), changing only `swa_lr` and `swa_start`: the learning rate stays at
 # `lr_init = 0.05` for the first half of `swa_start` epochs, falls linearly to `swa_lr` by
 # `0.9 * swa_start`, and stays there while a model is averaged after every epoch from

@@ -57,14 +57,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from swa_lib.course_project import (
+from swa_lib.reporting import glue, glue_text, paired_text, pct_mean_std
+from swa_lib.reporting.published import COURSE_PROJECT_REPORTED
+from swa_lib.training.course_project import (
     CourseConfig,
     course_project_run,
     course_protocol,
     paper_protocol,
 )
-from swa_lib.published import COURSE_PROJECT_REPORTED
-from swa_lib.report import glue, glue_text, paired_text, pct_mean_std
 
 torch.set_num_threads(1)
 
@@ -85,7 +85,7 @@ reported  # noqa: B018
 
 # %% [markdown]
 # All three columns agree to within 0.6 points in every row. Either SWA does nothing, or the
-# protocol never gave it anything to do. `swa_lib.course_project` implements that protocol as
+# protocol never gave it anything to do. `swa_lib.training.course_project` implements that protocol as
 # library code (`CourseConfig`, `course_project_run`, `update_bn_no_reset`,
 # `per_batch_accuracy`) so that each of its choices can be switched on or off.
 #

@@ -44,7 +44,7 @@ if "google.colab" in sys.modules:
 
 # %% tags=["parameters"]
 DATASET = "cifar100"                             # or "cifar10"
-MODELS = ["vgg16", "preresnet164", "wrn28_10"]   # names of swa_lib.presets.PAPER_RECIPES
+MODELS = ["vgg16", "preresnet164", "wrn28_10"]   # names of swa_lib.training.presets.PAPER_RECIPES
 BUDGETS = [1, 1.25, 1.5]                         # SWA budgets, in SGD budgets
 SEEDS = [0]
 DOWNLOAD = False            # fetch CIFAR with torchvision if missing (needs internet)
@@ -68,11 +68,11 @@ import torch
 from IPython.display import display
 
 from swa_lib.data import CIFAR_FOLDERS, load_dataset
-from swa_lib.fake_data import write_fake_cifar
-from swa_lib.presets import PAPER_RECIPES, paper_cifar
-from swa_lib.published import SWA_README_COLUMNS, swa_readme_table
-from swa_lib.report import glue_text, paired_text, pct_mean_std
-from swa_lib.train import TrainConfig, resolve_device, run
+from swa_lib.reporting import glue_text, paired_text, pct_mean_std
+from swa_lib.reporting.published import SWA_README_COLUMNS, swa_readme_table
+from swa_lib.testing import write_fake_cifar
+from swa_lib.training import TrainConfig, resolve_device, run
+from swa_lib.training.presets import PAPER_RECIPES, paper_cifar
 
 torch.set_num_threads(1)
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
@@ -155,7 +155,7 @@ if not have_data:
 # %% [markdown]
 # ## The runs
 #
-# Each recipe comes from `swa_lib.presets.paper_cifar` (the authors' README: learning rates,
+# Each recipe comes from `swa_lib.training.presets.paper_cifar` (the authors' README: learning rates,
 # weight decay, `swa_start`, `swa_lr`, batch 128, momentum 0.9, BN update and evaluation every 5
 # epochs). Budgets 1 and 1.25 need no runs of their own: the SWA schedule does not depend on
 # the total length (`t = epoch / swa_start`), so an SWA run of 1.5 budgets passes through exactly

@@ -80,13 +80,13 @@ from swa_lib.metrics import (
     predictive_entropy,
     reliability_diagram,
 )
-from swa_lib.plotting_calibration import plot_reliability
-from swa_lib.presets import laptop_mnist1d
-from swa_lib.published import swag_nll_table
-from swa_lib.report import glue, glue_text, paired_text
-from swa_lib.stats import mean_std
+from swa_lib.plotting.calibration import plot_reliability
+from swa_lib.reporting import glue, glue_text, paired_text
+from swa_lib.reporting.published import swag_nll_table
+from swa_lib.reporting.stats import mean_std
 from swa_lib.swag import SWAG, predict_bma
-from swa_lib.train import TrainConfig, resolve_device, run
+from swa_lib.training import TrainConfig, resolve_device, run
+from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
 DEVICE = resolve_device(DEVICE)

@@ -1,4 +1,4 @@
-"""The course project's protocol (swa_lib.course_project): its BN update, its accuracy, its run."""
+"""The course project's protocol (training.course_project): its BN update, its accuracy, its run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from swa_lib.averaging import update_bn
-from swa_lib.course_project import (
+from swa_lib.training.course_project import (
     BN_MODES,
     CourseConfig,
     cosine_lr,

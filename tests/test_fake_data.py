@@ -1,4 +1,4 @@
-"""swa_lib.fake_data: the fake CIFAR folders load with our reader and with torchvision's."""
+"""swa_lib.testing: the fake CIFAR folders load with our reader and with torchvision's."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from swa_lib.data import CIFAR_MEAN, CIFAR_STD, load_dataset
-from swa_lib.fake_data import write_fake_cifar
+from swa_lib.testing import write_fake_cifar
 
 
 @pytest.mark.parametrize("name, n_classes", [("cifar10", 10), ("cifar100", 100)])

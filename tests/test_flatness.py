@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from swa_lib.flatness import hessian_top_eigenvalue, hessian_trace, hessian_vector_product
+from swa_lib.landscape.hessian import hessian_top_eigenvalue, hessian_trace, hessian_vector_product
 
 
 def _setup(n: int = 48):

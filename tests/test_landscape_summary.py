@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from swa_lib import landscape as L
-from swa_lib.landscape_summary import (
+from swa_lib.landscape.summary import (
     evaluate_at,
     level_interval,
     profile_minimum,

@@ -17,7 +17,7 @@ from swa_lib.metrics import (
     predictive_entropy,
     reliability_diagram,
 )
-from swa_lib.stats import paired_interval
+from swa_lib.reporting.stats import paired_interval
 
 
 def test_ece_equal_width_hand_example() -> None:
@@ -103,7 +103,7 @@ def test_paired_interval_against_t_table() -> None:
 
 
 def test_report_formats_paired_differences() -> None:
-    from swa_lib.report import paired_text, pct_mean_std, signed
+    from swa_lib.reporting import paired_text, pct_mean_std, signed
 
     assert signed(-0.04) == "0.0" and signed(0.04) == "0.0" and signed(-0.06) == "-0.1"
     assert pct_mean_std([0.8, 0.82]) == "81.0 ± 1.4"
@@ -113,7 +113,7 @@ def test_report_formats_paired_differences() -> None:
 
 
 def test_glue_text_refuses_text_myst_would_rewrite() -> None:
-    from swa_lib.report import glue_text
+    from swa_lib.reporting import glue_text
 
     assert glue_text("k_ok", "81.0 ± 1.4") == "81.0 ± 1.4"
     assert glue_text("k_int", "3") == "3"
@@ -140,7 +140,7 @@ def test_glue_shows_figures_where_myst_nb_is_missing(monkeypatch) -> None:
     import IPython.display
     import matplotlib.pyplot as plt
 
-    from swa_lib.report import glue
+    from swa_lib.reporting import glue
 
     real_import = builtins.__import__
 

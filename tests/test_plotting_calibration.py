@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from swa_lib.metrics import reliability_diagram
-from swa_lib.plotting_calibration import plot_reliability
+from swa_lib.plotting.calibration import plot_reliability
 
 
 def _rel(seed: int, binning: str = "equal_mass"):

@@ -1,17 +1,17 @@
-"""swa_lib.published: the quoted tables are complete and shaped as the book prints them."""
+"""reporting.published: the quoted tables are complete and shaped as the book prints them."""
 
 from __future__ import annotations
 
 import pytest
 
-from swa_lib.presets import PAPER_RECIPES
-from swa_lib.published import (
+from swa_lib.reporting.published import (
     COURSE_PROJECT_REPORTED,
     SWA_README_BUDGET_EPOCHS,
     SWA_README_CIFAR,
     SWA_README_COLUMNS,
     swa_readme_table,
 )
+from swa_lib.training.presets import PAPER_RECIPES
 
 
 def test_readme_table_complete_and_consistent():
@@ -41,7 +41,7 @@ def test_course_project_numbers():
 
 
 def test_swag_table_matches_its_source_ordering():
-    from swa_lib.published import SWAG_README_CIFAR100_NLL, swag_nll_table
+    from swa_lib.reporting.published import SWAG_README_CIFAR100_NLL, swag_nll_table
 
     t = swag_nll_table()
     assert list(t.index) == ["VGG16", "PreResNet164", "WRN28x10"]

@@ -291,7 +291,7 @@ def test_predict_bma_equals_brute_force_loop() -> None:
 # -- the training loop --------------------------------------------------------------------------
 
 def _config(root):
-    from swa_lib.train import TrainConfig
+    from swa_lib.training import TrainConfig
 
     return TrainConfig(dataset="mnist1d", model="cnn1d", epochs=4, swa_start=2, num_samples=400,
                        batch_size=64, model_kw={"width": 8}, collect_swag=True, swag_rank=3,
@@ -304,7 +304,7 @@ class Killed(RuntimeError):
 
 def test_training_writes_swag_and_resume_is_identical(tmp_path, mnist1d_root) -> None:
     from swa_lib.models import build_model
-    from swa_lib.train import run
+    from swa_lib.training import run
 
     cfg = _config(mnist1d_root)
     full = run(cfg, tmp_path / "full")

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from swa_lib import train as train_mod
 from swa_lib.cli import main as cli_main
-from swa_lib.train import TrainConfig, run
+from swa_lib.training import TrainConfig, run
+from swa_lib.training import loop as train_mod
 
 TIME_COLUMNS = ["epoch_time_s"]
 

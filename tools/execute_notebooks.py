@@ -13,7 +13,7 @@ mean the same everywhere.
 
 ``SWA_BOOK_RUNS=<dir>`` points every notebook's ``RUNS_DIR`` at another run cache.
 Notebooks run in ``--jobs`` parallel kernels (default 2, one torch thread each); runs shared
-between notebooks are trained once (``swa_lib.train.run`` locks each run folder).
+between notebooks are trained once (``swa_lib.training.run`` locks each run folder).
 """
 
 from __future__ import annotations

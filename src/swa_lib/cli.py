@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .train import TrainConfig, run
+from .training import TrainConfig, run
 
 __all__ = ["main", "compare"]
 
@@ -112,7 +112,7 @@ def compare(base: dict[str, Any], seeds: Sequence[int], runs_dir: str | Path = "
 
 
 def _summary(df) -> str:
-    from .stats import mean_std, paired_interval
+    from .reporting.stats import mean_std, paired_interval
 
     lines = [df.to_string(index=False, float_format=lambda v: f"{v:.4f}"), ""]
     for col in ("sgd_accuracy", "swa_accuracy", "sgd_nll", "swa_nll"):

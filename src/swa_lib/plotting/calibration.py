@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .metrics import Reliability
+from ..metrics import Reliability
 
 __all__ = ["plot_reliability"]
 

@@ -30,7 +30,7 @@ table) and the SWA average with three BN treatments (``stale``: the last snapsho
 per-batch-averaged test accuracy. :func:`course_protocol` and :func:`paper_protocol` give the two
 protocols' config fields.
 
-Caching follows :func:`swa_lib.train.run`: the pre-trained model lives in
+Caching follows :func:`swa_lib.training.run`: the pre-trained model lives in
 ``runs_dir/course-pretrain-<dataset>-<model>-<hash>/`` (shared by every config with the same
 pre-training fields), a run in ``runs_dir/course-<dataset>-<model>-<hash>/`` with ``config.json``,
 ``final.json`` (written atomically, last: its presence means "cached"), ``sgd.pt`` (last iterate)
@@ -60,13 +60,13 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils import parameters_to_vector
 
-from .averaging import SWA, update_bn
-from .data import DATASET_NAMES, ArrayDataset, iterate_batches, load_dataset
-from .io import atomic_save_json, atomic_torch_save, load_torch, stable_hash
-from .metrics import evaluate
-from .models import MODEL_NAMES, build_model
-from .schedules import cyclic_lr
-from .train import resolve_device
+from ..averaging import SWA, update_bn
+from ..data import DATASET_NAMES, ArrayDataset, iterate_batches, load_dataset
+from ..io import atomic_save_json, atomic_torch_save, load_torch, stable_hash
+from ..metrics import evaluate
+from ..models import MODEL_NAMES, build_model
+from ..schedules import cyclic_lr
+from .config import resolve_device
 
 __all__ = [
     "CourseConfig", "CourseResult", "course_project_run", "course_protocol", "paper_protocol",
@@ -182,7 +182,7 @@ class CourseConfig:
 
     Fields (units):
         dataset, model, model_kw, num_samples, data_seed, augment, data_root, dataset_kw: data
-            and model as in :class:`swa_lib.train.TrainConfig`.
+            and model as in :class:`swa_lib.training.TrainConfig`.
         batch_size: training batch size (both phases; also the BN-update batches).
         eval_batch_size: test batch size of :func:`per_batch_accuracy` (128 leaves a smaller last
             batch on MNIST-1D's 1,000 test samples).

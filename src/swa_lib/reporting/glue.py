@@ -8,14 +8,9 @@ the text itself, so ``{glue:text}`key``` shows ``85.3 ± 0.4`` rather than ``'85
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from .stats import paired_interval
-
-__all__ = ["Text", "glue", "glue_text", "pct", "pct_mean_std", "paired_text", "signed"]
+__all__ = ["Text", "glue", "glue_text"]
 
 
 class Text(str):
@@ -57,32 +52,3 @@ def glue_text(name: str, text: str) -> Text:
     t = Text(text)
     glue(name, t, display=False)
     return t
-
-
-def pct(x: float, digits: int = 1) -> str:
-    """A fraction as a percentage: ``0.8534 -> "85.3"``."""
-    return f"{100 * x:.{digits}f}"
-
-
-def pct_mean_std(xs: Sequence[float], digits: int = 1) -> str:
-    """``"85.3 ± 0.4"`` (percent; sample std, ddof=1)."""
-    a = 100 * np.asarray(xs, dtype=np.float64)
-    std = a.std(ddof=1) if a.size > 1 else 0.0
-    return f"{a.mean():.{digits}f} ± {std:.{digits}f}"
-
-
-def paired_text(diffs: Sequence[float], *, scale: float = 100.0, digits: int = 1,
-                unit: str = " points") -> str:
-    """``"+1.2 points (95% CI +0.4 to +2.0, n=5)"`` for paired differences (default in percent)."""
-    d = scale * np.asarray(diffs, dtype=np.float64)
-    lo, hi = paired_interval(d)
-    mean = signed(d.mean(), digits)
-    if np.isnan(lo):
-        return f"{mean}{unit} (n={d.size})"
-    return f"{mean}{unit} (95% CI {signed(lo, digits)} to {signed(hi, digits)}, n={d.size})"
-
-
-def signed(x: float, digits: int = 1) -> str:
-    """``+1.2`` / ``-0.3``; a value that rounds to zero prints as ``0.0`` (never ``-0.0``)."""
-    text = f"{x:+.{digits}f}"
-    return text[1:] if float(text) == 0.0 else text

@@ -25,7 +25,8 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from .landscape import evaluate_points, flatten, get_flat_params
+from .engine import evaluate_points
+from .vectors import flatten, get_flat_params
 
 __all__ = ["evaluate_at", "rise_distance", "Minimum", "profile_minimum", "level_interval"]
 

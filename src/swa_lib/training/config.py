@@ -1,0 +1,194 @@
+"""The configuration of one training run, validated on construction."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..data import DATASET_NAMES
+from ..io import stable_hash
+from ..models import MODEL_NAMES
+from ..schedules import cyclic_lr, sgd_schedule, swa_schedule
+
+# Bump when a code change alters the numbers a config produces, so old caches are not reused.
+CACHE_VERSION = 1
+
+SWA_LR_SCHEDULES = ("constant", "cyclic")
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` -> ``"cuda"`` when available else ``"cpu"``; checks that CUDA exists if asked."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available; use 'cpu' or 'auto'")
+    return device
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Validated on construction; ``ValueError`` names the bad field.
+
+    Epochs are counted from 0 in the schedule (``t = epoch / swa_start``) and averaging follows
+    the authors' code: after epoch ``e`` (0-based) the SGD iterate is averaged when
+    ``e + 1 >= swa_start`` and ``(e + 1 - swa_start) % swa_c_epochs == 0``.
+
+    Fields (units):
+        dataset, model: names from ``swa_lib.data.DATASET_NAMES`` / ``swa_lib.models.MODEL_NAMES``.
+        epochs: total epochs of this run (the budget).
+        lr_init, momentum, weight_decay, batch_size: SGD settings (wd as the optimiser's L2).
+        swa: ``True`` -- SWA run with :func:`swa_schedule` and averaging; ``False`` -- SGD baseline
+            with :func:`sgd_schedule` (decay to 0.01 lr_init), no averaging.
+        swa_start: first averaged epoch (1-based count, ``1 <= swa_start < epochs``); default
+            ``round(0.75 * epochs)``.
+        swa_lr: rate of the SWA phase (the cyclic minimum for ``swa_lr_schedule="cyclic"``).
+        swa_c_epochs: average every this many epochs (the cycle length when cyclic).
+        swa_lr_schedule: ``"constant"`` (paper default) or ``"cyclic"`` (per-iteration, paper Eq. 2,
+            from ``swa_lr_max`` down to ``swa_lr`` over each cycle).
+        ema_decay: also keep an EMA of the weights (updated every step) when not ``None``.
+        collect_swag, swag_rank: also collect a SWAG posterior (``swa_lib.swag``).
+        snapshots: save the SGD iterate at every averaging point (for trajectory planes).
+        num_samples, data_seed, augment, data_root, dataset_kw: dataset options (MNIST-1D size and
+            generation seed, on-device augmentation, root folder, extra generation options).
+        model_kw: extra keyword arguments of ``build_model``.
+        eval_every: evaluate every this many epochs (and always at the last); other rows hold NaN.
+        checkpoint_every: write a checkpoint every this many epochs.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+        amp: bf16 autocast on CUDA; channels_last: NHWC for 4-D inputs; compile: ``torch.compile``.
+    """
+
+    dataset: str
+    model: str
+    epochs: int = 40
+    lr_init: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    swa: bool = True
+    swa_start: int | None = None
+    swa_lr: float = 0.01
+    swa_c_epochs: int = 1
+    swa_lr_schedule: str = "constant"
+    swa_lr_max: float | None = None
+    ema_decay: float | None = None
+    collect_swag: bool = False
+    swag_rank: int = 20
+    snapshots: bool = False
+    seed: int = 0
+    num_samples: int | None = None
+    data_seed: int = 42
+    augment: bool = True
+    data_root: str = "data"
+    dataset_kw: dict[str, Any] = field(default_factory=dict)
+    model_kw: dict[str, Any] = field(default_factory=dict)
+    eval_every: int = 1
+    checkpoint_every: int = 1
+    device: str = "cpu"
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        def bad(name: str, allowed: str) -> ValueError:
+            return ValueError(f"TrainConfig.{name}={getattr(self, name)!r} is invalid: {allowed}")
+
+        if self.dataset not in DATASET_NAMES:
+            raise bad("dataset", f"allowed values are {', '.join(DATASET_NAMES)}")
+        if self.model not in MODEL_NAMES:
+            raise bad("model", f"allowed values are {', '.join(MODEL_NAMES)}")
+        for name in ("epochs", "batch_size", "swa_c_epochs", "eval_every", "checkpoint_every",
+                     "swag_rank"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad(name, "must be an integer >= 1")
+        for name in ("lr_init", "swa_lr"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise bad(name, "must be a positive finite number")
+        if not 0.0 <= self.momentum < 1.0:
+            raise bad("momentum", "must be in [0, 1)")
+        if not self.weight_decay >= 0.0:
+            raise bad("weight_decay", "must be >= 0")
+        if self.swa_start is None:
+            self.swa_start = max(1, round(0.75 * self.epochs))
+        if isinstance(self.swa_start, bool) or not isinstance(self.swa_start, int):
+            raise bad("swa_start", "must be an integer")
+        if self.swa and not 1 <= self.swa_start < self.epochs:
+            raise bad("swa_start", f"must satisfy 1 <= swa_start < epochs (= {self.epochs})")
+        if self.swa_lr_schedule not in SWA_LR_SCHEDULES:
+            raise bad("swa_lr_schedule", f"allowed values are {', '.join(SWA_LR_SCHEDULES)}")
+        if self.swa_lr_schedule == "cyclic":
+            if self.swa_lr_max is None:
+                self.swa_lr_max = self.lr_init
+            if not self.swa_lr_max > self.swa_lr:
+                raise bad("swa_lr_max", "must be > swa_lr for a cyclic schedule")
+        if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
+            raise bad("ema_decay", "must be None or in [0, 1)")
+        if self.num_samples is not None and (not isinstance(self.num_samples, int)
+                                             or self.num_samples < 20):
+            raise bad("num_samples", "must be None or an integer >= 20")
+        if self.collect_swag and not self.swa:
+            raise bad("collect_swag", "SWAG is collected during the SWA phase: needs swa=True")
+        if not isinstance(self.device, str) or not (
+            self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")
+        ):
+            raise bad("device", "allowed values are 'cpu', 'cuda', 'cuda:N', 'auto'")
+
+    # -- identity -----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}; allowed: {sorted(known)}")
+        return cls(**d)
+
+    def key(self) -> str:
+        """Stable hash of what defines the run's numbers: the config with the device resolved,
+        less how often checkpoints are written (and, for generated MNIST-1D, where its cache
+        lives), plus the cache version."""
+        d = self.to_dict()
+        d.pop("checkpoint_every")
+        if self.dataset == "mnist1d":  # generated from (num_samples, data_seed, dataset_kw)
+            d.pop("data_root")
+        else:  # files on disk: a fake copy and the real one must not share runs
+            d["data_root"] = str(Path(self.data_root).resolve())
+        d["device"] = resolve_device(self.device)
+        d["_cache_version"] = CACHE_VERSION
+        return stable_hash(d)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def learning_rate(self, epoch: int, iteration_in_epoch: int = 0,
+                      iters_per_epoch: int = 1) -> float:
+        """Learning rate of step ``iteration_in_epoch`` (0-based) of epoch ``epoch`` (0-based)."""
+        if not self.swa:
+            return sgd_schedule(epoch, lr_init=self.lr_init, epochs=self.epochs)
+        assert self.swa_start is not None
+        if self.swa_lr_schedule == "cyclic" and epoch >= self.swa_start - 1:
+            # The cycle of c = swa_c_epochs epochs ends where a model is averaged.
+            cycle = self.swa_c_epochs * iters_per_epoch
+            i = (epoch - (self.swa_start - 1)) * iters_per_epoch + iteration_in_epoch + 1
+            # Phase-align: the first averaged epoch ends a cycle.
+            i += cycle - iters_per_epoch
+            assert self.swa_lr_max is not None
+            return cyclic_lr(i, lr_max=self.swa_lr_max, lr_min=self.swa_lr, cycle=cycle)
+        return swa_schedule(epoch, lr_init=self.lr_init, swa_lr=self.swa_lr,
+                            swa_start=self.swa_start)
+
+    def averages_after(self, epoch: int) -> bool:
+        """Whether the SGD iterate is averaged after epoch ``epoch`` (0-based)."""
+        assert self.swa_start is not None
+        return self.swa and epoch + 1 >= self.swa_start and \
+            (epoch + 1 - self.swa_start) % self.swa_c_epochs == 0
+
+
