@@ -2,7 +2,8 @@
 #   make          build the whole book (executes every notebook at the laptop profile, then HTML)
 #   make test     run the test suite (installs what it needs first)
 #   make bench    run the benchmarks (prints each ratio)
-#   make lint     ruff
+#   make lint     ruff check (with RUF100: a dead noqa is an error)
+#   make format   ruff format + import sorting
 #   make sync     regenerate notebooks/*.ipynb inputs from the .py sources (outputs kept)
 #   make batch PROFILE=paper OUT=executed/   run every notebook with a papermill profile
 
@@ -15,7 +16,7 @@ TORCH_PIN := torch==2.14.1 torchvision==0.29.1
 PROFILE ?= smoke
 OUT ?= executed/$(PROFILE)
 
-.PHONY: all book test lint bench sync execute batch clean demo
+.PHONY: all book test lint format bench sync execute batch clean demo install
 
 all: book
 
@@ -29,12 +30,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks tools notebooks/*.py
+LINTED := src tests benchmarks tools notebooks/*.py
+
+test: lint
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks tools notebooks/*.py
+	$(BIN)/ruff check $(LINTED)
+
+format: $(STAMP)
+	$(BIN)/ruff check --select I --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 demo: $(STAMP)
 	$(BIN)/swa-lib compare --dataset mnist1d --model mlp --num-samples 5000 --epochs 60 \

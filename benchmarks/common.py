@@ -36,8 +36,8 @@ from typing import Any
 os.environ.setdefault("KINETO_LOG_LEVEL", "5")
 os.environ.setdefault("SWA_LIB_PROGRESS", "0")
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"

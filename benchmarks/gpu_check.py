@@ -68,7 +68,7 @@ def section(name: str, fn: Callable[[], dict[str, Any]], *, required: bool = Tru
     try:
         res = fn()
         res.setdefault("status", "ok")
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, the rest still runs
+    except Exception as exc:
         traceback.print_exc()
         res = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     res["seconds"] = time.perf_counter() - t0

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 stem, secs = fut.result()
                 print(f"  {stem:<28} {secs:7.1f} s", flush=True)
-            except Exception as exc:  # noqa: BLE001 - report every failing notebook
+            except Exception as exc:
                 failures.append(src.stem)
                 print(f"  {src.stem:<28} FAILED: {type(exc).__name__}: {exc}", flush=True)
     print(f"executed {len(srcs) - len(failures)}/{len(srcs)} notebooks "

@@ -421,6 +421,7 @@ def build_model(name: str, num_classes: int, **kw) -> nn.Module:
         An ``nn.Module`` in train mode mapping a batch to logits ``(N, num_classes)``.
 
     Example:
+        >>> import torch
         >>> model = build_model("preresnet110", num_classes=100)
         >>> model(torch.randn(2, 3, 32, 32)).shape
         torch.Size([2, 100])
