@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..metrics import Reliability
+from .style import _new_axes
 
 __all__ = ["plot_reliability"]
 
@@ -38,7 +38,7 @@ def plot_reliability(curves: Mapping[str, Reliability], *, style: str = "gap",
         style: ``"gap"`` -- confidence minus accuracy (y) against confidence (x, logit scale,
             clipped to ``[conf_clip, 1 - conf_clip]``) with a zero line; ``"diagram"`` --
             accuracy against confidence on ``[0, 1]`` with the diagonal of perfect calibration.
-        ax: draw into this axes (else a new 5 x 3.6 inch figure).
+        ax: draw into this axes (else a new one-panel figure, ``style.PANEL_SIZE``).
         title: axes title.
         conf_clip: how close to 0 or 1 a confidence may be drawn on the logit axis.
 
@@ -49,10 +49,7 @@ def plot_reliability(curves: Mapping[str, Reliability], *, style: str = "gap",
         raise ValueError(f"style={style!r}; allowed: {', '.join(_STYLES)}")
     if not curves:
         raise ValueError("curves is empty: pass at least one label -> Reliability")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5.0, 3.6))
-    else:
-        fig = ax.figure
+    fig, ax = _new_axes(ax, None)
     for label, rel in curves.items():
         full = np.asarray(rel.count) > 0
         conf = np.asarray(rel.confidence, dtype=np.float64)[full]

@@ -24,14 +24,14 @@ from matplotlib import colors
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .style import LogNormalize, _label, _new_axes, log_levels
+from .style import LogNormalize, _label, _new_axes, log_levels, panel_figsize
 
 
 def plot_plane(surface: Any, metric: str, *, points: Mapping[str, Sequence[float]] | None = None,
                n_levels: int = 7, log_alpha: float = -5.0, vmax: float | None = None,
                cmap: str = "jet_r", ax: Axes | None = None, title: str | None = None,
                xlabel: str = "", ylabel: str = "", colorbar: bool = True,
-               figsize: tuple[float, float] = (6.0, 5.0)) -> Figure:
+               figsize: tuple[float, float] | None = None) -> Figure:
     r"""Filled contours of ``surface[metric]`` with log-spaced levels and labelled points.
 
     Args:
@@ -92,7 +92,8 @@ def plot_rays(profiles: Mapping[str, Any], metrics: Sequence[str] = ("train_loss
     metrics = list(metrics)
     if ax is None:
         fig, axes_arr = plt.subplots(1, len(metrics),
-                                     figsize=figsize or (5.0 * len(metrics), 4.0), squeeze=False)
+                                     figsize=figsize or panel_figsize(len(metrics)),
+                                     squeeze=False)
         axes = list(axes_arr[0])
     else:
         axes = [ax] if isinstance(ax, Axes) else list(ax)
@@ -117,7 +118,7 @@ def plot_rays(profiles: Mapping[str, Any], metrics: Sequence[str] = ("train_loss
 
 def plot_line(profile: Any, *, train_metric: str = "train_loss", test_metric: str = "test_err",
               labels: Sequence[str] = ("SGD", "SWA"), x: str = "distance",
-              ax: Axes | None = None, figsize: tuple[float, float] = (6.0, 4.0)) -> Figure:
+              ax: Axes | None = None, figsize: tuple[float, float] | None = None) -> Figure:
     r"""Train loss (left axis) and test error (right axis) along the line ``w_a -> w_b``.
 
     The SWA paper's SGD-to-SWA figure: ``profile`` from ``line_profile(model, w_sgd, w_swa, ts)``.
@@ -157,7 +158,8 @@ def plot_line(profile: Any, *, train_metric: str = "train_loss", test_metric: st
 def plot_surface(surface: Any, metric: str = "train_loss", *, log: bool = False,
                  levels: int = 30, cmap: str = "viridis", elev: float = 35.0,
                  azim: float = -60.0, title: str | None = None,
-                 figsize: tuple[float, float] = (12.0, 5.0)) -> Figure:
+                 axes: Sequence[Axes] | None = None,
+                 figsize: tuple[float, float] | None = None) -> Figure:
     r"""A random-direction landscape (Li et al.) as a 2-D contour (left) and a 3-D surface (right).
 
     Args:
@@ -166,19 +168,29 @@ def plot_surface(surface: Any, metric: str = "train_loss", *, log: bool = False,
         log: plot ``log10`` of the values (Li et al. show log loss for sharp surfaces).
         levels: number of contour levels.
         elev, azim: the 3-D view.
+        axes: ``(ax_2d, ax_3d)`` to draw into (the second made with ``projection="3d"``);
+            default a new figure of two panels.
+
+    Returns:
+        The figure drawn on.
     """
     z = np.asarray(surface.values[metric], dtype=np.float64)
     if log:
         z = np.log10(np.maximum(z, 1e-12))
     x, y = np.meshgrid(surface.alphas, surface.betas, indexing="ij")
-    fig = plt.figure(figsize=figsize)
-    ax = fig.add_subplot(1, 2, 1)
+    if axes is None:
+        fig = plt.figure(figsize=figsize or panel_figsize(2))
+        ax, ax3 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2, projection="3d")
+    else:
+        ax, ax3 = axes
+        if getattr(ax3, "name", "") != "3d":
+            raise ValueError("axes[1] must be a 3-D axes (add_subplot(..., projection='3d'))")
+        fig = ax.figure
     cs = ax.contour(x, y, z, levels=levels, cmap=cmap)
     ax.clabel(cs, inline=True, fontsize=7, fmt="%.2g")
     ax.set_xlabel(r"$\alpha$")
     ax.set_ylabel(r"$\beta$")
     ax.set_aspect("equal", adjustable="box")
-    ax3 = fig.add_subplot(1, 2, 2, projection="3d")
     ax3.plot_surface(x, y, z, cmap=cmap, linewidth=0, antialiased=True)
     ax3.set_xlabel(r"$\alpha$")
     ax3.set_ylabel(r"$\beta$")

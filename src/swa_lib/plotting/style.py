@@ -19,6 +19,10 @@ METRIC_LABELS: dict[str, str] = {
     "test_nll": "Test NLL",
     "test_err": "Test error (%)",
     "test_acc": "Test accuracy (%)",
+    "train_error": "Train error",
+    "train_accuracy": "Train accuracy",
+    "test_error": "Test error",
+    "test_accuracy": "Test accuracy",
 }
 """Axis labels for the landscape metric names."""
 
@@ -27,10 +31,23 @@ def _label(metric: str) -> str:
     return METRIC_LABELS.get(metric, metric)
 
 
-def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+PANEL_SIZE: tuple[float, float] = (5.0, 4.0)
+"""Default size of one panel in inches (width, height): a figure of one or two panels then fits
+the book's text column at a scale where 10-point labels stay legible."""
+
+
+def panel_figsize(n_panels: int = 1, panel: tuple[float, float] | None = None
+                  ) -> tuple[float, float]:
+    """Figure size (inches) for ``n_panels`` side by side, each ``panel`` (default PANEL_SIZE)."""
+    w, h = panel or PANEL_SIZE
+    return (w * n_panels, h)
+
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float] | None) -> tuple[Figure, Axes]:
+    """``(ax.figure, ax)`` when ``ax`` is given, else a new one-panel figure."""
     if ax is not None:
         return ax.figure, ax
-    fig, ax = plt.subplots(figsize=figsize)
+    fig, ax = plt.subplots(figsize=figsize or PANEL_SIZE)
     return fig, ax
 
 

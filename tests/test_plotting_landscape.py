@@ -1,0 +1,65 @@
+"""swa_lib.plotting.landscape: each plot draws what it is given, into the axes it is given."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from swa_lib.landscape import Profile, Surface
+from swa_lib.plotting import log_levels, plot_line, plot_plane, plot_rays, plot_surface
+
+
+def _bowl() -> Surface:
+    a = np.linspace(-1.0, 1.0, 9)
+    x, y = np.meshgrid(a, a, indexing="ij")
+    z = 0.3 + x**2 + 2 * y**2  # an analytic bowl: minimum 0.3 at the origin
+    return Surface(alphas=a, betas=a, values={"train_loss": z, "test_err": 10 + 5 * z})
+
+
+def test_plot_plane_draws_into_given_axes_and_marks_points() -> None:
+    fig, ax = plt.subplots()
+    out = plot_plane(_bowl(), "train_loss", points={"SWA": (0.0, 0.0)}, ax=ax)
+    assert out is fig
+    assert [t.get_text() for t in ax.texts] == ["SWA"]
+    # the contour levels are log_levels of the values: the first is the minimum of the bowl
+    assert log_levels(_bowl()["train_loss"])[0] == pytest.approx(0.3)
+    plt.close(fig)
+
+
+def test_plot_rays_one_panel_per_metric_and_mean_curve() -> None:
+    d = np.linspace(0.0, 2.0, 5)
+    rays = np.stack([d**2, 2 * d**2])  # two rays; their mean is 1.5 d^2
+    prof = Profile(t=d, values={"train_loss": rays, "test_err": rays}, distances=d)
+    fig = plot_rays({"SWA": prof}, show_rays=False)
+    assert len(fig.axes) == 2
+    (line,) = fig.axes[0].get_lines()
+    np.testing.assert_allclose(line.get_ydata(), 1.5 * d**2)
+    with pytest.raises(ValueError, match="2 metrics but 1 axes"):
+        plot_rays({"SWA": prof}, ax=[fig.axes[0]])
+    plt.close(fig)
+
+
+def test_plot_line_twin_axes_and_endpoint_labels() -> None:
+    t = np.linspace(-0.5, 1.5, 9)
+    prof = Profile(t=t, values={"train_loss": (t - 1) ** 2, "test_err": 10 + t}, distances=3 * t)
+    fig, ax = plt.subplots()
+    assert plot_line(prof, ax=ax) is fig
+    assert [a.get_text() for a in ax.texts] == ["SGD", "SWA"]
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata(), 3 * t)
+    with pytest.raises(ValueError, match="x must be"):
+        plot_line(prof, x="epoch")
+    plt.close(fig)
+
+
+def test_plot_surface_into_given_axes_and_3d_check() -> None:
+    fig = plt.figure()
+    a2, a3 = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2, projection="3d")
+    assert plot_surface(_bowl(), axes=(a2, a3)) is fig
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="3-D axes"):
+        plot_surface(_bowl(), axes=(a2, a2))
+    plt.close(fig)
