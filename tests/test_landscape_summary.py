@@ -9,9 +9,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from swa_lib import landscape as L
+from swa_lib.landscape.results import Surface
 from swa_lib.landscape.summary import (
     evaluate_at,
+    half_axes_mean,
+    interval_position,
     level_interval,
+    level_radius,
     profile_minimum,
     rise_distance,
 )
@@ -113,3 +117,39 @@ def test_level_interval_interpolates_both_ends_and_flags_open_ends():
     assert level_interval(np.arange(6.0), w, 2.0) == pytest.approx((1.75, 4.25))
     with pytest.raises(ValueError):
         level_interval([1.0, 0.0], [0.0, 1.0], 1.0)
+
+
+def test_interval_position():
+    assert interval_position(0.0, -1.0, 3.0) == 0.25
+    pos = interval_position(1.0, np.array([0.0, 0.5, np.nan]), np.array([2.0, 1.0, 2.0]))
+    assert pos[0] == 0.5 and pos[1] == 1.0 and np.isnan(pos[2])
+
+
+def test_half_axes_mean_picks_the_four_axis_points():
+    v = np.arange(49, dtype=float).reshape(7, 7)  # v[i, j] = 7 i + j, centre (3, 3) = 24
+    assert half_axes_mean(v, 0) == 24.0
+    # (5,3), (1,3), (3,5), (3,1): 38, 10, 26, 22
+    assert half_axes_mean(v, 2) == (38 + 10 + 26 + 22) / 4
+    with pytest.raises(ValueError, match="odd"):
+        half_axes_mean(np.zeros((6, 7)), 1)
+    with pytest.raises(ValueError, match="k="):
+        half_axes_mean(v, 4)
+
+
+def _surface(f, n: int = 101, r: float = 1.0) -> Surface:
+    g = np.linspace(-r, r, n)
+    a, b = np.meshgrid(g, g, indexing="ij")
+    return Surface(alphas=g, betas=g, values={"m": f(a, b)})
+
+
+def test_level_radius_of_a_bowl_is_its_level_circle():
+    # 1 + a^2 + b^2 < 1.25 is the disk of radius 0.5 (area pi / 4): the equivalent radius is 0.5
+    s = _surface(lambda a, b: 1 + a**2 + b**2)
+    assert level_radius(s, "m", 1.25) == pytest.approx(0.5, abs=5e-3)
+    assert level_radius(s, "m", 1.25, log=False) == pytest.approx(0.5, abs=5e-3)
+    # a linear metric is interpolated exactly: {a < 0.2} covers 0.6 of the window [-1, 1]^2
+    half = _surface(lambda a, b: a + 0 * b, n=11)
+    frac = np.mean(np.linspace(-1, 1, 401) < 0.2)
+    assert level_radius(half, "m", 0.2, log=False) == pytest.approx(np.sqrt(4 * frac / np.pi))
+    with pytest.raises(ValueError, match="positive"):
+        level_radius(half, "m", 0.2)

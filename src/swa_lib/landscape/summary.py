@@ -12,7 +12,12 @@ turn its results into the numbers the book quotes.
 * :func:`profile_minimum` -- where a 1-D profile (e.g. the SGD-to-SWA line) is lowest, optionally
   refined by the vertex of the parabola through the lowest grid point and its two neighbours.
 * :func:`level_interval` -- the interval around that minimum where the profile stays below a
-  level (how far a low region extends along a line, and where given points sit in it).
+  level (how far a low region extends along a line), and :func:`interval_position` -- where given
+  points sit in it.
+* :func:`half_axes_mean` -- the mean of a 2-D surface at the four grid points a given number of
+  steps from its centre along the two axes (a profile of a plane around its centre).
+* :func:`level_radius` -- the "width" of a solution on a plane: the radius of the disk with the
+  area of the region where a metric is below a level.
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import torch
+from scipy.interpolate import RegularGridInterpolator
 from torch import Tensor, nn
 
 from .engine import evaluate_points
+from .results import Surface
 from .vectors import flatten, get_flat_params
 
-__all__ = ["evaluate_at", "rise_distance", "Minimum", "profile_minimum", "level_interval"]
+__all__ = ["evaluate_at", "rise_distance", "Minimum", "profile_minimum", "level_interval",
+           "interval_position", "half_axes_mean", "level_radius"]
 
 
 def _flat(w: Any, name: str) -> Tensor:
@@ -187,3 +195,66 @@ def level_interval(t: Any, values: Any, level: float) -> tuple[float, float]:
         return float(x[j] + (level - y[j]) / (y[k] - y[j]) * (x[k] - x[j]))
 
     return end(-1), end(+1)
+
+
+def interval_position(t: Any, lo: Any, hi: Any) -> Any:
+    r"""Where ``t`` lies in the interval ``[lo, hi]``: ``(t - lo) / (hi - lo)``.
+
+    0 is the left end, 1 the right end; below 0 or above 1 is outside. Broadcasts (``lo``, ``hi``
+    may be arrays or Series of intervals, e.g. one :func:`level_interval` per seed); a NaN end
+    (the interval runs past the evaluated range) gives NaN.
+    """
+    return (t - lo) / (hi - lo)
+
+
+def _centre(values: np.ndarray) -> tuple[int, int]:
+    v = np.asarray(values)
+    if v.ndim != 2 or v.shape[0] % 2 == 0 or v.shape[1] % 2 == 0:
+        raise ValueError(f"values must be a 2-D grid with an odd number of points per axis (its "
+                         f"centre a grid point), got shape {v.shape}")
+    return v.shape[0] // 2, v.shape[1] // 2
+
+
+def half_axes_mean(values: Any, k: int) -> float:
+    r"""Mean of a surface at the four grid points ``k`` steps from its centre along the axes.
+
+    With ``(i, j)`` the centre of an odd-sized grid ``values[i, j]`` (``Surface.values[m]``,
+    ``indexing="ij"``): the mean of ``values[i + k, j]``, ``values[i - k, j]``,
+    ``values[i, j + k]`` and ``values[i, j - k]``, i.e. of the surface along :math:`\pm d_1` and
+    :math:`\pm d_2` at that distance. ``k = 0`` gives the centre value; ``k`` must stay inside the
+    grid.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    i, j = _centre(v)
+    if not 0 <= k <= min(i, j):
+        raise ValueError(f"k={k!r}: must be between 0 and {min(i, j)} for a grid of shape "
+                         f"{v.shape}")
+    return float(np.mean([v[i + k, j], v[i - k, j], v[i, j + k], v[i, j - k]]))
+
+
+def level_radius(surface: Surface, metric: str, level: float, *, fine: int = 401,
+                 log: bool = True) -> float:
+    r"""Radius ``sqrt(area / pi)`` of the disk with the area of ``{metric < level}`` on a plane.
+
+    The metric is interpolated linearly between grid points (of its logarithm with ``log``, the
+    default, which suits a loss spanning decades; all values must then be > 0) on a
+    ``fine x fine`` grid over the surface's window ``[alphas[0], alphas[-1]] x [betas[0],
+    betas[-1]]``; the area is the fraction of fine points below ``level`` times the window's
+    area, in the units of ``alphas`` and ``betas``. The region need not be connected or a disk;
+    the radius only gives its area a length. A window the region fills gives the window's
+    equivalent radius: widen the window then.
+    """
+    if fine < 2:
+        raise ValueError(f"fine={fine!r}: must be >= 2")
+    z = np.asarray(surface.values[metric], dtype=np.float64)
+    if log:
+        if not (z > 0).all() or not level > 0:
+            raise ValueError("log=True needs positive values and level (use log=False)")
+        z, level = np.log(z), float(np.log(level))
+    a0, a1 = float(surface.alphas[0]), float(surface.alphas[-1])
+    b0, b1 = float(surface.betas[0]), float(surface.betas[-1])
+    f = RegularGridInterpolator((surface.alphas, surface.betas), z)
+    a, b = np.meshgrid(np.linspace(a0, a1, fine), np.linspace(b0, b1, fine), indexing="ij")
+    inside = f(np.stack([a.ravel(), b.ravel()], 1)) < level
+    area = (a1 - a0) * (b1 - b0)
+    return float(np.sqrt(inside.mean() * area / np.pi))

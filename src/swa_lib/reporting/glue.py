@@ -2,7 +2,9 @@
 
 :func:`glue` wraps ``myst_nb.glue`` so notebooks also run where myst-nb is not installed (Colab):
 there it only displays (or does nothing). Text is glued through :class:`Text`, whose ``repr`` is
-the text itself, so ``{glue:text}`key``` shows ``85.3 ± 0.4`` rather than ``'85.3 ± 0.4'``.
+the text itself, so ``{glue:text}`key``` shows ``85.3 ± 0.4`` rather than ``'85.3 ± 0.4'``; a
+number is glued as a plain float (:func:`glue_number`) and formatted by the prose
+(``{glue:text}`key:.2f```).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-__all__ = ["Text", "glue", "glue_text"]
+__all__ = ["Text", "glue", "glue_text", "glue_number"]
 
 
 class Text(str):
@@ -52,3 +54,12 @@ def glue_text(name: str, text: str) -> Text:
     t = Text(text)
     glue(name, t, display=False)
     return t
+
+
+def glue_number(name: str, value: float) -> float:
+    """Glue ``float(value)`` for ``{glue:text}`name:.2f``` (the prose picks the format) and
+    return it. A NumPy or torch scalar becomes a Python float, so the book shows a number rather
+    than ``np.float64(...)``."""
+    x = float(value)
+    glue(name, x, display=False)
+    return x

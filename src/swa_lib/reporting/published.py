@@ -10,7 +10,9 @@
 * :data:`COURSE_PROJECT_REPORTED` -- the accuracies (%) the original course project
   (BayesianML-SWA) reported for its pre-trained model, its final SGD iterate and its SWA model.
 
-:func:`swa_readme_table` returns the README table as a DataFrame (numbers or ``"m ± s"`` text).
+:func:`swa_readme_table` returns the README table of one dataset as a DataFrame (numbers or
+``"m ± s"`` text); :func:`swa_readme_overview` both datasets in one table, with the gain of SWA 1
+over SGD. :data:`DATASET_LABELS` and :data:`MODEL_LABELS` are the names the book prints.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ import pandas as pd
 
 __all__ = ["SWA_README_CIFAR", "SWA_README_BUDGET_EPOCHS", "SWA_README_COLUMNS",
            "COURSE_PROJECT_REPORTED", "SWAG_README_CIFAR100_NLL", "swag_nll_table",
-           "swa_readme_table"]
+           "swa_readme_table", "swa_readme_overview", "DATASET_LABELS", "MODEL_LABELS"]
+
+#: Dataset names as the book prints them.
+DATASET_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+
+#: Model names (``swa_lib.models``) as the README of timgaripov/swa prints them.
+MODEL_LABELS = {"vgg16": "VGG16", "preresnet110": "PreResNet110", "preresnet164": "PreResNet164",
+                "wrn28_10": "WRN28x10"}
 
 #: Columns of the README table: SGD (budget 1) and SWA at three budgets.
 SWA_README_COLUMNS = ("SGD", "SWA 1", "SWA 1.25", "SWA 1.5")
@@ -79,6 +88,25 @@ def swa_readme_table(dataset: str, *, text: bool = True,
     table = pd.DataFrame.from_dict(data, orient="index")
     table.index.name = "model"
     return table
+
+
+def swa_readme_overview(datasets: tuple[str, ...] = ("cifar100", "cifar10")) -> pd.DataFrame:
+    """Both README tables in one, as text: rows ``(dataset label, "model label (E)")`` with ``E``
+    the epochs of one budget, cells ``"72.55 ± 0.10"``, and a last column
+    ``"SWA 1 - SGD (their means)"``: the signed difference of the published means (``"+1.36"``).
+    """
+    rows, index = [], []
+    for dataset in datasets:
+        means = swa_readme_table(dataset, text=False)
+        cells = swa_readme_table(dataset)
+        for model in cells.index:
+            gain = means.loc[model, "SWA 1"] - means.loc[model, "SGD"]
+            rows.append([*cells.loc[model], f"{gain:+.2f}"])
+            index.append((DATASET_LABELS[dataset],
+                          f"{MODEL_LABELS[model]} ({SWA_README_BUDGET_EPOCHS[model]})"))
+    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index,
+                                                               names=["dataset", "model (E)"]),
+                        columns=[*SWA_README_COLUMNS, "SWA 1 - SGD (their means)"])
 
 
 #: model -> method -> CIFAR-100 test NLL, from the README of wjmaddox/swa_gaussian.

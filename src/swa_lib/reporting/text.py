@@ -1,35 +1,54 @@
 """Results as the book writes them: mean ± std, signed differences, paired intervals, verdicts.
 
-One formatter per kind of sentence, so every notebook words the same result the same way:
+One formatter per kind of phrase, so every notebook words the same result the same way:
 
-* :func:`mean_std_text` -- ``"81.9 ± 0.6"`` (sample std, ddof=1; NaNs dropped).
-* :func:`pct`, :func:`pct_mean_std` -- fractions shown in percent.
+* :func:`mean_std_text` -- ``"81.9 ± 0.6"`` (sample std, ddof=1; NaNs dropped); :func:`pct`,
+  :func:`pct_mean_std` -- fractions shown in percent; :func:`mean_std` -- the old name
+  (``reporting.stats.mean_std``), four decimals.
 * :func:`signed`, :func:`paired_text` -- ``"+2.3 points (95% CI +1.6 to +3.0, n=5)"``.
-* :func:`verdict` -- what a paired 95 % t interval says, in words, computed from the numbers.
+* :func:`verdict`, :func:`interval_verdict` -- what a paired 95 % t interval says, in words.
+* :func:`significant`, :func:`listing`, :func:`range_text`, :func:`count_text`,
+  :func:`interval_text` -- numbers inside a sentence: ``"0.123"``, ``"1, 2 and 3"``,
+  ``"0.91 to 0.97"``, ``"3 seeds"``, ``"0.25 .. > 2"``.
+
+Text glued into the book must not parse as a different Python literal (myst-nb would print the
+literal: ``"+4.4"`` shows as ``4.4``), so the formatters that make bare numbers keep them in
+their shortest form (:func:`significant`) or callers add a unit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .stats import paired_interval
+from .stats import mean_and_std, paired_interval
 
-__all__ = ["mean_std_text", "pct", "pct_mean_std", "paired_text", "signed", "verdict",
-           "interval_verdict"]
+__all__ = ["mean_std_text", "mean_std", "pct", "pct_mean_std", "paired_text", "signed",
+           "verdict", "interval_verdict", "significant", "listing", "range_text", "count_text",
+           "interval_text"]
 
 
 def mean_std_text(values: Sequence[float], digits: int = 3, *, scale: float = 1.0,
-                  empty: str = "n/a") -> str:
-    """``"mean ± std"`` of ``scale * values`` with ``digits`` decimals (sample std, ddof=1;
-    0 for one value); NaNs are dropped and ``empty`` is returned when nothing is left."""
-    a = scale * np.asarray(values, dtype=np.float64).ravel()
-    a = a[~np.isnan(a)]
-    if a.size == 0:
+                  empty: str = "n/a", std_of_one: bool = True) -> str:
+    """``"mean ± std"`` of ``scale * values`` with ``digits`` decimals.
+
+    The std is the sample standard deviation (ddof=1) of :func:`~.stats.mean_and_std`; NaNs are
+    dropped and ``empty`` is returned when nothing is left. A single value prints as
+    ``"m ± 0.000"``, or as ``"m"`` alone with ``std_of_one=False`` (one seed has no spread).
+    """
+    mean, std, n = mean_and_std(scale * np.asarray(values, dtype=np.float64))
+    if n == 0:
         return empty
-    std = a.std(ddof=1) if a.size > 1 else 0.0
-    return f"{a.mean():.{digits}f} ± {std:.{digits}f}"
+    if n == 1 and not std_of_one:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def mean_std(values: Sequence[float], digits: int = 4) -> str:
+    """:func:`mean_std_text` under its old name ``reporting.stats.mean_std`` (four decimals)."""
+    return mean_std_text(values, digits)
 
 
 def pct(x: float, digits: int = 1) -> str:
@@ -37,11 +56,9 @@ def pct(x: float, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f}"
 
 
-def pct_mean_std(xs: Sequence[float], digits: int = 1) -> str:
-    """``"85.3 ± 0.4"`` (percent; sample std, ddof=1)."""
-    a = 100 * np.asarray(xs, dtype=np.float64)
-    std = a.std(ddof=1) if a.size > 1 else 0.0
-    return f"{a.mean():.{digits}f} ± {std:.{digits}f}"
+def pct_mean_std(xs: Sequence[float], digits: int = 1, *, std_of_one: bool = True) -> str:
+    """Fractions as ``"85.3 ± 0.4"`` in percent: :func:`mean_std_text` with ``scale=100``."""
+    return mean_std_text(xs, digits, scale=100.0, std_of_one=std_of_one)
 
 
 def paired_text(diffs: Sequence[float], *, scale: float = 100.0, digits: int = 1,
@@ -86,3 +103,64 @@ def verdict(diffs: Sequence[float], *, better: str | None = "higher", who: str =
     """:func:`interval_verdict` of the paired t interval of ``diffs`` (one per seed)."""
     lo, hi = paired_interval(np.asarray(diffs, dtype=np.float64), level)
     return interval_verdict(lo, hi, better=better, who=who)
+
+
+def significant(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, never in exponent form for large values.
+
+    ``format(x, ".3g")`` (``0.1234 -> "0.123"``, ``2.50 -> "2.5"``: no trailing zeros, so the
+    glued text is the shortest literal of itself) for ``|x| < 10**(digits-1)``; larger values are
+    rounded to an integer (``1234.5 -> "1234"``, where ``".3g"`` would give ``"1.23e+03"``).
+    """
+    if digits < 1:
+        raise ValueError(f"digits={digits!r}: must be >= 1")
+    if abs(x) >= 10 ** (digits - 1):
+        return f"{x:.0f}"
+    return f"{x:.{digits}g}"
+
+
+def listing(values: Iterable[object], fmt: str = "", *, last: str = " and ") -> str:
+    """``"a, b and c"``: the items joined by commas, the last two by ``last``.
+
+    With a format spec ``fmt`` (e.g. ``".3f"``) every item is ``format(float(item), fmt)``;
+    without, ``str(item)``. One item is returned alone; no items is an error.
+    """
+    items = [format(float(v), fmt) if fmt else str(v) for v in values]  # type: ignore[arg-type]
+    if not items:
+        raise ValueError("listing() needs at least one value")
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + last + items[-1]
+
+
+def range_text(values: Sequence[float], fmt: str = ".2f", *, scale: float = 1.0,
+               same: str | None = None, sep: str = " to ") -> str:
+    """``"lo to hi"``: the smallest and largest of ``scale * values`` (NaNs ignored), each
+    formatted with ``fmt`` (``"+.1f"`` for signed differences).
+
+    When both ends print the same and ``same`` is given, ``same.format(lo)`` instead (e.g.
+    ``same="{} on every seed"``).
+    """
+    a = scale * np.asarray(values, dtype=np.float64).ravel()
+    if np.isnan(a).all():
+        raise ValueError("range_text() needs at least one value that is not NaN")
+    lo, hi = format(float(np.nanmin(a)), fmt), format(float(np.nanmax(a)), fmt)
+    if same is not None and lo == hi:
+        return same.format(lo)
+    return f"{lo}{sep}{hi}"
+
+
+def count_text(n: int, noun: str, plural: str | None = None) -> str:
+    """``"1 seed"``, ``"3 seeds"``: ``n`` and the noun, plural (default ``noun + "s"``) unless
+    ``n == 1``."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def interval_text(lo: float, hi: float, *, limits: tuple[float, float], digits: int = 2,
+                  sep: str = " .. ") -> str:
+    """An interval whose ends may lie beyond the evaluated range: ``"0.25 .. 1.80"``, or
+    ``"< -1"`` / ``"> 2"`` for an end that is NaN (not reached within ``limits = (min, max)``,
+    as :func:`swa_lib.landscape.summary.level_interval` reports it)."""
+    left = f"{lo:.{digits}f}" if math.isfinite(lo) else f"< {limits[0]:g}"
+    right = f"{hi:.{digits}f}" if math.isfinite(hi) else f"> {limits[1]:g}"
+    return f"{left}{sep}{right}"
