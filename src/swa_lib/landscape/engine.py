@@ -1,14 +1,30 @@
-"""The evaluation engine: metrics at a list of points ``base + coeffs @ directions``."""
+r"""The evaluation engine: metrics at a list of points ``base + coeffs[n] @ directions``.
+
+:func:`evaluate_points` is a pipeline of three steps, each its own function:
+
+1. **prepare** (:func:`_prepare`): check the options, move the data to the device once, build the
+   flat base point and directions and the :class:`_Evaluator`;
+2. **cache** (:func:`_open_cache`): the grid's :class:`~swa_lib.landscape.cache.GridCache` --
+   key, load on rank 0, broadcast to the other ranks (:mod:`swa_lib.landscape.distributed`);
+3. **sharded loop** (:func:`_sharded_loop`): the missing cells in rounds of ``checkpoint_every``,
+   each round split round-robin over the ranks, combined with an ``all_reduce`` and saved.
+
+The evaluator runs under ``torch.inference_mode`` in large batches (slices of device tensors, no
+``DataLoader``); with ``points_per_pass=K > 1`` it evaluates ``K`` points in one forward pass
+(``torch.func.functional_call`` + ``vmap`` over ``K`` stacked weight vectors; with BN
+recomputation the running statistics are stacked too and updated in train mode with the same
+size-weighted momentum ``b / (n + b)`` as :func:`~swa_lib.averaging.update_bn`). The defaults
+(:func:`default_points_per_pass`, :func:`default_batch_size`) follow measurements with
+``benchmarks/bench_landscape.py``; the tables are in the landscape section of
+``benchmarks/README.md``.
+"""
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import os
-import warnings
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -18,23 +34,23 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..averaging import update_bn
-from ..io import atomic_savez
-from .results import _CACHE_VERSION, _SPLITS, METRICS
+from ..io import ON_MISMATCH
+from ..modes import train_mode
+from .cache import CacheMismatchError, GridCache, grid_key_parts, missing_cells
+from .distributed import Sharding, sharding
+from .results import SPLITS, metric_spec
 from .vectors import (
     LossFn,
     WeightsLike,
     _as_flat,
     _float_buffers,
-    flatten,
     set_flat_params_,
 )
 
+__all__ = ["CacheMismatchError", "default_batch_size", "default_points_per_pass",
+           "evaluate_points"]
 
-class CacheMismatchError(RuntimeError):
-    """A grid cache file exists but was computed for something else (its stored key differs)."""
 
-
-# ================================================================== evaluation of points
 def _default_loss(output: Tensor, target: Tensor) -> Tensor:
     return F.cross_entropy(output, target, reduction="none")
 
@@ -47,23 +63,12 @@ def _slices(x: Tensor, batch_size: int) -> Iterator[Tensor]:
 def default_points_per_pass(model: nn.Module, device: torch.device, bn_recompute: bool) -> int:
     """How many grid points share one forward pass by default (1 = the per-point loop).
 
-    Chosen from measurements with ``benchmarks/bench_landscape.py`` (float32; the MNIST-1D CNN,
-    23k parameters, 4000/1000 samples, and a CIFAR-shaped BN CNN, 34k parameters, 1000/500
-    random images; time per grid point, medians of 3 interleaved runs):
-
-    * CPU (2 shared cores, 1 thread, torch 2.14, ``--quick``: 7x7 grid, 800/200 MNIST-1D and
-      300/200 random images): ``vmap`` over 8 points is *slower* than the per-point loop in every
-      case (cnn1d 74 vs 59 ms without BN recompute, 260 vs 125 ms with; CIFAR-shaped 613 vs
-      336 ms and 935 vs 508 ms): a convolution under ``vmap`` becomes one grouped convolution
-      over ``K`` times the channels, which the CPU kernels run slower than ``K`` plain ones.
-      So ``1``.
-    * CUDA (H100, torch 2.11, 21x21 grid), K = 1 / 8 / 16 / 64:
-      without BN recompute cnn1d 1.45 / 1.67 / 1.65 / 1.78 ms, CIFAR-shaped 2.42 / 1.76 / 1.70 /
-      1.72 ms (a wash: the big eval batches already fill the GPU); with BN recompute (128-sample
-      train-mode batches, launch-bound) cnn1d 17.4 / 8.5 / 5.5 / 2.8 ms, CIFAR-shaped 5.7 / 4.1 /
-      3.1 / 2.8 ms. So ``64`` with BN recompute and ``16`` without, for models up to 1M
-      parameters; ``1`` above (not measured: a large model fills the GPU by itself, and ``K``
-      copies of its weights cost memory).
+    The rule: ``1`` on the CPU (a convolution under ``vmap`` becomes one grouped convolution over
+    ``K`` times the channels, which the CPU kernels run slower than ``K`` plain ones) and for
+    models above 1M parameters (a large model fills the GPU by itself, and ``K`` copies of its
+    weights cost memory); on CUDA ``64`` with BN recomputation (its 128-sample train-mode batches
+    are launch-bound) and ``16`` without. Measured with ``benchmarks/bench_landscape.py``: see
+    "Defaults of the engine" in the landscape section of ``benchmarks/README.md``.
     """
     if device.type != "cuda" or sum(p.numel() for p in model.parameters()) > 1_000_000:
         return 1
@@ -73,14 +78,14 @@ def default_points_per_pass(model: nn.Module, device: torch.device, bn_recompute
 def default_batch_size(device: torch.device) -> int:
     """Samples per forward pass and point: 256 on CPU, 4096 on CUDA.
 
-    On a CPU larger batches are *slower* for conv nets (activations fall out of cache): 1 thread,
-    1000 CIFAR-shaped images, batch 128/256/512/1024/2048: 1.40/1.44/1.61/2.06/2.44 s; 5000
-    MNIST-1D signals through the cnn1d: 450/405/470/429 ms for 128/256/512/1024. A GPU wants
-    large batches.
+    On a CPU larger batches are *slower* for conv nets (activations fall out of cache); a GPU
+    wants large batches. Measurements: "Defaults of the engine" in the landscape section of
+    ``benchmarks/README.md``.
     """
     return 4096 if device.type == "cuda" else 256
 
 
+# ================================================================== evaluation of points
 class _Evaluator:
     """Evaluates metrics at a stack of flat weight vectors ``(K, P)`` -> float64 ``(K, M)``."""
 
@@ -97,6 +102,7 @@ class _Evaluator:
         self.dtype = self.params[0][1].dtype
         self.device = device
         self.metrics = list(metrics)
+        self.specs = [metric_spec(m) for m in self.metrics]  # (split, kind, percent)
         self.loss_fn = loss_fn or _default_loss
         self.weight_decay = float(weight_decay)
         self.bns = [m for m in self.model.modules()
@@ -104,9 +110,9 @@ class _Evaluator:
         self.bn_recompute = bool(bn_recompute) and bool(self.bns)
         self.bn_batch_size = int(bn_batch_size)
         self.batch_size = int(batch_size)
-        self.needed = [s for s in _SPLITS if any(m.startswith(s + "_") for m in self.metrics)]
-        self.need_pred = {s: any(m in (f"{s}_err", f"{s}_acc") for m in self.metrics)
-                          for s in _SPLITS}
+        self.needed = [s for s in SPLITS if any(sp == s for sp, _, _ in self.specs)]
+        self.need_pred = {s: any(sp == s and kind in ("error", "accuracy")
+                                 for sp, kind, _ in self.specs) for s in SPLITS}
         self.data = {s: splits[s] for s in self.needed}
         if self.bn_recompute:
             if "train" not in splits:
@@ -128,18 +134,15 @@ class _Evaluator:
     def _finish(self, sums: dict[str, tuple[Tensor, Tensor]], points: Tensor) -> np.ndarray:
         wd = self._wd_term(points) if self.weight_decay else None
         cols = []
-        for m in self.metrics:
-            split, kind = m.split("_", 1)
+        for split, kind, percent in self.specs:
             loss_sum, correct = sums[split]
             n = self.data[split][0].shape[0]
             if kind == "nll":
                 cols.append(loss_sum / n)
             elif kind == "loss":
                 cols.append(loss_sum / n + (wd if wd is not None else 0.0))
-            elif kind == "acc":
-                cols.append(100.0 * correct.double() / n)
             else:
-                cols.append(100.0 - 100.0 * correct.double() / n)
+                cols.append(_rate(correct, n, kind, percent))
         return torch.stack(cols, 1).cpu().numpy()
 
     def _accumulate(self, out: Tensor, y: Tensor, pred: bool, k: int
@@ -152,54 +155,61 @@ class _Evaluator:
             correct = (out.argmax(-1) == yk).reshape(k, -1).sum(1)
         return losses, correct
 
-    # -- per-point loop -----------------------------------------------------------------------
-    def _one(self, p: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
-        set_flat_params_(self.model, p)
-        if self.bn_recompute:
-            update_bn(self.model, _slices(self.bn_x, self.bn_batch_size))
-        self.model.eval()
+    def _sums(self, run: Callable[[Tensor], Tensor], k: int, batch_size: int
+              ) -> dict[str, tuple[Tensor, Tensor]]:
+        """Per-point loss sums and correct counts ``(k,)`` per split; ``run(x)`` gives the
+        outputs ``(k, B, ...)`` (or ``(B, ...)`` for ``k = 1``) of a batch."""
         sums = {}
         for split in self.needed:
             x, y = self.data[split]
-            loss_sum = torch.zeros(1, dtype=torch.float64, device=self.device)
-            correct = torch.zeros(1, dtype=torch.long, device=self.device)
-            for i in range(0, x.shape[0], self.batch_size):
-                out = self.model(x[i:i + self.batch_size])
-                ls, c = self._accumulate(out, y[i:i + self.batch_size], self.need_pred[split], 1)
+            loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
+            correct = torch.zeros(k, dtype=torch.long, device=self.device)
+            for i in range(0, x.shape[0], batch_size):
+                out = run(x[i:i + batch_size])
+                out = out.reshape(-1, *out.shape[2:]) if k > 1 else out
+                ls, c = self._accumulate(out, y[i:i + batch_size], self.need_pred[split], k)
                 loss_sum += ls
                 if c is not None:
                     correct += c
             sums[split] = (loss_sum, correct)
         return sums
 
-    # -- vmap over stacked weights ------------------------------------------------------------
-    def _many(self, points: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
-        from torch.func import functional_call, vmap
+    # -- per-point loop -----------------------------------------------------------------------
+    def _one(self, p: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
+        set_flat_params_(self.model, p)
+        if self.bn_recompute:
+            update_bn(self.model, _slices(self.bn_x, self.bn_batch_size))
+        self.model.eval()
+        return self._sums(self.model, 1, self.batch_size)
 
-        k = points.shape[0]
-        params, off = {}, 0
+    # -- vmap over stacked weights ------------------------------------------------------------
+    def _stacked_params(self, points: Tensor) -> dict[str, Tensor]:
+        k, params, off = points.shape[0], {}, 0
         for name, p in self.params:
             params[name] = points[:, off:off + p.numel()].reshape(k, *p.shape)
             off += p.numel()
-        model = self.model
-        if self.bn_recompute:
-            bufs = {}
-            for name, b in _float_buffers(model):
-                if name in self.bn_stats:
-                    bufs[name] = torch.full((k, *b.shape), self.bn_stats[name], dtype=b.dtype,
-                                            device=b.device)
-                else:
-                    bufs[name] = b.unsqueeze(0).expand(k, *b.shape).clone()
+        return params
 
-            def f_bufs(pr: dict, bf: dict, x: Tensor) -> Tensor:
-                return functional_call(model, (pr, bf), (x,))
+    def _recomputed_buffers(self, params: dict[str, Tensor], k: int,
+                            forward: Callable[..., Tensor]) -> dict[str, Tensor]:
+        """``k`` stacked copies of the floating buffers, BN statistics recomputed at each point:
+        reset (mean 0, var 1), then one train-mode pass over the training inputs in batches of
+        ``bn_batch_size`` with momentum ``b / (seen + b)`` (a size-weighted mean, as
+        ``update_bn``)."""
+        from torch.func import vmap
 
-            momenta = [bn.momentum for bn in self.bns]
-            modes = {m: m.training for m in model.modules()}
-            model.train()
-            seen = 0
+        bufs = {}
+        for name, b in _float_buffers(self.model):
+            if name in self.bn_stats:
+                bufs[name] = torch.full((k, *b.shape), self.bn_stats[name], dtype=b.dtype,
+                                        device=b.device)
+            else:
+                bufs[name] = b.unsqueeze(0).expand(k, *b.shape).clone()
+        momenta = [bn.momentum for bn in self.bns]
+        seen = 0
+        with train_mode(self.model):
             try:
-                fwd = vmap(f_bufs, in_dims=(0, 0, None), randomness="different")
+                fwd = vmap(forward, in_dims=(0, 0, None), randomness="different")
                 for xb in _slices(self.bn_x, self.bn_batch_size):
                     b = xb.shape[0]
                     for bn in self.bns:
@@ -209,8 +219,19 @@ class _Evaluator:
             finally:
                 for bn, mom in zip(self.bns, momenta):
                     bn.momentum = mom
-                for m, mode in modes.items():
-                    m.training = mode
+        return bufs
+
+    def _many(self, points: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
+        from torch.func import functional_call, vmap
+
+        k = points.shape[0]
+        params = self._stacked_params(points)
+        model = self.model
+        if self.bn_recompute:
+            def f_bufs(pr: dict, bf: dict, x: Tensor) -> Tensor:
+                return functional_call(model, (pr, bf), (x,))
+
+            bufs = self._recomputed_buffers(params, k, f_bufs)
             model.eval()
             fwd_eval = vmap(f_bufs, in_dims=(0, 0, None))
 
@@ -227,21 +248,7 @@ class _Evaluator:
             def run(x: Tensor) -> Tensor:
                 return fwd_plain(params, x)
 
-        bs = max(1, self.batch_size // k)
-        sums = {}
-        for split in self.needed:
-            x, y = self.data[split]
-            loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
-            correct = torch.zeros(k, dtype=torch.long, device=self.device)
-            for i in range(0, x.shape[0], bs):
-                out = run(x[i:i + bs])  # (k, B, ...)
-                out = out.reshape(k * out.shape[1], *out.shape[2:])
-                ls, c = self._accumulate(out, y[i:i + bs], self.need_pred[split], k)
-                loss_sum += ls
-                if c is not None:
-                    correct += c
-            sums[split] = (loss_sum, correct)
-        return sums
+        return self._sums(run, k, max(1, self.batch_size // k))
 
     @torch.inference_mode()
     def __call__(self, points: Tensor, vectorize: bool) -> np.ndarray:
@@ -253,117 +260,76 @@ class _Evaluator:
         return np.concatenate(rows, 0)
 
 
-# ========================================================================== cache helpers
-def _digest_tensor(t: Tensor | np.ndarray) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    if isinstance(t, np.ndarray):
-        a = np.ascontiguousarray(t)
-        h.update(f"{a.dtype}{a.shape}".encode())
-        h.update(a.tobytes())
-        return h.hexdigest()
-    t = t.detach()
-    h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-    flat = t.cpu().contiguous().reshape(-1)
-    if flat.numel():
-        h.update(flat.view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+def _rate(correct: Tensor, n: int, kind: str, percent: bool) -> Tensor:
+    """Accuracy ``c / n`` or error ``(n - c) / n`` from ``c`` correct of ``n`` (float64).
+
+    The deprecated percent names keep the formulas they always had, ``100 c / n`` and
+    ``100 - 100 c / n``, so their values stay bit-identical.
+    """
+    c = correct.double()
+    if percent:
+        return 100.0 * c / n if kind == "accuracy" else 100.0 - 100.0 * c / n
+    return c / n if kind == "accuracy" else (n - c) / n
 
 
-def _model_identity(model: nn.Module, with_buffers: bool) -> dict[str, Any]:
-    ident: dict[str, Any] = {
-        "repr": repr(model),
-        "params": [[n, list(p.shape), str(p.dtype)] for n, p in model.named_parameters()],
-        "buffers": [[n, list(b.shape), str(b.dtype)] for n, b in model.named_buffers()],
-    }
-    if with_buffers:
-        bufs = [b for _, b in _float_buffers(model)]
-        ident["buffer_values"] = _digest_tensor(flatten(bufs)) if bufs else None
-    return ident
+# ========================================================================== the options
+@dataclass
+class _Options:
+    """The keyword options of :func:`evaluate_points` (documented there)."""
+
+    data: Any = None
+    train: tuple[Tensor, Tensor] | None = None
+    test: tuple[Tensor, Tensor] | None = None
+    metrics: Sequence[str] = ("train_loss", "test_error")
+    loss_fn: LossFn | None = None
+    weight_decay: float = 0.0
+    bn_recompute: bool = False
+    bn_batch_size: int = 128
+    batch_size: int | None = None
+    points_per_pass: int | None = None
+    device: torch.device | str | None = None
+    cache: str | os.PathLike | None = None
+    checkpoint_every: int | None = None
+    max_cells: int | None = None
+    callback: Callable[[int, dict[str, float]], None] | None = None
+    distributed: bool | None = None
+    progress: bool | None = None
+    on_mismatch: str = "error"
+    data_key: str | None = None
+    cache_tag: str = ""
 
 
-def _loss_name(loss_fn: LossFn | None) -> str:
-    if loss_fn is None:
-        return "cross_entropy"
-    mod = getattr(loss_fn, "__module__", "") or ""
-    name = getattr(loss_fn, "__qualname__", None) or type(loss_fn).__qualname__
-    return f"{mod}.{name}"
+_OPTION_NAMES = tuple(f.name for f in fields(_Options))
 
 
-def _key_of(parts: dict[str, Any]) -> str:
-    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+@dataclass
+class _Job:
+    """A prepared evaluation: what the cache and the loop need."""
+
+    metrics: list[str]
+    device: torch.device
+    dtype: torch.dtype
+    splits: dict[str, tuple[Tensor, Tensor]]  # the splits used, in SPLITS order
+    base: Tensor  # (P,)
+    dirs: Tensor  # (D, P)
+    coeffs: np.ndarray  # (N, D) float64
+    evaluator: _Evaluator
+    k: int  # points per pass
+    round_size: int  # cells per checkpoint (all ranks together)
+    shard: Sharding
+    values: np.ndarray  # (N, M), NaN where not evaluated
+    done: np.ndarray  # (N,) bool
 
 
-def _diff_parts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-
-
-def _load_cache(path: Path, key: str, parts: dict[str, Any], n: int, m: int, on_mismatch: str
-                ) -> tuple[np.ndarray, np.ndarray] | None:
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            stored_key = str(z["key"])
-            stored_parts = json.loads(str(z["key_json"]))
-            values = np.array(z["values"], dtype=np.float64)
-            done = np.array(z["done"], dtype=bool)
-    except Exception as exc:  # noqa: BLE001 - reported with the file named
-        if on_mismatch == "overwrite":
-            warnings.warn(f"unreadable grid cache {path} ({exc}); recomputing", stacklevel=3)
-            return None
-        raise CacheMismatchError(f"grid cache {path} is unreadable ({type(exc).__name__}: "
-                                 f"{exc}); delete it or pass on_mismatch='overwrite'") from exc
-    if stored_key != key or values.shape != (n, m) or done.shape != (n,):
-        differ = _diff_parts(stored_parts, parts) if isinstance(stored_parts, dict) else ["?"]
-        msg = (f"grid cache {path} was computed for a different grid (differs in: "
-               f"{', '.join(differ) or 'key'}); delete it, use another file, or pass "
-               f"on_mismatch='overwrite'")
-        if on_mismatch == "overwrite":
-            warnings.warn(msg + "; overwriting", stacklevel=3)
-            return None
-        raise CacheMismatchError(msg)
-    return values, done
-
-
-# ======================================================================== distributed
-def _dist_setup(distributed: bool | None, device: torch.device
-                ) -> tuple[int, int, torch.device | None]:
-    """``(rank, world_size, communication device)``; ``(0, 1, None)`` when not distributed."""
-    if distributed is False:
-        return 0, 1, None
-    import torch.distributed as dist
-
-    if not dist.is_available():
-        if distributed:
-            raise RuntimeError("torch.distributed is not available in this build")
-        return 0, 1, None
-    if not dist.is_initialized():
-        launched = int(os.environ.get("WORLD_SIZE", "1")) > 1 and "MASTER_ADDR" in os.environ
-        if not launched:
-            if distributed:
-                raise RuntimeError("distributed=True but no process group is initialised and "
-                                   "no torchrun environment (WORLD_SIZE, MASTER_ADDR) is set")
-            return 0, 1, None
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    world, rank = dist.get_world_size(), dist.get_rank()
-    if world == 1:
-        return 0, 1, None
-    backend = str(dist.get_backend()).lower()
-    comm = (torch.device("cuda", torch.cuda.current_device()) if "nccl" in backend
-            else torch.device("cpu"))
-    return rank, world, comm
-
-
-# =========================================================================== the engine
+# ============================================================================ 1. prepare
 def _resolve_splits(data: Any, train: tuple[Tensor, Tensor] | None,
                     test: tuple[Tensor, Tensor] | None) -> dict[str, tuple[Tensor, Tensor]]:
     splits: dict[str, tuple[Tensor, Tensor]] = {}
     if data is not None:
         if isinstance(data, dict):
-            splits.update({k: tuple(v) for k, v in data.items() if k in _SPLITS})
+            splits.update({k: tuple(v) for k, v in data.items() if k in SPLITS})
         else:
-            for s in _SPLITS:
+            for s in SPLITS:
                 if hasattr(data, f"x_{s}"):
                     splits[s] = (getattr(data, f"x_{s}"), getattr(data, f"y_{s}"))
     if train is not None:
@@ -371,6 +337,207 @@ def _resolve_splits(data: Any, train: tuple[Tensor, Tensor] | None,
     if test is not None:
         splits["test"] = tuple(test)
     return splits
+
+
+def _device_splits(opt: _Options, metrics: list[str], device: torch.device, dtype: torch.dtype
+                   ) -> dict[str, tuple[Tensor, Tensor]]:
+    """The splits the metrics (and BN recomputation) use, on ``device``, inputs in ``dtype``."""
+    splits_in = _resolve_splits(opt.data, opt.train, opt.test)
+    needed = [s for s in SPLITS if any(metric_spec(m)[0] == s for m in metrics)]
+    needed_data = needed + ["train"] if opt.bn_recompute and "train" not in needed else needed
+    splits: dict[str, tuple[Tensor, Tensor]] = {}
+    for s in needed_data:
+        if s not in splits_in:
+            raise ValueError(f"metrics {metrics} (or bn_recompute) need the {s} split: pass "
+                             f"data= or {s}=(x, y)")
+        x, y = splits_in[s]
+        x = x.to(device, dtype) if x.is_floating_point() else x.to(device)
+        splits[s] = (x, y.to(device))
+    return splits
+
+
+def _geometry(model: nn.Module, base: WeightsLike, directions: Tensor | Sequence[Tensor],
+              coeffs: Any, device: torch.device, dtype: torch.dtype
+              ) -> tuple[Tensor, Tensor, np.ndarray]:
+    """``(base (P,), directions (D, P))`` on ``device`` in ``dtype`` and ``coeffs (N, D)``."""
+    base_v = _as_flat(base, "base").to(device, dtype)
+    if isinstance(directions, Tensor):
+        dirs = directions.detach()
+        if dirs.dim() == 1:
+            dirs = dirs.unsqueeze(0)
+    else:
+        dirs = torch.stack([_as_flat(d, "direction").to(device) for d in directions])
+    dirs = dirs.to(device, dtype)
+    coeffs_np = np.asarray(coeffs, dtype=np.float64)
+    if coeffs_np.ndim != 2 or coeffs_np.shape[1] != dirs.shape[0]:
+        raise ValueError(f"coeffs must have shape (N, {dirs.shape[0]}), got {coeffs_np.shape}")
+    n_params = sum(p.numel() for p in model.parameters())
+    if base_v.numel() != n_params or dirs.shape[1] != n_params:
+        raise ValueError(f"the model has {n_params} parameters but base has {base_v.numel()} "
+                         f"and directions {dirs.shape[1]} entries")
+    return base_v, dirs, coeffs_np
+
+
+def _prepare(model: nn.Module, base: WeightsLike, directions: Tensor | Sequence[Tensor],
+             coeffs: Any, opt: _Options) -> _Job:
+    metrics = list(opt.metrics)
+    for m in metrics:
+        metric_spec(m)  # ValueError naming the allowed metrics
+    if not metrics:
+        raise ValueError("metrics is empty")
+    if opt.on_mismatch not in ON_MISMATCH:
+        raise ValueError(f"on_mismatch must be 'error' or 'overwrite', got {opt.on_mismatch!r}")
+    first = next(model.parameters())
+    device = torch.device(opt.device) if opt.device is not None else first.device
+    dtype = first.dtype
+    shard = sharding(opt.distributed, device)
+    device = shard.local_device(device)
+    splits = _device_splits(opt, metrics, device, dtype)
+    base_v, dirs, coeffs_np = _geometry(model, base, directions, coeffs, device, dtype)
+    evaluator = _Evaluator(model, metrics=metrics, splits=splits, loss_fn=opt.loss_fn,
+                           weight_decay=opt.weight_decay, bn_recompute=opt.bn_recompute,
+                           bn_batch_size=opt.bn_batch_size,
+                           batch_size=opt.batch_size or default_batch_size(device),
+                           device=device)
+    k = opt.points_per_pass or default_points_per_pass(model, device, evaluator.bn_recompute)
+    k = max(1, int(k))
+    round_size = int(opt.checkpoint_every) if opt.checkpoint_every else max(32, shard.world * k)
+    n_cells = coeffs_np.shape[0]
+    return _Job(metrics=metrics, device=device, dtype=dtype, splits=splits, base=base_v,
+                dirs=dirs, coeffs=coeffs_np, evaluator=evaluator, k=k,
+                round_size=max(1, round_size), shard=shard,
+                values=np.full((n_cells, len(metrics)), np.nan),
+                done=np.zeros(n_cells, dtype=bool))
+
+
+# ============================================================================== 2. cache
+def _open_cache(kind: str, model: nn.Module, job: _Job, opt: _Options) -> GridCache | None:
+    """The grid's cache (rank 0 only; ``None`` elsewhere or without ``cache=``); what it holds is
+    loaded into ``job.values`` / ``job.done`` on every rank."""
+    if opt.cache is None:
+        return None
+    grid, status, err = None, 0, None
+    if job.shard.rank == 0:
+        ev = job.evaluator
+        parts = grid_key_parts(
+            kind=kind, model=model, base=job.base, directions=job.dirs, coeffs=job.coeffs,
+            data=job.splits, metrics=job.metrics, bn_recompute=ev.bn_recompute,
+            bn_batch_size=opt.bn_batch_size, weight_decay=opt.weight_decay,
+            loss_fn=opt.loss_fn, dtype=job.dtype, data_key=opt.data_key, tag=opt.cache_tag)
+        grid = GridCache(opt.cache, parts, kind, opt.on_mismatch)
+        try:
+            loaded = grid.load(*job.values.shape)
+        except CacheMismatchError as exc:
+            status, err, loaded = 1, exc, None
+        if loaded is not None:
+            job.values, job.done = loaded
+    if job.shard.distributed:
+        status, job.done, job.values = job.shard.broadcast_cache(status, job.done, job.values)
+    if status:
+        raise err if err is not None else CacheMismatchError(
+            "rank 0 found a mismatched grid cache (see its error)")
+    return grid
+
+
+# ======================================================================= 3. sharded loop
+def _progress_bar(opt: _Options, job: _Job, n_missing: int, kind: str) -> Any:
+    progress = opt.progress
+    if progress is None:
+        progress = os.environ.get("SWA_LIB_PROGRESS", "1") != "0"
+    if not (progress and job.shard.rank == 0 and n_missing):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=len(job.done), initial=int(job.done.sum()), desc=f"{kind} cells",
+                leave=False)
+
+
+def _round(job: _Job, cells: np.ndarray, coeffs_t: Tensor,
+           on_row: Callable[[int, int, np.ndarray], None]) -> None:
+    """Evaluate this rank's share of ``cells`` (round-robin positions), ``k`` points per pass;
+    ``on_row(position, cell, values)`` for each."""
+    positions = job.shard.positions(len(cells))
+    for c0 in range(0, len(positions), job.k):
+        pos = positions[c0:c0 + job.k]
+        chunk = cells[pos]
+        c = coeffs_t[chunk].to(job.device, job.dtype)
+        pts = job.base.unsqueeze(0) + c @ job.dirs
+        vals = job.evaluator(pts, vectorize=job.k > 1)
+        for row, cell, j in zip(vals, chunk, pos):
+            on_row(int(j), int(cell), row)
+
+
+def _sharded_loop(kind: str, job: _Job, grid: GridCache | None, opt: _Options) -> int:
+    """Evaluate the missing cells into ``job.values`` / ``job.done``; returns how many this
+    process evaluated. Saves after every round and when an exception stops the loop."""
+    shard, values, done = job.shard, job.values, job.done
+
+    def save() -> None:
+        if grid is not None:
+            grid.save(values, done, job.metrics, job.coeffs)
+
+    missing = missing_cells(done, opt.max_cells)
+    bar = _progress_bar(opt, job, len(missing), kind)
+    coeffs_t = torch.from_numpy(job.coeffs)
+    evaluated = 0
+    local = np.zeros((0, len(job.metrics)))
+
+    def on_row(j: int, cell: int, row: np.ndarray) -> None:
+        nonlocal evaluated
+        evaluated += 1
+        if shard.distributed:
+            local[j] = row
+        else:
+            values[cell] = row
+            done[cell] = True
+        if bar is not None:
+            bar.update(shard.world)
+        if opt.callback is not None:
+            opt.callback(cell, {m: float(v) for m, v in zip(job.metrics, row)})
+
+    try:
+        for start in range(0, len(missing), job.round_size):
+            cells = missing[start:start + job.round_size]
+            local = np.zeros((len(cells), len(job.metrics)))
+            _round(job, cells, coeffs_t, on_row)
+            if shard.distributed:
+                values[cells] = shard.all_reduce(local)
+                done[cells] = True
+            save()
+    except BaseException:
+        if not shard.distributed:
+            save()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if not len(missing) and grid is not None and not grid.path.exists():
+        save()
+    return evaluated
+
+
+# ============================================================================ the engine
+def _evaluate(kind: str, model: nn.Module, base: WeightsLike,
+              directions: Tensor | Sequence[Tensor], coeffs: Any, opt: _Options
+              ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """prepare -> cache -> sharded loop; ``kind`` names the cache file and enters its key."""
+    job = _prepare(model, base, directions, coeffs, opt)
+    grid = _open_cache(kind, model, job, opt)
+    evaluated = _sharded_loop(kind, job, grid, opt)
+    return job.values, job.done, {"metrics": job.metrics, "evaluated": evaluated,
+                                  "cache_path": str(grid.path) if grid is not None else None}
+
+
+def _evaluate_kind(kind: str, model: nn.Module, base: WeightsLike,
+                   directions: Tensor | Sequence[Tensor], coeffs: Any, **options: Any
+                   ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """:func:`evaluate_points` for the shapes of :mod:`.surfaces` (``kind`` = ``"plane"``,
+    ``"ray"``, ``"line"``): the same options, passed as keywords."""
+    unknown = sorted(set(options) - set(_OPTION_NAMES))
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown}; the options are those of "
+                        f"evaluate_points: {', '.join(_OPTION_NAMES)}")
+    return _evaluate(kind, model, base, directions, coeffs, _Options(**options))
 
 
 def evaluate_points(
@@ -382,7 +549,7 @@ def evaluate_points(
     data: Any = None,
     train: tuple[Tensor, Tensor] | None = None,
     test: tuple[Tensor, Tensor] | None = None,
-    metrics: Sequence[str] = ("train_loss", "test_err"),
+    metrics: Sequence[str] = ("train_loss", "test_error"),
     loss_fn: LossFn | None = None,
     weight_decay: float = 0.0,
     bn_recompute: bool = False,
@@ -399,7 +566,6 @@ def evaluate_points(
     on_mismatch: str = "error",
     data_key: str | None = None,
     cache_tag: str = "",
-    _kind: str = "points",
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     r"""Evaluate metrics at the points ``base + coeffs[n] @ directions``, ``n = 0..N-1``.
 
@@ -416,7 +582,9 @@ def evaluate_points(
         data: an object with ``x_train, y_train, x_test, y_test`` (``swa_lib.data.ArrayDataset``)
             or a dict ``{"train": (x, y), "test": (x, y)}``; or pass ``train=`` / ``test=``.
             Tensors are moved once to ``device``; floating inputs are cast to the model's dtype.
-        metrics: names from :data:`METRICS`, e.g. ``("train_loss", "test_err", "test_nll")``.
+        metrics: names from :data:`METRICS`, e.g. ``("train_loss", "test_error", "test_nll")``
+            (error and accuracy as fractions); the deprecated percent names of
+            :data:`METRIC_ALIASES` (``"test_err"``, ``"test_acc"``, ...) still work.
         loss_fn: ``loss_fn(output, target)`` -> per-sample losses (summed over any extra dims);
             default cross-entropy. Must also accept ``k`` points' outputs concatenated along dim 0.
         weight_decay: coefficient of the ``0.5 * wd * ||w||^2`` term of the ``*_loss`` metrics.
@@ -429,7 +597,8 @@ def evaluate_points(
             uses :func:`default_points_per_pass`.
         device: where to evaluate; default the model's device. Under ``torchrun`` with CUDA, an
             index-less ``"cuda"`` becomes ``cuda:LOCAL_RANK``.
-        cache: a directory (the file name is derived from the key) or a ``.npz`` path.
+        cache: a directory (the file name is derived from the key) or a ``.npz`` path; see
+            :mod:`swa_lib.landscape.cache`.
         checkpoint_every: cells (of the whole grid, all ranks together) between cache writes and,
             when distributed, between all-reduces; default ``max(32, world * points_per_pass)``.
         max_cells: evaluate at most this many missing cells in this call, then return the
@@ -449,177 +618,11 @@ def evaluate_points(
         ``(values, done, info)``: float64 ``(N, M)`` (NaN where not evaluated), bool ``(N,)``,
         and ``{"metrics", "evaluated", "cache_path"}``.
     """
-    for m in metrics:
-        if m not in METRICS:
-            raise ValueError(f"unknown metric {m!r}; allowed: {', '.join(METRICS)}")
-    if not metrics:
-        raise ValueError("metrics is empty")
-    if on_mismatch not in ("error", "overwrite"):
-        raise ValueError(f"on_mismatch must be 'error' or 'overwrite', got {on_mismatch!r}")
-    metrics = list(metrics)
-    first = next(model.parameters())
-    device = torch.device(device) if device is not None else first.device
-    dtype = first.dtype
-    rank, world, comm = _dist_setup(distributed, device)
-    if world > 1 and device.type == "cuda" and device.index is None:
-        local = int(os.environ.get("LOCAL_RANK", rank % max(torch.cuda.device_count(), 1)))
-        device = torch.device("cuda", local)
-
-    splits_in = _resolve_splits(data, train, test)
-    needed = [s for s in _SPLITS if any(m.startswith(s + "_") for m in metrics)]
-    if bn_recompute and "train" not in needed:
-        needed_data = needed + ["train"]
-    else:
-        needed_data = needed
-    for s in needed_data:
-        if s not in splits_in:
-            raise ValueError(f"metrics {metrics} (or bn_recompute) need the {s} split: pass "
-                             f"data= or {s}=(x, y)")
-    splits: dict[str, tuple[Tensor, Tensor]] = {}
-    for s in needed_data:
-        x, y = splits_in[s]
-        x = x.to(device, dtype) if x.is_floating_point() else x.to(device)
-        splits[s] = (x, y.to(device))
-
-    base_v = _as_flat(base, "base").to(device, dtype)
-    if isinstance(directions, Tensor):
-        dirs = directions.detach()
-        if dirs.dim() == 1:
-            dirs = dirs.unsqueeze(0)
-    else:
-        dirs = torch.stack([_as_flat(d, "direction").to(device) for d in directions])
-    dirs = dirs.to(device, dtype)
-    coeffs_np = np.asarray(coeffs, dtype=np.float64)
-    if coeffs_np.ndim != 2 or coeffs_np.shape[1] != dirs.shape[0]:
-        raise ValueError(f"coeffs must have shape (N, {dirs.shape[0]}), got {coeffs_np.shape}")
-    n_params = sum(p.numel() for p in model.parameters())
-    if base_v.numel() != n_params or dirs.shape[1] != n_params:
-        raise ValueError(f"the model has {n_params} parameters but base has {base_v.numel()} "
-                         f"and directions {dirs.shape[1]} entries")
-    n_cells, n_metrics = coeffs_np.shape[0], len(metrics)
-
-    evaluator = _Evaluator(model, metrics=metrics, splits=splits, loss_fn=loss_fn,
-                           weight_decay=weight_decay, bn_recompute=bn_recompute,
-                           bn_batch_size=bn_batch_size,
-                           batch_size=batch_size or default_batch_size(device), device=device)
-    k = points_per_pass or default_points_per_pass(model, device, evaluator.bn_recompute)
-    k = max(1, int(k))
-    round_size = int(checkpoint_every) if checkpoint_every else max(32, world * k)
-    round_size = max(1, round_size)
-
-    # ---- cache: key, path, load (rank 0), share with the other ranks
-    path: Path | None = None
-    key = ""
-    parts: dict[str, Any] = {}
-    values = np.full((n_cells, n_metrics), np.nan)
-    done = np.zeros(n_cells, dtype=bool)
-    if cache is not None:
-        if rank == 0:
-            parts = {
-                "version": _CACHE_VERSION,
-                "kind": _kind,
-                "base": _digest_tensor(base_v),
-                "directions": _digest_tensor(dirs),
-                "coeffs": _digest_tensor(coeffs_np),
-                "model": _model_identity(model, with_buffers=not evaluator.bn_recompute),
-                "data": data_key if data_key is not None else {
-                    s: [_digest_tensor(splits[s][0]), _digest_tensor(splits[s][1])]
-                    for s in needed_data},
-                "metrics": metrics,
-                "bn_recompute": evaluator.bn_recompute,
-                "bn_batch_size": bn_batch_size if evaluator.bn_recompute else None,
-                "weight_decay": float(weight_decay) if any(
-                    m.endswith("_loss") for m in metrics) else None,
-                "loss_fn": _loss_name(loss_fn),
-                "dtype": str(dtype),
-                "tag": cache_tag,
-            }
-            key = _key_of(parts)
-            cache = Path(cache)
-            path = cache if cache.suffix == ".npz" else cache / f"{_kind}-{key[:20]}.npz"
-        status, err = 0, None
-        if rank == 0:
-            try:
-                loaded = _load_cache(path, key, parts, n_cells, n_metrics, on_mismatch)
-            except CacheMismatchError as exc:
-                status, err, loaded = 1, exc, None
-            if loaded is not None:
-                values, done = loaded
-        if world > 1:
-            import torch.distributed as dist
-
-            st = torch.tensor([status], dtype=torch.long, device=comm)
-            dist.broadcast(st, 0)
-            status = int(st.item())
-            if status == 0:
-                buf_done = torch.from_numpy(done.astype(np.uint8)).to(comm)
-                buf_vals = torch.from_numpy(values).to(comm)
-                dist.broadcast(buf_done, 0)
-                dist.broadcast(buf_vals, 0)
-                done = buf_done.cpu().numpy().astype(bool)
-                values = buf_vals.cpu().numpy().copy()
-        if status:
-            raise err if err is not None else CacheMismatchError(
-                "rank 0 found a mismatched grid cache (see its error)")
-
-    def save() -> None:
-        if path is not None and rank == 0:
-            atomic_savez(path, key=np.array(key), key_json=np.array(json.dumps(parts)),
-                          metrics=np.array(metrics), coeffs=coeffs_np, values=values,
-                          done=done, kind=np.array(_kind))
-
-    missing = np.flatnonzero(~done)
-    if max_cells is not None:
-        missing = missing[:max(0, int(max_cells))]
-    evaluated = 0
-    bar = None
-    if progress is None:
-        progress = os.environ.get("SWA_LIB_PROGRESS", "1") != "0"
-    if progress and rank == 0 and len(missing):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_cells, initial=int(done.sum()), desc=f"{_kind} cells", leave=False)
-    coeffs_t = torch.from_numpy(coeffs_np)
-    try:
-        for start in range(0, len(missing), round_size):
-            cells = missing[start:start + round_size]
-            positions = np.arange(rank, len(cells), world)  # this rank's rows of `cells`
-            local = np.zeros((len(cells), n_metrics))
-            for c0 in range(0, len(positions), k):
-                pos = positions[c0:c0 + k]
-                chunk = cells[pos]
-                c = coeffs_t[chunk].to(device, dtype)
-                pts = base_v.unsqueeze(0) + c @ dirs
-                vals = evaluator(pts, vectorize=k > 1)
-                for row, cell, j in zip(vals, chunk, pos):
-                    evaluated += 1
-                    if world == 1:
-                        values[cell] = row
-                        done[cell] = True
-                    else:
-                        local[j] = row
-                    if bar is not None:
-                        bar.update(world if world > 1 else 1)
-                    if callback is not None:
-                        callback(int(cell), {m: float(v) for m, v in zip(metrics, row)})
-            if world > 1:
-                import torch.distributed as dist
-
-                buf = torch.from_numpy(local).to(comm)
-                dist.all_reduce(buf)
-                values[cells] = buf.cpu().numpy()
-                done[cells] = True
-            save()
-    except BaseException:
-        if world == 1:
-            save()
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    if not len(missing) and path is not None and rank == 0 and not path.exists():
-        save()
-    return values, done, {"metrics": metrics, "evaluated": evaluated,
-                          "cache_path": str(path) if path is not None else None}
-
-
+    opt = _Options(data=data, train=train, test=test, metrics=metrics, loss_fn=loss_fn,
+                   weight_decay=weight_decay, bn_recompute=bn_recompute,
+                   bn_batch_size=bn_batch_size, batch_size=batch_size,
+                   points_per_pass=points_per_pass, device=device, cache=cache,
+                   checkpoint_every=checkpoint_every, max_cells=max_cells, callback=callback,
+                   distributed=distributed, progress=progress, on_mismatch=on_mismatch,
+                   data_key=data_key, cache_tag=cache_tag)
+    return _evaluate("points", model, base, directions, coeffs, opt)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .engine import evaluate_points
+from .engine import _evaluate_kind
 from .results import Profile, Surface
 from .vectors import WeightsLike, _as_flat
 
@@ -41,8 +41,9 @@ def evaluate_plane(model: nn.Module, center: WeightsLike, u: Tensor, v: Tensor,
     """
     alphas = np.asarray(alphas, dtype=np.float64).ravel()
     betas = np.asarray(betas, dtype=np.float64).ravel()
-    values, done, info = evaluate_points(model, center, [_as_flat(u, "u"), _as_flat(v, "v")],
-                                         _grid_coeffs(alphas, betas), _kind="plane", **options)
+    values, done, info = _evaluate_kind("plane", model, center,
+                                        [_as_flat(u, "u"), _as_flat(v, "v")],
+                                        _grid_coeffs(alphas, betas), **options)
     shape = (len(alphas), len(betas))
     return Surface(alphas=alphas, betas=betas,
                    values={m: values[:, i].reshape(shape) for i, m in enumerate(info["metrics"])},
@@ -78,7 +79,7 @@ def ray_profile(model: nn.Module, center: WeightsLike, direction: Tensor | Seque
     coeffs = np.zeros((r * len(t), r))
     for i in range(r):
         coeffs[i * len(t):(i + 1) * len(t), i] = t
-    values, done, info = evaluate_points(model, center, dirs, coeffs, _kind="ray", **options)
+    values, done, info = _evaluate_kind("ray", model, center, dirs, coeffs, **options)
     shape = (len(t),) if single else (r, len(t))
     return Profile(t=t, values={m: values[:, i].reshape(shape)
                                 for i, m in enumerate(info["metrics"])},
@@ -101,8 +102,8 @@ def line_profile(model: nn.Module, w_a: WeightsLike, w_b: WeightsLike,
     direction = b - a
     length = float(direction.double().norm())
     t = np.asarray(ts, dtype=np.float64).ravel()
-    values, done, info = evaluate_points(model, a, direction.unsqueeze(0), t[:, None],
-                                         _kind="line", **options)
+    values, done, info = _evaluate_kind("line", model, a, direction.unsqueeze(0), t[:, None],
+                                        **options)
     return Profile(t=t, values={m: values[:, i] for i, m in enumerate(info["metrics"])},
                    distances=t * length, complete=bool(done.all()), evaluated=info["evaluated"],
                    cache_path=info["cache_path"], meta={"length": length})
