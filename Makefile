@@ -2,6 +2,7 @@
 #   make          build the whole book (executes every notebook at the laptop profile, then HTML)
 #   make test     run the test suite (installs what it needs first)
 #   make bench    run the benchmarks (prints each ratio)
+#   make pdf      the book as a PDF (_build/latex/swa-book.pdf; needs TeX, see README)
 #   make lint     ruff check (with RUF100: a dead noqa is an error)
 #   make format   ruff format + import sorting
 #   make sync     regenerate notebooks/*.ipynb inputs from the .py sources (outputs kept)
@@ -16,7 +17,7 @@ TORCH_PIN := torch==2.14.1 torchvision==0.29.1
 PROFILE ?= smoke
 OUT ?= executed/$(PROFILE)
 
-.PHONY: all book test lint format bench sync execute batch clean demo install
+.PHONY: all book pdf test lint format bench sync execute batch clean demo install
 
 all: book
 
@@ -57,6 +58,11 @@ execute: $(STAMP)
 book: $(STAMP)
 	$(MAKE) execute
 	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# The PDF renders the committed notebook outputs (run `make execute` first to refresh them).
+pdf: $(STAMP)
+	$(BIN)/jupyter-book build . --builder pdflatex -n --keep-going
+	@echo "PDF: _build/latex/swa-book.pdf"
 
 batch: $(STAMP)
 	$(PY) tools/execute_notebooks.py --profile $(PROFILE) --out $(OUT)
