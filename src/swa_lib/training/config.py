@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,77 @@ def resolve_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} but CUDA is not available; use 'cpu' or 'auto'")
     return device
+
+
+class FieldCheck:
+    """Validation of a config dataclass's fields, one error format for every config.
+
+    Each check raises ``ValueError("<Class>.<field>=<value!r> is invalid: <what is allowed>")``,
+    so the message names the class, the field and the allowed values (``TrainConfig`` and
+    ``CourseConfig`` both validate with it).
+    """
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def error(self, name: str, allowed: str) -> ValueError:
+        """The ``ValueError`` for field ``name`` (to ``raise``)."""
+        value = getattr(self.config, name)
+        return ValueError(f"{type(self.config).__name__}.{name}={value!r} is invalid: {allowed}")
+
+    def one_of(self, name: str, allowed: Sequence[str]) -> None:
+        """The field is one of ``allowed``."""
+        if getattr(self.config, name) not in allowed:
+            raise self.error(name, f"allowed values are {', '.join(allowed)}")
+
+    def integers(self, *names: str, minimum: int | None = 1) -> None:
+        """Each field is an ``int`` (not a ``bool``), ``>= minimum`` unless that is ``None``."""
+        for name in names:
+            value = getattr(self.config, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                ok = False
+            else:
+                ok = minimum is None or value >= minimum
+            if not ok:
+                raise self.error(name, "must be an integer" if minimum is None
+                                 else f"must be an integer >= {minimum}")
+
+    def positive(self, *names: str) -> None:
+        """Each field is a finite number ``> 0``."""
+        for name in names:
+            value = getattr(self.config, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise self.error(name, "must be a positive finite number")
+
+    def non_negative(self, *names: str) -> None:
+        """Each field is ``>= 0`` (NaN fails)."""
+        for name in names:
+            value = getattr(self.config, name)
+            if not isinstance(value, (int, float)) or not value >= 0.0:
+                raise self.error(name, "must be >= 0")
+
+    def unit_interval(self, name: str, allowed: str = "must be in [0, 1)") -> None:
+        """The field is a number in ``[0, 1)`` (a momentum, a decay)."""
+        value = getattr(self.config, name)
+        if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+            raise self.error(name, allowed)
+
+    def device(self, name: str = "device") -> None:
+        """The field is ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``."""
+        value = getattr(self.config, name)
+        if not isinstance(value, str) or not (
+            value in ("cpu", "cuda", "auto") or value.startswith("cuda:")
+        ):
+            raise self.error(name, "allowed values are 'cpu', 'cuda', 'cuda:N', 'auto'")
+
+
+def config_key(fields: dict[str, Any], cache_version: int) -> str:
+    """Stable hash of a config's defining ``fields`` with ``device`` resolved (``"auto"`` and
+    ``"cuda"`` on a CUDA machine are the same run) and the ``cache_version`` of its protocol."""
+    d = dict(fields)
+    d["device"] = resolve_device(d["device"])
+    d["_cache_version"] = cache_version
+    return stable_hash(d)
 
 
 @dataclass
@@ -94,50 +166,35 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self) -> None:
-        def bad(name: str, allowed: str) -> ValueError:
-            return ValueError(f"TrainConfig.{name}={getattr(self, name)!r} is invalid: {allowed}")
-
-        if self.dataset not in DATASET_NAMES:
-            raise bad("dataset", f"allowed values are {', '.join(DATASET_NAMES)}")
-        if self.model not in MODEL_NAMES:
-            raise bad("model", f"allowed values are {', '.join(MODEL_NAMES)}")
-        for name in ("epochs", "batch_size", "swa_c_epochs", "eval_every", "checkpoint_every",
-                     "swag_rank"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise bad(name, "must be an integer >= 1")
-        for name in ("lr_init", "swa_lr"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise bad(name, "must be a positive finite number")
-        if not 0.0 <= self.momentum < 1.0:
-            raise bad("momentum", "must be in [0, 1)")
-        if not self.weight_decay >= 0.0:
-            raise bad("weight_decay", "must be >= 0")
+        check = FieldCheck(self)
+        check.one_of("dataset", DATASET_NAMES)
+        check.one_of("model", MODEL_NAMES)
+        check.integers("epochs", "batch_size", "swa_c_epochs", "eval_every", "checkpoint_every",
+                       "swag_rank")
+        check.positive("lr_init", "swa_lr")
+        check.unit_interval("momentum")
+        check.non_negative("weight_decay")
         if self.swa_start is None:
             self.swa_start = max(1, round(0.75 * self.epochs))
-        if isinstance(self.swa_start, bool) or not isinstance(self.swa_start, int):
-            raise bad("swa_start", "must be an integer")
+        check.integers("swa_start", minimum=None)
         if self.swa and not 1 <= self.swa_start < self.epochs:
-            raise bad("swa_start", f"must satisfy 1 <= swa_start < epochs (= {self.epochs})")
-        if self.swa_lr_schedule not in SWA_LR_SCHEDULES:
-            raise bad("swa_lr_schedule", f"allowed values are {', '.join(SWA_LR_SCHEDULES)}")
+            raise check.error("swa_start",
+                              f"must satisfy 1 <= swa_start < epochs (= {self.epochs})")
+        check.one_of("swa_lr_schedule", SWA_LR_SCHEDULES)
         if self.swa_lr_schedule == "cyclic":
             if self.swa_lr_max is None:
                 self.swa_lr_max = self.lr_init
             if not self.swa_lr_max > self.swa_lr:
-                raise bad("swa_lr_max", "must be > swa_lr for a cyclic schedule")
-        if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
-            raise bad("ema_decay", "must be None or in [0, 1)")
+                raise check.error("swa_lr_max", "must be > swa_lr for a cyclic schedule")
+        if self.ema_decay is not None:
+            check.unit_interval("ema_decay", "must be None or in [0, 1)")
         if self.num_samples is not None and (not isinstance(self.num_samples, int)
                                              or self.num_samples < 20):
-            raise bad("num_samples", "must be None or an integer >= 20")
+            raise check.error("num_samples", "must be None or an integer >= 20")
         if self.collect_swag and not self.swa:
-            raise bad("collect_swag", "SWAG is collected during the SWA phase: needs swa=True")
-        if not isinstance(self.device, str) or not (
-            self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")
-        ):
-            raise bad("device", "allowed values are 'cpu', 'cuda', 'cuda:N', 'auto'")
+            raise check.error("collect_swag",
+                              "SWAG is collected during the SWA phase: needs swa=True")
+        check.device()
 
     # -- identity -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -161,9 +218,7 @@ class TrainConfig:
             d.pop("data_root")
         else:  # files on disk: a fake copy and the real one must not share runs
             d["data_root"] = str(Path(self.data_root).resolve())
-        d["device"] = resolve_device(self.device)
-        d["_cache_version"] = CACHE_VERSION
-        return stable_hash(d)
+        return config_key(d, CACHE_VERSION)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
@@ -191,4 +246,12 @@ class TrainConfig:
         return self.swa and epoch + 1 >= self.swa_start and \
             (epoch + 1 - self.swa_start) % self.swa_c_epochs == 0
 
+    def evaluates_after(self, epoch: int) -> bool:
+        """Whether the models are evaluated after epoch ``epoch`` (0-based): every
+        ``eval_every`` epochs and always after the last (the final metrics come from it)."""
+        return epoch + 1 == self.epochs or (epoch + 1) % self.eval_every == 0
 
+    def checkpoints_after(self, epoch: int) -> bool:
+        """Whether a checkpoint is written after epoch ``epoch`` (0-based): every
+        ``checkpoint_every`` epochs and always after the last."""
+        return epoch + 1 == self.epochs or (epoch + 1) % self.checkpoint_every == 0

@@ -1,8 +1,9 @@
 """The original course project's SWA protocol as library code, next to the paper's protocol.
 
-The course project (BayesianML-SWA; REFERENCES.md) concluded that SWA is "not practical". Its
-protocol differs from the paper's in five places, each of which this module reproduces so that the
-book can switch them on one at a time:
+The course project (BayesianML-SWA, a Bayesian Machine Learning course project; its SWA phase is
+``src/swa_benchmark/utils/training.py``, its report ``BayesianML_Report.pdf``) concluded that SWA
+is "not practical". Its protocol differs from the paper's in five places, each of which this
+module reproduces so that the book can switch them on one at a time:
 
 1. **SWA-phase optimiser.** Plain SGD *without momentum* at a cyclic learning rate ten times below
    pre-training (``1e-3 -> 1e-4``); the paper keeps SGD with momentum 0.9 at a rate high enough
@@ -30,22 +31,21 @@ table) and the SWA average with three BN treatments (``stale``: the last snapsho
 per-batch-averaged test accuracy. :func:`course_protocol` and :func:`paper_protocol` give the two
 protocols' config fields.
 
-Caching follows :func:`swa_lib.training.run`: the pre-trained model lives in
-``runs_dir/course-pretrain-<dataset>-<model>-<hash>/`` (shared by every config with the same
-pre-training fields), a run in ``runs_dir/course-<dataset>-<model>-<hash>/`` with ``config.json``,
-``final.json`` (written atomically, last: its presence means "cached"), ``sgd.pt`` (last iterate)
-and ``swa.pt`` (the average with exact BN); a per-folder lock keeps two processes from training
-the same config twice.
+Run folders follow :func:`swa_lib.training.run` and use the same helpers
+(:mod:`swa_lib.training.runs`: lock, cache read, checkpoints, seeding, weights-only loading): the
+pre-trained model lives in ``runs_dir/course-pretrain-<dataset>-<model>-<hash>/`` (shared by every
+config with the same pre-training fields), a run in ``runs_dir/course-<dataset>-<model>-<hash>/``
+with ``config.json``, ``final.json`` (written atomically, last: its presence means "cached"),
+``sgd.pt`` (last iterate) and ``swa.pt`` (the average with exact BN). Both phases write
+``checkpoint.pt`` after every epoch, so a killed run resumes where it stopped and ends with the
+numbers of an uninterrupted one; both train with :func:`swa_lib.training.train_epoch`.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import fcntl
-import json
 import math
-import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -55,18 +55,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils import parameters_to_vector
 
-from ..averaging import SWA, update_bn
-from ..data import DATASET_NAMES, ArrayDataset, iterate_batches, load_dataset
-from ..io import atomic_save_json, atomic_torch_save, load_torch, stable_hash
+# update_bn's batch helpers: the forward convention and the device move are shared, not copied.
+from ..averaging import SWA, _default_forward, _to_device, update_bn
+from ..data import DATASET_NAMES, ArrayDataset, iterate_batches
+from ..io import atomic_save_json, atomic_torch_save
 from ..metrics import evaluate
 from ..models import MODEL_NAMES, build_model
+from ..modes import eval_mode, train_mode
 from ..schedules import cyclic_lr
-from .config import resolve_device
+from .config import FieldCheck, config_key, resolve_device
+from .loop import build_optimizer, check_batch_size, train_epoch
+from .runs import (
+    CHECKPOINT_FILE,
+    FINAL_FILE,
+    RunFolder,
+    dataset_of,
+    load_checkpoint,
+    load_weights,
+    locked,
+    make_generator,
+    read_final,
+    restore_checkpoint,
+    save_checkpoint,
+    save_snapshot,
+    seed_everything,
+)
 
 __all__ = [
     "CourseConfig", "CourseResult", "course_project_run", "course_protocol", "paper_protocol",
@@ -84,6 +101,10 @@ _PRETRAIN_FIELDS = ("dataset", "model", "model_kw", "num_samples", "data_seed", 
                     "data_root", "dataset_kw", "batch_size", "seed", "device", "pretrain_epochs",
                     "pretrain_lr_max", "pretrain_lr_min", "pretrain_weight_decay")
 
+#: ``callback(phase, epoch)`` after each epoch's checkpoint; ``phase`` is ``"pretrain"`` or
+#: ``"swa"``, ``epoch`` 0-based within the phase.
+Callback = Callable[[str, int], None]
+
 
 def cosine_lr(step: int, total: int, *, lr_max: float, lr_min: float) -> float:
     r"""Cosine annealing ``lr_min + (lr_max - lr_min) (1 + cos(pi step / total)) / 2``.
@@ -96,23 +117,6 @@ def cosine_lr(step: int, total: int, *, lr_max: float, lr_min: float) -> float:
         raise ValueError(f"need 0 <= step <= total and total >= 1, got step={step}, "
                          f"total={total}")
     return lr_min + (lr_max - lr_min) * (1.0 + math.cos(math.pi * step / total)) / 2.0
-
-
-def _forward(model: nn.Module, batch: Any) -> Any:
-    """A tensor is the input; a tuple or list is ``(input, target, ...)``."""
-    return model(batch[0] if isinstance(batch, (list, tuple)) else batch)
-
-
-def _move(batch: Any, device: torch.device | str | None) -> Any:
-    if device is None:
-        return batch
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device)
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_move(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: _move(v, device) for k, v in batch.items()}
-    return batch
 
 
 @torch.no_grad()
@@ -140,15 +144,10 @@ def update_bn_no_reset(
     bns = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
     if not bns:
         return model
-    forward = forward or _forward
-    modes = {m: m.training for m in model.modules()}
-    model.train()
-    try:
+    forward = forward or _default_forward
+    with train_mode(model):
         for batch in batches:
-            forward(model, _move(batch, device))
-    finally:
-        for module, mode in modes.items():
-            module.training = mode
+            forward(model, _to_device(batch, device))
     return model
 
 
@@ -163,13 +162,9 @@ def per_batch_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         accs = [(model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size].to(x.device))
                 .double().mean().item() for i in range(0, x.shape[0], batch_size)]
-    finally:
-        model.train(was_training)
     return float(np.mean(accs))
 
 
@@ -226,37 +221,20 @@ class CourseConfig:
     save_snapshots: bool = False
 
     def __post_init__(self) -> None:
-        def bad(name: str, allowed: str) -> ValueError:
-            return ValueError(f"CourseConfig.{name}={getattr(self, name)!r} is invalid: {allowed}")
-
-        if self.dataset not in DATASET_NAMES:
-            raise bad("dataset", f"allowed values are {', '.join(DATASET_NAMES)}")
-        if self.model not in MODEL_NAMES:
-            raise bad("model", f"allowed values are {', '.join(MODEL_NAMES)}")
-        for name in ("batch_size", "eval_batch_size", "pretrain_epochs", "swa_epochs",
-                     "swa_c_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise bad(name, "must be an integer >= 1")
-        for name in ("pretrain_lr_max", "pretrain_lr_min", "swa_lr", "swa_lr_max"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise bad(name, "must be a positive finite number")
-        for name in ("pretrain_weight_decay", "swa_weight_decay"):
-            if not getattr(self, name) >= 0.0:
-                raise bad(name, "must be >= 0")
-        if not 0.0 <= self.swa_momentum < 1.0:
-            raise bad("swa_momentum", "must be in [0, 1)")
-        if self.swa_lr_schedule not in ("cyclic", "constant"):
-            raise bad("swa_lr_schedule", "allowed values are cyclic, constant")
+        check = FieldCheck(self)
+        check.one_of("dataset", DATASET_NAMES)
+        check.one_of("model", MODEL_NAMES)
+        check.integers("batch_size", "eval_batch_size", "pretrain_epochs", "swa_epochs",
+                       "swa_c_epochs")
+        check.positive("pretrain_lr_max", "pretrain_lr_min", "swa_lr", "swa_lr_max")
+        check.non_negative("pretrain_weight_decay", "swa_weight_decay")
+        check.unit_interval("swa_momentum")
+        check.one_of("swa_lr_schedule", ("cyclic", "constant"))
         if self.swa_lr_schedule == "cyclic" and not self.swa_lr_max > self.swa_lr:
-            raise bad("swa_lr_max", "must be > swa_lr for a cyclic schedule")
+            raise check.error("swa_lr_max", "must be > swa_lr for a cyclic schedule")
         if self.swa_c_epochs > self.swa_epochs:
-            raise bad("swa_c_epochs", f"must be <= swa_epochs (= {self.swa_epochs})")
-        if not isinstance(self.device, str) or not (
-            self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")
-        ):
-            raise bad("device", "allowed values are 'cpu', 'cuda', 'cuda:N', 'auto'")
+            raise check.error("swa_c_epochs", f"must be <= swa_epochs (= {self.swa_epochs})")
+        check.device()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -268,10 +246,8 @@ class CourseConfig:
         d = self.to_dict()
         if fields is not None:
             d = {k: d[k] for k in fields}
-        d.pop("data_root")  # where the data live does not change the numbers (as train.run)
-        d["device"] = resolve_device(self.device)
-        d["_cache_version"] = CACHE_VERSION
-        return stable_hash(d)
+        d.pop("data_root")  # where the data live does not change the numbers (as run())
+        return config_key(d, CACHE_VERSION)
 
     def key(self) -> str:
         """Stable hash of the config (device resolved, ``data_root`` left out) and the cache
@@ -328,7 +304,7 @@ def paper_protocol(**overrides: Any) -> dict[str, Any]:
 
 
 @dataclass
-class CourseResult:
+class CourseResult(RunFolder):
     """What :func:`course_project_run` returns: the ``final`` dict and the run folder.
 
     ``final`` holds, for ``"pretrained"``, ``"last"`` (the last SGD iterate) and ``"swa_<bn>"``
@@ -337,6 +313,8 @@ class CourseResult:
     ``swa_n``, ``snapshot_epochs``, ``snapshot_test_accuracy``, the distances (parameter L2)
     ``dist_pretrained_to_last``, ``dist_swa_to_last``, ``snapshot_spread`` (RMS distance of the
     snapshots from their mean), ``pretrain_wall_time_s`` and ``wall_time_s``.
+    ``load_model("swa")`` (exact BN) / ``load_model("sgd")`` (the last iterate),
+    ``snapshot_paths()`` and ``dataset()`` come from :class:`~swa_lib.training.runs.RunFolder`.
     """
 
     config: CourseConfig
@@ -349,46 +327,6 @@ class CourseResult:
         names = ["pretrained", "last"] + [f"swa_{m}" for m in BN_MODES]
         return pd.DataFrame([{"model": n, **self.final[n]} for n in names]).set_index("model")
 
-    def load_model(self, which: str = "swa", device: str = "cpu") -> nn.Module:
-        """``"swa"`` (exact BN) or ``"sgd"`` (the last iterate) as a fresh model."""
-        file = self.path / f"{which}.pt"
-        if not file.exists():
-            raise FileNotFoundError(f"{file} does not exist; allowed which: 'swa', 'sgd'")
-        model = build_model(self.config.model, int(self.final["num_classes"]),
-                            **self.config.model_kw)
-        model.load_state_dict(load_torch(file, what="model file"))
-        return model.to(device)
-
-    def snapshot_paths(self) -> list[Path]:
-        return sorted((self.path / "snapshots").glob("epoch_*.pt"))
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _load(config: CourseConfig, device: str) -> ArrayDataset:
-    return load_dataset(config.dataset, config.data_root, device=device,
-                        num_samples=config.num_samples, seed=config.data_seed,
-                        augment=config.augment, **config.dataset_kw)
-
-
-def _train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, ds: ArrayDataset,
-                 batch_size: int, gen: torch.Generator, lr_of: Callable[[int], float]) -> None:
-    model.train()
-    for it, (xb, yb) in enumerate(iterate_batches(ds.x_train, ds.y_train, batch_size,
-                                                  shuffle=True, generator=gen)):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_of(it)
-        if ds.augmentation is not None:
-            xb = ds.augment(xb, gen)
-        loss = F.cross_entropy(model(xb), yb)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
 
 def _evaluate(model: nn.Module, ds: ArrayDataset, eval_batch_size: int) -> dict[str, float]:
     test = evaluate(model, ds.x_test, ds.y_test)
@@ -398,51 +336,68 @@ def _evaluate(model: nn.Module, ds: ArrayDataset, eval_batch_size: int) -> dict[
             "test_nll": test["nll"]}
 
 
-def _locked(path: Path):
-    path.mkdir(parents=True, exist_ok=True)
-    lock = open(path / ".lock", "w")  # noqa: SIM115 - closed by the caller's finally
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    return lock
+def _phase(config: CourseConfig, path: Path, ds: ArrayDataset, model: nn.Module,
+           optimizer: torch.optim.Optimizer, gen: torch.Generator, *, phase: str, epochs: int,
+           lr_of: Callable[[int, int], float], after_epoch: Callable[[int], None] | None,
+           objects: dict[str, Any], state: dict[str, Any], key: str,
+           callback: Callback | None) -> None:
+    """Train ``epochs`` epochs with :func:`train_epoch`, resuming from ``path/checkpoint.pt``.
+
+    ``lr_of(epoch, iteration)`` is the rate; ``after_epoch(epoch)`` runs after each epoch's
+    steps (the snapshots); ``objects`` (by name) and the plain values in ``state`` are what the
+    checkpoint keeps besides the RNG states (``state`` is updated in place on resume).
+    """
+    start = 0
+    ckpt = load_checkpoint(path / CHECKPOINT_FILE, key)
+    if ckpt is not None:
+        start = restore_checkpoint(ckpt, objects, gen)
+        state.update(ckpt["state"])
+    for epoch in range(start, epochs):
+        batches = iterate_batches(ds.x_train, ds.y_train, config.batch_size, shuffle=True,
+                                  generator=gen)
+        train_epoch(model, optimizer, batches, lr_at=lambda it, e=epoch: lr_of(e, it),
+                    augment=lambda xb: ds.augment(xb, gen))
+        if after_epoch is not None:
+            after_epoch(epoch)
+        save_checkpoint(path / CHECKPOINT_FILE, key=key, epoch=epoch, objects=objects,
+                        generator=gen, state=state)
+        if callback is not None:
+            callback(phase, epoch)
 
 
-def _unlock(lock) -> None:
-    fcntl.flock(lock, fcntl.LOCK_UN)
-    lock.close()
-
-
-def _pretrained(config: CourseConfig, runs_dir: Path, ds: ArrayDataset, device: str
-                ) -> tuple[dict[str, Any], dict[str, Any]]:
+def _pretrained(config: CourseConfig, runs_dir: Path, ds: ArrayDataset, device: str,
+                callback: Callback | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The pre-trained state dict and its summary, trained once per pre-training key."""
     path = runs_dir / f"course-pretrain-{config.dataset}-{config.model}-{config.pretrain_key()}"
-    lock = _locked(path)
-    try:
-        final_file = path / "final.json"
-        if final_file.exists():
-            return load_torch(path / "model.pt", what="pre-trained model"), \
-                json.loads(final_file.read_text())
+    with locked(path):
+        info = read_final(path)
+        if info is not None:
+            return load_weights(path / "model.pt", what="pre-trained model"), info
         atomic_save_json(path / "config.json",
                          {k: config.to_dict()[k] for k in _PRETRAIN_FIELDS})
         t0 = time.perf_counter()
-        _seed_everything(config.seed)
-        gen = torch.Generator(device=device).manual_seed(config.seed)
+        seed_everything(config.seed)
+        gen = make_generator(device, config.seed)
         model = build_model(config.model, ds.num_classes, **config.model_kw).to(device)
-        opt = torch.optim.AdamW(model.parameters(), lr=config.pretrain_lr_max,
-                                weight_decay=config.pretrain_weight_decay)
-        ipe = math.ceil(ds.x_train.shape[0] / config.batch_size)
-        for epoch in range(config.pretrain_epochs):
-            _train_epoch(model, opt, ds, config.batch_size, gen,
-                         lambda it, e=epoch: config.pretrain_learning_rate(e, it, ipe))
+        opt = build_optimizer("adamw", model.parameters(), lr=config.pretrain_lr_max,
+                              weight_decay=config.pretrain_weight_decay)
+        ipe = check_batch_size(config, ds)
+        _phase(config, path, ds, model, opt, gen, phase="pretrain",
+               epochs=config.pretrain_epochs,
+               lr_of=lambda e, it: config.pretrain_learning_rate(e, it, ipe), after_epoch=None,
+               objects={"model": model, "optimizer": opt}, state={},
+               key=config.pretrain_key(), callback=callback)
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         atomic_torch_save(path / "model.pt", state)
         info = {"pretrain_key": config.pretrain_key(),
                 "wall_time_s": time.perf_counter() - t0}
-        atomic_save_json(final_file, info)
+        atomic_save_json(path / FINAL_FILE, info)
+        (path / CHECKPOINT_FILE).unlink(missing_ok=True)
         return state, info
-    finally:
-        _unlock(lock)
 
 
-def course_project_run(config: CourseConfig, runs_dir: str | Path = "runs") -> CourseResult:
+def course_project_run(config: CourseConfig, runs_dir: str | Path = "runs", *,
+                       callback: Callback | None = None) -> CourseResult:
     """Run (or load from the cache) one two-phase protocol and evaluate it every way.
 
     Phase 1 (cached separately, shared by configs with the same pre-training fields): AdamW with
@@ -454,69 +409,95 @@ def course_project_run(config: CourseConfig, runs_dir: str | Path = "runs") -> C
     Args:
         config: a :class:`CourseConfig` (use :func:`course_protocol` / :func:`paper_protocol`).
         runs_dir: the cache folder.
+        callback: ``callback(phase, epoch)`` after each epoch's checkpoint (``phase``
+            ``"pretrain"`` or ``"swa"``, 0-based epoch); raising from it stops the run as a kill
+            would, and the next call resumes.
     """
     runs_dir = Path(runs_dir)
-    path = runs_dir / f"course-{config.dataset}-{config.model}-{config.key()}"
-    lock = _locked(path)
-    try:
-        final_file = path / "final.json"
-        if final_file.exists():
-            try:
-                final = json.loads(final_file.read_text())
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{final_file} is corrupt ({exc}); delete it to rerun") from exc
+    with locked(runs_dir / f"course-{config.dataset}-{config.model}-{config.key()}") as path:
+        final = read_final(path)
+        if final is not None:
             return CourseResult(config, final, path, cached=True)
         atomic_save_json(path / "config.json", config.to_dict())
-        return _run(config, runs_dir, path)
-    finally:
-        _unlock(lock)
+        return _run(config, runs_dir, path, callback)
 
 
-def _run(config: CourseConfig, runs_dir: Path, path: Path) -> CourseResult:
+def _run(config: CourseConfig, runs_dir: Path, path: Path,
+         callback: Callback | None) -> CourseResult:
     t0 = time.perf_counter()
     device = resolve_device(config.device)
-    ds = _load(config, device)
-    n_train = int(ds.x_train.shape[0])
-    if config.batch_size > n_train:
-        raise ValueError(f"CourseConfig.batch_size={config.batch_size} is larger than the "
-                         f"training set ({n_train} samples); allowed: 1..{n_train}")
-    ipe = math.ceil(n_train / config.batch_size)
-    state, pre_info = _pretrained(config, runs_dir, ds, device)
+    ds = dataset_of(config, device=device, augment=config.augment)
+    check_batch_size(config, ds)
+    state, pre_info = _pretrained(config, runs_dir, ds, device, callback)
 
     model = build_model(config.model, ds.num_classes, **config.model_kw).to(device)
     model.load_state_dict(state)
     final: dict[str, Any] = {"key": config.key(), "num_classes": ds.num_classes,
-                             "n_train": n_train, "n_test": int(ds.x_test.shape[0]),
+                             "n_train": int(ds.x_train.shape[0]),
+                             "n_test": int(ds.x_test.shape[0]),
                              "pretrain_wall_time_s": pre_info["wall_time_s"]}
     final["pretrained"] = _evaluate(model, ds, config.eval_batch_size)
     w_pre = parameters_to_vector(model.parameters()).detach().clone()
-
-    # Phase 2: its own seed stream, so a cached pre-trained model gives the same run.
-    phase_seed = config.seed + 7919
-    _seed_everything(phase_seed)
-    gen = torch.Generator(device=device).manual_seed(phase_seed)
-    opt = torch.optim.SGD(model.parameters(), lr=config.swa_lr, momentum=config.swa_momentum,
-                          weight_decay=config.swa_weight_decay)
-    swa = SWA(model)
-    snap_epochs: list[int] = []
-    snap_acc: list[float] = []
-    snap_vecs: list[torch.Tensor] = []
-    for epoch in range(config.swa_epochs):
-        _train_epoch(model, opt, ds, config.batch_size, gen,
-                     lambda it, e=epoch: config.swa_learning_rate(e, it, ipe))
-        if config.snapshot_after(epoch):
-            swa.update(model)
-            snap_epochs.append(epoch + 1)
-            snap_acc.append(evaluate(model, ds.x_test, ds.y_test)["accuracy"])
-            snap_vecs.append(parameters_to_vector(model.parameters()).detach().clone())
-            if config.save_snapshots:
-                atomic_torch_save(path / "snapshots" / f"epoch_{epoch + 1:04d}.pt",
-                                  model.state_dict())
+    swa, snaps = _swa_phase(config, path, ds, model, device, callback)
 
     final["last"] = _evaluate(model, ds, config.eval_batch_size)
     atomic_torch_save(path / "sgd.pt", model.state_dict())
-    bn_batches = lambda: iterate_batches(ds.x_train, ds.y_train,  # noqa: E731
-                                         config.batch_size, shuffle=False)
+    final.update(_bn_treatments(config, path, ds, swa))
+    w_last = parameters_to_vector(model.parameters()).detach()
+    w_swa = parameters_to_vector(swa.module.parameters()).detach()
+    vecs = torch.stack([v.to(w_last.device) for v in snaps["vectors"]])
+    final.update({
+        "swa_n": swa.n_averaged, "snapshot_epochs": snaps["epochs"],
+        "snapshot_test_accuracy": snaps["test_accuracy"],
+        "dist_pretrained_to_last": float((w_last - w_pre).norm()),
+        "dist_swa_to_last": float((w_swa - w_last).norm()),
+        "snapshot_spread": float((vecs - vecs.mean(0)).pow(2).sum(1).mean().sqrt()),
+        "wall_time_s": time.perf_counter() - t0,
+    })
+    atomic_save_json(path / FINAL_FILE, final)
+    (path / CHECKPOINT_FILE).unlink(missing_ok=True)
+    return CourseResult(config, final, path)
+
+
+def _swa_phase(config: CourseConfig, path: Path, ds: ArrayDataset, model: nn.Module,
+               device: str, callback: Callback | None) -> tuple[SWA, dict[str, list[Any]]]:
+    """Phase 2 from the pre-trained ``model`` (trained in place): the SWA average and the
+    snapshots' epochs, test accuracies and weight vectors."""
+    ipe = check_batch_size(config, ds)
+    # Its own seed stream, so a cached pre-trained model gives the same run.
+    phase_seed = config.seed + 7919
+    seed_everything(phase_seed)
+    gen = make_generator(device, phase_seed)
+    opt = build_optimizer("sgd", model.parameters(), lr=config.swa_lr,
+                          momentum=config.swa_momentum, weight_decay=config.swa_weight_decay)
+    swa = SWA(model)
+    snaps: dict[str, list[Any]] = {"epochs": [], "test_accuracy": [], "vectors": []}
+
+    def snapshot(epoch: int) -> None:
+        if not config.snapshot_after(epoch):
+            return
+        swa.update(model)
+        snaps["epochs"].append(epoch + 1)
+        snaps["test_accuracy"].append(evaluate(model, ds.x_test, ds.y_test)["accuracy"])
+        snaps["vectors"].append(parameters_to_vector(model.parameters()).detach().clone())
+        if config.save_snapshots:
+            save_snapshot(path, epoch, model)
+
+    _phase(config, path, ds, model, opt, gen, phase="swa", epochs=config.swa_epochs,
+           lr_of=lambda e, it: config.swa_learning_rate(e, it, ipe), after_epoch=snapshot,
+           objects={"model": model, "optimizer": opt, "swa": swa}, state=snaps,
+           key=config.key(), callback=callback)
+    return swa, snaps
+
+
+def _bn_treatments(config: CourseConfig, path: Path, ds: ArrayDataset,
+                   swa: SWA) -> dict[str, dict[str, float]]:
+    """``swa_<mode>`` metrics for each BN treatment of :data:`BN_MODES`; saves ``swa.pt``
+    (exact BN)."""
+    def bn_batches() -> Iterable[Any]:
+        return iterate_batches(ds.x_train, ds.y_train, config.batch_size, shuffle=False)
+
+    out = {}
     for mode in BN_MODES:
         m = copy.deepcopy(swa.module)
         if mode == "no_reset":
@@ -524,18 +505,5 @@ def _run(config: CourseConfig, runs_dir: Path, path: Path) -> CourseResult:
         elif mode == "exact":
             update_bn(m, bn_batches())
             atomic_torch_save(path / "swa.pt", m.state_dict())
-        final[f"swa_{mode}"] = _evaluate(m, ds, config.eval_batch_size)
-
-    w_last = parameters_to_vector(model.parameters()).detach()
-    w_swa = parameters_to_vector(swa.module.parameters()).detach()
-    snaps = torch.stack(snap_vecs)
-    final.update({
-        "swa_n": swa.n_averaged, "snapshot_epochs": snap_epochs,
-        "snapshot_test_accuracy": snap_acc,
-        "dist_pretrained_to_last": float((w_last - w_pre).norm()),
-        "dist_swa_to_last": float((w_swa - w_last).norm()),
-        "snapshot_spread": float((snaps - snaps.mean(0)).pow(2).sum(1).mean().sqrt()),
-        "wall_time_s": time.perf_counter() - t0,
-    })
-    atomic_save_json(path / "final.json", final)
-    return CourseResult(config, final, path)
+        out[f"swa_{mode}"] = _evaluate(m, ds, config.eval_batch_size)
+    return out
