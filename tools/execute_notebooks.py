@@ -12,16 +12,22 @@ mean the same everywhere.
     python tools/execute_notebooks.py --profile smoke --out /tmp/nb --only 01 03
 
 ``SWA_BOOK_RUNS=<dir>`` points every notebook's ``RUNS_DIR`` at another run cache.
-Notebooks run in ``--jobs`` parallel kernels (default 2, one torch thread each); runs shared
-between notebooks are trained once (``swa_lib.training.run`` locks each run folder).
+Notebooks run in ``--jobs`` parallel worker processes (default 2, one kernel and one torch thread
+each); runs shared between notebooks are trained once (``swa_lib.training.run`` locks each run
+folder). On a terminal the executor shows, per running notebook, the training run in progress, its
+epoch, how many runs were trained or read from the cache, and the time left (from the notebook's
+duration last time, kept in ``<runs>/.book_timings.json``); under CI (or ``--progress off``) it
+prints one line per finished notebook. It ends with a table of per-notebook time and cache use.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +35,8 @@ import jupytext
 import nbformat
 import papermill
 import yaml
+
+from swa_lib import progress
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
@@ -114,6 +122,112 @@ def _strip_papermill_noise(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+TIMINGS_FILE = ".book_timings.json"  # in the run cache: last duration of each notebook
+
+
+def _status_file(status_dir: Path, stem: str) -> Path:
+    return status_dir / f"{stem}.jsonl"
+
+
+def _execute_with_status(src: Path, profile: str, out_dir: Path | None, timeout: int,
+                         status_dir: str) -> tuple[str, float]:
+    """:func:`execute_one` in a worker process whose kernel reports to its own status file."""
+    os.environ[progress.ENV_VAR] = str(_status_file(Path(status_dir), src.stem))
+    return execute_one(src, profile, out_dir, timeout)
+
+
+def _runs_summary(events: list[dict]) -> tuple[int, int]:
+    """(runs trained, runs that came from the cache) in one notebook's events."""
+    ends = [e for e in events if e.get("event") == "run_end"]
+    cached = sum(1 for e in ends if e.get("cached"))
+    return len(ends) - cached, cached
+
+
+def _live_line(stem: str, events: list[dict], started: float, expected: float | None) -> str:
+    """``03_results_table  1m05s  run mlp seed 2: epoch 31/60  (8 trained, 2 cached)  ~2m left``."""
+    now = time.time()
+    trained, cached = _runs_summary(events)
+    text = f"  {stem:<26} {_hms(now - started):>6}"
+    current = None
+    for e in events:
+        if e.get("event") == "run_start" and not e.get("cached"):
+            current = {"name": e.get("name"), "epoch": e.get("start_epoch", 0),
+                       "epochs": e.get("epochs")}
+        elif e.get("event") == "epoch" and current is not None:
+            current["epoch"] = e.get("epoch")
+        elif e.get("event") == "run_end":
+            current = None
+    if current is not None:
+        text += f"  {current['name']}: epoch {current['epoch']}/{current['epochs']}"
+    text += f"  ({trained} trained, {cached} cached)"
+    if expected:
+        left = expected - (now - started)
+        text += f"  ~{_hms(left)} left" if left > 0 else "  (longer than last time)"
+    return text
+
+
+def _hms(secs: float) -> str:
+    secs = max(0, int(secs))
+    return f"{secs // 60}m{secs % 60:02d}s" if secs >= 60 else f"{secs}s"
+
+
+def _load_timings(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _run_all(srcs: list[Path], args: argparse.Namespace, out_dir: Path | None,
+             status_dir: Path, live: bool, expected: dict) -> dict[str, tuple]:
+    """Execute ``srcs`` in ``args.jobs`` worker processes; ``{stem: (secs | None, error)}``."""
+    results: dict[str, tuple] = {}
+    started: dict[str, float] = {}
+    shown = 0
+    with cf.ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {pool.submit(_execute_with_status, s, args.profile, out_dir, args.timeout,
+                               str(status_dir)): s for s in srcs}
+        pending = set(futures)
+        while pending:
+            done, pending = cf.wait(pending, timeout=1.0 if live else None,
+                                    return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                src = futures[fut]
+                try:
+                    results[src.stem] = (fut.result()[1], None)
+                except Exception as exc:
+                    results[src.stem] = (None, f"{type(exc).__name__}: {exc}")
+            if live and shown:
+                sys.stdout.write(f"\x1b[{shown}F\x1b[J")  # redraw the live block in place
+            for fut in done:
+                stem = futures[fut].stem
+                secs, err = results[stem]
+                print(f"  {stem:<26} " + (f"{secs:7.1f} s" if err is None else f"FAILED: {err}"),
+                      flush=True)
+            shown = 0
+            if live:
+                for src in srcs:
+                    path = _status_file(status_dir, src.stem)
+                    if src.stem in results or not path.exists():
+                        continue
+                    events = progress.read_events(path)
+                    t0 = started.setdefault(src.stem, os.path.getctime(path))
+                    print(_live_line(src.stem, events, t0, expected.get(src.stem)))
+                    shown += 1
+                sys.stdout.flush()
+    return results
+
+
+def _summary_table(srcs: list[Path], results: dict, status_dir: Path) -> str:
+    lines = [f"  {'notebook':<26} {'seconds':>8} {'runs trained':>13} {'from cache':>11}"]
+    for src in srcs:
+        secs, err = results.get(src.stem, (None, "not run"))
+        trained, cached = _runs_summary(progress.read_events(_status_file(status_dir, src.stem)))
+        shown = f"{secs:8.1f}" if err is None else "  FAILED"
+        lines.append(f"  {src.stem:<26} {shown} {trained:>13} {cached:>11}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--profile", default="laptop", choices=PROFILES)
@@ -123,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", help="notebook numbers or names to run")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("SWA_BOOK_JOBS", "2")))
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
+    ap.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                    help="live lines per running notebook (auto: on a terminal, off under CI)")
     args = ap.parse_args(argv)
 
     # Small models: one thread per kernel, parallel kernels instead.
@@ -133,19 +249,26 @@ def main(argv: list[str] | None = None) -> int:
     if not srcs:
         raise SystemExit("no notebooks matched")
     out_dir = None if args.in_place else args.out.resolve()
+    live = args.progress == "on" or (args.progress == "auto" and sys.stdout.isatty()
+                                     and os.environ.get("CI") != "true")
+    runs_dir = Path(os.environ.get("SWA_BOOK_RUNS", ROOT / "runs"))
+    timings_path = runs_dir / TIMINGS_FILE
+    timings = _load_timings(timings_path)
     t0 = time.perf_counter()
-    failures = []
-    with cf.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {pool.submit(execute_one, s, args.profile, out_dir, args.timeout): s
-                   for s in srcs}
-        for fut in cf.as_completed(futures):
-            src = futures[fut]
-            try:
-                stem, secs = fut.result()
-                print(f"  {stem:<28} {secs:7.1f} s", flush=True)
-            except Exception as exc:
-                failures.append(src.stem)
-                print(f"  {src.stem:<28} FAILED: {type(exc).__name__}: {exc}", flush=True)
+    print(f"executing {len(srcs)} notebooks (profile {args.profile}, {args.jobs} kernels)",
+          flush=True)
+    with tempfile.TemporaryDirectory(prefix="swa-book-status-") as status_dir:
+        results = _run_all(srcs, args, out_dir, Path(status_dir), live,
+                           timings.get(args.profile, {}))
+        print(_summary_table(srcs, results, Path(status_dir)))
+    failures = [stem for stem, (_, err) in results.items() if err is not None]
+    timings.setdefault(args.profile, {}).update(
+        {stem: secs for stem, (secs, err) in results.items() if err is None})
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        timings_path.write_text(json.dumps(timings, indent=1, sort_keys=True))
+    except OSError:
+        pass
     print(f"executed {len(srcs) - len(failures)}/{len(srcs)} notebooks "
           f"(profile {args.profile}) in {time.perf_counter() - t0:.1f} s")
     return 1 if failures else 0
