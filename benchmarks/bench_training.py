@@ -15,10 +15,11 @@ Same random uint8 CIFAR-shaped images (``--n`` of them, 32 x 32 x 3), same model
   epoch), batches moved to the device.
 
 Two rates: **data pipeline only** (batches produced and on the device, no model) and **full
-training step** (forward, loss, backward, SGD step). On a CPU the model is the small BN CNN of
-``common.small_cifar_cnn`` (``--width``: its compute decides how much of a step the data
-pipeline is, so the full-step ratio is reported per width); ``gpu_check.py`` calls the same
-functions on CUDA with ``vgg16_bn`` / ``preresnet164``.
+training step**: one epoch of ``swa_lib.training.train_epoch``, the library's own step loop
+(forward, loss, backward, SGD step, running loss on the device), fed by either pipeline. On a
+CPU the model is the small BN CNN of ``common.small_cifar_cnn`` (``--width``: its compute decides
+how much of a step the data pipeline is, so the full-step ratio is reported per width);
+``gpu_check.py`` calls the same functions on CUDA with ``vgg16_bn`` / ``preresnet164``.
 
     python benchmarks/bench_training.py [--quick] [--n 4096] [--width 8 16] [--workers 0 2]
 """
@@ -27,12 +28,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from common import (
     add_common_args,
     command_line,
@@ -51,8 +51,11 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from swa_lib.data import CIFAR_MEAN, CIFAR_STD, ArrayDataset, iterate_batches
+from swa_lib.training import build_optimizer, train_epoch
 
-Step = Callable[[Tensor, Tensor], Any]
+Batches = Iterable[tuple[Tensor, Tensor]]
+Augment = Callable[[Tensor], Tensor]
+Trainer = Callable[[Batches, "Augment | None"], int]
 
 
 def make_images(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -100,47 +103,50 @@ def make_loader(images: np.ndarray, labels: np.ndarray, *, workers: int, batch_s
                       num_workers=workers, pin_memory=pin_memory)
 
 
-def make_step(model: nn.Module | None, device: str, *, amp: bool = False,
-              channels_last: bool = False, lr: float = 0.05) -> Step:
-    """A training step ``step(xb, yb)`` (or, for ``model=None``, a no-op: pipeline only)."""
+def make_trainer(model: nn.Module | None, device: str, *, amp: bool = False,
+                 channels_last: bool = False, lr: float = 0.05) -> Trainer:
+    """``trainer(batches, augment) -> steps``: one epoch of the library's step loop.
+
+    With a model: :func:`swa_lib.training.train_epoch` (the loop ``run`` and the course project
+    train with) on SGD (momentum 0.9, weight decay 5e-4, constant ``lr``), so the benchmark times
+    the library's own loop. With ``model=None``: the data pipeline only (batches produced and
+    augmented on the device, no model).
+    """
     if model is None:
-        return lambda xb, yb: None
+        def pipeline_only(batches: Batches, augment: Augment | None) -> int:
+            n = 0
+            for xb, _ in batches:
+                if augment is not None:
+                    augment(xb)
+                n += 1
+            return n
+
+        return pipeline_only
     model.to(device).train()
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    use_amp = amp and torch.device(device).type == "cuda"
+    opt = build_optimizer("sgd", model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
 
-    def step(xb: Tensor, yb: Tensor) -> None:
-        if channels_last:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            loss = F.cross_entropy(model(xb), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    def trainer(batches: Batches, augment: Augment | None) -> int:
+        return train_epoch(model, opt, batches, augment=augment, amp=amp,
+                           channels_last=channels_last).n_steps
 
-    return step
+    return trainer
 
 
-def on_device_epoch(ds: ArrayDataset, batch_size: int, gen: torch.Generator, step: Step) -> int:
+def on_device_epoch(ds: ArrayDataset, batch_size: int, gen: torch.Generator,
+                    trainer: Trainer) -> int:
     """One epoch of the on-device pipeline; returns the number of batches."""
-    n = 0
-    for xb, yb in iterate_batches(ds.x_train, ds.y_train, batch_size, shuffle=True,
-                                  generator=gen):
-        step(ds.augment(xb, gen), yb)
-        n += 1
-    return n
+    batches = iterate_batches(ds.x_train, ds.y_train, batch_size, shuffle=True, generator=gen)
+    return trainer(batches, lambda xb: ds.augment(xb, gen))
 
 
-def loader_epoch(loader: DataLoader, device: str, step: Step) -> int:
+def loader_epoch(loader: DataLoader, device: str, trainer: Trainer) -> int:
     """One epoch of the DataLoader pipeline (batches moved to ``device``)."""
-    n = 0
     non_blocking = torch.device(device).type == "cuda"
-    for xb, yb in loader:
-        step(xb.to(device, non_blocking=non_blocking), yb.to(device, non_blocking=non_blocking))
-        n += 1
-    return n
+    batches = ((xb.to(device, non_blocking=non_blocking), yb.to(device, non_blocking=non_blocking))
+               for xb, yb in loader)
+    return trainer(batches, None)
 
 
 def compare(images: np.ndarray, labels: np.ndarray, *, device: str, workers: list[int],
@@ -163,14 +169,14 @@ def compare(images: np.ndarray, labels: np.ndarray, *, device: str, workers: lis
         return m
 
     pin = torch.device(device).type == "cuda"
-    step_dev = make_step(fresh(), device, amp=amp, channels_last=channels_last)
+    train_dev = make_trainer(fresh(), device, amp=amp, channels_last=channels_last)
     fns: dict[str, Callable[[], Any]] = {
-        "on-device": lambda: on_device_epoch(ds, batch_size, gen, step_dev)}
+        "on-device": lambda: on_device_epoch(ds, batch_size, gen, train_dev)}
     for w in workers:
         loader = make_loader(images, labels, workers=w, batch_size=batch_size, pin_memory=pin)
-        step_w = make_step(fresh(), device, amp=amp, channels_last=channels_last)
-        fns[f"DataLoader w={w}"] = (lambda loader=loader, step_w=step_w:
-                                    loader_epoch(loader, device, step_w))
+        train_w = make_trainer(fresh(), device, amp=amp, channels_last=channels_last)
+        fns[f"DataLoader w={w}"] = (lambda loader=loader, train_w=train_w:
+                                    loader_epoch(loader, device, train_w))
     times = interleaved(fns, repeats=repeats, warmup=warmup, device=device, budget_s=budget_s)
     out = {name: summarize(ts) for name, ts in times.items()}
     return out

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .training import TrainConfig, run
+from .training import Pair, TrainConfig, pairs_frame, run, sgd_and_swa
 
-__all__ = ["main", "compare"]
+__all__ = ["main", "compare", "compare_frame"]
 
 _REQUIRED = ("dataset", "model")
 
@@ -84,31 +84,36 @@ def _config_from(ns: argparse.Namespace, skip: Sequence[str] = ()) -> dict[str, 
     return {k: v for k, v in vars(ns).items() if k in names}
 
 
+#: ``compare``'s columns -> the ``training.pairs_frame`` column each one is.
+_COMPARE_COLUMNS = {
+    "seed": "seed",
+    "sgd_accuracy": "sgd_test_accuracy",
+    "swa_accuracy": "swa_test_accuracy",
+    "swa_run_last_iterate_accuracy": "swa_run_last_test_accuracy",
+    "sgd_nll": "sgd_test_nll",
+    "swa_nll": "swa_test_nll",
+    "diff_accuracy": "diff_test_accuracy",
+    "diff_nll": "diff_test_nll",
+}
+
+
+def compare_frame(pairs: Sequence[Pair]):
+    """The per-seed table of ``pairs`` (from :func:`swa_lib.training.sgd_and_swa`).
+
+    Columns: ``seed``, ``sgd_accuracy``, ``swa_accuracy``, ``swa_run_last_iterate_accuracy``
+    (the SWA run's own last SGD iterate), ``sgd_nll``, ``swa_nll`` (test set; accuracy a
+    fraction, NLL in nats), ``diff_accuracy`` and ``diff_nll`` (SWA - SGD, paired by seed).
+    """
+    df = pairs_frame(pairs, ("test_accuracy", "test_nll"))
+    return df[list(_COMPARE_COLUMNS.values())].rename(
+        columns={v: k for k, v in _COMPARE_COLUMNS.items()})
+
+
 def compare(base: dict[str, Any], seeds: Sequence[int], runs_dir: str | Path = "runs",
             *, progress: bool = True):
-    """SGD baseline (``swa=False``) vs SWA for each seed; returns a per-seed DataFrame.
-
-    Columns: ``seed``, ``sgd_accuracy``, ``swa_accuracy``, ``sgd_nll``, ``swa_nll`` (test set),
-    ``diff_accuracy`` and ``diff_nll`` (SWA - SGD, paired by seed).
-    """
-    import pandas as pd
-
-    rows = []
-    for seed in seeds:
-        sgd = run(TrainConfig(**{**base, "seed": seed, "swa": False}), runs_dir, progress=progress)
-        swa = run(TrainConfig(**{**base, "seed": seed, "swa": True}), runs_dir, progress=progress)
-        rows.append({
-            "seed": seed,
-            "sgd_accuracy": sgd.final["sgd_test_accuracy"],
-            "swa_accuracy": swa.final["swa_test_accuracy"],
-            "swa_run_last_iterate_accuracy": swa.final["sgd_test_accuracy"],
-            "sgd_nll": sgd.final["sgd_test_nll"],
-            "swa_nll": swa.final["swa_test_nll"],
-        })
-    df = pd.DataFrame(rows)
-    df["diff_accuracy"] = df["swa_accuracy"] - df["sgd_accuracy"]
-    df["diff_nll"] = df["swa_nll"] - df["sgd_nll"]
-    return df
+    """SGD baseline (``swa=False``) vs SWA for each seed (trained or read from the cache by
+    :func:`swa_lib.training.sgd_and_swa`); returns :func:`compare_frame`'s table."""
+    return compare_frame(sgd_and_swa(base, seeds, runs_dir, progress=progress))
 
 
 def _summary(df) -> str:
@@ -122,6 +127,16 @@ def _summary(df) -> str:
         lines.append(f"{col:>14}: {mean_std(df[col])}   95% CI [{lo:+.4f}, {hi:+.4f}] "
                      f"(SWA - SGD, paired by seed, t interval)")
     return "\n".join(lines)
+
+
+def _save_plot(pairs: Sequence[Pair], file: str) -> None:
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_compare_curves
+
+    fig = plot_compare_curves(pairs)
+    fig.savefig(file, dpi=120)
+    plt.close(fig)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,12 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             t0 = time.perf_counter()
             base = _config_from(ns, skip=("seed", "swa"))
-            df = compare(base, ns.seeds, ns.runs_dir, progress=not ns.no_progress)
-            print(_summary(df))
+            pairs = sgd_and_swa(base, ns.seeds, ns.runs_dir, progress=not ns.no_progress)
+            print(_summary(compare_frame(pairs)))
             if ns.plot:
-                from .plotting import plot_compare_curves
-
-                plot_compare_curves(base, ns.seeds, ns.runs_dir).savefig(ns.plot, dpi=120)
+                _save_plot(pairs, ns.plot)
                 print(f"plot: {ns.plot}")
             print(f"wall time: {time.perf_counter() - t0:.1f} s")
     except (ValueError, FileNotFoundError) as exc:

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .modes import eval_mode
+
 __all__ = [
     "accuracy",
     "nll",
@@ -144,13 +146,10 @@ def ece(probs: Tensor, labels: Tensor, num_bins: int = 20, binning: str = "equal
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 2048) -> Tensor:
-    """Logits of ``model`` (in eval mode, mode restored afterwards) over ``x``, shape ``(N, C)``."""
-    was_training = model.training
-    model.eval()
-    try:
+    """Logits of ``model`` (in eval mode, every submodule's mode restored afterwards) over ``x``,
+    shape ``(N, C)``, in batches of ``batch_size``."""
+    with eval_mode(model):
         out = [model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
-    finally:
-        model.train(was_training)
     return torch.cat(out).float()
 
 

@@ -1,8 +1,13 @@
-"""Training curves: a metric against epoch for runs of :func:`swa_lib.training.run`."""
+"""Training curves: a metric against epoch for runs of :func:`swa_lib.training.run`.
+
+Both functions draw results that already exist (``RunResult`` objects, or the SGD/SWA pairs of
+:func:`swa_lib.training.sgd_and_swa`); they train and load nothing. Each takes ``ax=`` (a new
+figure of ``figsize`` otherwise) and returns the Figure it drew on.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from matplotlib.axes import Axes
@@ -10,17 +15,23 @@ from matplotlib.figure import Figure
 
 from .style import _new_axes
 
+__all__ = ["plot_training_curves", "plot_compare_curves"]
+
 
 def plot_training_curves(runs: Sequence[Any], *, metric: str = "test_accuracy",
-                         ax: Axes | None = None, as_error: bool = True) -> Figure:
-    """Per-epoch curves of SWA runs: the SGD iterate (dotted) and the SWA model (solid).
+                         ax: Axes | None = None, as_error: bool = True,
+                         figsize: tuple[float, float] = (7.0, 3.8)) -> Figure:
+    """Per-epoch curves: SGD baselines (solid), the SGD iterate of SWA runs (dotted) and the SWA
+    model (solid), with a dashed line at each SWA run's ``swa_start``.
 
     Args:
         runs: :class:`swa_lib.training.RunResult` objects (SGD baselines draw only their iterate).
-        metric: a ``metrics.csv`` suffix, e.g. ``"test_accuracy"``, ``"test_nll"``.
+        metric: a ``metrics.csv`` suffix, e.g. ``"test_accuracy"``, ``"test_nll"``; a
+            ``KeyError`` names a missing one.
+        ax: the axes to draw on (default: a new figure of ``figsize`` inches).
         as_error: plot ``100 * (1 - accuracy)`` (error in %) for accuracy metrics.
     """
-    fig, ax = _new_axes(ax, (7.0, 3.8))
+    fig, ax = _new_axes(ax, figsize)
     is_acc = metric.endswith("accuracy")
 
     def values(series):
@@ -44,19 +55,28 @@ def plot_training_curves(runs: Sequence[Any], *, metric: str = "test_accuracy",
     return fig
 
 
-def plot_compare_curves(base: Mapping[str, Any], seeds: Sequence[int], runs_dir: Any = "runs",
-                        *, metric: str = "test_accuracy") -> Figure:
-    """Curves of the SGD baseline and the SWA run of ``base`` (TrainConfig kwargs) per seed.
+def plot_compare_curves(pairs: Sequence[Any], *, metric: str = "test_accuracy",
+                        ax: Axes | None = None, as_error: bool = True,
+                        figsize: tuple[float, float] = (7.0, 3.8),
+                        title: str | None = None) -> Figure:
+    """Curves of the SGD baseline and the SWA run of each seed, titled with their setting.
 
-    Runs come from the cache (``swa_lib.training.run`` trains the missing ones).
+    Args:
+        pairs: what :func:`swa_lib.training.sgd_and_swa` returns (``Pair`` objects with
+            ``.sgd`` and ``.swa`` runs), or ``RunResult`` objects directly.
+        metric, ax, as_error, figsize: as :func:`plot_training_curves`.
+        title: default ``"<dataset> / <model>, seeds [...]"`` from the runs.
     """
-    from ..training import TrainConfig, run
-
-    runs = []
-    for seed in seeds:
-        for swa in (False, True):
-            runs.append(run(TrainConfig(**{**base, "seed": seed, "swa": swa}), runs_dir,
-                            progress=False))
-    fig = plot_training_curves(runs, metric=metric)
-    fig.axes[0].set_title(f"{base.get('dataset')} / {base.get('model')}, seeds {list(seeds)}")
+    runs: list[Any] = []
+    for p in pairs:
+        runs.extend((p.sgd, p.swa) if hasattr(p, "sgd") else (p,))
+    if not runs:
+        raise ValueError("pairs is empty: pass the result of training.sgd_and_swa(...)")
+    fig, ax = _new_axes(ax, figsize)
+    plot_training_curves(runs, metric=metric, ax=ax, as_error=as_error)
+    if title is None:
+        c = runs[0].config
+        seeds = list(dict.fromkeys(r.config.seed for r in runs))
+        title = f"{c.dataset} / {c.model}, seeds {seeds}"
+    ax.set_title(title)
     return fig

@@ -8,7 +8,8 @@ A run folder ``runs_dir/<dataset>-<model>-<hash>/`` holds
   of the SGD iterate (``sgd_*``) and, once it exists, of the SWA model (``swa_*``, BN recomputed
   before each evaluation), ``swa_n`` (models averaged so far) and ``epoch_time_s``;
 * ``checkpoint.pt`` -- written atomically after every ``checkpoint_every`` epochs (model,
-  optimiser, averagers with their counts, RNG states, metric rows); removed when the run ends;
+  optimiser, averagers with their counts, RNG states, metric rows: tensors and plain values only,
+  read back with ``torch.load(weights_only=True)``); removed when the run ends;
 * ``final.json`` + ``sgd.pt`` / ``swa.pt`` / ``ema.pt`` / ``swag.pt`` -- when the run has ended.
 
 If ``final.json`` exists the run is cached and returned without training; if only a checkpoint
@@ -17,13 +18,21 @@ run (on the CPU). Train metrics are exact whole-set evaluations of the *unaugmen
 in eval mode; ``running_train_loss`` is the usual running mean over the epoch's (augmented)
 mini-batches. The SWA model's BN statistics are recomputed from unaugmented training batches, so
 evaluation consumes no randomness and the evaluation frequency never changes the training path.
+
+Modules: ``config`` (:class:`TrainConfig`, :class:`FieldCheck` -- the validation every config
+uses), ``loop`` (:func:`train_epoch`, the one SGD step loop; :func:`run`; :func:`build_optimizer`),
+``runs`` (the run folder: lock, cache read, weights-only checkpoints, seeding, :class:`RunResult`),
+``compare`` (SGD/SWA pairs over seeds), ``presets`` (the book's base configs), ``course_project``
+(the course project's two-phase protocol on the same infrastructure).
 """
 
-
 from .compare import Pair, pairs_frame, sgd_and_swa
-from .config import CACHE_VERSION, SWA_LR_SCHEDULES, TrainConfig, resolve_device
-from .loop import METRIC_COLUMNS, run
-from .runs import RunResult, run_dir_for
+from .config import CACHE_VERSION, SWA_LR_SCHEDULES, FieldCheck, TrainConfig, resolve_device
+from .course_project import CourseConfig, CourseResult, course_project_run
+from .loop import METRIC_COLUMNS, OPTIMIZERS, EpochLoss, build_optimizer, run, train_epoch
+from .runs import RunFolder, RunResult, run_dir_for
 
-__all__ = ["TrainConfig", "RunResult", "run", "run_dir_for", "resolve_device", "CACHE_VERSION",
-           "SWA_LR_SCHEDULES", "METRIC_COLUMNS", "Pair", "sgd_and_swa", "pairs_frame"]
+__all__ = ["TrainConfig", "RunResult", "RunFolder", "run", "run_dir_for", "resolve_device",
+           "CACHE_VERSION", "SWA_LR_SCHEDULES", "METRIC_COLUMNS", "Pair", "sgd_and_swa",
+           "pairs_frame", "train_epoch", "EpochLoss", "build_optimizer", "OPTIMIZERS",
+           "FieldCheck", "CourseConfig", "CourseResult", "course_project_run"]

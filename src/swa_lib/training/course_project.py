@@ -68,7 +68,7 @@ from ..models import MODEL_NAMES, build_model
 from ..modes import eval_mode, train_mode
 from ..schedules import cyclic_lr
 from .config import FieldCheck, config_key, resolve_device
-from .loop import build_optimizer, check_batch_size, train_epoch
+from .loop import RunProgress, build_optimizer, check_batch_size, train_epoch
 from .runs import (
     CHECKPOINT_FILE,
     FINAL_FILE,
@@ -259,6 +259,11 @@ class CourseConfig:
         return self._hash(_PRETRAIN_FIELDS)
 
     @property
+    def n_epochs(self) -> int:
+        """Epochs of both phases, ``pretrain_epochs + swa_epochs``."""
+        return self.pretrain_epochs + self.swa_epochs
+
+    @property
     def n_snapshots(self) -> int:
         """How many models the SWA phase averages: ``swa_epochs // swa_c_epochs``."""
         return self.swa_epochs // self.swa_c_epochs
@@ -414,12 +419,23 @@ def course_project_run(config: CourseConfig, runs_dir: str | Path = "runs", *,
             would, and the next call resumes.
     """
     runs_dir = Path(runs_dir)
+    name, epochs = f"course {config.model} seed {config.seed}", config.n_epochs
     with locked(runs_dir / f"course-{config.dataset}-{config.model}-{config.key()}") as path:
         final = read_final(path)
         if final is not None:
+            RunProgress(name, epochs, epochs, cached=True).close()
             return CourseResult(config, final, path, cached=True)
         atomic_save_json(path / "config.json", config.to_dict())
-        return _run(config, runs_dir, path, callback)
+        report = RunProgress(name, epochs, enabled=False)
+
+        def on_epoch(phase: str, epoch: int) -> None:
+            report.epoch(epoch + 1 + (config.pretrain_epochs if phase == "swa" else 0))
+            if callback is not None:
+                callback(phase, epoch)
+
+        result = _run(config, runs_dir, path, on_epoch)
+        report.close()
+        return result
 
 
 def _run(config: CourseConfig, runs_dir: Path, path: Path,

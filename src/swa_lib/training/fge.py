@@ -31,13 +31,10 @@ starts with zero momentum (the first few steps move less; nothing else changes).
 from __future__ import annotations
 
 import dataclasses
-import fcntl
-import json
-import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,13 +46,28 @@ from torch import Tensor, nn
 
 from ..averaging import SWA, update_bn
 from ..data import ArrayDataset, iterate_batches
-from ..io import atomic_save_json, atomic_torch_save, atomic_write_text, load_torch, stable_hash
-from ..metrics import accuracy, evaluate, nll, predict_proba
-from ..models import build_model
+from ..io import atomic_save_json, atomic_torch_save, atomic_write_text, stable_hash
+from ..metrics import accuracy, nll, predict_proba
 from ..modes import eval_mode
-from .config import TrainConfig, resolve_device
-from .loop import run
-from .runs import RunResult
+from .config import FieldCheck, TrainConfig, resolve_device
+from .loop import build_optimizer, check_batch_size, evaluate_splits, run, train_epoch
+from .runs import (
+    CHECKPOINT_FILE,
+    FINAL_FILE,
+    METRICS_FILE,
+    RunFolder,
+    RunResult,
+    dataset_of,
+    load_checkpoint,
+    load_weights,
+    locked,
+    make_generator,
+    read_final,
+    restore_checkpoint,
+    save_checkpoint,
+    save_snapshot,
+    seed_everything,
+)
 
 __all__ = ["fge_lr", "FGEConfig", "FGEResult", "run_fge", "fge_dir_for", "predict_ensemble",
            "average_models", "compare_predictions", "FGE_RECIPES", "FGE_CACHE_VERSION"]
@@ -140,46 +152,65 @@ class FGEConfig:
     checkpoint_every: int = 1
 
     def __post_init__(self) -> None:
-        def bad(name: str, allowed: str) -> ValueError:
-            return ValueError(f"FGEConfig.{name}={getattr(self, name)!r} is invalid: {allowed}")
-
+        check = FieldCheck(self)
         if isinstance(self.pretrained, dict):
             self.pretrained = TrainConfig.from_dict(self.pretrained)
         if not isinstance(self.pretrained, TrainConfig):
-            raise bad("pretrained", "must be a TrainConfig (or its dict)")
+            raise check.error("pretrained", "must be a TrainConfig (or its dict)")
         p = self.pretrained
-        if self.which not in ("sgd", "swa"):
-            raise bad("which", "allowed values are 'sgd', 'swa'")
+        check.one_of("which", ("sgd", "swa"))
         if self.which == "swa" and not p.swa:
-            raise bad("which", "'swa' needs a pretrained run with swa=True")
+            raise check.error("which", "'swa' needs a pretrained run with swa=True")
         for name, default in (("momentum", p.momentum), ("weight_decay", p.weight_decay),
                               ("batch_size", p.batch_size), ("seed", p.seed),
                               ("device", p.device)):
             if getattr(self, name) is None:
                 setattr(self, name, default)
-        for name in ("cycle", "epochs", "batch_size", "checkpoint_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise bad(name, "must be an integer >= 1")
+        check.integers("cycle", "epochs", "batch_size", "checkpoint_every")
+        check.integers("seed", minimum=None)
         if self.cycle < 2 or self.cycle % 2:
-            raise bad("cycle", "must be an even number of epochs >= 2 (the snapshot is at the "
-                               "middle of the cycle, at the end of an epoch)")
+            raise check.error("cycle", "must be an even number of epochs >= 2 (the snapshot is "
+                                       "at the middle of the cycle, at the end of an epoch)")
         if self.epochs < self.cycle // 2:
-            raise bad("epochs", f"must be >= cycle // 2 = {self.cycle // 2} (one snapshot)")
-        for name in ("lr_1", "lr_2"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                    not math.isfinite(value) or value <= 0:
-                raise bad(name, "must be a positive finite number")
-        if not isinstance(self.momentum, (int, float)) or not 0.0 <= self.momentum < 1.0:
-            raise bad("momentum", "must be in [0, 1)")
-        if not isinstance(self.weight_decay, (int, float)) or not self.weight_decay >= 0.0:
-            raise bad("weight_decay", "must be >= 0")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise bad("seed", "must be an integer")
-        if not isinstance(self.device, str) or not (
-                self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
-            raise bad("device", "allowed values are 'cpu', 'cuda', 'cuda:N', 'auto'")
+            raise check.error("epochs", f"must be >= cycle // 2 = {self.cycle // 2} (one "
+                                        f"snapshot)")
+        check.positive("lr_1", "lr_2")
+        check.unit_interval("momentum")
+        check.non_negative("weight_decay")
+        check.device()
+
+    # -- the pretrained run's data and model (what RunFolder and dataset_of read) ------------
+    @property
+    def model(self) -> str:
+        return self.pretrained.model
+
+    @property
+    def model_kw(self) -> dict[str, Any]:
+        return self.pretrained.model_kw
+
+    @property
+    def dataset(self) -> str:
+        return self.pretrained.dataset
+
+    @property
+    def data_root(self) -> str:
+        return self.pretrained.data_root
+
+    @property
+    def num_samples(self) -> int | None:
+        return self.pretrained.num_samples
+
+    @property
+    def data_seed(self) -> int:
+        return self.pretrained.data_seed
+
+    @property
+    def dataset_kw(self) -> dict[str, Any]:
+        return self.pretrained.dataset_kw
+
+    @property
+    def augment(self) -> bool:
+        return self.pretrained.augment
 
     # -- identity ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -237,8 +268,13 @@ def fge_dir_for(config: FGEConfig, runs_dir: str | Path) -> Path:
 # -- the result ---------------------------------------------------------------------------------
 
 @dataclass
-class FGEResult:
-    """What :func:`run_fge` returns: per-epoch ``metrics``, ``final`` metrics, the folder."""
+class FGEResult(RunFolder):
+    """What :func:`run_fge` returns: per-epoch ``metrics``, ``final`` metrics, the folder.
+
+    ``load_model("swa")`` is the SWA of all snapshots (BN recomputed), ``load_model("last")``
+    the final iterate; ``snapshot_paths()`` / :meth:`load_snapshots` the snapshots;
+    ``dataset()`` the pretrained run's data, unaugmented.
+    """
 
     config: FGEConfig
     metrics: pd.DataFrame
@@ -247,25 +283,14 @@ class FGEResult:
     runs_dir: Path
     cached: bool = False
 
-    def snapshot_paths(self) -> list[Path]:
-        """The snapshot files ``snapshots/epoch_NNNN.pt`` in epoch order."""
-        return sorted((self.path / "snapshots").glob("epoch_*.pt"))
-
-    def _model(self, file: Path, device: str | torch.device) -> nn.Module:
-        p = self.config.pretrained
-        model = build_model(p.model, int(self.final["num_classes"]), **p.model_kw)
-        model.load_state_dict(load_torch(file, what="model file"))
-        return model.to(device)
-
     def load_snapshots(self, device: str | torch.device = "cpu") -> list[nn.Module]:
-        """The snapshots as models, each with its own BN statistics as trained."""
-        return [self._model(f, device) for f in self.snapshot_paths()]
-
-    def load_model(self, which: str = "swa", device: str | torch.device = "cpu") -> nn.Module:
-        """``"swa"`` (the SWA of all snapshots, BN recomputed) or ``"last"`` (final iterate)."""
-        if which not in ("swa", "last"):
-            raise ValueError(f"which={which!r}: allowed values are 'swa', 'last'")
-        return self._model(self.path / f"{which}.pt", device)
+        """The snapshots as models (in epoch order), each with its own BN statistics as trained."""
+        models = []
+        for file in self.snapshot_paths():
+            model = self._new_model("cpu")
+            model.load_state_dict(load_weights(file, what="snapshot"))
+            models.append(model.to(device))
+        return models
 
     def pretrained_run(self, *, progress: bool | None = False) -> RunResult:
         """The :class:`RunResult` FGE started from (from the cache)."""
@@ -274,30 +299,11 @@ class FGEResult:
 
 # -- the run ------------------------------------------------------------------------------------
 
-@contextmanager
-def _locked(path: Path) -> Iterator[Path]:
-    """Exclusive ``flock`` on ``path/.lock``: one process trains a folder at a time."""
-    path.mkdir(parents=True, exist_ok=True)
-    with open(path / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield path
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+SNAPSHOT_COLUMNS = ["snap_test_accuracy", "snap_test_nll", "ens_test_accuracy", "ens_test_nll"]
 
-
-def _rng_state(gen: torch.Generator) -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "data": gen.get_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any], gen: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    gen.set_state(state["data"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+#: Offset of FGE's seed stream from ``FGEConfig.seed``, so its data order is not a replay of
+#: the pretraining's first epochs (the course project's phase 2 does the same).
+_SEED_OFFSET = 7919
 
 
 def run_fge(config: FGEConfig, runs_dir: str | Path = "runs", *, progress: bool | None = None,
@@ -306,108 +312,71 @@ def run_fge(config: FGEConfig, runs_dir: str | Path = "runs", *, progress: bool 
 
     The pretrained run is ``swa_lib.training.run(config.pretrained, runs_dir)`` (from the cache
     or trained now). From its saved ``which`` weights: SGD with momentum at :func:`fge_lr` per
-    step, a snapshot after every mid-cycle epoch (saved, folded into the SWA average, and its
-    test probabilities added to the ensemble's running sum as ``fge.py`` lines 103-108 do), a
-    checkpoint after every ``checkpoint_every`` cycles. A killed run resumes from its checkpoint
-    and ends with the same snapshots and numbers as an uninterrupted one (on the CPU).
+    step (:func:`swa_lib.training.train_epoch`), a snapshot after every mid-cycle epoch (saved,
+    folded into the SWA average, and its test probabilities added to the ensemble's running
+    sum as ``fge.py`` lines 103-108 do), a checkpoint after every ``checkpoint_every`` cycles and
+    at the end. A killed run resumes from its checkpoint and ends with the same snapshots and
+    numbers as an uninterrupted one (on the CPU).
 
     Args:
+        config: a validated :class:`FGEConfig`.
+        runs_dir: the cache folder (the pretrained run lives there too).
+        progress: show a tqdm bar (default: on unless ``SWA_LIB_PROGRESS=0``).
         callback: ``callback(epoch, row)`` after each epoch (0-based) and its checkpoint, if
             one was due; raising from it stops the run as a kill would.
     """
     if progress is None:
         progress = os.environ.get("SWA_LIB_PROGRESS", "1") != "0"
-    path = fge_dir_for(config, runs_dir)
-    with _locked(path):
-        final_file = path / "final.json"
-        if final_file.exists():
-            return _cached(config, path, Path(runs_dir))
+    runs_dir = Path(runs_dir)
+    with locked(fge_dir_for(config, runs_dir)) as path:
+        final = read_final(path)
+        if final is not None:
+            if final.get("key") != config.key():
+                raise ValueError(f"{path / FINAL_FILE} belongs to another config (key "
+                                 f"{final.get('key')}, expected {config.key()}); delete it")
+            return FGEResult(config, pd.read_csv(path / METRICS_FILE), final, path, runs_dir,
+                             cached=True)
         pre = run(config.pretrained, runs_dir, progress=progress)
-        return _train(config, path, Path(runs_dir), pre, progress, callback)
-
-
-def _cached(config: FGEConfig, path: Path, runs_dir: Path) -> FGEResult:
-    try:
-        final = json.loads((path / "final.json").read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path / 'final.json'} is corrupt ({exc}); delete it to rerun") from exc
-    if final.get("key") != config.key():
-        raise ValueError(f"{path / 'final.json'} belongs to another config (key "
-                         f"{final.get('key')}, expected {config.key()}); delete the folder")
-    return FGEResult(config, pd.read_csv(path / "metrics.csv"), final, path, runs_dir, True)
+        return _train(config, path, runs_dir, pre, progress, callback)
 
 
 class _State:
     """Everything an FGE run changes: model, optimiser, SWA, ensemble sum, RNG, logged rows."""
 
     def __init__(self, config: FGEConfig, pre: RunResult, ds: ArrayDataset, device: str) -> None:
-        p = config.pretrained
+        seed_everything(config.seed + _SEED_OFFSET)
+        self.gen = make_generator(device, config.seed + _SEED_OFFSET)
         self.model = pre.load_model(config.which, device)
-        if p.channels_last:
+        if config.pretrained.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr_1,
+        self.optimizer = build_optimizer("sgd", self.model.parameters(), lr=config.lr_1,
                                          momentum=config.momentum,
                                          weight_decay=config.weight_decay)
         self.swa = SWA(self.model)
         self.probs_sum = torch.zeros(ds.x_test.shape[0], ds.num_classes, dtype=torch.float64,
                                      device=device)
-        self.gen = torch.Generator(device=device)
-        self.gen.manual_seed(config.seed)
-        torch.manual_seed(config.seed)
         self.rows: list[dict[str, Any]] = []
         self.start_epoch = 0
 
+    def objects(self) -> dict[str, Any]:
+        return {"model": self.model, "optimizer": self.optimizer, "swa": self.swa}
+
     def save(self, file: Path, key: str, epoch: int) -> None:
-        atomic_torch_save(file, {
-            "key": key, "epoch": epoch, "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "swa": self.swa.state_dict(),
-            "probs_sum": self.probs_sum.cpu(), "rng": _rng_state(self.gen), "rows": self.rows})
+        save_checkpoint(file, key=key, epoch=epoch, objects=self.objects(), generator=self.gen,
+                        probs_sum=self.probs_sum.cpu(), rows=self.rows)
 
     def restore(self, file: Path, key: str) -> None:
-        if not file.exists():
+        ckpt = load_checkpoint(file, key)
+        if ckpt is None:
             return
-        ckpt = load_torch(file, what="checkpoint")
-        if not isinstance(ckpt, dict) or ckpt.get("key") != key:
-            raise ValueError(f"checkpoint {file} does not belong to this FGE config (key {key}); "
-                             f"delete it to restart this run")
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.swa.load_state_dict(ckpt["swa"])
+        self.start_epoch = restore_checkpoint(ckpt, self.objects(), self.gen)
         self.probs_sum.copy_(ckpt["probs_sum"])
-        _set_rng_state(ckpt["rng"], self.gen)
-        self.rows = ckpt["rows"]
-        self.start_epoch = ckpt["epoch"] + 1
-
-
-def _train_epoch(config: FGEConfig, state: _State, ds: ArrayDataset, epoch: int,
-                 use_amp: bool) -> float:
-    """One FGE epoch of SGD at :func:`fge_lr` per step; returns the running train loss (the
-    size-weighted mean over the epoch's augmented mini-batches)."""
-    p, model, opt = config.pretrained, state.model, state.optimizer
-    n_train = int(ds.x_train.shape[0])
-    iters = math.ceil(n_train / config.batch_size)
-    model.train()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=ds.device)
-    batches = iterate_batches(ds.x_train, ds.y_train, config.batch_size, shuffle=True,
-                              generator=state.gen)
-    for it, (xb, yb) in enumerate(batches):
-        for group in opt.param_groups:
-            group["lr"] = config.learning_rate(epoch, it, iters)
-        xb = ds.augment(xb, state.gen)
-        if p.channels_last and xb.dim() == 4:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            loss = F.cross_entropy(model(xb), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        loss_sum += loss.detach().double() * xb.shape[0]
-    return loss_sum.item() / n_train
+        self.rows = list(ckpt["rows"])
 
 
 def _snapshot(state: _State, ds: ArrayDataset, path: Path, epoch: int) -> dict[str, float]:
     """Save the snapshot, fold it into the SWA and the ensemble sum; its test metrics."""
-    atomic_torch_save(path / "snapshots" / f"epoch_{epoch + 1:04d}.pt", state.model.state_dict())
+    save_snapshot(path, epoch, state.model)
     state.swa.update(state.model)
     probs = predict_proba(state.model, ds.x_test).double()
     state.probs_sum += probs
@@ -417,7 +386,27 @@ def _snapshot(state: _State, ds: ArrayDataset, path: Path, epoch: int) -> dict[s
             "ens_test_accuracy": accuracy(ens, y), "ens_test_nll": nll(ens, y)}
 
 
-SNAPSHOT_COLUMNS = ["snap_test_accuracy", "snap_test_nll", "ens_test_accuracy", "ens_test_nll"]
+def _epoch(config: FGEConfig, state: _State, ds: ArrayDataset, path: Path, epoch: int,
+           iters: int) -> dict[str, Any]:
+    """Train FGE epoch ``epoch`` (0-based), take its snapshot if due; the metrics row."""
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"epoch": epoch + 1, "lr": config.learning_rate(epoch, 0, iters),
+                           "lr_last": config.learning_rate(epoch, iters - 1, iters)}
+    p = config.pretrained
+    loss = train_epoch(
+        state.model, state.optimizer,
+        iterate_batches(ds.x_train, ds.y_train, config.batch_size, shuffle=True,
+                        generator=state.gen),
+        lr_at=lambda it: config.learning_rate(epoch, it, iters),
+        augment=lambda x: ds.augment(x, state.gen), amp=p.amp, channels_last=p.channels_last)
+    row["running_train_loss"] = loss.mean
+    row.update(dict.fromkeys(SNAPSHOT_COLUMNS, float("nan")))
+    row["snapshot"] = config.snapshot_after(epoch)
+    if row["snapshot"]:
+        row.update(_snapshot(state, ds, path, epoch))
+    row["n_snapshots"] = state.swa.n_averaged
+    row["epoch_time_s"] = time.perf_counter() - t0
+    return row
 
 
 def _train(config: FGEConfig, path: Path, runs_dir: Path, pre: RunResult, progress: bool,
@@ -425,43 +414,30 @@ def _train(config: FGEConfig, path: Path, runs_dir: Path, pre: RunResult, progre
     atomic_save_json(path / "config.json", config.to_dict())
     device = resolve_device(config.device)
     t_start = time.perf_counter()
-    ds = pre.dataset(augment=config.pretrained.augment, device=device)
-    if config.batch_size > ds.x_train.shape[0]:
-        raise ValueError(f"FGEConfig.batch_size={config.batch_size} is larger than the training "
-                         f"set ({ds.x_train.shape[0]} samples)")
+    ds = dataset_of(config, device=device)  # the training view (augmented if the run was)
+    iters = check_batch_size(config, ds)
     state = _State(config, pre, ds, device)
-    key, ckpt_file = config.key(), path / "checkpoint.pt"
+    key, ckpt_file = config.key(), path / CHECKPOINT_FILE
     state.restore(ckpt_file, key)
-    use_amp = config.pretrained.amp and device.startswith("cuda")
-    iters = math.ceil(ds.x_train.shape[0] / config.batch_size)
 
     from tqdm.auto import tqdm
 
     bar = tqdm(total=config.epochs, initial=state.start_epoch, disable=not progress,
-               desc=f"FGE {config.pretrained.model} seed {config.seed}", leave=False)
+               desc=f"FGE {config.model} seed {config.seed}", leave=False)
     for epoch in range(state.start_epoch, config.epochs):
-        t0 = time.perf_counter()
-        row: dict[str, Any] = {"epoch": epoch + 1, "lr": config.learning_rate(epoch, 0, iters),
-                               "lr_last": config.learning_rate(epoch, iters - 1, iters)}
-        row["running_train_loss"] = _train_epoch(config, state, ds, epoch, use_amp)
-        row.update(dict.fromkeys(SNAPSHOT_COLUMNS, float("nan")))
-        row["snapshot"] = config.snapshot_after(epoch)
-        if row["snapshot"]:
-            row.update(_snapshot(state, ds, path, epoch))
-        row["n_snapshots"] = state.swa.n_averaged
-        row["epoch_time_s"] = time.perf_counter() - t0
+        row = _epoch(config, state, ds, path, epoch, iters)
         state.rows.append(row)
-        last = epoch + 1 == config.epochs
-        if last or (epoch + 1) % (config.cycle * config.checkpoint_every) == 0:
+        if epoch + 1 == config.epochs or (epoch + 1) % (config.cycle * config.checkpoint_every) \
+                == 0:
             state.save(ckpt_file, key, epoch)
-            atomic_write_text(path / "metrics.csv", pd.DataFrame(state.rows).to_csv(index=False))
+            atomic_write_text(path / METRICS_FILE, pd.DataFrame(state.rows).to_csv(index=False))
         bar.update(1)
         if callback is not None:
             callback(epoch, row)
     bar.close()
     final = _finish(config, path, ds, state)
     final["wall_time_s"] = time.perf_counter() - t_start
-    atomic_save_json(path / "final.json", final)
+    atomic_save_json(path / FINAL_FILE, final)
     ckpt_file.unlink(missing_ok=True)
     return FGEResult(config, pd.DataFrame(state.rows), final, path, runs_dir)
 
@@ -474,6 +450,7 @@ def _finish(config: FGEConfig, path: Path, ds: ArrayDataset, state: _State) -> d
     atomic_torch_save(path / "swa.pt", state.swa.module.state_dict())
     atomic_torch_save(path / "last.pt", state.model.state_dict())
     ens = state.probs_sum / state.swa.n_averaged
+    snaps = [r for r in state.rows if r["snapshot"]]
     final: dict[str, Any] = {
         "key": config.key(), "pretrained_key": config.pretrained.key(),
         "num_classes": ds.num_classes, "n_train": int(ds.x_train.shape[0]),
@@ -481,16 +458,10 @@ def _finish(config: FGEConfig, path: Path, ds: ArrayDataset, state: _State) -> d
         "budget_epochs": config.budget_epochs(), "n_snapshots": state.swa.n_averaged,
         "snapshot_epochs": config.snapshot_epochs(),
         "fge_test_accuracy": accuracy(ens, ds.y_test), "fge_test_nll": nll(ens, ds.y_test),
+        "last_snapshot_test_accuracy": snaps[-1]["snap_test_accuracy"],
+        "last_snapshot_test_nll": snaps[-1]["snap_test_nll"],
     }
-    for split, x, y in (("train", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
-        m = evaluate(state.swa.module, x, y)
-        final.update({f"swa_{split}_{k}": m[k] for k in ("loss", "accuracy", "nll")})
-    last = state.rows[-1] if state.rows else {}
-    snaps = [r for r in state.rows if r.get("snapshot")]
-    if snaps:
-        final["last_snapshot_test_accuracy"] = snaps[-1]["snap_test_accuracy"]
-        final["last_snapshot_test_nll"] = snaps[-1]["snap_test_nll"]
-    final["last_running_train_loss"] = last.get("running_train_loss", float("nan"))
+    final.update(evaluate_splits(state.swa.module, ds, "swa"))  # unaugmented, exact
     return final
 
 

@@ -32,6 +32,7 @@ from ..data import ArrayDataset, iterate_batches
 from ..io import atomic_save_json, atomic_torch_save, atomic_write_text
 from ..metrics import evaluate
 from ..models import build_model
+from ..progress import emit
 from .config import TrainConfig, resolve_device
 from .runs import (
     CHECKPOINT_FILE,
@@ -51,7 +52,7 @@ from .runs import (
 )
 
 __all__ = ["EpochLoss", "train_epoch", "build_optimizer", "OPTIMIZERS", "evaluate_splits",
-           "check_batch_size", "run", "METRIC_COLUMNS"]
+           "check_batch_size", "run", "RunProgress", "METRIC_COLUMNS"]
 
 METRIC_COLUMNS = [f"{who}_{split}_{k}" for who in ("sgd", "swa") for split in ("train", "test")
                   for k in ("loss", "accuracy", "nll")]
@@ -189,12 +190,43 @@ def _bn_batches(ds: ArrayDataset, batch_size: int) -> Iterable[tuple[Tensor, Ten
     return iterate_batches(ds.x_train, ds.y_train, batch_size, shuffle=False)
 
 
-def _progress(total: int, initial: int, desc: str, enabled: bool):
-    if enabled:  # tqdm.auto picks the notebook widget; it warns when ipywidgets is missing
-        from tqdm.auto import tqdm
-    else:
-        from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, leave=False)
+class RunProgress:
+    """A run's progress: a tqdm bar in this process and :mod:`swa_lib.progress` events
+    (``run_start``, ``epoch``, ``run_end``) for a supervisor outside it (the book's executor).
+
+    Args:
+        name: what the run is called on screen, e.g. ``"mlp seed 0"``.
+        epochs: the run's length; start_epoch: epochs already done (a resumed run).
+        enabled: show the bar (events are written whenever ``SWA_BOOK_STATUS`` is set).
+        cached: the run came from the cache (two events, no bar).
+    """
+
+    def __init__(self, name: str, epochs: int, start_epoch: int = 0, *, enabled: bool = True,
+                 cached: bool = False) -> None:
+        self.name, self.epochs, self.cached = name, epochs, cached
+        emit("run_start", name=name, epochs=epochs, start_epoch=start_epoch, cached=cached)
+        self.bar = None
+        if not cached:
+            if enabled:  # tqdm.auto picks the notebook widget; it warns without ipywidgets
+                from tqdm.auto import tqdm
+            else:
+                from tqdm import tqdm
+            self.bar = tqdm(total=epochs, initial=start_epoch, desc=name, disable=not enabled,
+                            leave=False)
+
+    def epoch(self, done: int, **postfix: str) -> None:
+        """``done`` epochs are finished (1-based count); ``postfix`` shows beside the bar."""
+        emit("epoch", name=self.name, epoch=done, epochs=self.epochs)
+        if self.bar is not None:
+            self.bar.update(1)
+            if postfix:
+                self.bar.set_postfix(**postfix)
+
+    def close(self) -> None:
+        """The run ended (trained to the end, or read from the cache)."""
+        if self.bar is not None:
+            self.bar.close()
+        emit("run_end", name=self.name, cached=self.cached)
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -243,24 +275,25 @@ def run(
     if progress is None:
         progress = os.environ.get("SWA_LIB_PROGRESS", "1") != "0"
     # One process trains a given config at a time; a second one waits, then finds it cached.
+    name = f"{config.model} seed {config.seed}"
     with locked(run_dir_for(config, runs_dir)) as path:
         final = read_final(path)
         if final is not None:
+            RunProgress(name, config.epochs, config.epochs, cached=True).close()
             return RunResult(config, pd.read_csv(path / METRICS_FILE), final, path, cached=True)
         state = _setup(config, path)
         _resume(state)
-        bar = _progress(config.epochs, state.start_epoch, f"{config.model} seed {config.seed}",
-                        progress)
+        bar = RunProgress(name, config.epochs, state.start_epoch, enabled=progress)
         for epoch in range(state.start_epoch, config.epochs):
             row = _epoch(state, epoch)
             _checkpoint(state, epoch)
-            bar.update(1)
-            bar.set_postfix(sgd=f"{row['sgd_test_accuracy']:.3f}",
-                            swa=f"{row['swa_test_accuracy']:.3f}")
+            bar.epoch(epoch + 1, sgd=f"{row['sgd_test_accuracy']:.3f}",
+                      swa=f"{row['swa_test_accuracy']:.3f}")
             if callback is not None:
                 callback(epoch, row)
+        result = _finish(state)
         bar.close()
-        return _finish(state)
+        return result
 
 
 def _setup(config: TrainConfig, path: Path) -> _Run:

@@ -3,9 +3,9 @@
 ``laptop_mnist1d(model)`` is the laptop-scale protocol of the book: MNIST-1D with 5,000 samples
 (4,000 train / 1,000 test), on-device augmentation (circular shift ±3, noise 0.05), SGD with
 momentum 0.9 and weight decay 5e-4, batch 100. With augmentation the SGD iterate keeps moving at a
-constant learning rate, which is the regime where the paper expects averaging to help
-(REFERENCES.md: the probe without augmentation memorises the training set and SWA changes
-nothing). ``paper_cifar(model, dataset)`` holds the recipes of the SWA authors' README.
+constant learning rate, which is the regime where the paper expects averaging to help (a probe
+without augmentation memorised the training set, and SWA changed nothing there).
+``paper_cifar(model, dataset)`` holds the recipes of the SWA authors' README.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def laptop_mnist1d(model: str = "mlp", **overrides: Any) -> dict[str, Any]:
 
 
 #: (lr_init, weight_decay, swa_lr by dataset, SGD budget in epochs, swa_start) from the README of
-#: timgaripov/swa (REFERENCES.md).
+#: the authors' code, https://github.com/timgaripov/swa.
 PAPER_RECIPES: dict[str, dict[str, Any]] = {
     "vgg16": dict(lr_init=0.05, weight_decay=5e-4, swa_lr={"cifar10": 0.01, "cifar100": 0.01},
                   budget=200, swa_start=161),
