@@ -288,6 +288,102 @@ def test_predict_bma_equals_brute_force_loop() -> None:
     assert not torch.allclose(per_sample[0], per_sample[1])
 
 
+# -- names: update / n_averaged, and the deprecated collect / n_collected ---------------------
+
+def test_update_is_canonical_and_collect_an_alias() -> None:
+    model = small_model()
+    ws = flat32(iterates(model, 5))
+    by_update, by_collect = SWAG(model, max_rank=3), SWAG(model, max_rank=3)
+    for w in ws:
+        vector_to_parameters(w.float(), model.parameters())
+        by_update.update(model)
+        by_collect.collect(model)
+    assert by_update.n_averaged == by_collect.n_averaged == 5
+    assert by_update.n_collected == 5  # the deprecated name reads the same count
+    a, b = by_update.state_dict(), by_collect.state_dict()
+    for key in ("mean", "m2", "deviations"):
+        assert torch.equal(a[key], b[key]), key
+    torch.testing.assert_close(by_update.mean, torch.stack(ws).mean(0))
+    assert a["n_collected"] == 5  # the stored key keeps its name: old swag.pt files load
+    fresh = SWAG(model, max_rank=3)
+    fresh.load_state_dict(a)
+    assert fresh.n_averaged == 5 and "n_averaged=5" in repr(fresh)
+
+
+# -- predict_bma(cache=...) ---------------------------------------------------------------------
+
+def _bma_setup():
+    model = bn_model()
+    swag = SWAG(model, max_rank=4)
+    collect_all(swag, model, iterates(model, 6))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 5, generator=g)
+    train = torch.randn(60, 5, generator=g)
+    return swag, x, [train[i:i + 20] for i in range(0, 60, 20)]
+
+
+def _count_samples(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    real = SWAG.sample_vectors
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SWAG, "sample_vectors", counting)
+    return calls
+
+
+def test_predict_bma_cache_hit_same_numbers_without_sampling(tmp_path, monkeypatch) -> None:
+    swag, x, batches = _bma_setup()
+    calls = _count_samples(monkeypatch)
+
+    def bma(**kw):
+        return predict_bma(swag, x, num_samples=3, bn_batches=batches,
+                           generator=torch.Generator().manual_seed(7), **kw)
+
+    plain = bma()
+    first = bma(cache=tmp_path)
+    assert len(calls) == 6  # 3 samples each
+    again = bma(cache=tmp_path)
+    assert len(calls) == 6  # none drawn: read from the file
+    assert torch.equal(first, plain) and torch.equal(again, plain)
+    assert again.dtype == torch.float32 and again.device == swag.device
+    assert [p.name[:4] for p in tmp_path.iterdir()] == ["bma-"]
+    # the callable form of the same batches is the same key
+    lazy = predict_bma(swag, x, num_samples=3, bn_batches=lambda: iter(batches),
+                       generator=torch.Generator().manual_seed(7), cache=tmp_path)
+    assert len(calls) == 6 and torch.equal(lazy, plain)
+
+
+def test_predict_bma_cache_stale_raises_and_overwrite_recomputes(tmp_path, monkeypatch) -> None:
+    from swa_lib.io import CacheMismatchError
+
+    swag, x, batches = _bma_setup()
+    path = tmp_path / "bma.npz"
+    gen = torch.Generator().manual_seed
+    predict_bma(swag, x, num_samples=3, bn_batches=batches, generator=gen(0), cache=path)
+    with pytest.raises(CacheMismatchError, match="num_samples"):
+        predict_bma(swag, x, num_samples=4, bn_batches=batches, generator=gen(0), cache=path)
+    with pytest.raises(CacheMismatchError, match="generator"):
+        predict_bma(swag, x, num_samples=3, bn_batches=batches, generator=gen(1), cache=path)
+    with pytest.raises(CacheMismatchError, match="bn_batches"):
+        predict_bma(swag, x, num_samples=3, bn_batches=batches[:2], generator=gen(0), cache=path)
+    model = bn_model()
+    collect_all(swag, model, iterates(model, 1, seed=3))  # one more iterate: another posterior
+    with pytest.raises(CacheMismatchError, match="swag"):
+        predict_bma(swag, x, num_samples=3, bn_batches=batches, generator=gen(0), cache=path)
+    calls = _count_samples(monkeypatch)
+    with pytest.warns(UserWarning, match="overwriting"):
+        new = predict_bma(swag, x, num_samples=3, bn_batches=batches, generator=gen(0),
+                          cache=path, on_mismatch="overwrite")
+    assert len(calls) == 3
+    assert torch.equal(new, predict_bma(swag, x, num_samples=3, bn_batches=batches,
+                                        generator=gen(0)))
+    with pytest.raises(ValueError, match="seeded generator"):
+        predict_bma(swag, x, num_samples=3, cache=tmp_path)
+
+
 # -- the training loop --------------------------------------------------------------------------
 
 def _config(root):

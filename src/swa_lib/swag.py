@@ -32,21 +32,30 @@ in the moment dtype's units -- ``K + 4`` float32-sized copies with the float64 d
 with ``dtype=torch.float32``. The template model is kept on the ``meta`` device (no memory);
 buffers (BN statistics) of the last collected model are kept as in :class:`~swa_lib.averaging.SWA`.
 
-Public names: :class:`SWAG` and :func:`predict_bma` (Bayesian model averaging over samples).
+Names follow the library's averages (``CONTRIBUTING.md``): a new iterate is folded in with
+:meth:`SWAG.update` and counted by :attr:`SWAG.n_averaged`; ``collect`` and ``n_collected`` are
+deprecated aliases of them. The state dict keeps its ``"n_collected"`` entry, so ``swag.pt`` files
+written before the rename still load.
+
+Public names: :class:`SWAG` and :func:`predict_bma` (Bayesian model averaging over samples, with
+an optional ``cache=``).
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .averaging import update_bn
+from .io import cached, digest
 from .metrics import predict_logits
 
 __all__ = ["SWAG", "predict_bma"]
@@ -80,7 +89,7 @@ class SWAG:
         for epoch in range(epochs):
             train_one_epoch(model)
             if epoch + 1 >= swa_start:
-                swag.collect(model)
+                swag.update(model)
         probs = predict_bma(swag, x_test, num_samples=30, bn_batches=lambda: train_batches())
     """
 
@@ -106,7 +115,7 @@ class SWAG:
         self._mean = torch.zeros(p_count, dtype=dtype, **kw)
         self._m2 = torch.zeros(p_count, dtype=dtype, **kw)
         self._dev = torch.zeros(max_rank, p_count, dtype=dev_dtype, **kw)  # ring of rows
-        self.n_collected: int = 0
+        self.n_averaged: int = 0
         self._buffers = self._copy_buffers(model)
         self._template = copy.deepcopy(model).to("meta")
 
@@ -115,35 +124,48 @@ class SWAG:
         return {name: b.detach().to(self.device, copy=True) for name, b in model.named_buffers()}
 
     @torch.no_grad()
-    def collect(self, model: nn.Module) -> None:
+    def update(self, model: nn.Module) -> None:
         r"""Fold ``model``'s weights :math:`w_n` in: :math:`\delta = w_n - \bar w_{n-1}`,
         :math:`\bar w_n = \bar w_{n-1} + \delta / n`, :math:`d_n = w_n - \bar w_n`,
         :math:`m_2 \mathrel{+}= \delta \odot d_n`; :math:`d_n` replaces the oldest row once
-        ``max_rank`` rows are held. Buffers are copied from ``model``. ``n_collected`` grows by 1.
+        ``max_rank`` rows are held. Buffers are copied from ``model``. ``n_averaged`` grows by 1.
         """
         w = _flat(model)
         if w.numel() != self.num_parameters:
             raise ValueError(f"model has {w.numel()} parameters but this SWAG collects "
-                             f"{self.num_parameters}: collect() needs the same architecture")
+                             f"{self.num_parameters}: update() needs the same architecture")
         w = w.to(self.device, self.dtype)
-        n = self.n_collected + 1
+        n = self.n_averaged + 1
         delta = w - self._mean
         self._mean.add_(delta, alpha=1.0 / n)
         dev = w.sub_(self._mean)  # w_n - mean_n, reusing w's memory
         self._m2.addcmul_(delta, dev)
-        self._dev[self.n_collected % self.max_rank].copy_(dev)
-        self.n_collected = n
+        self._dev[self.n_averaged % self.max_rank].copy_(dev)
+        self.n_averaged = n
         self._buffers = self._copy_buffers(model)
+
+    def collect(self, model: nn.Module) -> None:
+        """Deprecated alias of :meth:`update` (the name every average uses)."""
+        self.update(model)
+
+    @property
+    def n_collected(self) -> int:
+        """Deprecated alias of :attr:`n_averaged`."""
+        return self.n_averaged
+
+    @n_collected.setter
+    def n_collected(self, value: int) -> None:
+        self.n_averaged = value
 
     # -- the posterior --------------------------------------------------------------------------
     def _require(self, what: str) -> None:
-        if self.n_collected == 0:
-            raise ValueError(f"{what}: nothing collected yet (call collect(model) first)")
+        if self.n_averaged == 0:
+            raise ValueError(f"{what}: nothing collected yet (call update(model) first)")
 
     @property
     def rank(self) -> int:
-        """``K``: the number of deviation rows held, ``min(n_collected, max_rank)``."""
-        return min(self.n_collected, self.max_rank)
+        """``K``: the number of deviation rows held, ``min(n_averaged, max_rank)``."""
+        return min(self.n_averaged, self.max_rank)
 
     @property
     def mean(self) -> Tensor:
@@ -156,12 +178,12 @@ class SWAG:
         """Population variance :math:`\\overline{w^2} - \\bar w^2` of the collected iterates,
         clamped at ``var_clamp`` (``(P,)``, ``dtype``, squared parameter units)."""
         self._require("variance")
-        return (self._m2 / self.n_collected).clamp_(min=self.var_clamp)
+        return (self._m2 / self.n_averaged).clamp_(min=self.var_clamp)
 
     def _order(self) -> Tensor:
         """Storage rows of the deviations, oldest first."""
         k = self.rank
-        start = self.n_collected % self.max_rank if self.n_collected > self.max_rank else 0
+        start = self.n_averaged % self.max_rank if self.n_averaged > self.max_rank else 0
         return (torch.arange(k, device=self.device) + start) % self.max_rank
 
     @property
@@ -187,7 +209,7 @@ class SWAG:
         k = self.rank
         if not diagonal and k < 2:
             raise ValueError(f"low-rank SWAG needs at least 2 deviations, this one holds {k} "
-                             f"(n_collected={self.n_collected}, max_rank={self.max_rank}); "
+                             f"(n_averaged={self.n_averaged}, max_rank={self.max_rank}); "
                              "collect more models or use diagonal=True")
         gen_device = generator.device if generator is not None else self.device
         z1 = torch.randn(num_samples, self.num_parameters, generator=generator,
@@ -273,9 +295,10 @@ class SWAG:
     # -- persistence ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """``{"mean", "m2", "deviations" (K, P) oldest first, "n_collected", "max_rank",
-        "buffers"}``; tensors on ``device`` (``torch.save`` / ``load_torch`` move them)."""
+        "buffers"}``; tensors on ``device`` (``torch.save`` / ``load_torch`` move them).
+        ``"n_collected"`` is :attr:`n_averaged` (the stored name is kept so old files load)."""
         return {"mean": self._mean.clone(), "m2": self._m2.clone(), "deviations": self.deviations,
-                "n_collected": int(self.n_collected), "max_rank": int(self.max_rank),
+                "n_collected": int(self.n_averaged), "max_rank": int(self.max_rank),
                 "buffers": {k: v.clone() for k, v in self._buffers.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -308,21 +331,78 @@ class SWAG:
         # storage row of the next write must be n % max_rank: rotate when the ring has wrapped
         if n > self.max_rank:
             self._dev.copy_(torch.roll(self._dev, shifts=n % self.max_rank, dims=0))
-        self.n_collected = n
+        self.n_averaged = n
         self._buffers = {name: b.detach().to(self.device, copy=True)
                          for name, b in buffers.items()}
 
     def __repr__(self) -> str:
-        return (f"SWAG(n_collected={self.n_collected}, rank={self.rank}, max_rank="
+        return (f"SWAG(n_averaged={self.n_averaged}, rank={self.rank}, max_rank="
                 f"{self.max_rank}, num_parameters={self.num_parameters}, device={self.device}, "
                 f"dtype={self.dtype})")
+
+
+def _batches_digest(bn_batches: BnBatches | None) -> str | None:
+    """One digest of every tensor in the BN batches (tuples, lists and dicts are walked)."""
+    if bn_batches is None:
+        return None
+    found: list[str] = []
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, Tensor):
+            found.append(digest(obj))
+        elif isinstance(obj, dict):
+            for k in sorted(obj):
+                walk(obj[k])
+        elif isinstance(obj, (list, tuple)):
+            for item in obj:
+                walk(item)
+        else:
+            found.append(repr(obj))
+
+    for batch in _resolve_batches(bn_batches):
+        walk(batch)
+    return digest(np.frombuffer("".join(found).encode(), dtype=np.uint8))
+
+
+def _bma_key(swag: SWAG, x: Tensor, *, num_samples: int, scale: float, diagonal: bool,
+             bn_batches: BnBatches | None, forward: Callable | None,
+             generator: torch.Generator | None, batch_size: int, data_key: str | None,
+             cache_tag: str) -> dict[str, Any]:
+    """Everything a BMA prediction depends on, for its cache key."""
+    if generator is None:
+        raise ValueError("predict_bma(cache=...) needs a seeded generator=: samples drawn from "
+                         "the global RNG are not defined by the arguments, so they cannot be "
+                         "keyed")
+    template = swag._template
+    return {
+        "version": 1,
+        "swag": {"mean": digest(swag._mean), "m2": digest(swag._m2),
+                 "deviations": digest(swag.deviations), "n_averaged": swag.n_averaged,
+                 "max_rank": swag.max_rank, "var_clamp": swag.var_clamp,
+                 "dtype": str(swag.dtype),
+                 "buffers": {k: digest(v) for k, v in sorted(swag._buffers.items())}},
+        "model": {"repr": repr(template),
+                  "params": [[n, list(p.shape), str(p.dtype)]
+                             for n, p in template.named_parameters()]},
+        "x": data_key if data_key is not None else digest(x),
+        "bn_batches": data_key if data_key is not None else _batches_digest(bn_batches),
+        "num_samples": num_samples, "scale": float(scale), "diagonal": bool(diagonal),
+        "forward": None if forward is None else
+        f"{getattr(forward, '__module__', '')}.{getattr(forward, '__qualname__', forward)}",
+        "generator": {"device": str(generator.device), "state": digest(generator.get_state())},
+        "batch_size": int(batch_size),
+        "device": swag.device.type,
+        "tag": cache_tag,
+    }
 
 
 @torch.no_grad()
 def predict_bma(swag: SWAG, x: Tensor, *, num_samples: int = 30, scale: float = 0.5,
                 diagonal: bool = False, bn_batches: BnBatches | None = None,
                 forward: Callable[[nn.Module, Any], Any] | None = None,
-                generator: torch.Generator | None = None, batch_size: int = 2048) -> Tensor:
+                generator: torch.Generator | None = None, batch_size: int = 2048,
+                cache: str | os.PathLike | None = None, on_mismatch: str = "error",
+                data_key: str | None = None, cache_tag: str = "") -> Tensor:
     r"""Bayesian model average :math:`\frac1S\sum_{s=1}^S \mathrm{softmax}(f(x; \tilde w_s))`.
 
     Draws ``S = num_samples`` weights exactly as ``S`` calls of :meth:`SWAG.sample` with the same
@@ -332,12 +412,64 @@ def predict_bma(swag: SWAG, x: Tensor, *, num_samples: int = 30, scale: float = 
 
     Returns the mean predictive probabilities, ``(N, C)`` float32 on ``swag.device`` (``x`` is
     moved there). Score them with :func:`swa_lib.metrics.nll` etc.: the NLL of the average.
+
+    Caching: with ``cache=`` a directory (the file is ``bma-<key>.npz`` in it) or an ``.npz``
+    path, the probabilities are stored in a :class:`swa_lib.io.ResultCache` keyed by everything
+    they depend on -- digests of the SWAG state (mean, second moment, deviations, buffers,
+    ``n_averaged``), the architecture, ``x``, the BN batches (or ``data_key`` for both),
+    ``num_samples``, ``scale``, ``diagonal``, ``forward``'s name, the generator's device and
+    state, ``batch_size``, the device type and ``cache_tag`` -- and read back, without drawing a
+    sample, by the next call with the same key (the generator is then not advanced). A file
+    with another key raises :class:`~swa_lib.io.CacheMismatchError` naming what differs
+    (``on_mismatch="overwrite"`` recomputes). ``cache=`` needs a seeded ``generator``. The file's
+    meta holds the wall time of the computation (``seconds``).
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Linear(4, 3)
+    >>> swag = SWAG(model, max_rank=5)
+    >>> for _ in range(5):
+    ...     with torch.no_grad():
+    ...         _ = model.weight.add_(0.1 * torch.randn_like(model.weight))
+    ...     swag.update(model)
+    >>> x, folder = torch.randn(8, 4), tempfile.mkdtemp()
+    >>> def bma():
+    ...     return predict_bma(swag, x, num_samples=4, cache=folder,
+    ...                        generator=torch.Generator().manual_seed(0))
+    >>> first, again = bma(), bma()                       # the second call reads the file
+    >>> torch.equal(first, again), [p.name[:4] for p in Path(folder).iterdir()]
+    (True, ['bma-'])
     """
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}")
     if bn_batches is not None and not callable(bn_batches) and iter(bn_batches) is bn_batches:
         raise ValueError("bn_batches is a one-shot iterator but BN is recomputed for every "
                          "sample: pass a list or a zero-argument callable returning the batches")
+
+    def compute() -> Tensor:
+        return _bma(swag, x, num_samples=num_samples, scale=scale, diagonal=diagonal,
+                    bn_batches=bn_batches, forward=forward, generator=generator,
+                    batch_size=batch_size)
+
+    if cache is None:
+        return compute()
+    parts = _bma_key(swag, x, num_samples=num_samples, scale=scale, diagonal=diagonal,
+                     bn_batches=bn_batches, forward=forward, generator=generator,
+                     batch_size=batch_size, data_key=data_key, cache_tag=cache_tag)
+    fresh: list[Tensor] = []
+
+    def arrays() -> dict[str, Any]:
+        fresh.append(compute())
+        return {"probs": fresh[0].cpu().numpy()}
+
+    res = cached(cache, parts, arrays, name="bma", on_mismatch=on_mismatch)
+    return fresh[0] if fresh else torch.from_numpy(res.arrays["probs"]).to(swag.device)
+
+
+def _bma(swag: SWAG, x: Tensor, *, num_samples: int, scale: float, diagonal: bool,
+         bn_batches: BnBatches | None, forward: Callable[[nn.Module, Any], Any] | None,
+         generator: torch.Generator | None, batch_size: int) -> Tensor:
     x = x.to(swag.device)
     model = swag._new_model()
     total: Tensor | None = None

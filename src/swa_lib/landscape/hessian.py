@@ -19,10 +19,34 @@ cheaper fixed mini-dataset. The Hessian is taken with respect to the parameters 
 grad (all of them, usually), flattened in ``model.parameters()`` order. The model is evaluated
 in eval mode (BN uses its running statistics, dropout is off), as PyHessian does, and its mode
 is restored afterwards.
+
+Caching
+-------
+Both estimators take ``cache=`` -- a directory (the file is ``hessian-eig-<key>.npz`` or
+``hessian-trace-<key>.npz`` in it) or an ``.npz`` path -- built on :class:`swa_lib.io.ResultCache`.
+The key holds everything that defines the estimate: a digest of the weights and buffers, the
+architecture, the data (or ``data_key``), ``subset``, ``loss_fn``'s name, ``batch_size``,
+``max_iter``, ``tol``, ``seed`` (or the given generator's state), ``weight_decay``, the device type
+and dtype, and ``cache_tag``. A file with another key raises
+:class:`~swa_lib.io.CacheMismatchError` naming the parts that differ (``on_mismatch="overwrite"``
+recomputes instead). A hit returns the stored numbers without a single Hessian-vector product
+(``est.cached`` is true, ``est.seconds`` is the wall time of the original computation) and does
+not advance a passed ``generator``.
+
+>>> import tempfile
+>>> _ = torch.manual_seed(0)
+>>> model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+>>> xy = (torch.randn(20, 3, dtype=torch.float64), torch.randint(0, 2, (20,)))
+>>> folder = tempfile.mkdtemp()
+>>> first = hessian_trace(model, xy, seed=0, cache=folder)
+>>> again = hessian_trace(model, xy, seed=0, cache=folder)      # read from the file
+>>> (first.cached, again.cached, again.value == first.value, again.history == first.history)
+(False, True, True, True)
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +55,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ..io import cached, digest
+from ..modes import eval_mode
+from .cache import loss_name, model_identity
 
 __all__ = ["HessianEstimate", "hessian_vector_product", "hessian_top_eigenvalue", "hessian_trace"]
 
@@ -48,6 +76,10 @@ class HessianEstimate:
         std_error: trace only: standard error of the Hutchinson mean (NaN for one sample).
         history: the eigenvalue estimates per iteration, or the per-sample ``v·Hv`` values.
         vector: eigenvalue only: the last (unit-norm, flat) eigenvector estimate.
+        cached: the numbers were read from the ``cache=`` file (no product was computed).
+        cache_path: that file, when ``cache=`` was given.
+        seconds: wall-clock seconds of the computation (now, or when the file was written);
+            NaN without ``cache=``.
     """
 
     value: float
@@ -56,6 +88,9 @@ class HessianEstimate:
     std_error: float = float("nan")
     history: list[float] = field(default_factory=list)
     vector: Tensor | None = None
+    cached: bool = False
+    cache_path: str | None = None
+    seconds: float = float("nan")
 
     def __float__(self) -> float:
         return float(self.value)
@@ -162,24 +197,71 @@ def _check_caps(max_iter: int, tol: float) -> None:
         raise ValueError(f"tol must be >= 0, got {tol}")
 
 
-class _EvalMode:
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
+def _key_parts(estimator: str, model: nn.Module, data: Any, *, loss_fn: LossFn | None,
+               batch_size: int, subset: int | Tensor | None, max_iter: int, tol: float,
+               seed: int, generator: torch.Generator | None, weight_decay: float,
+               data_key: str | None, cache_tag: str) -> dict[str, Any]:
+    """Everything an estimate depends on, for its cache key (see the module docstring)."""
+    x, y = _resolve_xy(data)
+    params = list(model.parameters())
+    return {
+        "version": 1,
+        "estimator": estimator,
+        "model": model_identity(model, with_buffers=True),
+        "weights": digest(torch.cat([p.detach().reshape(-1) for p in params])),
+        "trainable": [n for n, p in model.named_parameters() if p.requires_grad],
+        "data": data_key if data_key is not None else [digest(x), digest(y)],
+        "subset": digest(subset) if isinstance(subset, Tensor) else subset,
+        "loss_fn": loss_name(loss_fn),
+        "batch_size": int(batch_size),
+        "max_iter": int(max_iter),
+        "tol": float(tol),
+        "seed": int(seed) if generator is None else None,
+        "generator": digest(generator.get_state()) if generator is not None else None,
+        "weight_decay": float(weight_decay),
+        "device": params[0].device.type,
+        "dtype": str(params[0].dtype),
+        "tag": cache_tag,
+    }
 
-    def __enter__(self) -> None:
-        self.modes = {m: m.training for m in self.model.modules()}
-        self.model.eval()
 
-    def __exit__(self, *exc: object) -> None:
-        for m, mode in self.modes.items():
-            m.training = mode
+def _with_cache(compute: Callable[[], HessianEstimate], cache: str | os.PathLike | None,
+                on_mismatch: str, name: str, parts: Callable[[], dict[str, Any]],
+                device: torch.device) -> HessianEstimate:
+    """``compute()``, or the estimate stored under ``parts()`` in ``cache`` (then not computed)."""
+    if cache is None:
+        return compute()
+    fresh: list[HessianEstimate] = []
+
+    def arrays() -> dict[str, Any]:
+        est = compute()
+        fresh.append(est)
+        out = {"value": est.value, "iterations": est.iterations, "converged": est.converged,
+               "std_error": est.std_error, "history": np.asarray(est.history, np.float64)}
+        if est.vector is not None:
+            out["vector"] = est.vector.detach().cpu().numpy()
+        return out
+
+    res = cached(cache, parts(), arrays, name=name, on_mismatch=on_mismatch)
+    if fresh:
+        est = fresh[0]
+    else:
+        a = res.arrays
+        vector = torch.from_numpy(a["vector"]).to(device) if "vector" in a else None
+        est = HessianEstimate(value=float(a["value"]), iterations=int(a["iterations"]),
+                              converged=bool(a["converged"]), std_error=float(a["std_error"]),
+                              history=[float(h) for h in a["history"]], vector=vector)
+    est.cached, est.cache_path, est.seconds = res.hit, str(res.path), res.seconds
+    return est
 
 
 def hessian_top_eigenvalue(model: nn.Module, data: Any, *, loss_fn: LossFn | None = None,
                            batch_size: int = 1000, subset: int | Tensor | None = None,
                            max_iter: int = 100, tol: float = 1e-3, seed: int = 0,
                            generator: torch.Generator | None = None,
-                           weight_decay: float = 0.0) -> HessianEstimate:
+                           weight_decay: float = 0.0, cache: str | os.PathLike | None = None,
+                           on_mismatch: str = "error", data_key: str | None = None,
+                           cache_tag: str = "") -> HessianEstimate:
     r"""Largest-magnitude eigenvalue of the loss Hessian by power iteration (PyHessian's rule).
 
     Args:
@@ -193,14 +275,42 @@ def hessian_top_eigenvalue(model: nn.Module, data: Any, *, loss_fn: LossFn | Non
             ``|lambda_k - lambda_{k-1}| / (|lambda_{k-1}| + 1e-6) < tol`` (PyHessian: 100, 1e-3).
         seed, generator: the random start vector (CPU generator; ``seed`` builds one).
         weight_decay: adds ``weight_decay * I`` (the Hessian of ``0.5 * wd * ||w||^2``).
+        cache: a directory or an ``.npz`` path: the estimate is stored there under a key of
+            everything above (and the weights, data, device type and dtype) and read back on the
+            next call with the same key; see "Caching" in the module docstring.
+        on_mismatch: ``"error"`` (default): a cache file with another key raises
+            :class:`~swa_lib.io.CacheMismatchError`; ``"overwrite"``: it is recomputed.
+        data_key: a name for the data in the key instead of a digest of the tensors.
+        cache_tag: extra text in the key (e.g. to tell two ``loss_fn`` lambdas apart).
 
     Returns:
         :class:`HessianEstimate` with ``value``, ``iterations``, ``converged``, ``history`` and
-        the unit eigenvector estimate ``vector``.
+        the unit eigenvector estimate ``vector`` (and ``cached``, ``cache_path``, ``seconds``).
+
+    Example, with a cache (``cache_dir`` any folder)::
+
+        est = hessian_top_eigenvalue(model, (x_train, y_train), subset=1000, seed=0,
+                                     cache=cache_dir)
+        est.value, est.cached        # a second call returns the same value, cached=True
     """
     _check_caps(max_iter, tol)
+
+    def compute() -> HessianEstimate:
+        return _power_iteration(model, data, loss_fn, batch_size, subset, weight_decay, seed,
+                                generator, max_iter, tol)
+
+    return _with_cache(compute, cache, on_mismatch, "hessian-eig", lambda: _key_parts(
+        "top_eigenvalue", model, data, loss_fn=loss_fn, batch_size=batch_size, subset=subset,
+        max_iter=max_iter, tol=tol, seed=seed, generator=generator, weight_decay=weight_decay,
+        data_key=data_key, cache_tag=cache_tag), next(model.parameters()).device)
+
+
+def _power_iteration(model: nn.Module, data: Any, loss_fn: LossFn | None, batch_size: int,
+                     subset: int | Tensor | None, weight_decay: float, seed: int,
+                     generator: torch.Generator | None, max_iter: int, tol: float
+                     ) -> HessianEstimate:
     hvp, gen = _setup(model, data, loss_fn, batch_size, subset, weight_decay, seed, generator)
-    with _EvalMode(model):
+    with eval_mode(model):
         v = torch.randn(hvp.numel, generator=gen, dtype=torch.float64).to(hvp.device, hvp.dtype)
         v = v / v.norm()
         eig: float | None = None
@@ -227,24 +337,41 @@ def hessian_trace(model: nn.Module, data: Any, *, loss_fn: LossFn | None = None,
                   batch_size: int = 1000, subset: int | Tensor | None = None,
                   max_iter: int = 100, tol: float = 1e-3, seed: int = 0,
                   generator: torch.Generator | None = None,
-                  weight_decay: float = 0.0) -> HessianEstimate:
+                  weight_decay: float = 0.0, cache: str | os.PathLike | None = None,
+                  on_mismatch: str = "error", data_key: str | None = None,
+                  cache_tag: str = "") -> HessianEstimate:
     r"""Hutchinson estimate of the Hessian trace with Rademacher vectors (PyHessian's rule).
 
     ``tr H ~ mean_k v_k·H v_k`` with ``v_k`` uniform on ``{-1, +1}^P``; the variance of one sample
     is ``2 sum_{i != j} H_ij^2``. Stops once the running mean changes by less than ``tol``
     relative (``|mean_k - mean_{k-1}| / (|mean_{k-1}| + 1e-6) < tol``) or after ``max_iter``
-    samples (PyHessian: 100, 1e-3). Arguments as in :func:`hessian_top_eigenvalue`.
+    samples (PyHessian: 100, 1e-3). Arguments (``cache=`` included) as in
+    :func:`hessian_top_eigenvalue`.
 
     Returns:
         :class:`HessianEstimate` with ``value`` (the mean), ``std_error`` (sample std / sqrt(k)),
         and the per-sample values in ``history``.
     """
     _check_caps(max_iter, tol)
+
+    def compute() -> HessianEstimate:
+        return _hutchinson(model, data, loss_fn, batch_size, subset, weight_decay, seed,
+                           generator, max_iter, tol)
+
+    return _with_cache(compute, cache, on_mismatch, "hessian-trace", lambda: _key_parts(
+        "trace", model, data, loss_fn=loss_fn, batch_size=batch_size, subset=subset,
+        max_iter=max_iter, tol=tol, seed=seed, generator=generator, weight_decay=weight_decay,
+        data_key=data_key, cache_tag=cache_tag), next(model.parameters()).device)
+
+
+def _hutchinson(model: nn.Module, data: Any, loss_fn: LossFn | None, batch_size: int,
+                subset: int | Tensor | None, weight_decay: float, seed: int,
+                generator: torch.Generator | None, max_iter: int, tol: float) -> HessianEstimate:
     hvp, gen = _setup(model, data, loss_fn, batch_size, subset, weight_decay, seed, generator)
     samples: list[float] = []
     trace = 0.0
     converged = False
-    with _EvalMode(model):
+    with eval_mode(model):
         for _ in range(int(max_iter)):
             v = (torch.randint(0, 2, (hvp.numel,), generator=gen) * 2 - 1).to(hvp.device,
                                                                               hvp.dtype)

@@ -1,7 +1,9 @@
-"""Hessian top eigenvalue and trace against a dense float64 Hessian of a small MLP."""
+"""swa_lib.landscape.hessian: top eigenvalue and trace against a dense float64 Hessian of a small
+MLP; the cache= option."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -105,3 +107,69 @@ def test_bad_arguments(problem):
         hessian_trace(model, (x, y), max_iter=0)
     with pytest.raises(ValueError):
         hessian_top_eigenvalue(model, (x, y), subset=0)
+
+
+# -- the cache= option --------------------------------------------------------------------------
+
+def _count_products(monkeypatch) -> list[int]:
+    """Counts Hessian-vector products (calls of the estimators' product operator)."""
+    from swa_lib.landscape import hessian
+
+    calls: list[int] = []
+    real = hessian._HVP.__call__
+
+    def counting(self, v):
+        calls.append(1)
+        return real(self, v)
+
+    monkeypatch.setattr(hessian._HVP, "__call__", counting)
+    return calls
+
+
+@pytest.mark.parametrize("estimator", [hessian_top_eigenvalue, hessian_trace])
+def test_cache_hit_returns_same_numbers_without_products(problem, tmp_path, monkeypatch,
+                                                         estimator):
+    model, x, y, _ = problem
+    calls = _count_products(monkeypatch)
+    plain = estimator(model, (x, y), seed=1, subset=20)
+    n_plain = len(calls)
+    first = estimator(model, (x, y), seed=1, subset=20, cache=tmp_path)
+    assert len(calls) == 2 * n_plain and not first.cached  # computed (same products as plain)
+    again = estimator(model, (x, y), seed=1, subset=20, cache=tmp_path)
+    assert len(calls) == 2 * n_plain  # no product: read from the file
+    assert again.cached and again.cache_path == first.cache_path
+    for est in (first, again):
+        assert est.value == plain.value and est.iterations == plain.iterations
+        assert est.converged == plain.converged and est.history == plain.history
+        assert est.std_error == plain.std_error or (math.isnan(est.std_error)
+                                                     and math.isnan(plain.std_error))
+    if plain.vector is not None:
+        assert torch.equal(again.vector, plain.vector)
+    assert again.seconds == first.seconds > 0  # the original computation's time
+    assert len(list(tmp_path.glob("hessian-*.npz"))) == 1
+
+
+def test_cache_stale_key_raises_and_overwrite_recomputes(problem, tmp_path, monkeypatch):
+    from swa_lib.io import CacheMismatchError
+
+    model, x, y, _ = problem
+    path = tmp_path / "eig.npz"
+    hessian_top_eigenvalue(model, (x, y), seed=0, cache=path)
+    with pytest.raises(CacheMismatchError, match="max_iter"):
+        hessian_top_eigenvalue(model, (x, y), seed=0, max_iter=50, cache=path)
+    with pytest.raises(CacheMismatchError, match="data"):
+        hessian_top_eigenvalue(model, (x[:40], y[:40]), seed=0, cache=path)
+    moved = copy.deepcopy(model)
+    with torch.no_grad():
+        next(moved.parameters()).add_(0.1)
+    with pytest.raises(CacheMismatchError, match="weights"):
+        hessian_top_eigenvalue(moved, (x, y), seed=0, cache=path)
+    with pytest.raises(CacheMismatchError, match="generator"):
+        hessian_top_eigenvalue(model, (x, y), generator=torch.Generator().manual_seed(0),
+                               cache=path)
+    calls = _count_products(monkeypatch)
+    with pytest.warns(UserWarning, match="overwriting"):
+        new = hessian_top_eigenvalue(moved, (x, y), seed=0, cache=path, on_mismatch="overwrite")
+    assert calls and not new.cached
+    assert new.value == hessian_top_eigenvalue(moved, (x, y), seed=0).value
+    assert hessian_top_eigenvalue(moved, (x, y), seed=0, cache=path).cached
