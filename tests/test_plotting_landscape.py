@@ -63,3 +63,22 @@ def test_plot_surface_into_given_axes_and_3d_check() -> None:
     with pytest.raises(ValueError, match="3-D axes"):
         plot_surface(_bowl(), axes=(a2, a2))
     plt.close(fig)
+
+
+def test_interactive_surface_has_html_and_png_twins() -> None:
+    pytest.importorskip("plotly")
+    from swa_lib.plotting.interactive import interactive_surface
+
+    s = _bowl()
+    fig = interactive_surface(s, "train_loss")
+    png = fig._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    html = fig._repr_html_()
+    assert f'id="{fig.div_id}"' in html and "Plotly.newPlot" in html
+    # plotly's z is (rows = y, columns = x): the transpose of the ij-indexed surface
+    import plotly.graph_objects as go
+
+    z = go.Figure(fig.spec).data[0].z  # decodes plotly's typed-array JSON
+    np.testing.assert_allclose(np.asarray(z, dtype=float), s["train_loss"].T)
+    assert interactive_surface(s, "train_loss").div_id == fig.div_id  # stable across calls
+    assert interactive_surface(s, "test_err").div_id != fig.div_id

@@ -4,9 +4,11 @@
 * :mod:`.landscape` -- planes, rays, lines and random surfaces (of :mod:`swa_lib.landscape`).
 * :mod:`.training` -- metric-vs-epoch curves of training runs.
 * :mod:`.calibration` -- reliability diagrams.
+* :mod:`.interactive` -- 3-D surfaces as interactive HTML (plotly) with a PNG twin for the PDF.
 """
 
 from .calibration import plot_reliability
+from .interactive import InteractiveFigure, interactive_surface
 from .landscape import plot_line, plot_plane, plot_rays, plot_surface
 from .style import METRIC_LABELS, LogNormalize, log_levels
 from .training import plot_compare_curves, plot_training_curves
@@ -22,4 +24,6 @@ __all__ = [
     "plot_training_curves",
     "plot_compare_curves",
     "plot_reliability",
+    "InteractiveFigure",
+    "interactive_surface",
 ]
