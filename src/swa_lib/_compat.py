@@ -24,6 +24,7 @@ MOVED: dict[str, str] = {
     "swa_lib.stats": "swa_lib.reporting.stats",
     "swa_lib.published": "swa_lib.reporting.published",
     "swa_lib.fake_data": "swa_lib.testing",
+    "swa_lib.fge": "swa_lib.training.fge",
 }
 """Old module path -> the module that now holds its names."""
 
