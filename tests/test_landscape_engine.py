@@ -137,3 +137,35 @@ def test_bad_metric_and_option_and_no_private_keyword():
     with pytest.raises(ValueError, match="need the test split"):
         L.evaluate_points(model, w0, d1, [[0.0]], train=data["train"])
     assert not [p for p in inspect.signature(L.evaluate_points).parameters if p.startswith("_")]
+
+
+def test_bn_recompute_with_dropout_vmap_equals_per_point():
+    """BN statistics are recomputed with only the BN layers in train mode (dropout off), in the
+    vmap path as in the per-point loop (``update_bn``), so both give the same values."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv1d(1, 4, 3, padding=1), torch.nn.BatchNorm1d(4), torch.nn.ReLU(),
+        torch.nn.Dropout(0.5), torch.nn.Flatten(), torch.nn.Linear(48, 3))
+    data = tiny_data()
+    w0, d1, d2 = tiny_plane(model)
+    opts = dict(data=data, bn_recompute=True, bn_batch_size=16, progress=False,
+                metrics=("train_nll", "test_error"))
+    grid = ([-0.5, 0.5], [0.0, 1.0])
+    one = L.evaluate_plane(model, w0, d1, d2, *grid, points_per_pass=1, **opts)
+    many = L.evaluate_plane(model, w0, d1, d2, *grid, points_per_pass=3, **opts)
+    np.testing.assert_allclose(many["train_nll"], one["train_nll"], rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(many["test_error"], one["test_error"])
+    # reference: BN statistics as the exact mean/variance of the dropout-free activations
+    fresh = copy.deepcopy(model)
+    L.set_flat_params_(fresh, w0 + 0.5 * d1 + 1.0 * d2)
+    x, y = data["train"]
+    with torch.no_grad():
+        h = fresh[0](x)
+        bn = fresh[1]
+        batches = [h[i:i + 16] for i in range(0, len(h), 16)]
+        n = len(h)
+        bn.running_mean.copy_(h.mean((0, 2)))
+        bn.running_var.copy_(sum(b.shape[0] * b.var((0, 2), unbiased=True) for b in batches) / n)
+        fresh.eval()
+        nll = F.cross_entropy(fresh(x), y).item()
+    assert one["train_nll"][1, 1] == pytest.approx(nll, abs=1e-5)

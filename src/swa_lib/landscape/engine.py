@@ -178,7 +178,8 @@ class _Evaluator:
     def _one(self, p: Tensor) -> dict[str, tuple[Tensor, Tensor]]:
         set_flat_params_(self.model, p)
         if self.bn_recompute:
-            update_bn(self.model, _slices(self.bn_x, self.bn_batch_size))
+            # this rank's point only: no all-reduce of the statistics over a process group
+            update_bn(self.model, _slices(self.bn_x, self.bn_batch_size), distributed=False)
         self.model.eval()
         return self._sums(self.model, 1, self.batch_size)
 
@@ -193,9 +194,10 @@ class _Evaluator:
     def _recomputed_buffers(self, params: dict[str, Tensor], k: int,
                             forward: Callable[..., Tensor]) -> dict[str, Tensor]:
         """``k`` stacked copies of the floating buffers, BN statistics recomputed at each point:
-        reset (mean 0, var 1), then one train-mode pass over the training inputs in batches of
-        ``bn_batch_size`` with momentum ``b / (seen + b)`` (a size-weighted mean, as
-        ``update_bn``)."""
+        reset (mean 0, var 1), then one pass over the training inputs in batches of
+        ``bn_batch_size`` with the BN layers (only them) in train mode and momentum
+        ``b / (seen + b)`` (a size-weighted mean), as :func:`~swa_lib.averaging.update_bn` does
+        for the per-point loop."""
         from torch.func import vmap
 
         bufs = {}
@@ -205,9 +207,10 @@ class _Evaluator:
                                         device=b.device)
             else:
                 bufs[name] = b.unsqueeze(0).expand(k, *b.shape).clone()
+        bns = set(self.bns)
         momenta = [bn.momentum for bn in self.bns]
         seen = 0
-        with train_mode(self.model):
+        with train_mode(self.model, only=lambda m: m in bns):
             try:
                 fwd = vmap(forward, in_dims=(0, 0, None), randomness="different")
                 for xb in _slices(self.bn_x, self.bn_batch_size):
