@@ -52,8 +52,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from swa_lib.reporting import glue, glue_text, paired_text, pct_mean_std
-from swa_lib.training import TrainConfig, run
+from swa_lib.reporting import glue, glue_text, mean_std_text, paired_text, pct_mean_std
+from swa_lib.training import pairs_frame, sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
@@ -75,26 +75,18 @@ torch.set_num_threads(1)
 # update_bn(swa.module, train_batches)   # BN statistics for the averaged weights
 # ```
 #
-# `swa_lib.training.run` does exactly this (with checkpoints, a run cache and per-epoch metrics), so
-# the experiment below is a loop over seeds.
+# `swa_lib.training.run` does exactly this (with checkpoints, a run cache and per-epoch metrics),
+# and `swa_lib.training.sgd_and_swa` trains, for each seed, the SWA run and the SGD baseline it is
+# compared with (the same configuration with `swa=False`).
 
 # %%
 base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
                       num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)
-rows, curves = [], []
-for seed in SEEDS:
-    sgd = run(TrainConfig(**base, seed=seed, swa=False), RUNS_DIR)
-    swa = run(TrainConfig(**base, seed=seed, swa=True), RUNS_DIR)
-    rows.append({
-        "seed": seed,
-        "SGD (own schedule)": sgd.final["sgd_test_accuracy"],
-        "SWA run, last iterate": swa.final["sgd_test_accuracy"],
-        "SWA": swa.final["swa_test_accuracy"],
-        "SGD NLL": sgd.final["sgd_test_nll"],
-        "SWA NLL": swa.final["swa_test_nll"],
-    })
-    curves.append((seed, sgd.metrics, swa.metrics))
-table = pd.DataFrame(rows).set_index("seed")
+pairs = sgd_and_swa(base, SEEDS, RUNS_DIR)  # per seed: Pair(seed, sgd, swa) of RunResults
+COLUMNS = {"sgd_test_accuracy": "SGD (own schedule)",
+           "swa_run_last_test_accuracy": "SWA run, last iterate",
+           "swa_test_accuracy": "SWA", "sgd_test_nll": "SGD NLL", "swa_test_nll": "SWA NLL"}
+table = pairs_frame(pairs).set_index("seed")[list(COLUMNS)].rename(columns=COLUMNS)
 table.style.format("{:.4f}")
 
 # %% [markdown]
@@ -109,8 +101,7 @@ summary = pd.DataFrame({
     "test accuracy (%)": [pct_mean_std(table["SGD (own schedule)"]),
                           pct_mean_std(table["SWA run, last iterate"]),
                           pct_mean_std(table["SWA"])],
-    "test NLL": [f"{table['SGD NLL'].mean():.3f} ± {table['SGD NLL'].std():.3f}", "",
-                 f"{table['SWA NLL'].mean():.3f} ± {table['SWA NLL'].std():.3f}"],
+    "test NLL": [mean_std_text(table["SGD NLL"]), "", mean_std_text(table["SWA NLL"])],
 }, index=["SGD", "SWA run, last iterate", "SWA"])
 glue_text("nb01_sgd_acc", pct_mean_std(table["SGD (own schedule)"]))
 glue_text("nb01_swa_acc", pct_mean_std(table["SWA"]))
@@ -122,8 +113,8 @@ summary
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.8))
-for i, (_seed, m_sgd, m_swa) in enumerate(curves):
-    first = i == 0
+for i, pair in enumerate(pairs):
+    m_sgd, m_swa, first = pair.sgd.metrics, pair.swa.metrics, i == 0
     ax.plot(m_sgd["epoch"], 100 * (1 - m_sgd["sgd_test_accuracy"]), color="C0", alpha=0.8,
             label="SGD" if first else None)
     ax.plot(m_swa["epoch"], 100 * (1 - m_swa["sgd_test_accuracy"]), color="C1", ls=":",

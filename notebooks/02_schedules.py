@@ -62,9 +62,8 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from swa_lib.reporting import glue, glue_text, paired_text, pct_mean_std
-from swa_lib.reporting.stats import paired_interval
-from swa_lib.training import TrainConfig, run
+from swa_lib.reporting import glue, glue_text, mean_std_text, paired_text, pct_mean_std, verdict
+from swa_lib.training import pairs_frame, sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
@@ -100,11 +99,14 @@ SCHEDULES = {
 NAMES = list(SCHEDULES)
 CONST_HI, CYCLIC, CONST_LO = NAMES
 
+# schedule -> per seed, the SWA run with these changes and the SGD baseline (shared by all)
+pairs = {name: sgd_and_swa(base, SEEDS, RUNS_DIR, swa_changes=kw)
+         for name, kw in SCHEDULES.items()}
 results = {}  # (schedule, seed) -> RunResult; schedule "SGD" is the baseline
-for seed in SEEDS:
-    results["SGD", seed] = run(TrainConfig(**base, seed=seed, swa=False), RUNS_DIR)
-    for name, kw in SCHEDULES.items():
-        results[name, seed] = run(TrainConfig(**{**base, **kw}, seed=seed, swa=True), RUNS_DIR)
+for name, schedule_pairs in pairs.items():
+    for pair in schedule_pairs:
+        results.setdefault(("SGD", pair.seed), pair.sgd)  # the first call trained it
+        results[name, pair.seed] = pair.swa
 cached = sum(r.cached for r in results.values())
 print(f"{len(results)} runs, {cached} from the cache")
 
@@ -118,16 +120,12 @@ print(f"{len(results)} runs, {cached} from the cache")
 # %%
 some = results[CYCLIC, SEEDS[0]]
 iters = math.ceil(some.final["n_train"] / some.config.batch_size)  # SGD steps per epoch
-
-
-def lr_curve(cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per-iteration rate over the whole run; x in epochs (iteration i of epoch e at e + i/iters)."""
-    x = np.arange(cfg.epochs * iters) / iters
-    lr = [cfg.learning_rate(i // iters, i % iters, iters) for i in range(cfg.epochs * iters)]
-    return x, np.array(lr)
-
-
-curves = {name: lr_curve(results[name, SEEDS[0]].config) for name in ["SGD", *NAMES]}
+curves = {}  # schedule -> (x in epochs: step i of epoch e at e + i/iters, the rate of every step)
+for name in ["SGD", *NAMES]:
+    cfg = results[name, SEEDS[0]].config
+    steps = range(cfg.epochs * iters)
+    curves[name] = (np.arange(len(steps)) / iters,
+                    np.array([cfg.learning_rate(i // iters, i % iters, iters) for i in steps]))
 for (name, seed), res in results.items():  # the runs logged exactly these rates
     logged = res.metrics["lr"].to_numpy()
     expected = curves[name][1][::iters]
@@ -178,13 +176,11 @@ plt.close(fig)
 # from the first averaged epoch on, of the SWA model (`swa_test_accuracy`).
 
 # %%
-def frame(key: str) -> pd.DataFrame:
-    """Test error (%) per epoch (rows) and seed (columns) of column ``key``, per schedule."""
-    return {name: pd.DataFrame({s: 100 * (1 - results[name, s].metrics.set_index("epoch")[key])
-                                for s in SEEDS}) for name in ["SGD", *NAMES]}
-
-
-err_sgd, err_swa = frame("sgd_test_accuracy"), frame("swa_test_accuracy")
+# schedule -> test error (%) per epoch (rows) and seed (columns), of the SGD iterate / SWA model
+err_sgd, err_swa = ({name: pd.DataFrame({s: 100 * (1 - results[name, s].metrics
+                                                   .set_index("epoch")[key]) for s in SEEDS})
+                     for name in ["SGD", *NAMES]}
+                    for key in ("sgd_test_accuracy", "swa_test_accuracy"))
 base_final = err_sgd["SGD"].iloc[-1].mean()
 x0 = max(1, SWA_START - 15)
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
@@ -242,49 +238,27 @@ print(f"cyclic run, SGD iterate test error during averaging: {cycle_end_err:.1f}
 # in mid-cycle is never averaged), and against the SGD baseline trained with the same budget.
 
 # %%
-def final(name: str, key: str) -> pd.Series:
-    return pd.Series({s: results[name, s].final[key] for s in SEEDS})
-
-
-def last_averaged(name: str) -> pd.Series:
-    """Test accuracy of the SGD iterate at the run's last averaging point, per seed."""
-    out = {}
-    for s in SEEDS:
-        res = results[name, s]
-        e = max(e + 1 for e in range(res.config.epochs) if res.config.averages_after(e))
-        out[s] = res.metrics.set_index("epoch").loc[e, "sgd_test_accuracy"]
-    return pd.Series(out)
-
-
-def verdict(diffs: pd.Series, better: str = "higher", who: str = "SWA") -> str:
-    """Whether the 95 % interval of the paired mean difference excludes zero, in words."""
-    lo, hi = paired_interval(diffs.to_numpy())
-    if np.isnan(lo):
-        return "cannot be judged with one seed"
-    if lo <= 0 <= hi:
-        return "includes zero"
-    favours = lo > 0 if better == "higher" else hi < 0
-    return f"excludes zero, {'in favour of' if favours else 'against'} {who}"
-
-
-def nll_text(x: pd.Series) -> str:
-    return f"{x.mean():.3f} ± {x.std(ddof=1) if len(x) > 1 else 0:.3f}"
-
-
-sgd_acc, sgd_nll = final("SGD", "sgd_test_accuracy"), final("SGD", "sgd_test_nll")
+frames = {name: pairs_frame(ps).set_index("seed") for name, ps in pairs.items()}  # per seed
+last_averaged = {}  # schedule -> test accuracy of the SGD iterate at the last averaging point
+for name, schedule_pairs in pairs.items():
+    last_averaged[name] = pd.Series({p.seed: p.swa.metrics.set_index("epoch").loc[
+        max(e + 1 for e in range(p.swa.config.epochs) if p.swa.config.averages_after(e)),
+        "sgd_test_accuracy"] for p in schedule_pairs})
+sgd_acc, sgd_nll = frames[CONST_HI]["sgd_test_accuracy"], frames[CONST_HI]["sgd_test_nll"]
 rows = {"SGD baseline": {"models averaged": "", "last averaged iterate acc (%)": "",
-                         "test acc (%)": pct_mean_std(sgd_acc), "test NLL": nll_text(sgd_nll),
+                         "test acc (%)": pct_mean_std(sgd_acc),
+                         "test NLL": mean_std_text(sgd_nll),
                          "SWA - last averaged iterate (acc)": "",
                          "SWA - SGD baseline (acc)": "", "SWA - SGD baseline (NLL)": ""}}
 keys = {CONST_HI: "const_hi", CYCLIC: "cyclic", CONST_LO: "const_lo"}
 for name, key in keys.items():
-    last, acc = last_averaged(name), final(name, "swa_test_accuracy")
-    nll, n = final(name, "swa_test_nll"), str(int(final(name, "swa_n").iloc[0]))
+    last, acc = last_averaged[name], frames[name]["swa_test_accuracy"]
+    nll, n = frames[name]["swa_test_nll"], str(int(pairs[name][0].swa.final["swa_n"]))
     rows[f"SWA, {name}"] = {
         "models averaged": n,
         "last averaged iterate acc (%)": pct_mean_std(last),
         "test acc (%)": pct_mean_std(acc),
-        "test NLL": nll_text(nll),
+        "test NLL": mean_std_text(nll),
         "SWA - last averaged iterate (acc)": paired_text(acc - last),
         "SWA - SGD baseline (acc)": paired_text(acc - sgd_acc),
         "SWA - SGD baseline (NLL)": paired_text(nll - sgd_nll, scale=1.0, digits=3, unit=""),
@@ -312,21 +286,14 @@ display(summary)
 # model):
 
 # %%
-def versus(other: str, key: str) -> tuple[str, str]:
-    d = final(CYCLIC, key) - final(other, key)
-    if key.endswith("nll"):
-        return (paired_text(d, scale=1.0, digits=3, unit=""),
-                verdict(d, better="lower", who="the cyclic schedule"))
-    return paired_text(d), verdict(d, who="the cyclic schedule")
-
-
 table = {}
 for other, tag in ((CONST_HI, "hi"), (CONST_LO, "lo")):
-    (acc_t, acc_v), (nll_t, _) = (versus(other, k) for k in ("swa_test_accuracy",
-                                                             "swa_test_nll"))
-    table[f"cyclic - {other}"] = {"acc": acc_t, "NLL": nll_t}
-    glue_text(f"nb02_cyc_vs_{tag}", acc_t)
-    glue_text(f"nb02_cyc_vs_{tag}_verdict", acc_v)
+    d_acc, d_nll = (frames[CYCLIC][k] - frames[other][k] for k in ("swa_test_accuracy",
+                                                                   "swa_test_nll"))
+    table[f"cyclic - {other}"] = {"acc": paired_text(d_acc),
+                                  "NLL": paired_text(d_nll, scale=1.0, digits=3, unit="")}
+    glue_text(f"nb02_cyc_vs_{tag}", table[f"cyclic - {other}"]["acc"])
+    glue_text(f"nb02_cyc_vs_{tag}_verdict", verdict(d_acc, who="the cyclic schedule"))
 display(pd.DataFrame(table).T)
 
 # %% [markdown]

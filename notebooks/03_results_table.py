@@ -62,9 +62,17 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from swa_lib.reporting import glue, glue_text, paired_text, pct_mean_std
+from swa_lib.reporting import (
+    glue,
+    glue_text,
+    interval_verdict,
+    mean_std_text,
+    paired_text,
+    pct_mean_std,
+)
+from swa_lib.reporting.published import swa_readme_overview, swa_readme_table
 from swa_lib.reporting.stats import summarize_paired
-from swa_lib.training import TrainConfig, run
+from swa_lib.training import sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
@@ -106,10 +114,12 @@ for arch, (E, start, extra) in ARCHS.items():
     # For the MLP this is exactly notebook 01's dict, so its runs are shared.
     base = laptop_mnist1d(arch, epochs=E, swa_start=start, swa_lr=SWA_LR,
                           num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE, **extra)
-    for seed in SEEDS:
-        sgd = run(TrainConfig(**base, seed=seed, swa=False), RUNS_DIR)
-        long = run(TrainConfig(**{**base, "epochs": max(budget_epochs), "eval_every": every},
-                               seed=seed, swa=True), RUNS_DIR)
+    pairs = sgd_and_swa(base, SEEDS, RUNS_DIR,
+                        swa_changes={"epochs": max(budget_epochs), "eval_every": every})
+    # for the MLP, budget 1 is notebook 01's SWA run (E epochs): its pairs
+    short = {p.seed: p.swa for p in sgd_and_swa(base, SEEDS, RUNS_DIR)} if arch == "mlp" else {}
+    for pair in pairs:
+        seed, sgd, long = pair.seed, pair.sgd, pair.swa
         runs += [(arch, "SGD", sgd), (arch, f"SWA {max(BUDGETS):g} (long run)", long)]
         rows.append(dict(arch=arch, seed=seed, method="SGD", epochs=E,
                          acc=sgd.final["sgd_test_accuracy"], nll=sgd.final["sgd_test_nll"]))
@@ -117,11 +127,10 @@ for arch, (E, start, extra) in ARCHS.items():
         for b, e in zip(BUDGETS, budget_epochs):
             acc, nll = m.loc[e, "swa_test_accuracy"], m.loc[e, "swa_test_nll"]
             if arch == "mlp" and e == E:  # notebook 01's run of E epochs
-                short = run(TrainConfig(**base, seed=seed, swa=True), RUNS_DIR)
-                runs.append((arch, "SWA 1 (notebook 01)", short))
-                checks.append(max(abs(short.final["swa_test_accuracy"] - acc),
-                                  abs(short.final["swa_test_nll"] - nll)))
-                acc, nll = short.final["swa_test_accuracy"], short.final["swa_test_nll"]
+                runs.append((arch, "SWA 1 (notebook 01)", short[seed]))
+                f = short[seed].final
+                checks.append(max(abs(f["swa_test_accuracy"] - acc), abs(f["swa_test_nll"] - nll)))
+                acc, nll = f["swa_test_accuracy"], f["swa_test_nll"]
             rows.append(dict(arch=arch, seed=seed, method=f"SWA {b:g}", epochs=e,
                              acc=acc, nll=nll))
 res = pd.DataFrame(rows)
@@ -136,16 +145,11 @@ print(f"{len(runs)} runs, {sum(r.cached for *_, r in runs)} from the cache; "
 # Test accuracy (%) and test NLL, mean ± standard deviation over seeds.
 
 # %%
-def mean_std(x: pd.Series, digits: int = 3) -> str:
-    std = x.std(ddof=1) if len(x) > 1 else 0.0
-    return f"{x.mean():.{digits}f} ± {std:.{digits}f}"
-
-
 index = {a: f"{LABELS[a]}, E = {ARCHS[a][0]}" for a in ARCHS}
 by = res.groupby(["arch", "method"], sort=False)
 table = pd.concat({
     "test accuracy (%)": by["acc"].agg(pct_mean_std).unstack()[METHODS],
-    "test NLL": by["nll"].agg(mean_std).unstack()[METHODS],
+    "test NLL": by["nll"].agg(mean_std_text).unstack()[METHODS],
 }, axis=1).rename(index=index)
 table.index.name = f"MNIST-1D, {len(SEEDS)} seeds"
 glue("nb03_table", table, display=False)
@@ -194,24 +198,13 @@ for arch in ARCHS:
         sub = a[a.method == method]
         mk = "sgd" if method == "SGD" else f"swa_b{method.split()[1]}".replace(".", "")
         glue_text(f"nb03_{k}_{mk}_acc", pct_mean_std(sub["acc"]))
-        glue_text(f"nb03_{k}_{mk}_nll", mean_std(sub["nll"]))
+        glue_text(f"nb03_{k}_{mk}_nll", mean_std_text(sub["nll"]))
 for (key, what), text in diff_text.items():
     glue_text(f"nb03_{key}_diff" if what == "acc" else f"nb03_{key}_nll_diff", text)
-
-
-def verdict(lo: float, hi: float) -> str:
-    if np.isnan(lo):
-        return "cannot be judged with one seed"
-    if lo > 0:
-        return "excludes zero, in favour of SWA"
-    if hi < 0:
-        return "excludes zero, against SWA"
-    return "includes zero"
-
-
-for r in diff_rows:
-    glue_text(f"nb03_{r['key']}_verdict", verdict(r["acc_lo"], r["acc_hi"]))
-    glue_text(f"nb03_{r['key']}_nll_verdict", verdict(-r["nll_hi"], -r["nll_lo"]))
+for r in diff_rows:  # accuracy: higher is better for SWA; NLL: lower is
+    glue_text(f"nb03_{r['key']}_verdict", interval_verdict(r["acc_lo"], r["acc_hi"]))
+    glue_text(f"nb03_{r['key']}_nll_verdict",
+              interval_verdict(r["nll_lo"], r["nll_hi"], better="lower"))
 glue_text("nb03_n_seeds", str(len(SEEDS)))
 glue_text("nb03_cnn_width", str(CNN_WIDTH))
 _ = glue_text("nb03_n_test", str(runs[0][2].final["n_test"]))
@@ -265,27 +258,9 @@ plt.close(fig)
 # of their published means.
 
 # %%
-PAPER = {  # (dataset, model, E): (SGD, SWA 1, SWA 1.25, SWA 1.5), each (mean, std) in %
-    ("CIFAR-100", "VGG16", 200): [(72.55, 0.10), (73.91, 0.12), (74.17, 0.15), (74.27, 0.25)],
-    ("CIFAR-100", "PreResNet110", 150): [(76.77, 0.38), (78.75, 0.16), (78.91, 0.29),
-                                         (79.10, 0.21)],
-    ("CIFAR-100", "PreResNet164", 150): [(78.49, 0.36), (79.77, 0.17), (80.18, 0.23),
-                                         (80.35, 0.16)],
-    ("CIFAR-100", "WRN28x10", 200): [(80.82, 0.23), (81.46, 0.23), (81.91, 0.27), (82.15, 0.27)],
-    ("CIFAR-10", "VGG16", 200): [(93.25, 0.16), (93.59, 0.16), (93.70, 0.22), (93.64, 0.18)],
-    ("CIFAR-10", "PreResNet110", 150): [(95.03, 0.05), (95.51, 0.10), (95.65, 0.03),
-                                        (95.82, 0.03)],
-    ("CIFAR-10", "PreResNet164", 150): [(95.28, 0.10), (95.56, 0.11), (95.77, 0.04),
-                                        (95.83, 0.03)],
-    ("CIFAR-10", "WRN28x10", 200): [(96.18, 0.11), (96.45, 0.11), (96.64, 0.08), (96.79, 0.05)],
-}
-paper = pd.DataFrame(
-    [[f"{m:.2f} ± {s:.2f}" for m, s in v] + [f"{v[1][0] - v[0][0]:+.2f}"] for v in PAPER.values()],
-    index=pd.MultiIndex.from_tuples([(d, f"{m} ({e})") for d, m, e in PAPER],
-                                    names=["dataset", "model (E)"]),
-    columns=["SGD", "SWA 1", "SWA 1.25", "SWA 1.5", "SWA 1 - SGD (their means)"],
-)
-paper_gain = [v[1][0] - v[0][0] for v in PAPER.values()]
+paper = swa_readme_overview()  # both datasets, "m ± s" and SWA 1 - SGD of their means
+means = pd.concat([swa_readme_table(d, text=False) for d in ("cifar100", "cifar10")])
+paper_gain = means["SWA 1"] - means["SGD"]
 glue_text("nb03_paper_gain_min", f"{min(paper_gain):.2f}")
 glue_text("nb03_paper_gain_max", f"{max(paper_gain):.2f}")
 glue("nb03_paper_table", paper, display=False)

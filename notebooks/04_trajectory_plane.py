@@ -53,7 +53,6 @@ DATA_DIR = "../data"
 DEVICE = "cpu"
 
 # %%
-import copy
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -61,12 +60,17 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from swa_lib.data import load_dataset
 from swa_lib.io import load_torch
-from swa_lib.landscape import evaluate_plane, get_flat_params, plane_basis, plane_coordinates
+from swa_lib.landscape import (
+    evaluate_plane,
+    flatten,
+    get_flat_params,
+    plane_basis,
+    plane_coordinates,
+)
 from swa_lib.landscape.summary import evaluate_at
 from swa_lib.plotting import plot_plane
-from swa_lib.reporting import glue, glue_text
+from swa_lib.reporting import glue, glue_number, glue_text, listing
 from swa_lib.training import TrainConfig, resolve_device, run
 from swa_lib.training.presets import laptop_mnist1d
 
@@ -91,16 +95,12 @@ model = result.load_model("swa", device)  # the SWA model; also the architecture
 w_swa = get_flat_params(model)
 assert torch.equal(w_swa, get_flat_params(plain.load_model("swa", device)))
 
-
-def flat_from_file(path: Path) -> torch.Tensor:
-    """The flat weight vector saved in a snapshot file (a state dict)."""
-    m = copy.deepcopy(model)
-    m.load_state_dict(load_torch(path, what="snapshot"))
-    return get_flat_params(m)
-
-
 paths = result.snapshot_paths()
-snapshots = torch.stack([flat_from_file(p) for p in paths])
+snapshots = []
+for path in paths:  # each snapshot file is a state dict: its parameters as one flat vector
+    state = load_torch(path, what="snapshot")
+    snapshots.append(flatten([state[name] for name, _ in model.named_parameters()]))
+snapshots = torch.stack(snapshots).to(device)
 epochs = [int(p.stem.split("_")[1]) for p in paths]
 gap = float((snapshots.mean(0) - w_swa).norm() / w_swa.norm())
 print(f"{len(paths)} snapshots (epochs {epochs[0]}..{epochs[-1]}); "
@@ -143,8 +143,7 @@ print(f"dx = {dx:.2f}, dy = {dy:.2f}; SWA at ({swa_xy[0]:.2f}, {swa_xy[1]:.2f}),
 # for BN networks, see {doc}`07_random_landscapes`). The grid is cached under `RUNS_DIR`.
 
 # %%
-ds = load_dataset(cfg.dataset, DATA_DIR, device=device, num_samples=cfg.num_samples,
-                  seed=cfg.data_seed, augment=False, **cfg.dataset_kw)
+ds = result.dataset(device=device)  # the run's data, without augmentation
 options = dict(data=ds, metrics=("train_loss", "train_nll", "test_err", "test_nll"),
                weight_decay=cfg.weight_decay, bn_recompute=True,
                cache=Path(RUNS_DIR) / "landscapes")
@@ -196,17 +195,6 @@ print(f"grid minima: train loss {grid_min['train_loss']:.4f}, "
       f"test error {grid_min['test_err']:.1f} %")
 
 # %%
-def listing(xs, fmt: str) -> str:
-    """``"a, b and c"`` with each number formatted by ``fmt``."""
-    items = [format(float(x), fmt) for x in xs]
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def glue_num(name: str, x: float) -> None:
-    """Glue a plain float; the prose formats it (``{glue:text}`name:.2f```)."""
-    glue(name, float(x), display=False)
-
-
 iters = table.iloc[:3]
 swa_row, proj_row = table.loc["SWA"], table.loc["SWA, projected"]
 mean3_row = table.loc["mean of w1..w3"]
@@ -224,7 +212,7 @@ for key, x in (("dx", dx), ("dy", dy), ("off_plane", off_plane),
                ("proj_err", proj_row["test error (%)"]), ("mean3_loss", mean3_row["train loss"]),
                ("mean3_err", mean3_row["test error (%)"]), ("wd_swa", wd_term[3]),
                ("grid_min_loss", grid_min["train_loss"]), ("grid_min_err", grid_min["test_err"])):
-    glue_num(f"nb04_{key}", x)
+    glue_number(f"nb04_{key}", x)
 glue_text("nb04_iter_loss", listing(iters["train loss"], ".3f"))
 glue_text("nb04_iter_err", listing(iters["test error (%)"], ".1f"))
 glue_text("nb04_iter_nll", listing(iters["train NLL"], ".3f"))

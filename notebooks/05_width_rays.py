@@ -63,12 +63,18 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from swa_lib.data import load_dataset
 from swa_lib.landscape import get_flat_params, random_direction, ray_profile
 from swa_lib.landscape.summary import rise_distance
 from swa_lib.plotting import plot_rays
-from swa_lib.reporting import glue, glue_text, paired_text
-from swa_lib.training import TrainConfig, resolve_device, run
+from swa_lib.reporting import (
+    count_text,
+    glue,
+    glue_number,
+    glue_text,
+    mean_std_text,
+    paired_text,
+)
+from swa_lib.training import resolve_device, sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
@@ -93,13 +99,11 @@ base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
                       num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)  # = notebook 01
 distances = np.linspace(0.0, MAX_DISTANCE, N_DISTANCES)
 profiles, centres, gaps = {}, {}, {}
-for seed in SEEDS:
-    sgd_run = run(TrainConfig(**base, seed=seed, swa=False), RUNS_DIR)
-    swa_run = run(TrainConfig(**base, seed=seed, swa=True), RUNS_DIR)
+for pair in sgd_and_swa(base, SEEDS, RUNS_DIR):
+    seed, sgd_run, swa_run = pair.seed, pair.sgd, pair.swa
     cfg = swa_run.config
     if seed == SEEDS[0]:
-        ds = load_dataset(cfg.dataset, DATA_DIR, device=device, num_samples=cfg.num_samples,
-                          seed=cfg.data_seed, augment=False, **cfg.dataset_kw)
+        ds = swa_run.dataset(device=device)  # the run's data, without augmentation
         options = dict(data=ds, metrics=("train_loss", "test_err"),
                        weight_decay=cfg.weight_decay, bn_recompute=True,
                        cache=Path(RUNS_DIR) / "landscapes")
@@ -164,22 +168,13 @@ for (name, seed), prof in profiles.items():
                       "width": w} for i, w in enumerate(widths)]
 widths = pd.DataFrame(rows)
 wide = widths.set_index(["metric", "rise", "seed", "ray", "solution"])["width"].unstack()
-
-
-def mean_std(x: pd.Series) -> str:
-    x = x.dropna()
-    if x.empty:
-        return "never"
-    return f"{x.mean():.1f} ± {x.std(ddof=1) if len(x) > 1 else 0.0:.1f}"
-
-
 summary = {}
 for (metric, rise), g in wide.groupby(level=["metric", "rise"]):
     label = "train loss +{:g} nats" if metric == "train_loss" else "test error +{:g} points"
     both = g.dropna()
     summary[label.format(rise)] = {
-        "SGD width (L2)": mean_std(g["SGD"]),
-        "SWA width (L2)": mean_std(g["SWA"]),
+        "SGD width (L2)": mean_std_text(g["SGD"], 1, empty="never"),
+        "SWA width (L2)": mean_std_text(g["SWA"], 1, empty="never"),
         "SWA - SGD": paired_text(both["SWA"] - both["SGD"], scale=1.0, unit=" L2")
         if len(both) else "",
         "rays beyond range (SGD / SWA)": f"{g['SGD'].isna().sum()} / {g['SWA'].isna().sum()}",
@@ -199,28 +194,29 @@ wider = int((both["SWA"] > both["SGD"]).sum())
 glue_text("nb05_n_rays", f"{N_DIRECTIONS} rays")
 n_params = sum(p.numel() for p in solutions["SWA"].parameters())
 glue_text("nb05_n_params", f"{n_params} dimensions")
-glue_text("nb05_n_seeds", f"{len(SEEDS)} seed{'s' if len(SEEDS) > 1 else ''}")
+glue_text("nb05_n_seeds", count_text(len(SEEDS), "seed"))
 glue_text("nb05_loss_rise", f"{LOSS_RISE:g} nats")
 glue_text("nb05_err_rise", f"{ERR_RISE:g} points")
-glue_text("nb05_sgd_width", mean_std(head["SGD"]) + " L2")
-glue_text("nb05_swa_width", mean_std(head["SWA"]) + " L2")
+glue_text("nb05_sgd_width", mean_std_text(head["SGD"], 1, empty="never") + " L2")
+glue_text("nb05_swa_width", mean_std_text(head["SWA"], 1, empty="never") + " L2")
 glue_text("nb05_diff_width", paired_text(both["SWA"] - both["SGD"], scale=1.0, unit=" L2")
           if len(both) else "not measurable (no ray reached the threshold)")
-glue_text("nb05_ratio", f"{ratio.mean():.2f} ± {ratio.std(ddof=1):.2f} times"
-          if len(ratio) > 1 else "not measurable")
+glue_text("nb05_ratio", mean_std_text(ratio, 2) + " times" if len(ratio) > 1
+          else "not measurable")
 glue_text("nb05_wider", f"{wider} of the {len(both)} rays")
-glue_text("nb05_sgd_width_err", mean_std(head_err["SGD"]) + " L2")
-glue_text("nb05_swa_width_err", mean_std(head_err["SWA"]) + " L2")
+glue_text("nb05_sgd_width_err", mean_std_text(head_err["SGD"], 1, empty="never") + " L2")
+glue_text("nb05_swa_width_err", mean_std_text(head_err["SWA"], 1, empty="never") + " L2")
 glue_text("nb05_diff_width_err",
           paired_text(both_err["SWA"] - both_err["SGD"], scale=1.0, unit=" L2")
           if len(both_err) else "not measurable (no ray reached the threshold)")
 for name in ("SGD", "SWA"):
-    glue(f"nb05_{name.lower()}_centre_loss", centre[name]["train_loss"], display=False)
-    glue(f"nb05_{name.lower()}_centre_err", centre[name]["test_err"], display=False)
-glue("nb05_gap", float(np.mean(list(gaps.values()))), display=False)
+    glue_number(f"nb05_{name.lower()}_centre_loss", centre[name]["train_loss"])
+    glue_number(f"nb05_{name.lower()}_centre_err", centre[name]["test_err"])
+glue_number("nb05_gap", np.mean(list(gaps.values())))
 sgd_w = float(head["SGD"].mean()) if head["SGD"].notna().any() else float("nan")
-glue("nb05_wd_at_width", 0.5 * base["weight_decay"] * sgd_w**2, display=False)
-print(f"train loss +{LOSS_RISE:g}: SGD {mean_std(head['SGD'])}, SWA {mean_std(head['SWA'])}; "
+glue_number("nb05_wd_at_width", 0.5 * base["weight_decay"] * sgd_w**2)
+print(f"train loss +{LOSS_RISE:g}: SGD {mean_std_text(head['SGD'], 1, empty='never')}, "
+      f"SWA {mean_std_text(head['SWA'], 1, empty='never')}; "
       f"SWA wider on {wider}/{len(both)} rays; ||w_SWA - w_SGD|| = {np.mean(list(gaps.values())):.2f}")
 
 # %% [markdown]

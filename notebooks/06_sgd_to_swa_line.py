@@ -64,12 +64,11 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from swa_lib.data import load_dataset
 from swa_lib.landscape import line_profile
-from swa_lib.landscape.summary import level_interval, profile_minimum
+from swa_lib.landscape.summary import interval_position, level_interval, profile_minimum
 from swa_lib.plotting import plot_line
-from swa_lib.reporting import glue, glue_text
-from swa_lib.training import TrainConfig, resolve_device, run
+from swa_lib.reporting import count_text, glue, glue_text, interval_text, mean_std_text
+from swa_lib.training import resolve_device, sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
@@ -95,13 +94,11 @@ base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
 ts = np.linspace(T_MIN, T_MAX, N_T)
 STARTS = {"last": "last iterate of the SWA run", "sgd": "SGD baseline"}
 lines = {}
-for seed in SEEDS:
-    sgd_run = run(TrainConfig(**base, seed=seed, swa=False), RUNS_DIR)
-    swa_run = run(TrainConfig(**base, seed=seed, swa=True), RUNS_DIR)
+for pair in sgd_and_swa(base, SEEDS, RUNS_DIR):
+    seed, sgd_run, swa_run = pair.seed, pair.sgd, pair.swa
     cfg = swa_run.config
     if seed == SEEDS[0]:
-        ds = load_dataset(cfg.dataset, DATA_DIR, device=device, num_samples=cfg.num_samples,
-                          seed=cfg.data_seed, augment=False, **cfg.dataset_kw)
+        ds = swa_run.dataset(device=device)  # the run's data, without augmentation
         options = dict(data=ds, metrics=("train_loss", "test_err", "test_nll"),
                        weight_decay=cfg.weight_decay, bn_recompute=True,
                        cache=Path(RUNS_DIR) / "landscapes")
@@ -148,11 +145,6 @@ plt.close(fig)
 # of the evaluated range).
 
 # %%
-def fmt_end(x: float, side: str) -> str:
-    return (f"{x:.2f}" if np.isfinite(x) else ("< " if side == "lo" else "> ")
-            + f"{T_MIN if side == 'lo' else T_MAX:g}")
-
-
 rows = []
 for (key, seed), prof in lines.items():
     loss_min = profile_minimum(prof.t, prof["train_loss"])
@@ -173,7 +165,7 @@ for (key, seed), prof in lines.items():
 minima = pd.DataFrame(rows)
 assert all(np.isclose(lines[k].t[np.argmin(np.abs(lines[k].t - 1.0))], 1.0) for k in lines), \
     "the t grid must contain t = 1 (SWA) and t = 0"
-shown = minima.assign(**{"low region": [f"{fmt_end(a, 'lo')} .. {fmt_end(b, 'hi')}"
+shown = minima.assign(**{"low region": [interval_text(a, b, limits=(T_MIN, T_MAX))
                                         for a, b in zip(minima["low region lo"],
                                                         minima["low region hi"])]})
 shown = shown.drop(columns=["low region lo", "low region hi"]).set_index(["start", "seed"])
@@ -182,37 +174,35 @@ display(shown.style.format(precision=3).format(precision=1, subset=[
 
 
 # %%
-def mean_std(x: pd.Series, digits: int = 2) -> str:
-    x = x.dropna()
-    sd = x.std(ddof=1) if len(x) > 1 else 0.0
-    return f"{x.mean():.{digits}f} ± {sd:.{digits}f}"
-
-
-def band_position(g: pd.DataFrame, t: float) -> str:
-    """Where ``t`` lies in the low region: 0 = its left end, 1 = its right end (mean ± std)."""
-    pos = (t - g["low region lo"]) / (g["low region hi"] - g["low region lo"])
-    return mean_std(pos) if pos.notna().any() else "the region runs past the evaluated range"
-
-
+OPEN = "the region runs past the evaluated range"  # no position: an end of it is not reached
 for key, g in minima.groupby("start", sort=False):
-    glue_text(f"nb06_{key}_loss_t", mean_std(g["t of train-loss min"]))
-    glue_text(f"nb06_{key}_nll_t", mean_std(g["t of test-NLL min"]))
-    glue_text(f"nb06_{key}_err_t", mean_std(g["t of test-error min"], 1))
-    glue_text(f"nb06_{key}_length", mean_std(g["length (L2)"]) + " L2")
-    glue_text(f"nb06_{key}_loss_start", mean_std(g["train loss at start"], 3))
-    glue_text(f"nb06_{key}_loss_swa", mean_std(g["train loss at SWA"], 3))
-    glue_text(f"nb06_{key}_loss_min", mean_std(g["train-loss min"], 3))
-    glue_text(f"nb06_{key}_err_start", mean_std(g["test err at start"], 1))
-    glue_text(f"nb06_{key}_err_swa", mean_std(g["test err at SWA"], 1))
-    glue_text(f"nb06_{key}_err_min", mean_std(g["test-error min"], 1))
-    glue_text(f"nb06_{key}_pos_start", band_position(g, 0.0))
-    glue_text(f"nb06_{key}_pos_swa", band_position(g, 1.0))
-    glue_text(f"nb06_{key}_shift", mean_std(g["t of test-NLL min"] - g["t of train-loss min"]))
-    print(f"{STARTS[key]}: train-loss min at t = {mean_std(g['t of train-loss min'])}, "
-          f"test-NLL min at {mean_std(g['t of test-NLL min'])}, test-error min at "
-          f"{mean_std(g['t of test-error min'], 1)}; in the low region: start at "
-          f"{band_position(g, 0.0)}, SWA at {band_position(g, 1.0)}")
-glue_text("nb06_n_seeds", f"{len(SEEDS)} seed{'s' if len(SEEDS) > 1 else ''}")
+    text = {col: mean_std_text(g[col], digits) for col, digits in (
+        ("t of train-loss min", 2), ("t of test-NLL min", 2), ("t of test-error min", 1),
+        ("length (L2)", 2), ("train loss at start", 3), ("train loss at SWA", 3),
+        ("train-loss min", 3), ("test err at start", 1), ("test err at SWA", 1),
+        ("test-error min", 1))}
+    # where the start (t = 0) and SWA (t = 1) lie in the low region: 0 its left end, 1 its right
+    pos = {t: mean_std_text(interval_position(t, g["low region lo"], g["low region hi"]), 2,
+                            empty=OPEN) for t in (0.0, 1.0)}
+    glue_text(f"nb06_{key}_loss_t", text["t of train-loss min"])
+    glue_text(f"nb06_{key}_nll_t", text["t of test-NLL min"])
+    glue_text(f"nb06_{key}_err_t", text["t of test-error min"])
+    glue_text(f"nb06_{key}_length", text["length (L2)"] + " L2")
+    glue_text(f"nb06_{key}_loss_start", text["train loss at start"])
+    glue_text(f"nb06_{key}_loss_swa", text["train loss at SWA"])
+    glue_text(f"nb06_{key}_loss_min", text["train-loss min"])
+    glue_text(f"nb06_{key}_err_start", text["test err at start"])
+    glue_text(f"nb06_{key}_err_swa", text["test err at SWA"])
+    glue_text(f"nb06_{key}_err_min", text["test-error min"])
+    glue_text(f"nb06_{key}_pos_start", pos[0.0])
+    glue_text(f"nb06_{key}_pos_swa", pos[1.0])
+    glue_text(f"nb06_{key}_shift",
+              mean_std_text(g["t of test-NLL min"] - g["t of train-loss min"], 2))
+    print(f"{STARTS[key]}: train-loss min at t = {text['t of train-loss min']}, "
+          f"test-NLL min at {text['t of test-NLL min']}, test-error min at "
+          f"{text['t of test-error min']}; in the low region: start at "
+          f"{pos[0.0]}, SWA at {pos[1.0]}")
+glue_text("nb06_n_seeds", count_text(len(SEEDS), "seed"))
 glue_text("nb06_band", f"{LOSS_BAND:g} nats")
 glue_text("nb06_n_test", f"{len(ds.y_test)} test signals")
 glue_text("nb06_err_step", f"{100 / len(ds.y_test):.2g} points")

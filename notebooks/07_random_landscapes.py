@@ -74,13 +74,12 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
-from scipy.interpolate import RegularGridInterpolator
 
-from swa_lib.data import load_dataset
 from swa_lib.landscape import evaluate_plane, get_flat_params, random_plane
+from swa_lib.landscape.summary import half_axes_mean, level_radius
 from swa_lib.plotting import plot_surface
-from swa_lib.reporting import glue, glue_text
-from swa_lib.training import TrainConfig, run
+from swa_lib.reporting import glue, glue_text, significant
+from swa_lib.training import sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
@@ -99,12 +98,11 @@ torch.set_num_threads(1)
 base = laptop_mnist1d("cnn1d", epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
                       num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
                       model_kw={"width": WIDTH})
-sgd_run = run(TrainConfig(**base, seed=SEED, swa=False), RUNS_DIR)
-swa_run = run(TrainConfig(**{**base, "epochs": SWA_EPOCHS, "eval_every": SWA_EVAL_EVERY},
-                          seed=SEED, swa=True), RUNS_DIR)
+(pair,) = sgd_and_swa(base, [SEED], RUNS_DIR,
+                      swa_changes={"epochs": SWA_EPOCHS, "eval_every": SWA_EVAL_EVERY})
+sgd_run, swa_run = pair.sgd, pair.swa
 models = {"SGD": sgd_run.load_model("sgd", DEVICE), "SWA": swa_run.load_model("swa", DEVICE)}
-data = load_dataset("mnist1d", DATA_DIR, device=DEVICE, num_samples=NUM_SAMPLES,
-                    seed=sgd_run.config.data_seed, augment=False)
+data = sgd_run.dataset(device=DEVICE)  # the runs' data, without augmentation
 test_acc = {"SGD": sgd_run.final["sgd_test_accuracy"], "SWA": swa_run.final["swa_test_accuracy"]}
 n_params = sum(p.numel() for p in models["SGD"].parameters())
 print(f"{n_params} parameters; test accuracy SGD {100 * test_acc['SGD']:.1f} %, "
@@ -228,32 +226,15 @@ for (name, mode), key in KEYS.items():
 mid = GRID // 2
 k_fix = int(np.argmin(np.abs(alphas[mid:] - R_FIXED)))  # grid steps from the centre
 r_used = float(alphas[mid + k_fix])
-
-
-def half_axes(values: np.ndarray, k: int) -> float:
-    """Mean of the four grid points k steps from the centre along +-d1, +-d2."""
-    return float(np.mean([values[mid + k, mid], values[mid - k, mid],
-                          values[mid, mid + k], values[mid, mid - k]]))
-
-
-def width_radius(surface, level: float, fine: int = 401) -> float:
-    """sqrt(area / pi) of {train NLL < level} in the window (log-linear interpolation)."""
-    f = RegularGridInterpolator((surface.alphas, surface.betas),
-                                np.log(surface.values["train_nll"]))
-    g = np.linspace(-RANGE, RANGE, fine)
-    a, b = np.meshgrid(g, g, indexing="ij")
-    inside = f(np.stack([a.ravel(), b.ravel()], 1)) < np.log(level)
-    return float(np.sqrt(inside.mean() * (2 * RANGE) ** 2 / np.pi))
-
-
 rows = []
 for (name, mode), s in surfaces.items():
     nll, err = s.values["train_nll"], s.values["test_err"]
     rows.append({"solution": name, "BN": mode, "train NLL, centre": nll[mid, mid],
-                 f"train NLL, r = {r_used:.2g}": half_axes(nll, k_fix),
+                 f"train NLL, r = {r_used:.2g}": half_axes_mean(nll, k_fix),
                  "test error (%), centre": err[mid, mid],
-                 f"test error (%), r = {r_used:.2g}": half_axes(err, k_fix),
-                 f"width r_eq (NLL < {WIDTH_LEVEL:g})": width_radius(s, WIDTH_LEVEL),
+                 f"test error (%), r = {r_used:.2g}": half_axes_mean(err, k_fix),
+                 f"width r_eq (NLL < {WIDTH_LEVEL:g})": level_radius(s, "train_nll",
+                                                                     WIDTH_LEVEL),
                  "max train NLL on the plane": nll.max()})
 summary = pd.DataFrame(rows).set_index(["solution", "BN"])
 glue("nb07_summary", summary.round(3), display=False)
@@ -267,7 +248,7 @@ STYLE = {"BN recomputed": "-", "centre's BN statistics": "--"}
 for (name, mode), s in surfaces.items():
     color = "C0" if name == "SGD" else "C3"
     for ax, metric in zip(axes, ("train_nll", "test_err")):
-        prof = [half_axes(s.values[metric], k) for k in steps]
+        prof = [half_axes_mean(s.values[metric], k) for k in steps]
         ax.plot(dist, prof, STYLE[mode], color=color, marker="o", ms=3,
                 label=f"{name}, {mode}")
 axes[0].set(yscale="log", xlabel="distance from the centre (filter-normalised units)",
@@ -298,17 +279,12 @@ S = summary
 nll_r = f"train NLL, r = {r_used:.2g}"
 err_r = f"test error (%), r = {r_used:.2g}"
 wcol = f"width r_eq (NLL < {WIDTH_LEVEL:g})"
-def g3(x: float) -> str:
-    """Three significant digits (renders the same in the book: no trailing zeros)."""
-    return f"{x:.3g}"
-
-
 for (name, mode), key in KEYS.items():
     row = S.loc[(name, mode)]
-    glue_text(f"nb07_{key}_centre", g3(row["train NLL, centre"]))
-    glue_text(f"nb07_{key}_r", g3(row[nll_r]))
+    glue_text(f"nb07_{key}_centre", significant(row["train NLL, centre"]))
+    glue_text(f"nb07_{key}_r", significant(row[nll_r]))
     glue_text(f"nb07_{key}_r_err", f"{row[err_r]:.1f}")
-    glue_text(f"nb07_{key}_width", g3(row[wcol]))
+    glue_text(f"nb07_{key}_width", significant(row[wcol]))
     glue_text(f"nb07_{key}_max", f"{row['max train NLL on the plane']:.1f}")
 for name in models:
     k = name.lower()
@@ -318,26 +294,20 @@ for name in models:
     glue_text(f"nb07_{k}_dnorm", f"{float(directions[name][0].norm()):.1f}")
     glue_text(f"nb07_{k}_wnorm", f"{float(get_flat_params(models[name]).norm()):.1f}")
 
-
-def compare(a: float, b: float, more: str, less: str) -> str:
-    """Words for a vs b (a the SWA value)."""
-    return more if a > b else less
-
-
 for mode, key in (("BN recomputed", "bn"), ("centre's BN statistics", "nobn")):
     w_sgd, w_swa = S.loc[("SGD", mode), wcol], S.loc[("SWA", mode), wcol]
     l_sgd, l_swa = S.loc[("SGD", mode), nll_r], S.loc[("SWA", mode), nll_r]
     glue_text(f"nb07_width_verdict_{key}",
-              compare(w_swa, w_sgd, "wider", "narrower") + f" ({w_swa / w_sgd:.2f} times)")
-    glue_text(f"nb07_r_verdict_{key}", compare(l_swa, l_sgd, "higher", "lower"))
+              ("wider" if w_swa > w_sgd else "narrower") + f" ({w_swa / w_sgd:.2f} times)")
+    glue_text(f"nb07_r_verdict_{key}", "higher" if l_swa > l_sgd else "lower")
 w_sgd, w_swa = S.loc[("SGD", "BN recomputed"), wcol], S.loc[("SWA", "BN recomputed"), wcol]
 glue_text("nb07_claim", "the direction of the paper's claim" if w_swa > w_sgd
           else "against the direction of the paper's claim")
-glue_text("nb07_centre_verdict", compare(S.loc[("SWA", "BN recomputed"), "train NLL, centre"],
-                                         S.loc[("SGD", "BN recomputed"), "train NLL, centre"],
-                                         "higher", "lower"))
-glue_text("nb07_swa_recorded", g3(swa_run.final["swa_train_nll"]))
-glue_text("nb07_sgd_recorded", g3(sgd_run.final["sgd_train_nll"]))
+glue_text("nb07_centre_verdict",
+          "higher" if S.loc[("SWA", "BN recomputed"), "train NLL, centre"]
+          > S.loc[("SGD", "BN recomputed"), "train NLL, centre"] else "lower")
+glue_text("nb07_swa_recorded", significant(swa_run.final["swa_train_nll"]))
+glue_text("nb07_sgd_recorded", significant(sgd_run.final["sgd_train_nll"]))
 glue_text("nb07_r", f"{r_used:.2g}")
 glue_text("nb07_level", f"{WIDTH_LEVEL:g}")
 glue_text("nb07_grid", f"{GRID} x {GRID}")

@@ -70,14 +70,21 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from swa_lib.data import load_dataset
 from swa_lib.io import atomic_save_json, stable_hash
 from swa_lib.landscape import get_flat_params
 from swa_lib.landscape.hessian import hessian_top_eigenvalue, hessian_trace
 from swa_lib.metrics import evaluate
-from swa_lib.reporting import glue, glue_text, paired_text
-from swa_lib.reporting.stats import paired_interval
-from swa_lib.training import TrainConfig, run
+from swa_lib.reporting import (
+    glue,
+    glue_text,
+    mean_std_text,
+    paired_sign,
+    paired_text,
+    range_text,
+    significant,
+    verdict,
+)
+from swa_lib.training import sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
@@ -105,13 +112,10 @@ torch.set_num_threads(1)
 # %%
 base = laptop_mnist1d("mlp", epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
                       num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)
-data = load_dataset("mnist1d", DATA_DIR, device=DEVICE, num_samples=NUM_SAMPLES,
-                    seed=TrainConfig(**base).data_seed, augment=False)
 runs, t0 = {}, time.perf_counter()
-for seed in SEEDS:
-    runs[seed, "SGD"] = run(TrainConfig(**base, seed=seed, swa=False), RUNS_DIR)
-    runs[seed, "avg"] = run(TrainConfig(**base, seed=seed, swa=True, ema_decay=EMA_DECAY),
-                            RUNS_DIR)
+for pair in sgd_and_swa(base, SEEDS, RUNS_DIR, swa_changes={"ema_decay": EMA_DECAY}):
+    runs[pair.seed, "SGD"], runs[pair.seed, "avg"] = pair.sgd, pair.swa
+data = runs[SEEDS[0], "SGD"].dataset(device=DEVICE)  # the runs' data, without augmentation
 SOLUTIONS = {"SGD": ("SGD", "sgd"), "EMA": ("avg", "ema"), "SWA": ("avg", "swa")}
 n_cached = sum(r.cached for r in runs.values())
 print(f"{len(runs)} runs, {n_cached} from the cache, {time.perf_counter() - t0:.0f} s")
@@ -197,17 +201,10 @@ ORDER = list(SOLUTIONS)
 COLS = {"lambda_max": "top eigenvalue", "trace": "trace", "trace / P": "trace / P",
         "test accuracy (%)": "test accuracy (%)", "train NLL": "train NLL",
         "weight norm": "weight norm"}
-
-
-def mean_std(x: pd.Series, digits: int) -> str:
-    std = x.std(ddof=1) if len(x) > 1 else 0.0
-    return f"{x.mean():.{digits}f} ± {std:.{digits}f}"
-
-
 DIGITS = {"lambda_max": 2, "trace": 1, "trace / P": 5, "test accuracy (%)": 1,
           "train NLL": 3, "weight norm": 1}
 by = res.groupby("solution")
-table = pd.DataFrame({COLS[c]: by[c].agg(mean_std, digits=d) for c, d in DIGITS.items()}
+table = pd.DataFrame({COLS[c]: by[c].agg(mean_std_text, digits=d) for c, d in DIGITS.items()}
                      ).loc[ORDER]
 table.index.name = f"MLP, {len(SEEDS)} seeds"
 glue("nb08_table", table, display=False)
@@ -327,23 +324,13 @@ print(f"largest change of a test logit: {out_diff:.1e}")
 display(dinh.round(3))
 
 # %%
-def g3(x: float) -> str:
-    """Three significant digits, no exponent (renders the same in the book)."""
-    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
-
-
-def ratio_range(r: pd.Series) -> str:
-    lo, hi = f"{r.min():.2f}", f"{r.max():.2f}"
-    return f"{lo} on every seed" if lo == hi else f"{lo} to {hi}"
-
-
 for s in ORDER:
     sub = res[res.solution == s]
     k = s.lower()
-    glue_text(f"nb08_{k}_eig", mean_std(sub["lambda_max"], 2))
-    glue_text(f"nb08_{k}_trace", mean_std(sub["trace"], 1))
-    glue_text(f"nb08_{k}_acc", mean_std(sub["test accuracy (%)"], 1))
-    glue_text(f"nb08_{k}_norm", mean_std(sub["weight norm"], 1))
+    glue_text(f"nb08_{k}_eig", mean_std_text(sub["lambda_max"], 2))
+    glue_text(f"nb08_{k}_trace", mean_std_text(sub["trace"], 1))
+    glue_text(f"nb08_{k}_acc", mean_std_text(sub["test accuracy (%)"], 1))
+    glue_text(f"nb08_{k}_norm", mean_std_text(sub["weight norm"], 1))
 for (a, b, col), text in diff_text.items():
     short = {"lambda_max": "eig", "trace": "trace", "test accuracy (%)": "acc"}[col]
     glue_text(f"nb08_{a.lower()}_{b.lower()}_{short}", text)
@@ -352,44 +339,22 @@ for a, b in PAIRS:
         d = wide[col, a] - wide[col, b]
         glue_text(f"nb08_{a.lower()}_{b.lower()}_{short}_count",
                   f"{int((d < 0).sum())} of {len(d)}")
-
-
-def verdict(d: pd.Series) -> str:
-    """Whether the 95 % paired interval excludes zero."""
-    lo, hi = paired_interval(d)
-    if np.isnan(lo):
-        return "cannot be judged with one seed"
-    if lo > 0 or hi < 0:
-        return "excludes zero"
-    return "includes zero"
-
-
-for a, b in PAIRS:
+for a, b in PAIRS:  # the bare wording: which sign is "better" differs between the columns
     for col, short in (("lambda_max", "eig"), ("trace", "trace"), ("test accuracy (%)", "acc")):
         glue_text(f"nb08_{a.lower()}_{b.lower()}_{short}_verdict",
-                  verdict(wide[col, a] - wide[col, b]))
-
-
-def below_zero(d: pd.Series) -> bool:
-    return bool(paired_interval(d)[1] < 0)
-
-
-def includes_zero(d: pd.Series) -> bool:
-    lo, hi = paired_interval(d)
-    return bool(np.isnan(lo) or lo <= 0 <= hi)
-
-
+                  verdict(wide[col, a] - wide[col, b], better=None))
+# paired_sign: -1 when the interval lies below zero, 0 when it includes zero (or one seed)
 glue_text("nb08_swa_sgd_summary",
           "By both curvature measures the SWA solution is flatter than the SGD solution, as the "
           "paper's picture predicts."
-          if below_zero(wide["lambda_max", "SWA"] - wide["lambda_max", "SGD"])
-          and below_zero(wide["trace", "SWA"] - wide["trace", "SGD"])
+          if paired_sign(wide["lambda_max", "SWA"] - wide["lambda_max", "SGD"]) == -1
+          and paired_sign(wide["trace", "SWA"] - wide["trace", "SGD"]) == -1
           else "At this number of seeds the two curvature measures do not establish that the "
                "SWA solution is flatter than the SGD solution.")
 glue_text("nb08_swa_ema_summary",
           "with these seeds, equal weights on the end-of-epoch iterates and exponentially "
           "decaying weights on every step give the same curvature and accuracy."
-          if len(SEEDS) > 1 and all(includes_zero(wide[c, "SWA"] - wide[c, "EMA"])
+          if len(SEEDS) > 1 and all(paired_sign(wide[c, "SWA"] - wide[c, "EMA"]) == 0
                                     for c in ("lambda_max", "trace", "test accuracy (%)"))
           else "one seed cannot tell." if len(SEEDS) < 2
           else "at least one interval excludes zero; see the table of paired differences.")
@@ -397,9 +362,9 @@ norms = wide["weight norm"]
 spread = max(float(((norms[s] - norms["SGD"]) / norms["SGD"]).abs().max()) for s in ORDER)
 glue_text("nb08_norm_spread", f"{100 * spread:.0f} %")
 ratio = wide["lambda_max", "SWA"] / wide["lambda_max", "SGD"]
-glue_text("nb08_eig_ratio", ratio_range(ratio))
+glue_text("nb08_eig_ratio", range_text(ratio, same="{} on every seed"))
 ratio = wide["trace", "SWA"] / wide["trace", "SGD"]
-glue_text("nb08_trace_ratio", ratio_range(ratio))
+glue_text("nb08_trace_ratio", range_text(ratio, same="{} on every seed"))
 rel_se = (res["trace_se"] / res["trace"]).max()
 glue_text("nb08_trace_rel_se", f"{100 * rel_se:.0f} %")
 glue_text("nb08_n_seeds", str(len(SEEDS)))
@@ -408,9 +373,11 @@ glue_text("nb08_n_hessian", str(SUBSET or int(data.x_train.shape[0])))
 glue_text("nb08_wd_trace", f"{base['weight_decay'] * n_params:.1f}")
 glue_text("nb08_ema_decay", f"{EMA_DECAY:g}")
 glue_text("nb08_rescale", f"{RESCALE:g}")
-glue_text("nb08_dinh_norm", f"{g3(h_swa['weight norm'])} to {g3(dinh.iloc[3, 1])}")
-glue_text("nb08_dinh_eig", f"{g3(h_swa['lambda_max'])} to {g3(h_re['lambda_max'])}")
-glue_text("nb08_dinh_trace", f"{g3(h_swa['trace'])} to {g3(h_re['trace'])}")
+glue_text("nb08_dinh_norm",
+          f"{significant(h_swa['weight norm'])} to {significant(dinh.iloc[3, 1])}")
+glue_text("nb08_dinh_eig", f"{significant(h_swa['lambda_max'])} to "
+                           f"{significant(h_re['lambda_max'])}")
+glue_text("nb08_dinh_trace", f"{significant(h_swa['trace'])} to {significant(h_re['trace'])}")
 glue_text("nb08_dinh_acc", f"{acc['SWA']:.1f} % both times"
           if acc["SWA"] == acc["rescaled"] else f"{acc['SWA']:.1f} % and {acc['rescaled']:.1f} %")
 _ = glue_text("nb08_dinh_logit", "exactly zero" if out_diff == 0 else f"at most {out_diff:.0e}")

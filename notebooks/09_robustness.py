@@ -65,8 +65,8 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from swa_lib.reporting import glue, glue_text, paired_text, pct, pct_mean_std
-from swa_lib.training import TrainConfig, run
+from swa_lib.reporting import glue, glue_text, listing, paired_text, pct, pct_mean_std, range_text
+from swa_lib.training import sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
@@ -84,33 +84,21 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without
 # depend on the grid, so one baseline run per seed serves every cell.
 
 # %%
-def config(seed: int, *, swa: bool = True, **changes) -> TrainConfig:
-    base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=CENTER_START, swa_lr=CENTER_LR,
-                          num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)
-    base.update(changes)
-    return TrainConfig(**base, seed=seed, swa=swa)
-
-
+base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=CENTER_START, swa_lr=CENTER_LR,
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)  # the centre
 t0 = time.perf_counter()
-n_trained = 0
-
-
-def train(cfg: TrainConfig):
-    global n_trained
-    res = run(cfg, RUNS_DIR)
-    n_trained += not res.cached
-    return res
-
-
-sgd = {seed: train(config(seed, swa=False)).final for seed in sorted(set(SEEDS) | set(NOISE_SEEDS))}
+asked = []  # every run this notebook uses (a run trained now is not `cached` the first time)
+sgd = {}    # seed -> final metrics of the SGD baseline
 rows = []
 for swa_start in SWA_STARTS:
     for swa_lr in SWA_LRS:
-        for seed in SEEDS:
-            f = train(config(seed, swa_lr=swa_lr, swa_start=swa_start)).final
-            rows.append({"swa_start": swa_start, "swa_lr": swa_lr, "seed": seed,
+        for pair in sgd_and_swa(base, SEEDS, RUNS_DIR,
+                                swa_changes={"swa_lr": swa_lr, "swa_start": swa_start}):
+            asked += [pair.sgd, pair.swa]
+            f, sgd[pair.seed] = pair.swa.final, pair.sgd.final
+            rows.append({"swa_start": swa_start, "swa_lr": swa_lr, "seed": pair.seed,
                          "SWA": f["swa_test_accuracy"], "last iterate": f["sgd_test_accuracy"],
-                         "SGD": sgd[seed]["sgd_test_accuracy"]})
+                         "SGD": sgd[pair.seed]["sgd_test_accuracy"]})
 grid = pd.DataFrame(rows)
 grid["SWA - SGD"] = grid["SWA"] - grid["SGD"]
 grid["SWA - last"] = grid["SWA"] - grid["last iterate"]
@@ -131,10 +119,11 @@ cells = grid.groupby(["swa_start", "swa_lr"])[["SWA", "last iterate", "SGD", "SW
 
 # %%
 center = []
-for seed in NOISE_SEEDS:
-    f = train(config(seed)).final
-    center.append({"seed": seed, "SWA": f["swa_test_accuracy"],
-                   "SGD": sgd[seed]["sgd_test_accuracy"]})
+for pair in sgd_and_swa(base, NOISE_SEEDS, RUNS_DIR):
+    asked += [pair.sgd, pair.swa]
+    sgd[pair.seed] = pair.sgd.final
+    center.append({"seed": pair.seed, "SWA": pair.swa.final["swa_test_accuracy"],
+                   "SGD": sgd[pair.seed]["sgd_test_accuracy"]})
 center = pd.DataFrame(center).set_index("seed")
 center_sd = 100 * center["SWA"].std(ddof=1) if len(center) > 1 else float("nan")
 glue_text("nb09_center_swa", pct_mean_std(center["SWA"]))
@@ -153,16 +142,15 @@ glue_text("nb09_n_noise", str(len(NOISE_SEEDS)))
 # as the constant schedule; `c = 3` averages a third as many models.
 
 # %%
+SCHEDULES = {f"constant {CENTER_LR}": {}} | {
+    f"cyclic, c = {c}": {"swa_lr_schedule": "cyclic", "swa_lr": CYCLIC_LR_MIN, "swa_c_epochs": c}
+    for c in CYCLES}
 cyc_rows = []
-for seed in SEEDS:
-    f = train(config(seed)).final
-    cyc_rows.append({"schedule": f"constant {CENTER_LR}", "seed": seed,
-                     "models averaged": f["swa_n"], "SWA": f["swa_test_accuracy"],
-                     "last iterate": f["sgd_test_accuracy"]})
-    for c in CYCLES:
-        f = train(config(seed, swa_lr_schedule="cyclic", swa_lr=CYCLIC_LR_MIN,
-                         swa_c_epochs=c)).final
-        cyc_rows.append({"schedule": f"cyclic, c = {c}", "seed": seed,
+for schedule, changes in SCHEDULES.items():
+    for pair in sgd_and_swa(base, SEEDS, RUNS_DIR, swa_changes=changes):
+        asked += [pair.sgd, pair.swa]
+        f = pair.swa.final
+        cyc_rows.append({"schedule": schedule, "seed": pair.seed,
                          "models averaged": f["swa_n"], "SWA": f["swa_test_accuracy"],
                          "last iterate": f["sgd_test_accuracy"]})
 cyc = pd.DataFrame(cyc_rows)
@@ -177,34 +165,30 @@ for c in CYCLES:
 cyc_show = cyc_table.copy()
 cyc_show[["SWA", "last iterate", "SWA - SGD"]] = (100 * cyc_show[["SWA", "last iterate",
                                                                  "SWA - SGD"]]).round(1)
-cyc_show  # noqa: B018
+cyc_show
 
 # %%
 elapsed = time.perf_counter() - t0
+n_trained = sum(not r.cached for r in asked)
 print(f"{n_trained} runs trained in this execution, {elapsed:.0f} s in all (the rest cached)")
 
 # %% [markdown]
 # ## The heat maps
 
 # %%
-def acc_text(xs) -> str:
-    """Percent, with ± std when there is more than one seed."""
-    return pct_mean_std(xs) if len(xs) > 1 else pct(xs[0])
-
-
-def pivot(col: str) -> pd.DataFrame:
-    return (100 * cells[col]).unstack("swa_lr").sort_index(ascending=False)
-
-
+# column -> a heat map: swa_start (rows, latest on top) x swa_lr (columns), in percent
+maps = {col: (100 * cells[col]).unstack("swa_lr").sort_index(ascending=False)
+        for col in ("SWA", "SWA - SGD", "SWA - last")}
+sgd_acc = pct_mean_std([sgd[s]["sgd_test_accuracy"] for s in SEEDS], std_of_one=False)
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.9), constrained_layout=True)
-acc = pivot("SWA")
+acc = maps["SWA"]
 sns.heatmap(acc, annot=True, fmt=".1f", cmap="viridis", ax=axes[0],
             cbar_kws={"label": "test accuracy (%)"})
 axes[0].set_title("SWA test accuracy (%)")
-lim = max(np.abs(pivot("SWA - SGD").to_numpy()).max(), np.abs(pivot("SWA - last").to_numpy()).max())
+lim = max(np.abs(maps["SWA - SGD"].to_numpy()).max(), np.abs(maps["SWA - last"].to_numpy()).max())
 for ax, col, title in ((axes[1], "SWA - SGD", "SWA - SGD baseline (points)"),
                        (axes[2], "SWA - last", "SWA - its own last iterate (points)")):
-    sns.heatmap(pivot(col), annot=True, fmt="+.1f", cmap="RdBu", center=0, vmin=-lim, vmax=lim,
+    sns.heatmap(maps[col], annot=True, fmt="+.1f", cmap="RdBu", center=0, vmin=-lim, vmax=lim,
                 ax=ax, cbar_kws={"label": "points"})
     ax.set_title(title)
 for ax in axes:
@@ -213,7 +197,7 @@ for ax in axes:
         i, j = list(acc.index).index(CENTER_START), list(acc.columns).index(CENTER_LR)
         ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, ec="k", lw=2))
 fig.suptitle(f"MNIST-1D {MODEL}, {EPOCHS} epochs, seeds {SEEDS}; "
-             f"SGD baseline {acc_text([sgd[s]['sgd_test_accuracy'] for s in SEEDS])} %")
+             f"SGD baseline {sgd_acc} %")
 glue("nb09_heatmap", fig, display=False)
 plt.close(fig)
 
@@ -235,15 +219,14 @@ by_lr = cells.groupby("swa_lr")[["SWA - last", "SWA - SGD"]].mean()
 by_start = cells.groupby("swa_start")["SWA"].mean()
 glue_text("nb09_n_cells", str(len(cells)))
 glue_text("nb09_seeds", ("seed " if len(SEEDS) == 1 else "seeds ") + ", ".join(map(str, SEEDS)))
-glue_text("nb09_sgd_acc", acc_text([sgd[s]["sgd_test_accuracy"] for s in SEEDS]))
+glue_text("nb09_sgd_acc", sgd_acc)
 glue_text("nb09_best", f"{pct(cells.loc[best, 'SWA'])} % (swa_start {best[0]}, "
                        f"swa_lr {best[1]})")
 glue_text("nb09_worst", f"{pct(cells.loc[worst, 'SWA'])} % (swa_start {worst[0]}, "
                         f"swa_lr {worst[1]})")
 glue_text("nb09_range", f"{100 * (cells['SWA'].max() - cells['SWA'].min()):.1f}")
 glue_text("nb09_n_above", f"{int((cells['SWA - SGD'] > 0).sum())} of {len(cells)}")
-glue_text("nb09_diff_range", f"{100 * cells['SWA - SGD'].min():+.1f} to "
-                             f"{100 * cells['SWA - SGD'].max():+.1f}")
+glue_text("nb09_diff_range", range_text(cells["SWA - SGD"], "+.1f", scale=100))
 lo_lr, hi_lr = min(SWA_LRS), max(SWA_LRS)
 glue_text("nb09_lo_lr", str(lo_lr))
 glue_text("nb09_hi_lr", str(hi_lr))
@@ -257,9 +240,7 @@ glue_text("nb09_start_range", ", ".join(f"{pct(v)} % (swa_start {k})"
 for tag, lr in (("lo", lo_lr), ("hi", hi_lr)):
     col_ = cells["SWA"].xs(lr, level="swa_lr")
     glue_text(f"nb09_{tag}_start_range", ", ".join(pct(v) for v in col_.sort_index()) + " %")
-starts = [str(v) for v in sorted(SWA_STARTS)]
-glue_text("nb09_starts", ", ".join(starts[:-1]) + " and " + starts[-1] if len(starts) > 1
-          else starts[0])
+glue_text("nb09_starts", listing(sorted(SWA_STARTS)))
 glue_text("nb09_const_acc", pct(cyc_table.iloc[0]["SWA"]))
 pd.DataFrame({"SWA - last (points)": (100 * by_lr["SWA - last"]).round(1),
               "SWA - SGD (points)": (100 * by_lr["SWA - SGD"]).round(1)})

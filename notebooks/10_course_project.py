@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from swa_lib.reporting import glue, glue_text, paired_text, pct_mean_std
+from swa_lib.reporting import glue, glue_text, paired_text, pct_mean_std, range_text
 from swa_lib.reporting.published import COURSE_PROJECT_REPORTED
 from swa_lib.training.course_project import (
     CourseConfig,
@@ -81,7 +81,7 @@ torch.set_num_threads(1)
 # %%
 reported = pd.DataFrame(COURSE_PROJECT_REPORTED, index=["pre-trained", "final", "SWA"]).T
 reported.index.name = "reported by the course project (test accuracy, %)"
-reported  # noqa: B018
+reported
 
 # %% [markdown]
 # All three columns agree to within 0.6 points in every row. Either SWA does nothing, or the
@@ -144,17 +144,14 @@ moved = pd.DataFrame([{"variant": n, "seed": s, "moved": r.final["dist_pretraine
 # seeds, test accuracy in %.
 
 # %%
-def col(table: pd.DataFrame, variant: str, model: str) -> pd.Series:
-    return table.xs(variant, level="variant")[model]
-
-
+# acc.loc[variant, model]: that model's exact test accuracy, one per seed (acc_pb: per batch)
 as_reported = pd.DataFrame({
-    "pre-trained": [pct_mean_std(col(acc_pb, "course", "pretrained")),
-                    pct_mean_std(col(acc, "paper", "pretrained"))],
-    "final (last iterate)": [pct_mean_std(col(acc_pb, "course", "last")),
-                             pct_mean_std(col(acc, "paper", "last"))],
-    "SWA": [pct_mean_std(col(acc_pb, "course", "swa_no_reset")),
-            pct_mean_std(col(acc, "paper", "swa_exact"))],
+    "pre-trained": [pct_mean_std(acc_pb.loc["course", "pretrained"]),
+                    pct_mean_std(acc.loc["paper", "pretrained"])],
+    "final (last iterate)": [pct_mean_std(acc_pb.loc["course", "last"]),
+                             pct_mean_std(acc.loc["paper", "last"])],
+    "SWA": [pct_mean_std(acc_pb.loc["course", "swa_no_reset"]),
+            pct_mean_std(acc.loc["paper", "swa_exact"])],
 }, index=["course protocol, course evaluation", "paper protocol, paper evaluation"])
 glue_text("nb10_course_pre", as_reported.iloc[0, 0])
 glue_text("nb10_course_last", as_reported.iloc[0, 1])
@@ -162,7 +159,7 @@ glue_text("nb10_course_swa", as_reported.iloc[0, 2])
 glue_text("nb10_paper_last", as_reported.iloc[1, 1])
 glue_text("nb10_paper_swa", as_reported.iloc[1, 2])
 glue_text("nb10_n_seeds", str(len(SEEDS)))
-as_reported  # noqa: B018
+as_reported
 
 # %% [markdown]
 # ## Which choice matters? One factor at a time
@@ -174,17 +171,16 @@ as_reported  # noqa: B018
 # seed, 95 % t interval).
 
 # %%
-def paired(variant: str, a: str, b: str) -> str:
-    return paired_text(col(acc, variant, b) - col(acc, variant, a))
-
-
+# SWA - last iterate and SWA - pre-trained, paired by seed, per variant
+gain = {(v, a): paired_text(acc.loc[v, "swa_exact"] - acc.loc[v, a])
+        for v in VARIANTS for a in ("last", "pretrained")}
 factor = pd.DataFrame({
     "models averaged": [int(moved.loc[v, "models"].iloc[0]) for v in VARIANTS],
     "distance moved": [f"{moved.loc[v, 'moved'].mean():.3g}" for v in VARIANTS],
     "snapshot spread": [f"{moved.loc[v, 'spread'].mean():.3g}" for v in VARIANTS],
-    "SWA (%)": [pct_mean_std(col(acc, v, "swa_exact")) for v in VARIANTS],
-    "SWA - last iterate": [paired(v, "last", "swa_exact") for v in VARIANTS],
-    "SWA - pre-trained": [paired(v, "pretrained", "swa_exact") for v in VARIANTS],
+    "SWA (%)": [pct_mean_std(acc.loc[v, "swa_exact"]) for v in VARIANTS],
+    "SWA - last iterate": [gain[v, "last"] for v in VARIANTS],
+    "SWA - pre-trained": [gain[v, "pretrained"] for v in VARIANTS],
 }, index=list(VARIANTS))
 lr_name = f"course + constant rate {PAPER_SWA_LR}"
 glue_text("nb10_dist_course", f"{moved.loc['course', 'moved'].mean():.2g}")
@@ -193,20 +189,20 @@ glue_text("nb10_dist_ratio", f"{moved.loc['paper', 'moved'].mean() / moved.loc['
 glue_text("nb10_dist_mom", f"{moved.loc['course + momentum 0.9', 'moved'].mean():.2g}")
 glue_text("nb10_dist_lr", f"{moved.loc[lr_name, 'moved'].mean():.2g}")
 glue_text("nb10_dist_every", f"{moved.loc['course + every epoch', 'moved'].mean():.2g}")
-glue_text("nb10_gain_course", paired("course", "last", "swa_exact"))
-glue_text("nb10_gain_mom", paired("course + momentum 0.9", "last", "swa_exact"))
-glue_text("nb10_gain_lr", paired(lr_name, "last", "swa_exact"))
-glue_text("nb10_gain_every", paired("course + every epoch", "last", "swa_exact"))
-glue_text("nb10_gain_paper", paired("paper", "last", "swa_exact"))
-glue_text("nb10_paper_vs_pre", paired("paper", "pretrained", "swa_exact"))
-glue_text("nb10_course_vs_pre", paired("course", "pretrained", "swa_exact"))
-glue_text("nb10_pre_acc", pct_mean_std(col(acc, "paper", "pretrained")))
+glue_text("nb10_gain_course", gain["course", "last"])
+glue_text("nb10_gain_mom", gain["course + momentum 0.9", "last"])
+glue_text("nb10_gain_lr", gain[lr_name, "last"])
+glue_text("nb10_gain_every", gain["course + every epoch", "last"])
+glue_text("nb10_gain_paper", gain["paper", "last"])
+glue_text("nb10_paper_vs_pre", gain["paper", "pretrained"])
+glue_text("nb10_course_vs_pre", gain["course", "pretrained"])
+glue_text("nb10_pre_acc", pct_mean_std(acc.loc["paper", "pretrained"]))
 paper_snaps = np.array([results[("paper", s)].final["snapshot_test_accuracy"] for s in SEEDS])
 later = paper_snaps[:, 1:] if paper_snaps.shape[1] > 1 else paper_snaps
 glue_text("nb10_paper_first_snap", pct_mean_std(paper_snaps[:, 0]))
-glue_text("nb10_paper_snap_range", f"{100 * later.min():.1f} to {100 * later.max():.1f}")
-glue_text("nb10_lr_last_min", f"{100 * col(acc, lr_name, 'last').min():.1f}")
-factor  # noqa: B018
+glue_text("nb10_paper_snap_range", range_text(later, ".1f", scale=100))
+glue_text("nb10_lr_last_min", f"{100 * acc.loc[lr_name, 'last'].min():.1f}")
+factor
 
 # %% [markdown]
 # ## The evaluation choices: BN statistics and per-batch accuracy
@@ -220,8 +216,8 @@ bn_rows = []
 for v in VARIANTS:
     bn_rows.append({
         "variant": v,
-        "stale - exact": paired_text(col(acc, v, "swa_stale") - col(acc, v, "swa_exact")),
-        "no reset - exact": paired_text(col(acc, v, "swa_no_reset") - col(acc, v, "swa_exact")),
+        "stale - exact": paired_text(acc.loc[v, "swa_stale"] - acc.loc[v, "swa_exact"]),
+        "no reset - exact": paired_text(acc.loc[v, "swa_no_reset"] - acc.loc[v, "swa_exact"]),
     })
 bn_table = pd.DataFrame(bn_rows).set_index("variant")
 diff_pb = 100 * (acc_pb - acc)
@@ -235,7 +231,7 @@ glue_text("nb10_n_batches", str(int(np.ceil(r0.final["n_train"] / r0.config.batc
 print(f"per-batch minus exact accuracy over all {diff_pb.size} evaluated models: "
       f"mean {diff_pb.to_numpy().mean():+.3f}, largest |difference| "
       f"{np.abs(diff_pb.to_numpy()).max():.3f} points ({n_test} test samples)")
-bn_table  # noqa: B018
+bn_table
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)

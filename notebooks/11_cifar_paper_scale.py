@@ -69,14 +69,14 @@ from IPython.display import display
 
 from swa_lib.data import CIFAR_FOLDERS, load_dataset
 from swa_lib.reporting import glue_text, paired_text, pct_mean_std
-from swa_lib.reporting.published import SWA_README_COLUMNS, swa_readme_table
+from swa_lib.reporting.published import DATASET_LABELS, SWA_README_COLUMNS, swa_readme_table
 from swa_lib.testing import write_fake_cifar
 from swa_lib.training import TrainConfig, resolve_device, run
 from swa_lib.training.presets import PAPER_RECIPES, paper_cifar
 
 torch.set_num_threads(1)
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
-PRETTY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+NAME = DATASET_LABELS[DATASET]  # "CIFAR-100"
 
 # %% [markdown]
 # ## The published numbers
@@ -89,15 +89,15 @@ PRETTY = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 # %%
 published = swa_readme_table(DATASET)
 published.index = [f"{m} ({PAPER_RECIPES[m]['budget']})" for m in published.index]
-published.index.name = f"{PRETTY[DATASET]}, published"
+published.index.name = f"{NAME}, published"
 pub = swa_readme_table(DATASET, text=False)
 gain1 = pub["SWA 1"] - pub["SGD"]
 gain15 = pub["SWA 1.5"] - pub["SGD"]
-glue_text("nb11_dataset", PRETTY[DATASET])
+glue_text("nb11_dataset", NAME)
 glue_text("nb11_pub_gain1", f"{gain1.min():+.2f} ({gain1.idxmin()}) to {gain1.max():+.2f} "
                             f"({gain1.idxmax()})")
 glue_text("nb11_pub_gain15", f"{gain15.min():+.2f} to {gain15.max():+.2f}")
-published  # noqa: B018
+published
 
 # %% [markdown]
 # ## Is CIFAR here?
@@ -124,23 +124,23 @@ try:
     del probe
 except FileNotFoundError:  # the loader's message names the absolute path; say it relatively
     folder, train_files, test_files = CIFAR_FOLDERS[DATASET][:3]
-    have_data, why = False, (f"{PRETTY[DATASET]} not found: expected the folder "
+    have_data, why = False, (f"{NAME} not found: expected the folder "
                              f"{Path(data_root) / folder} holding "
                              f"{', '.join(train_files + test_files)} (torchvision's layout).")
 device = resolve_device(DEVICE)
 on_cpu_ok = device != "cpu" or FAKE_DATA or ALLOW_CPU
 will_train = have_data and on_cpu_ok
 if not have_data:
-    status = (f"not run here: {PRETTY[DATASET]} is not on disk under {DATA_DIR}, so nothing was "
+    status = (f"not run here: {NAME} is not on disk under {DATA_DIR}, so nothing was "
               f"trained and no result of ours is shown")
 elif not on_cpu_ok:
-    status = (f"not run here: {PRETTY[DATASET]} is present but no GPU is (device {device}); "
+    status = (f"not run here: {NAME} is present but no GPU is (device {device}); "
               f"the paper's scale on a CPU would take weeks (set ALLOW_CPU = True to insist)")
 elif FAKE_DATA:
-    status = (f"run on a FAKE {PRETTY[DATASET]} of {NUM_SAMPLES} random images (a smoke test "
+    status = (f"run on a FAKE {NAME} of {NUM_SAMPLES} random images (a smoke test "
               f"of the code path; the accuracies mean nothing)")
 else:
-    status = (f"run on {PRETTY[DATASET]} with {len(MODELS)} model(s) and {len(SEEDS)} seed(s) "
+    status = (f"run on {NAME} with {len(MODELS)} model(s) and {len(SEEDS)} seed(s) "
               f"on {device}")
 glue_text("nb11_status", status)
 print(status)
@@ -164,6 +164,8 @@ if not have_data:
 # gets a run of its own.
 
 # %%
+# One-off to this notebook: the paper's recipe for this notebook's data and device, shrunk to
+# BUDGET_EPOCHS per budget when that is set (the smoke profile's few-epoch runs).
 def recipe(model: str, budget: float, swa: bool) -> dict:
     cfg = paper_cifar(model, DATASET, budget=budget, swa=swa, device=DEVICE,
                       data_root=data_root, num_samples=None if FAKE_DATA else NUM_SAMPLES,
@@ -176,28 +178,19 @@ def recipe(model: str, budget: float, swa: bool) -> dict:
     return cfg
 
 
-def swa_at_budgets(model: str, seed: int) -> dict[float, float]:
-    """SWA test accuracy at each budget, from one long run (plus runs for unevaluated budgets)."""
-    long = run(TrainConfig(**recipe(model, max(BUDGETS), True), seed=seed), runs_dir)
-    out = {}
-    for b in BUDGETS:
-        epochs = recipe(model, b, True)["epochs"]
-        row = long.metrics.loc[long.metrics["epoch"] == epochs, "swa_test_accuracy"]
-        if len(row) and not np.isnan(row.iloc[0]):
-            out[b] = float(row.iloc[0])
-        else:
-            out[b] = run(TrainConfig(**recipe(model, b, True), seed=seed),
-                         runs_dir).final["swa_test_accuracy"]
-    return out
-
-
 rows = []
 if will_train:
     for model in MODELS:
         for seed in SEEDS:
             sgd = run(TrainConfig(**recipe(model, 1, False), seed=seed), runs_dir)
+            long = run(TrainConfig(**recipe(model, max(BUDGETS), True), seed=seed), runs_dir)
             row = {"model": model, "seed": seed, "SGD": sgd.final["sgd_test_accuracy"]}
-            row.update({f"SWA {b:g}": acc for b, acc in swa_at_budgets(model, seed).items()})
+            for b in BUDGETS:  # the long run's evaluation at the budget's last epoch, if any
+                at = long.metrics.loc[long.metrics["epoch"] == recipe(model, b, True)["epochs"],
+                                      "swa_test_accuracy"]
+                row[f"SWA {b:g}"] = (float(at.iloc[0]) if len(at) and not np.isnan(at.iloc[0])
+                                     else run(TrainConfig(**recipe(model, b, True), seed=seed),
+                                              runs_dir).final["swa_test_accuracy"])
             rows.append(row)
 ours = pd.DataFrame(rows)
 if ours.empty:
@@ -207,7 +200,7 @@ else:
     cols = ["SGD"] + [f"SWA {b:g}" for b in BUDGETS]
     label = "FAKE DATA -- meaningless, " if FAKE_DATA else ""
     table = ours.groupby("model")[cols].agg(pct_mean_std)
-    table.index.name = f"{label}{PRETTY[DATASET]}, ours (%)"
+    table.index.name = f"{label}{NAME}, ours (%)"
     diffs = {f"SWA {b:g} - SGD": [paired_text(ours.loc[ours.model == m, f"SWA {b:g}"]
                                               - ours.loc[ours.model == m, "SGD"])
                                   for m in table.index] for b in BUDGETS}
@@ -235,7 +228,7 @@ if not ours.empty:
     ax.set_xticks(x + 0.4 - w / 2, models)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(("FAKE DATA (meaningless numbers) -- " if FAKE_DATA else "")
-                 + f"{PRETTY[DATASET]}: ours (bars) and published (black marks)")
+                 + f"{NAME}: ours (bars) and published (black marks)")
     ax.legend(fontsize=8, ncol=2)
     plt.show()
 

@@ -61,6 +61,7 @@ DEVICE = "cpu"
 
 # %%
 import time
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -69,7 +70,7 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from swa_lib.data import iterate_batches, load_dataset
+from swa_lib.data import iterate_batches
 from swa_lib.io import atomic_torch_save, load_torch, stable_hash
 from swa_lib.metrics import (
     accuracy,
@@ -81,11 +82,10 @@ from swa_lib.metrics import (
     reliability_diagram,
 )
 from swa_lib.plotting.calibration import plot_reliability
-from swa_lib.reporting import glue, glue_text, paired_text
+from swa_lib.reporting import glue, glue_text, mean_std_text, paired_text
 from swa_lib.reporting.published import swag_nll_table
-from swa_lib.reporting.stats import mean_std
 from swa_lib.swag import SWAG, predict_bma
-from swa_lib.training import TrainConfig, resolve_device, run
+from swa_lib.training import resolve_device, sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
@@ -114,12 +114,8 @@ base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
                       num_samples=NUM_SAMPLES, model_kw=model_kw, eval_every=EPOCHS,
                       data_root=DATA_DIR, device=DEVICE)
 t0 = time.perf_counter()
-runs = {}
-for seed in SEEDS:
-    sgd_run = run(TrainConfig(**base, seed=seed, swa=False), RUNS_DIR)
-    swa_run = run(TrainConfig(**base, seed=seed, swa=True, collect_swag=True,
-                              swag_rank=SWAG_RANK), RUNS_DIR)
-    runs[seed] = (sgd_run, swa_run)
+runs = {pair.seed: (pair.sgd, pair.swa) for pair in sgd_and_swa(
+    base, SEEDS, RUNS_DIR, swa_changes={"collect_swag": True, "swag_rank": SWAG_RANK})}
 train_wall = time.perf_counter() - t0
 train_time_recorded = sum(r.final["wall_time_s"] for pair in runs.values() for r in pair)
 n_collected = {seed: swa_run.final["swa_n"] for seed, (_, swa_run) in runs.items()}
@@ -140,9 +136,7 @@ print(f"training: {train_wall:.1f} s now, {train_time_recorded:.1f} s when first
 # $\log 10 \approx 2.30$ nats).
 
 # %%
-cfg0 = runs[SEEDS[0]][1].config
-ds = load_dataset(cfg0.dataset, DATA_DIR, num_samples=cfg0.num_samples, seed=cfg0.data_seed,
-                  augment=False, device=DEVICE)
+ds = runs[SEEDS[0]][1].dataset(device=DEVICE)  # the runs' data, without augmentation
 x_test, y_test = ds.x_test, ds.y_test
 n_test, length = x_test.shape[0], x_test.shape[-1]
 g_ood = torch.Generator().manual_seed(OOD_SEED)
@@ -150,14 +144,10 @@ perm = torch.argsort(torch.rand(n_test, length, generator=g_ood), dim=1)
 x_perm = torch.gather(x_test.cpu(), 2, perm[:, None, :].expand_as(x_test.cpu())).to(DEVICE)
 x_noise = torch.randn(x_test.shape, generator=g_ood).to(DEVICE)
 SETS = {"test": x_test, "permuted": x_perm, "noise": x_noise}
-x_all = torch.cat(list(SETS.values()))
-splits = np.cumsum([0] + [x.shape[0] for x in SETS.values()])
-
-
-def bn_batches():
-    """The unaugmented training set in order, for the BN update of every SWAG sample."""
-    return iterate_batches(ds.x_train, ds.y_train, BN_BATCH, shuffle=False)
-
+x_all = torch.cat(list(SETS.values()))  # predicted in one pass, split again by SETS
+sizes = [x.shape[0] for x in SETS.values()]
+# the unaugmented training set in order, for the BN update of every SWAG sample
+bn_batches = partial(iterate_batches, ds.x_train, ds.y_train, BN_BATCH, shuffle=False)
 
 fig, axes = plt.subplots(1, 3, figsize=(9, 2.2), sharey=True)
 for ax, (name, x) in zip(axes, SETS.items(), strict=True):
@@ -211,17 +201,12 @@ for seed, (sgd_run, swa_run) in runs.items():
 predict_wall = time.perf_counter() - t0
 print(f"predictions: {predict_wall:.1f} s now; SWAG sampling took {sample_seconds:.1f} s "
       f"when first computed")
-
-
-def part(p: torch.Tensor, name: str) -> torch.Tensor:
-    i = list(SETS).index(name)
-    return p[splits[i]:splits[i + 1]]
-
+parts = {key: dict(zip(SETS, p.split(sizes))) for key, p in probs.items()}  # [key][set name]
 
 rows = []
-for (seed, method), p in probs.items():
-    p_test = part(p, "test")
-    entropy = {name: predictive_entropy(part(p, name)) for name in SETS}
+for (seed, method), p in parts.items():
+    p_test = p["test"]
+    entropy = {name: predictive_entropy(p[name]) for name in SETS}
     row = {"seed": seed, "method": method,
            "accuracy": accuracy(p_test, y_test), "nll": nll(p_test, y_test),
            "ece_mass": ece(p_test, y_test, NUM_BINS, "equal_mass"),
@@ -259,17 +244,11 @@ OOD = {
     "AUROC noise": ("auroc_noise", 1, 3, "", "auroc_noise"),
 }
 COLUMNS = {**IN_DIST, **OOD}
-
-
-def summarize(columns: dict) -> pd.DataFrame:
-    table = pd.DataFrame(
-        {col: [mean_std(scale * per_seed.loc[m, metric], f"{{:.{digits}f}}") for m in METHODS]
-         for col, (metric, scale, digits, _, _) in columns.items()}, index=METHODS)
-    table.index.name = f"mean ± std, {len(SEEDS)} seeds"
-    return table
-
-
-summary_in, summary_ood = summarize(IN_DIST), summarize(OOD)
+summary = pd.DataFrame(
+    {col: [mean_std_text(per_seed.loc[m, metric], digits, scale=scale) for m in METHODS]
+     for col, (metric, scale, digits, _, _) in COLUMNS.items()}, index=METHODS)
+summary.index.name = f"mean ± std, {len(SEEDS)} seeds"
+summary_in, summary_ood = summary[list(IN_DIST)], summary[list(OOD)]
 display(summary_in, summary_ood)
 
 # %% [markdown]
@@ -297,7 +276,7 @@ display(paired_table)
 # differences.
 
 # %%
-pooled = {m: torch.cat([part(probs[s, m], "test") for s in SEEDS]) for m in METHODS}
+pooled = {m: torch.cat([parts[s, m]["test"] for s in SEEDS]) for m in METHODS}
 y_pooled = torch.cat([y_test] * len(SEEDS))
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 plot_reliability({m: reliability_diagram(pooled[m], y_pooled, NUM_BINS, "equal_mass")
@@ -327,7 +306,7 @@ fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
 bins = np.linspace(0, np.log(10), 31)
 for ax, name in zip(axes, SETS, strict=True):
     for m in METHODS:
-        h = torch.cat([predictive_entropy(part(probs[s, m], name)) for s in SEEDS]).cpu().numpy()
+        h = torch.cat([predictive_entropy(parts[s, m][name]) for s in SEEDS]).cpu().numpy()
         ax.hist(h, bins=bins, histtype="step", lw=1.4, density=True, label=m)
     ax.set(title=name, xlabel="predictive entropy (nats)", yscale="log")
 axes[0].set(ylabel="density (log scale)")
@@ -379,7 +358,6 @@ glue_text("nb12_train_s", f"{train_time_recorded:.0f}")
 glue_text("nb12_sample_s", f"{sample_seconds:.0f}")
 glue_text("nb12_n_test", str(n_test))
 glue_text("nb12_sgd_errors", f"{n_test * (1 - per_seed.loc['SGD', 'accuracy'].mean()):.0f}")
-summary = pd.concat([summary_in, summary_ood], axis=1)
 for m, tag in TAGS.items():
     for col, (*_, short) in COLUMNS.items():
         glue_text(f"nb12_{tag}_{short}", summary.loc[m, col])
