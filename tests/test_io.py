@@ -19,6 +19,7 @@ from swa_lib.io import (
     atomic_savez,
     cached,
     digest,
+    read_meta,
     stable_hash,
 )
 
@@ -62,6 +63,7 @@ def test_cache_hit_returns_same_arrays_without_recomputing(tmp_path):
     np.testing.assert_array_equal(again.arrays["y"], np.linspace(0, 1, 7))
     assert again.arrays["y"].dtype == np.float64 and int(again.arrays["n"]) == 3
     assert again.seconds == first.seconds >= 0
+    assert read_meta(first.path) == {"seconds": first.seconds}
     # another key in the same directory: another file, computed
     cached(tmp_path, {"x": 2, "opts": {"tol": 1e-3}}, compute, name="demo")
     assert len(calls) == 2 and len(list(tmp_path.glob("demo-*.npz"))) == 2

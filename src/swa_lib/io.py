@@ -32,7 +32,7 @@ import torch
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_save_json", "atomic_savez",
            "atomic_torch_save", "stable_hash", "load_torch", "digest", "CacheMismatchError",
-           "ResultCache", "CachedResult", "cached", "ON_MISMATCH"]
+           "ResultCache", "CachedResult", "cached", "read_meta", "ON_MISMATCH"]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -275,3 +275,11 @@ def cached(location: str | os.PathLike, parts: Mapping[str, Any],
     seconds = time.perf_counter() - t0
     store.save(meta={"seconds": seconds}, **result)
     return CachedResult(result, False, store.path, seconds)
+
+
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``meta`` dict stored in a cache file (``{}`` if it has none), without a key check:
+    e.g. ``read_meta(p)["seconds"]``, the wall time of the computation that :func:`cached` (and
+    so ``predict_bma(cache=p)``, ``hessian_trace(cache=p)``) stored in the file ``p``."""
+    with np.load(Path(path), allow_pickle=False) as z:
+        return json.loads(str(z["meta_json"])) if "meta_json" in z.files else {}

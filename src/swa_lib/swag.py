@@ -422,7 +422,8 @@ def predict_bma(swag: SWAG, x: Tensor, *, num_samples: int = 30, scale: float = 
     sample, by the next call with the same key (the generator is then not advanced). A file
     with another key raises :class:`~swa_lib.io.CacheMismatchError` naming what differs
     (``on_mismatch="overwrite"`` recomputes). ``cache=`` needs a seeded ``generator``. The file's
-    meta holds the wall time of the computation (``seconds``).
+    meta holds the wall time of the computation: ``swa_lib.io.read_meta(path)["seconds"]`` (pass
+    an ``.npz`` path to know the file's name).
 
     >>> import tempfile
     >>> from pathlib import Path
