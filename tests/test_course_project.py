@@ -157,3 +157,67 @@ def _test_split(root):
 
     ds = load_dataset("mnist1d", root, num_samples=200, augment=False)
     return ds.x_test, ds.y_test
+
+
+class Killed(RuntimeError):
+    pass
+
+
+@pytest.mark.parametrize("phase, epoch, next_epoch", [
+    ("pretrain", 0, ("pretrain", 1)), ("pretrain", 1, ("swa", 0)), ("swa", 3, ("swa", 4))])
+def test_killed_run_resumes_to_identical_result(tmp_path, mnist1d_root, phase, epoch,
+                                                next_epoch):
+    cfg = _tiny(mnist1d_root, pretrain_epochs=2, swa_epochs=6, save_snapshots=False)
+    full = course_project_run(cfg, tmp_path / "full")
+
+    def kill(p, e):
+        if (p, e) == (phase, epoch):
+            raise Killed
+
+    with pytest.raises(Killed):
+        course_project_run(cfg, tmp_path / "killed", callback=kill)
+    assert list((tmp_path / "killed").glob("*/checkpoint.pt"))
+    seen = []
+    resumed = course_project_run(cfg, tmp_path / "killed",
+                                 callback=lambda p, e: seen.append((p, e)))
+    done = epoch + 1 + (cfg.pretrain_epochs if phase == "swa" else 0)
+    assert seen[0] == next_epoch and len(seen) == cfg.n_epochs - done  # no epoch trained twice
+    times = ("wall_time_s", "pretrain_wall_time_s")
+    assert {k: v for k, v in resumed.final.items() if k not in times} == \
+        {k: v for k, v in full.final.items() if k not in times}
+    for name in ("sgd", "swa"):
+        a, b = torch.load(resumed.path / f"{name}.pt"), torch.load(full.path / f"{name}.pt")
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not list((tmp_path / "killed").glob("*/checkpoint.pt"))
+
+
+def test_cached_run_loads_nothing_and_trains_with_train_epoch(tmp_path, mnist1d_root,
+                                                             monkeypatch):
+    from swa_lib.training import course_project as cp
+    from swa_lib.training import runs as runs_mod
+
+    cfg = _tiny(mnist1d_root, pretrain_epochs=2, swa_epochs=3, save_snapshots=False)
+    calls = []
+    real = cp.train_epoch
+    monkeypatch.setattr(cp, "train_epoch",
+                        lambda *a, **k: calls.append(type(a[1]).__name__) or real(*a, **k))
+    first = course_project_run(cfg, tmp_path)
+    assert calls == ["AdamW", "AdamW", "SGD", "SGD", "SGD"]  # both phases, one call per epoch
+
+    def boom(*a, **k):
+        raise AssertionError("a cached run must not load data or train")
+
+    monkeypatch.setattr(runs_mod, "load_dataset", boom)
+    monkeypatch.setattr(cp, "train_epoch", boom)
+    again = course_project_run(cfg, tmp_path)
+    assert again.cached and again.final == first.final
+    # what it saved loads with weights_only=True, as RunResult's files do
+    for file in [again.path / "sgd.pt", again.path / "swa.pt",
+                 *tmp_path.glob("course-pretrain-*/model.pt")]:
+        torch.load(file, weights_only=True)
+
+
+def test_batch_size_larger_than_train_set_is_rejected(tmp_path, mnist1d_root):
+    with pytest.raises(ValueError, match=r"CourseConfig\.batch_size=1000 is larger than the "
+                                         r"training set"):
+        course_project_run(_tiny(mnist1d_root, batch_size=1000), tmp_path)

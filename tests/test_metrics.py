@@ -94,6 +94,23 @@ def test_evaluate_is_exact_over_unequal_batches() -> None:
     assert got["accuracy"] == pytest.approx((logits.argmax(1) == y).double().mean().item())
 
 
+def test_predict_logits_is_eval_mode_and_restores_mixed_modes() -> None:
+    from swa_lib.metrics import predict_logits, predict_proba
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Sequential(nn.Linear(4, 6), nn.Dropout(0.9)), nn.Linear(6, 3))
+    net.train()
+    net[0].eval()  # a frozen backbone under a training head
+    before = [m.training for m in net.modules()]
+    x = torch.randn(50, 4)
+    logits = predict_logits(net, x, batch_size=16)
+    with torch.no_grad():  # eval mode by hand: dropout is the identity
+        expected = net[1](net[0][0](x))
+    torch.testing.assert_close(logits, expected)
+    assert [m.training for m in net.modules()] == before
+    torch.testing.assert_close(predict_proba(net, x).sum(1), torch.ones(50))
+
+
 def test_paired_interval_against_t_table() -> None:
     d = [1.0, 2.0, 3.0]
     lo, hi = paired_interval(d)

@@ -364,7 +364,7 @@ def _average(state: _Run, epoch: int) -> None:
         return
     state.swa.update(state.model)
     if state.swag is not None:
-        state.swag.collect(state.model)
+        state.swag.update(state.model)
     if state.config.snapshots:
         save_snapshot(state.path, epoch, state.model)
 
