@@ -172,10 +172,17 @@ class _Averager:
         else:
             self._bn.mark_fresh()
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_stale_when_copied"] = self.bn_stale  # copied tensors get new version counters
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         # pickle / deepcopy of the average: the copied module's hook is inert (or the old
-        # average's), so the copy gets its own guard
+        # average's), so the copy gets its own guard and its own record of staleness
+        stale = state.pop("_stale_when_copied", False)
         self.__dict__.update(state)
+        self._bn.mark_stale() if stale else self._bn.mark_fresh()
         self.module.register_forward_pre_hook(StaleBNGuard(self))
 
     def __repr__(self) -> str:
