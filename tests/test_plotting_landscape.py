@@ -85,3 +85,40 @@ def test_interactive_surface_has_html_and_png_twins() -> None:
     np.testing.assert_allclose(np.asarray(z, dtype=float), s["train_loss"].T)
     assert interactive_surface(s, "train_loss").div_id == fig.div_id  # stable across calls
     assert interactive_surface(s, "test_err").div_id != fig.div_id
+
+
+def test_log_levels_and_every_plot_returns_a_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from swa_lib import plotting as P
+
+    a = np.linspace(-0.2, 1.2, 6) * 3.0
+    b = np.linspace(-0.2, 1.2, 5) * 2.0
+    x, y = np.meshgrid(a, b, indexing="ij")
+    z = 0.05 + (x - 1.5) ** 2 + 2 * (y - 1.0) ** 2
+    surf = Surface(a, b, {"train_loss": z, "test_err": 10 + z})
+    levels = P.log_levels(z)
+    assert np.all(np.diff(levels) > 0) and levels[0] == z.min() and levels[-1] == 1e10
+    t = np.linspace(0, 4, 5)
+    ray = Profile(t, {"train_loss": np.stack([t**2, 2 * t**2]), "test_err": np.stack([t, t])},
+                    t)
+    line = Profile(t - 1, {"train_loss": t**2, "test_err": 10 + t}, (t - 1) * 2.5)
+    figs = [
+        P.plot_plane(surf, "train_loss", points={"SWA": (1.5, 1.0), "SGD": (0.0, 0.0)}),
+        P.plot_rays({"SGD": ray, "SWA": ray}),
+        P.plot_line(line),
+        P.plot_surface(surf, "train_loss", log=True),
+    ]
+    for fig in figs:
+        assert isinstance(fig, Figure)
+    texts = [t.get_text() for t in figs[0].axes[0].texts]
+    assert {"SWA", "SGD"} <= set(texts)
+    assert len(figs[1].axes) == 2
+    assert len(figs[2].axes) == 2  # twin axes
+    assert any(ax.name == "3d" for ax in figs[3].axes)
+    for fig in figs:
+        plt.close(fig)

@@ -13,7 +13,8 @@ The package map (one concept per module; subpackages group the modules of one co
   (``runs``), named base configs (``presets``), the course project's protocol
   (``course_project``).
 * ``landscape/`` -- flat weight vectors (``vectors``), directions and planes (``directions``),
-  the evaluation engine (``engine``) behind planes/rays/lines (``surfaces``), their results
+  the evaluation engine (``engine``, its grid ``cache`` and ``distributed`` sharding) behind
+  planes/rays/lines (``surfaces``), their results
   (``results``), summaries (``summary``) and Hessian flatness (``hessian``).
 * ``plotting/`` -- the paper's figure styles (``style``, ``landscape``, ``training``,
   ``calibration``).

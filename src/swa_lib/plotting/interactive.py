@@ -87,7 +87,7 @@ def interactive_surface(surface: Any, metric: str = "train_loss", *, log: bool =
     Returns:
         An :class:`InteractiveFigure` whose static twin is ``plot_surface(surface, metric)``.
     """
-    z = np.asarray(surface.values[metric], dtype=np.float64)
+    z = np.asarray(surface[metric], dtype=np.float64)
     if log:
         z = np.log10(np.maximum(z, 1e-12))
     label = ("log10 " if log else "") + _label(metric)

@@ -36,7 +36,7 @@ def plot_plane(surface: Any, metric: str, *, points: Mapping[str, Sequence[float
 
     Args:
         surface: a :class:`swa_lib.landscape.Surface` (``alphas``, ``betas``, ``values``).
-        metric: e.g. ``"train_loss"`` or ``"test_err"``.
+        metric: e.g. ``"train_loss"`` or ``"test_error"``.
         points: label -> plane coordinates, e.g. ``{"SWA": plane_coordinates(w_swa, w0, u, v)}``;
             each is marked with a dot and its label.
         n_levels, log_alpha, vmax: see :func:`log_levels` (the paper's style: 7 levels, ``-5``,
@@ -45,7 +45,7 @@ def plot_plane(surface: Any, metric: str, *, points: Mapping[str, Sequence[float
         ax: draw here instead of a new figure.
     """
     fig, ax = _new_axes(ax, figsize)
-    z = np.asarray(surface.values[metric], dtype=np.float64)
+    z = np.asarray(surface[metric], dtype=np.float64)
     x, y = np.meshgrid(surface.alphas, surface.betas, indexing="ij")
     levels = log_levels(z, n=n_levels, log_alpha=log_alpha, vmax=vmax)
     finite = z[np.isfinite(z)]
@@ -76,7 +76,7 @@ def plot_plane(surface: Any, metric: str, *, points: Mapping[str, Sequence[float
     return fig
 
 
-def plot_rays(profiles: Mapping[str, Any], metrics: Sequence[str] = ("train_loss", "test_err"),
+def plot_rays(profiles: Mapping[str, Any], metrics: Sequence[str] = ("train_loss", "test_error"),
               *, colors_: Mapping[str, str] | None = None, ax: Axes | Sequence[Axes] | None = None,
               show_rays: bool = True, figsize: tuple[float, float] | None = None) -> Figure:
     r"""Metrics vs distance along random rays, one colour per solution (SGD vs SWA width curves).
@@ -104,7 +104,7 @@ def plot_rays(profiles: Mapping[str, Any], metrics: Sequence[str] = ("train_loss
     for a, metric in zip(axes, metrics):
         for i, (name, prof) in enumerate(profiles.items()):
             color = (colors_ or {}).get(name, cycle[i % len(cycle)])
-            vals = np.atleast_2d(np.asarray(prof.values[metric], dtype=np.float64))
+            vals = np.atleast_2d(np.asarray(prof[metric], dtype=np.float64))
             dist = np.asarray(prof.distances, dtype=np.float64)
             if show_rays and vals.shape[0] > 1:
                 for row in vals:
@@ -116,7 +116,7 @@ def plot_rays(profiles: Mapping[str, Any], metrics: Sequence[str] = ("train_loss
     return fig
 
 
-def plot_line(profile: Any, *, train_metric: str = "train_loss", test_metric: str = "test_err",
+def plot_line(profile: Any, *, train_metric: str = "train_loss", test_metric: str = "test_error",
               labels: Sequence[str] = ("SGD", "SWA"), x: str = "distance",
               ax: Axes | None = None, figsize: tuple[float, float] | None = None) -> Figure:
     r"""Train loss (left axis) and test error (right axis) along the line ``w_a -> w_b``.
@@ -136,12 +136,12 @@ def plot_line(profile: Any, *, train_metric: str = "train_loss", test_metric: st
         t = np.asarray(profile.t, dtype=np.float64)
         nz = np.flatnonzero(t != 0)
         scale = float(xs[nz[0]] / t[nz[0]]) if nz.size else 1.0
-    l1 = ax.plot(xs, profile.values[train_metric], color="C0", linewidth=2.2,
+    l1 = ax.plot(xs, profile[train_metric], color="C0", linewidth=2.2,
                  label=_label(train_metric))
     ax.set_ylabel(_label(train_metric), color="C0")
     ax.tick_params(axis="y", labelcolor="C0")
     ax2 = ax.twinx()
-    l2 = ax2.plot(xs, profile.values[test_metric], color="C3", linewidth=2.2, linestyle="--",
+    l2 = ax2.plot(xs, profile[test_metric], color="C3", linewidth=2.2, linestyle="--",
                   label=_label(test_metric))
     ax2.set_ylabel(_label(test_metric), color="C3")
     ax2.tick_params(axis="y", labelcolor="C3")
@@ -174,7 +174,7 @@ def plot_surface(surface: Any, metric: str = "train_loss", *, log: bool = False,
     Returns:
         The figure drawn on.
     """
-    z = np.asarray(surface.values[metric], dtype=np.float64)
+    z = np.asarray(surface[metric], dtype=np.float64)
     if log:
         z = np.log10(np.maximum(z, 1e-12))
     x, y = np.meshgrid(surface.alphas, surface.betas, indexing="ij")
