@@ -138,8 +138,11 @@ def update_bn_no_reset(
     an exponential average that still holds :math:`(1-m)^B` of the stale statistics and weights
     the last batches most -- unlike :func:`swa_lib.averaging.update_bn`, whose result is the exact
     training-set mean :math:`\frac1N\sum_j b_j \bar x_j`. (A BN with ``momentum=None`` averages
-    cumulatively with its *unreset* ``num_batches_tracked``, so it barely moves at all.) Modes are
-    restored afterwards. Arguments as for :func:`~swa_lib.averaging.update_bn`.
+    cumulatively with its *unreset* ``num_batches_tracked``, so it barely moves at all.) As in the
+    course's code the whole model is in train mode for the pass (dropout too, where a model has
+    it); every module's mode is restored afterwards (:func:`swa_lib.modes.train_mode`). Arguments
+    and batch conventions as for :func:`~swa_lib.averaging.update_bn`, whose forward and
+    device-move helpers this pass shares.
     """
     bns = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
     if not bns:
