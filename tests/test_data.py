@@ -16,6 +16,8 @@ import torch
 
 from swa_lib import data as D
 from swa_lib.data import (
+    CIFAR_MANIFEST,
+    CIFAR_MD5,
     CIFAR_MEAN,
     CIFAR_STD,
     DATASET_NAMES,
@@ -23,6 +25,7 @@ from swa_lib.data import (
     iterate_batches,
     load_dataset,
 )
+from swa_lib.testing import write_md5_manifest
 
 # -- MNIST-1D ---------------------------------------------------------------------------------
 
@@ -137,8 +140,12 @@ TV_LAYOUT = {
 }
 
 
-def _make_fake_cifar(root: Path, name: str, n_per_file: int, rng: np.random.Generator) -> dict:
-    """Write a fake ``cifar-10-batches-py`` / ``cifar-100-python`` folder; return what it holds."""
+def _make_fake_cifar(root: Path, name: str, n_per_file: int, rng: np.random.Generator, *,
+                     manifest: bool = True) -> dict:
+    """Write a fake ``cifar-10-batches-py`` / ``cifar-100-python`` folder; return what it holds.
+
+    Its bytes are not the official ones: with ``manifest`` the folder lists their MD5 sums (the
+    explicit way to make the loader accept them), without it loading must refuse."""
     folder, train_files, test_files, label_key, meta_file, meta_key = TV_LAYOUT[name]
     n_classes = 10 if name == "cifar10" else 100
     (root / folder).mkdir(parents=True)
@@ -161,6 +168,8 @@ def _make_fake_cifar(root: Path, name: str, n_per_file: int, rng: np.random.Gene
     if name == "cifar100":
         meta["coarse_label_names"] = [f"super_{i}" for i in range(20)]
     _write_pickle(root / folder / meta_file, meta)
+    if manifest:
+        write_md5_manifest(root / folder, train_files + test_files + [meta_file])
     out["classes"] = tuple(names)
     return out
 
@@ -240,8 +249,94 @@ def test_cifar_partial_folder_and_corrupt_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing: data_batch_3"):
         load_dataset("cifar10", tmp_path)
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="data_batch_3 failed its MD5 check"):
+        load_dataset("cifar10", tmp_path)
+    # listed in the manifest with its own sum, it gets as far as the unpickler
+    folder = tmp_path / "cifar-10-batches-py"
+    write_md5_manifest(folder, sorted(p.name for p in folder.iterdir() if "json" not in p.name))
     with pytest.raises(ValueError, match="data_batch_3 is not a readable CIFAR pickle"):
         load_dataset("cifar10", tmp_path)
+
+
+# -- CIFAR integrity: MD5 before unpickling ------------------------------------------------------
+
+def test_md5_table_is_torchvisions():
+    tv_cifar = pytest.importorskip("torchvision.datasets.cifar")
+    for name, cls in (("cifar10", tv_cifar.CIFAR10), ("cifar100", tv_cifar.CIFAR100)):
+        expected = dict(cls.train_list + cls.test_list)
+        expected[cls.meta["filename"]] = cls.meta["md5"]
+        assert CIFAR_MD5[name] == expected
+
+
+def test_md5_matches_hashlib_of_the_bytes(tmp_path):
+    import hashlib
+
+    path = tmp_path / "blob"
+    path.write_bytes(bytes(range(256)) * 5000)  # > 1 MiB: several chunks
+    assert D.file_md5(path) == hashlib.md5(path.read_bytes()).hexdigest()
+
+
+class _Bomb:
+    """Unpickling this runs code: it creates the file ``_Bomb.target``."""
+
+    target = ""
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.target),))
+
+
+def _plant_bomb(tmp_path: Path) -> Path:
+    _make_fake_cifar(tmp_path, "cifar100", 3, np.random.default_rng(9), manifest=False)
+    marker = tmp_path / "exploded"
+    _Bomb.target = str(marker)
+    _write_pickle(tmp_path / "cifar-100-python" / "train", {"data": _Bomb()})
+    return marker
+
+
+def test_files_failing_their_md5_are_never_unpickled(tmp_path):
+    marker = _plant_bomb(tmp_path)
+    with pytest.raises(ValueError) as err:
+        load_dataset("cifar100", tmp_path)
+    msg = str(err.value)
+    assert "cifar-100-python/train failed its MD5 check" in msg
+    assert CIFAR_MD5["cifar100"]["train"] in msg and "download=True" in msg
+    assert not marker.exists()  # the pickle was never loaded
+    pickle.loads((tmp_path / "cifar-100-python" / "train").read_bytes())
+    assert marker.exists()  # (it would have run code)
+
+
+def test_a_manifest_cannot_make_the_loader_run_code(tmp_path):
+    marker = _plant_bomb(tmp_path)
+    write_md5_manifest(tmp_path / "cifar-100-python", ["train", "test", "meta"])
+    with pytest.raises(ValueError, match="is not allowed in a CIFAR pickle"):
+        load_dataset("cifar100", tmp_path)
+    assert not marker.exists()
+
+
+def test_manifest_is_checked_like_the_official_sums(tmp_path):
+    _make_fake_cifar(tmp_path, "cifar10", 2, np.random.default_rng(6))
+    folder = tmp_path / "cifar-10-batches-py"
+    ds = load_dataset("cifar10", tmp_path)
+    assert ds.info["checksums"].startswith("manifest")
+    raw = bytearray((folder / "test_batch").read_bytes())
+    raw[-5] ^= 1  # one flipped bit in the image bytes: still a valid pickle
+    (folder / "test_batch").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"test_batch failed its MD5 check.*its swa_lib_md5"):
+        load_dataset("cifar10", tmp_path)
+    (folder / CIFAR_MANIFEST).write_text("{not json")
+    with pytest.raises(ValueError, match="not a checksum manifest"):
+        load_dataset("cifar10", tmp_path)
+
+
+def test_official_sums_load_with_the_plain_unpickler(tmp_path, monkeypatch):
+    """Files with the official MD5 need no manifest (simulated: the table holds the fake's sums)."""
+    fake = _make_fake_cifar(tmp_path, "cifar10", 2, np.random.default_rng(7), manifest=False)
+    folder = tmp_path / "cifar-10-batches-py"
+    sums = {p.name: D.file_md5(p) for p in folder.iterdir()}
+    monkeypatch.setitem(CIFAR_MD5, "cifar10", sums)
+    ds = load_dataset("cifar10", tmp_path)
+    assert ds.info["checksums"] == "official"
+    np.testing.assert_array_equal(ds.y_train.numpy(), fake["train"][1])
 
 
 def test_cifar_download_calls_torchvision(tmp_path, monkeypatch):

@@ -31,7 +31,9 @@ functions (:func:`circular_shift`, :func:`crop_flip`) so that tests can replay t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.metadata
+import json
 import os
 import pickle
 import random
@@ -50,7 +52,8 @@ __all__ = [
     "DATASET_NAMES", "ArrayDataset", "load_dataset", "iterate_batches",
     "draw_shifts", "circular_shift", "shift_noise_augment",
     "draw_crop_flip", "crop_flip", "crop_flip_augment",
-    "CIFAR_MEAN", "CIFAR_STD", "CIFAR_FOLDERS",
+    "CIFAR_MEAN", "CIFAR_STD", "CIFAR_FOLDERS", "CIFAR_MD5", "CIFAR_MANIFEST",
+    "verify_cifar_files", "file_md5",
 ]
 
 DATASET_NAMES = ("mnist1d", "cifar10", "cifar100")
@@ -68,6 +71,30 @@ CIFAR_FOLDERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, str, 
     "cifar100": ("cifar-100-python", ("train",), ("test",), "fine_labels", "meta",
                  "fine_label_names"),
 }
+
+#: name -> {file: MD5 hex digest} of the official pickles, as torchvision lists them
+#: (torchvision/datasets/cifar.py: ``CIFAR10.train_list`` / ``test_list`` / ``meta``, same for
+#: ``CIFAR100``). :func:`verify_cifar_files` checks every file against it *before* unpickling.
+CIFAR_MD5: dict[str, dict[str, str]] = {
+    "cifar10": {
+        "data_batch_1": "c99cafc152244af753f735de768cd75f",
+        "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+        "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+        "data_batch_4": "634d18415352ddfa80567beed471001a",
+        "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+        "test_batch": "40351d587109b95175f43aff81a1287e",
+        "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+    },
+    "cifar100": {
+        "train": "16019d7e3df5f24257cddd939b257f8d",
+        "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+        "meta": "7973b15100ade9c7d40fb424638fde48",
+    },
+}
+
+#: The checksum manifest a non-official CIFAR folder may carry next to its files (written by
+#: :func:`swa_lib.testing.write_fake_cifar`): JSON ``{"md5": {file: hex digest}, ...}``.
+CIFAR_MANIFEST = "swa_lib_md5.json"
 
 _MNIST1D_GEN_SKIP = ("num_samples", "seed", "url")  # set by explicit arguments / never used
 _MNIST1D_AUG_KW = ("max_shift", "noise_std")
@@ -430,8 +457,9 @@ def _load_cifar(name: str, root: Path, download: bool, num_samples: int | None, 
             f"root={str(root)!r}, download=True) (needs internet), or copy the extracted "
             f"official archive (torchvision's layout) to {expected}.")
 
-    x_tr, y_tr = _read_cifar_split(root / folder, train_files, label_key)
-    x_te, y_te = _read_cifar_split(root / folder, test_files, label_key)
+    checks = verify_cifar_files(name, root / folder)  # before anything is unpickled
+    x_tr, y_tr = _read_cifar_split(root / folder, train_files, label_key, checks)
+    x_te, y_te = _read_cifar_split(root / folder, test_files, label_key, checks)
     if num_samples is not None:
         n_total = len(y_tr) + len(y_te)
         n_train = round(num_samples * len(y_tr) / n_total)
@@ -451,22 +479,115 @@ def _load_cifar(name: str, root: Path, download: bool, num_samples: int | None, 
     def prep(a: np.ndarray) -> Tensor:  # uint8 (N, 3072) -> normalised float32 (N, 3, 32, 32)
         return (torch.from_numpy(a).reshape(-1, 3, 32, 32).float().div_(255) - m) / s
 
-    classes = _read_cifar_meta(root / folder / meta_file, meta_key)
+    classes = _read_cifar_meta(root / folder / meta_file, meta_key, checks)
     num_classes = 10 if name == "cifar10" else 100
     return ArrayDataset(
         name=name, x_train=prep(x_tr), y_train=torch.from_numpy(y_tr), x_test=prep(x_te),
         y_test=torch.from_numpy(y_te), num_classes=num_classes, mean=mean, std=std,
         augmentation="crop_flip" if augment else None,
         crop_padding=int(kw.get("crop_padding", 4)), classes=classes,
-        info={"folder": str(root / folder)})
+        info={"folder": str(root / folder),
+              "checksums": "official" if set(checks.values()) == {"official"} else
+              f"manifest {CIFAR_MANIFEST} (not the official files)"})
 
 
-def _unpickle(path: Path) -> dict[str, Any]:
-    """Load one CIFAR pickle (Python-2 era, hence ``latin1``), with ``str`` keys."""
+# -- CIFAR integrity: MD5 before unpickling --------------------------------------------------------
+
+def file_md5(path: str | Path) -> str:
+    """The MD5 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_manifest(folder: Path) -> dict[str, str] | None:
+    """The ``{file: md5}`` of ``folder``'s :data:`CIFAR_MANIFEST`, or ``None`` without one."""
+    path = folder / CIFAR_MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        sums = json.loads(path.read_text())["md5"]
+        if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
+            raise TypeError("'md5' must map file names to hex digests")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a checksum manifest ({type(exc).__name__}: {exc})"
+                         ) from exc
+    return sums
+
+
+def verify_cifar_files(name: str, folder: str | Path) -> dict[str, str]:
+    """Check ``name``'s pickles in ``folder`` against their MD5 sums before any is unpickled.
+
+    Each training and test file, and the meta file if present, must have the official MD5 of
+    :data:`CIFAR_MD5` (torchvision's list) -- or be listed with its exact MD5 in the folder's
+    :data:`CIFAR_MANIFEST`, the explicit way to accept other bytes (the fake CIFAR of
+    :mod:`swa_lib.testing` writes one). Files accepted by a manifest are then read by a
+    restricted unpickler that can only rebuild numpy arrays, lists, dicts and strings, so a
+    manifest can make the loader read other data but never run code. A pickle is code: the
+    check stops a corrupt, truncated or tampered file from being executed.
+
+    Returns:
+        ``{file: "official" | "manifest"}`` for the files checked.
+
+    Raises:
+        ValueError: a file whose MD5 matches neither (the message names the file, both sums and
+            the fix); a malformed manifest.
+    """
+    if name not in CIFAR_MD5:
+        raise ValueError(f"name={name!r}; allowed: {', '.join(CIFAR_MD5)}")
+    folder = Path(folder)
+    _, train, test, _, meta, _ = CIFAR_FOLDERS[name]
+    files = list(train + test) + ([meta] if (folder / meta).is_file() else [])
+    manifest = _read_manifest(folder)
+    out: dict[str, str] = {}
+    for fname in files:
+        got, official = file_md5(folder / fname), CIFAR_MD5[name][fname]
+        if got == official:
+            out[fname] = "official"
+        elif manifest is not None and manifest.get(fname) == got:
+            out[fname] = "manifest"
+        else:
+            listed = "" if manifest is None else (
+                f", nor the {manifest[fname]} its {CIFAR_MANIFEST} lists" if fname in manifest
+                else f", and its {CIFAR_MANIFEST} does not list it")
+            raise ValueError(
+                f"{folder / fname} failed its MD5 check: {got} is not the official {name} sum "
+                f"{official} (torchvision's list){listed}. The file is corrupt, truncated or not "
+                f"the official archive, and was not unpickled. Fix: delete {folder} and "
+                f"load_dataset({name!r}, root=..., download=True), or copy the extracted "
+                f"official archive there.")
+    return out
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and plain containers only: any other global is refused."""
+
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"),  # numpy 1 pickles
+                ("numpy._core.multiarray", "_reconstruct"),  # numpy 2 pickles
+                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR "
+                                         f"pickle accepted by a checksum manifest")
+        return super().find_class(module, name)
+
+
+def _unpickle(path: Path, check: str = "official") -> dict[str, Any]:
+    """Load one CIFAR pickle (Python-2 era, hence ``latin1``), with ``str`` keys.
+
+    ``check`` is what :func:`verify_cifar_files` said of the file: ``"official"`` bytes are
+    unpickled as torchvision does; ``"manifest"`` ones by :class:`_ArraysOnlyUnpickler`.
+    """
     try:
         with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
-    except Exception as exc:  # noqa: BLE001 - re-raised naming the file
+            if check == "official":
+                entry = pickle.load(f, encoding="latin1")
+            else:
+                entry = _ArraysOnlyUnpickler(f, encoding="latin1").load()
+    except Exception as exc:  # re-raised naming the file
         raise ValueError(f"{path} is not a readable CIFAR pickle ({type(exc).__name__}: {exc}); "
                          f"delete the folder and download or copy it again") from exc
     if not isinstance(entry, dict):
@@ -474,13 +595,13 @@ def _unpickle(path: Path) -> dict[str, Any]:
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in entry.items()}
 
 
-def _read_cifar_split(folder: Path, files: Sequence[str], label_key: str
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def _read_cifar_split(folder: Path, files: Sequence[str], label_key: str,
+                      checks: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate ``data`` (uint8 ``(N, 3072)``, channel-major: R, G, B planes of 32x32) and
-    labels (int64 ``(N,)``) of the given batch files."""
+    labels (int64 ``(N,)``) of the given batch files (each verified: ``checks``)."""
     xs, ys = [], []
     for fname in files:
-        entry = _unpickle(folder / fname)
+        entry = _unpickle(folder / fname, checks[fname])
         if "data" not in entry or label_key not in entry:
             raise ValueError(f"{folder / fname} lacks the keys 'data' and {label_key!r} "
                              f"(has {sorted(entry)})")
@@ -493,8 +614,8 @@ def _read_cifar_split(folder: Path, files: Sequence[str], label_key: str
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def _read_cifar_meta(path: Path, key: str) -> tuple[str, ...] | None:
+def _read_cifar_meta(path: Path, key: str, checks: dict[str, str]) -> tuple[str, ...] | None:
     if not path.is_file():
         return None
-    names = _unpickle(path).get(key)
+    names = _unpickle(path, checks[path.name]).get(key)
     return tuple(str(c) for c in names) if names is not None else None

@@ -7,19 +7,27 @@ with the class names), filled with uniform random pixels and random labels drawn
 generator. The numbers a model reaches on it mean nothing; the point is that the real loading,
 augmentation, model and training code runs end to end without the real 170 MB download (the
 smoke profile of the CIFAR notebook and the tests use it).
+
+The loader checks every CIFAR pickle against the official MD5 sums before unpickling it
+(:func:`swa_lib.data.verify_cifar_files`); fake files have other bytes, so the writer also
+emits a checksum manifest (:data:`swa_lib.data.CIFAR_MANIFEST`, :func:`write_md5_manifest`)
+listing their sums -- the documented way to accept them. Files accepted by a manifest are read
+by a restricted unpickler (numpy arrays and plain containers only) and the dataset's
+``info["checksums"]`` says so.
 """
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
 import numpy as np
 
-from .data import CIFAR_FOLDERS
+from .data import CIFAR_FOLDERS, CIFAR_MANIFEST, file_md5
 from .io import atomic_write_bytes
 
-__all__ = ["write_fake_cifar"]
+__all__ = ["write_fake_cifar", "write_md5_manifest"]
 
 
 def write_fake_cifar(root: str | Path, name: str, n_train: int, n_test: int, *,
@@ -29,7 +37,8 @@ def write_fake_cifar(root: str | Path, name: str, n_train: int, n_test: int, *,
     The training images are spread over the format's training files (five ``data_batch_k`` for
     CIFAR-10, one ``train`` for CIFAR-100) with ``np.array_split``; CIFAR-100 also gets
     ``coarse_labels`` (``fine // 5``). Every file is written atomically, and the same arguments
-    always write the same bytes, so concurrent writers and re-runs are harmless.
+    always write the same bytes, so concurrent writers and re-runs are harmless. The checksum
+    manifest (:func:`write_md5_manifest`) is written last.
 
     Returns:
         The dataset folder (``root/cifar-10-batches-py`` or ``root/cifar-100-python``).
@@ -57,4 +66,22 @@ def write_fake_cifar(root: str | Path, name: str, n_train: int, n_test: int, *,
     if name == "cifar100":
         meta["coarse_label_names"] = [f"superclass_{i}" for i in range(20)]
     atomic_write_bytes(path / meta_file, pickle.dumps(meta, protocol=2))
+    write_md5_manifest(path, train_files + test_files + (meta_file,))
     return path
+
+
+def write_md5_manifest(folder: str | Path, files: tuple[str, ...] | list[str]) -> Path:
+    """Write ``folder/`` :data:`~swa_lib.data.CIFAR_MANIFEST`: the MD5 of each of ``files``.
+
+    ``swa_lib.data.load_dataset`` accepts a CIFAR file whose bytes are not the official ones only
+    if this manifest lists its exact MD5 (and then reads it with a restricted unpickler). Write
+    one only for files you made yourself: it is how a folder says "these bytes are mine".
+
+    Returns:
+        The manifest's path.
+    """
+    folder = Path(folder)
+    sums = {f: file_md5(folder / f) for f in files}
+    text = json.dumps({"written_by": "swa_lib.testing", "md5": sums}, indent=1, sort_keys=True)
+    atomic_write_bytes(folder / CIFAR_MANIFEST, (text + "\n").encode())
+    return folder / CIFAR_MANIFEST
