@@ -8,8 +8,10 @@ tensors; no ``DataLoader``, no worker processes, no per-sample Python):
   ``root/mnist1d/``. ``x``: ``(N, 1, 40)`` float32 (a channel dim for 1-D convolutions),
   standardised with the training set's scalar mean/std.
 * ``"cifar10"`` / ``"cifar100"`` -- read from torchvision's on-disk pickle format
-  (``root/cifar-10-batches-py/``, ``root/cifar-100-python/``) by a small reader of our own;
-  ``x``: ``(N, 3, 32, 32)`` float32, ``(x / 255 - mean) / std`` per channel.
+  (``root/cifar-10-batches-py/``, ``root/cifar-100-python/``) by a small reader of our own,
+  after checking every file against the official MD5 sums (:func:`verify_cifar_files`: a
+  pickle is code, and a corrupt or tampered one is never unpickled); ``x``: ``(N, 3, 32, 32)``
+  float32, ``(x / 255 - mean) / std`` per channel.
 
 Augmentation runs on the tensors' device, one batch at a time, and draws its randomness only from
 the ``torch.Generator`` it is given, so a run is reproducible and resumes bit-exactly from a saved
@@ -319,6 +321,7 @@ def load_dataset(name: str, root: str | Path = "data", *, device: str | torch.de
     Raises:
         ValueError: unknown ``name`` or option, bad ``num_samples``.
         FileNotFoundError: CIFAR files missing and ``download=False`` (the message says where).
+        ValueError: a CIFAR file failing its MD5 check (:func:`verify_cifar_files`).
     """
     if name not in DATASET_NAMES:
         raise ValueError(f"name={name!r} is not a known dataset; "
