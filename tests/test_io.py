@@ -16,9 +16,12 @@ import torch
 from swa_lib.io import (
     CacheMismatchError,
     ResultCache,
+    atomic_save_json,
     atomic_savez,
+    atomic_torch_save,
     cached,
     digest,
+    load_torch,
     read_meta,
     stable_hash,
 )
@@ -143,3 +146,47 @@ def test_killed_write_leaves_no_partial_file(tmp_path):
     assert ResultCache(path, {"v": 1}).load()["y"].tolist() == [0, 1, 2]
     with pytest.raises(CacheMismatchError, match="v"):
         ResultCache(path, {"v": 2}).load()
+
+
+# -- weights-only loading and strict JSON -------------------------------------------------------
+
+class _Payload:
+    """Unpickling this object opens (creates) ``marker``: arbitrary code run by ``torch.load``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_load_torch_reads_plain_data_and_refuses_a_pickled_object_unexecuted(tmp_path):
+    plain = {"probs": torch.rand(3, 2), "seconds": 1.5, "rows": [{"epoch": 1, "name": "x"}],
+             "state": {"w": torch.arange(4)}, "none": None}
+    atomic_torch_save(tmp_path / "plain.pt", plain)
+    back = load_torch(tmp_path / "plain.pt")
+    assert back["seconds"] == 1.5 and back["rows"] == plain["rows"] and back["none"] is None
+    assert torch.equal(back["probs"], plain["probs"])
+
+    marker = tmp_path / "executed"
+    torch.save({"probs": torch.zeros(2), "evil": _Payload(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(ValueError, match=r"^SWAG state .*evil\.pt is corrupt or not a "
+                                         r"weights-only file"):
+        load_torch(tmp_path / "evil.pt", what="SWAG state")
+    assert not marker.exists()
+    torch.load(tmp_path / "evil.pt", weights_only=False)  # the payload is live: refusing mattered
+    assert marker.exists()
+
+    (tmp_path / "torn.pt").write_bytes((tmp_path / "plain.pt").read_bytes()[:50])
+    with pytest.raises(ValueError, match=r"torn\.pt is corrupt"):
+        load_torch(tmp_path / "torn.pt")
+
+
+def test_strict_json_refuses_nan_and_names_the_file(tmp_path):
+    atomic_save_json(tmp_path / "loose.json", {"x": float("nan")})  # the default: Python's JSON
+    assert "NaN" in (tmp_path / "loose.json").read_text()
+    with pytest.raises(ValueError, match=r"strict\.json: Out of range float"):
+        atomic_save_json(tmp_path / "strict.json", {"x": float("inf")}, allow_nan=False)
+    assert not (tmp_path / "strict.json").exists()
+    atomic_save_json(tmp_path / "ok.json", {"x": 1.0}, allow_nan=False)
+    assert json.loads((tmp_path / "ok.json").read_text()) == {"x": 1.0}

@@ -57,8 +57,18 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_save_json(path: str | Path, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+def atomic_save_json(path: str | Path, obj: Any, *, allow_nan: bool = True) -> Path:
+    """``obj`` as indented JSON (sorted keys; non-JSON values by ``str``), written atomically.
+
+    ``allow_nan=False`` makes the file strict JSON: a NaN or infinite float raises
+    ``ValueError`` naming the file instead of writing ``NaN`` / ``Infinity``, which
+    ``json.loads`` of Python accepts but strict parsers (JavaScript, ``jq``) refuse.
+    """
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=True, default=str, allow_nan=allow_nan)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc} (NaN or infinity; this file is strict JSON)") from exc
+    return atomic_write_text(path, text + "\n")
 
 
 def atomic_savez(path: str | Path, **arrays: Any) -> Path:
@@ -76,14 +86,24 @@ def atomic_torch_save(path: str | Path, obj: Any) -> Path:
 
 
 def load_torch(path: str | Path, *, what: str = "file") -> Any:
-    """``torch.load`` (CPU, ``weights_only=False``) that names the file when it is unreadable."""
+    """``torch.load(path, map_location="cpu", weights_only=True)``, naming the file on failure.
+
+    ``weights_only=True`` unpickles only tensors, plain containers (dict, list, tuple), numbers,
+    strings and ``None``: loading never runs code from the file. A file holding any other
+    pickled object -- which ``weights_only=False`` would import and call, e.g. a class whose
+    ``__reduce__`` runs a shell command -- is refused with a ``ValueError``, as is a torn or
+    truncated file. Everything the library saves (state dicts, averages, SWAG states,
+    checkpoints with RNG states as tensors and lists) is of that kind.
+    """
     path = Path(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # re-raised with the file named
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
         raise ValueError(
-            f"{what} {path} is corrupt or unreadable ({type(exc).__name__}: {exc}); "
-            f"delete it to start that part again"
+            f"{what} {path} is corrupt or not a weights-only file (torch.load with "
+            f"weights_only=True refused it: {type(exc).__name__}: {reason}); delete it to "
+            f"start that part again"
         ) from exc
 
 
