@@ -21,6 +21,15 @@ CACHE_VERSION = 1
 
 SWA_LR_SCHEDULES = ("constant", "cyclic")
 
+#: Optimisers a run can train with (``TrainConfig.optimizer``; built by ``loop.build_optimizer``).
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+#: Fields added after the first cache keys were fixed, with their defaults: a field at its default
+#: is left out of :meth:`TrainConfig.key`, so every run that does not use it keeps its cached
+#: folder (and its numbers: the defaults train exactly as before the field existed).
+KEY_OMITTED_AT_DEFAULT: dict[str, Any] = {"optimizer": "sgd", "swa_c_iters": None,
+                                          "average_only": None, "average_exclude": None}
+
 
 def resolve_device(device: str) -> str:
     """``"auto"`` -> ``"cuda"`` when available else ``"cpu"``; checks that CUDA exists if asked."""
@@ -132,6 +141,21 @@ class TrainConfig:
         checkpoint_every: write a checkpoint every this many epochs.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
         amp: bf16 autocast on CUDA; channels_last: NHWC for 4-D inputs; compile: ``torch.compile``.
+        optimizer: ``"sgd"`` (the paper's), ``"adam"`` or ``"adamw"``, with the same schedule
+            and SWA phase. For Adam/AdamW ``momentum`` is ``beta1`` (its default 0.9 is Adam's)
+            and ``beta2 = 0.999``; ``weight_decay`` is Adam's L2 term in the gradient, AdamW's
+            decoupled decay ``w -= lr * wd * w``.
+        swa_c_iters: average every this many optimiser steps instead of every ``swa_c_epochs``
+            epochs (``None``). Steps are counted from the start of epoch ``swa_start`` (1-based),
+            the epoch whose end is the first averaging point of the epoch mode, so
+            ``swa_c_iters = steps per epoch`` averages exactly the iterates of ``swa_c_epochs=1``.
+            With ``swa_lr_schedule="cyclic"`` one cycle is ``swa_c_iters`` steps, ending where a
+            model is averaged (the paper's cycle length ``c`` in iterations).
+        average_only, average_exclude: ``fnmatch`` patterns over ``model.named_parameters()``
+            names choosing which parameters SWA, EMA and SWAG average (e.g. ``["fc2.*"]``: the
+            last layer; ``average_exclude=["*.bias"]``). ``None``: all / none. The other
+            parameters of an average follow the SGD iterate at its last update, as its buffers
+            do; SWAG's posterior over them is a point mass there.
     """
 
     dataset: str
@@ -164,6 +188,10 @@ class TrainConfig:
     amp: bool = False
     channels_last: bool = False
     compile: bool = False
+    optimizer: str = "sgd"
+    swa_c_iters: int | None = None
+    average_only: list[str] | None = None
+    average_exclude: list[str] | None = None
 
     def __post_init__(self) -> None:
         check = FieldCheck(self)
@@ -195,6 +223,27 @@ class TrainConfig:
             raise check.error("collect_swag",
                               "SWAG is collected during the SWA phase: needs swa=True")
         check.device()
+        self._check_training_options(check)
+
+    def _check_training_options(self, check: FieldCheck) -> None:
+        """The optimiser, iteration averaging and parameter-subset fields."""
+        check.one_of("optimizer", OPTIMIZERS)
+        if self.swa_c_iters is not None:
+            check.integers("swa_c_iters")
+            if not self.swa:
+                raise check.error("swa_c_iters", "averaging every k steps needs swa=True")
+            if self.swa_c_epochs != 1:
+                raise check.error("swa_c_epochs", "must be 1 when swa_c_iters sets the "
+                                                  "averaging period")
+            if self.snapshots:
+                raise check.error("snapshots", "snapshots are saved per epoch: not with "
+                                               "swa_c_iters")
+        for name in ("average_only", "average_exclude"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, list) or not value or not all(
+                    isinstance(v, str) and v for v in value)):
+                raise check.error(name, "must be None or a non-empty list of fnmatch patterns "
+                                        "over parameter names, e.g. ['fc2.*']")
 
     # -- identity -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -214,6 +263,9 @@ class TrainConfig:
         lives), plus the cache version."""
         d = self.to_dict()
         d.pop("checkpoint_every")
+        for name, default in KEY_OMITTED_AT_DEFAULT.items():
+            if d[name] == default:
+                d.pop(name)
         if self.dataset == "mnist1d":  # generated from (num_samples, data_seed, dataset_kw)
             d.pop("data_root")
         else:  # files on disk: a fake copy and the real one must not share runs
@@ -233,18 +285,32 @@ class TrainConfig:
             # The cycle of c = swa_c_epochs epochs ends where a model is averaged.
             cycle = self.swa_c_epochs * iters_per_epoch
             i = (epoch - (self.swa_start - 1)) * iters_per_epoch + iteration_in_epoch + 1
-            # Phase-align: the first averaged epoch ends a cycle.
-            i += cycle - iters_per_epoch
+            if self.swa_c_iters is not None:  # cycles of swa_c_iters steps from the phase start
+                cycle = self.swa_c_iters
+            else:  # phase-align: the first averaged epoch ends a cycle
+                i += cycle - iters_per_epoch
             assert self.swa_lr_max is not None
             return cyclic_lr(i, lr_max=self.swa_lr_max, lr_min=self.swa_lr, cycle=cycle)
         return swa_schedule(epoch, lr_init=self.lr_init, swa_lr=self.swa_lr,
                             swa_start=self.swa_start)
 
     def averages_after(self, epoch: int) -> bool:
-        """Whether the SGD iterate is averaged after epoch ``epoch`` (0-based)."""
+        """Whether the SGD iterate is averaged after epoch ``epoch`` (0-based); never with
+        ``swa_c_iters`` (see :meth:`averages_at_step`)."""
         assert self.swa_start is not None
-        return self.swa and epoch + 1 >= self.swa_start and \
+        return self.swa and self.swa_c_iters is None and epoch + 1 >= self.swa_start and \
             (epoch + 1 - self.swa_start) % self.swa_c_epochs == 0
+
+    def averages_at_step(self, epoch: int, iteration_in_epoch: int, iters_per_epoch: int) -> bool:
+        """With ``swa_c_iters = k``: whether the iterate after step ``iteration_in_epoch``
+        (0-based) of epoch ``epoch`` (0-based) is averaged, i.e. whether ``j = (epoch -
+        (swa_start - 1)) * iters_per_epoch + iteration_in_epoch + 1``, the step's 1-based count
+        from the start of epoch ``swa_start``, is a positive multiple of ``k``."""
+        assert self.swa_start is not None
+        if not self.swa or self.swa_c_iters is None or epoch < self.swa_start - 1:
+            return False
+        j = (epoch - (self.swa_start - 1)) * iters_per_epoch + iteration_in_epoch + 1
+        return j % self.swa_c_iters == 0
 
     def evaluates_after(self, epoch: int) -> bool:
         """Whether the models are evaluated after epoch ``epoch`` (0-based): every
