@@ -22,6 +22,8 @@ evaluation consumes no randomness and the evaluation frequency never changes the
 Modules: ``config`` (:class:`TrainConfig`, :class:`FieldCheck` -- the validation every config
 uses), ``loop`` (:func:`train_epoch`, the one SGD step loop; :func:`run`; :func:`build_optimizer`),
 ``runs`` (the run folder: lock, cache read, weights-only checkpoints, seeding, :class:`RunResult`),
+``distributed`` (the same run over the ranks of a ``torchrun`` launch, DDP), ``subset`` (averaging
+a chosen subset of the parameters), ``divergence`` (:class:`TrainingDiverged`),
 ``compare`` (SGD/SWA pairs over seeds), ``presets`` (the book's base configs), ``course_project``
 (the course project's two-phase protocol on the same infrastructure).
 """
@@ -29,10 +31,12 @@ uses), ``loop`` (:func:`train_epoch`, the one SGD step loop; :func:`run`; :func:
 from .compare import Pair, pairs_frame, sgd_and_swa
 from .config import CACHE_VERSION, SWA_LR_SCHEDULES, FieldCheck, TrainConfig, resolve_device
 from .course_project import CourseConfig, CourseResult, course_project_run
+from .divergence import TrainingDiverged
 from .loop import METRIC_COLUMNS, OPTIMIZERS, EpochLoss, build_optimizer, run, train_epoch
 from .runs import RunFolder, RunResult, run_dir_for
 
 __all__ = ["TrainConfig", "RunResult", "RunFolder", "run", "run_dir_for", "resolve_device",
            "CACHE_VERSION", "SWA_LR_SCHEDULES", "METRIC_COLUMNS", "Pair", "sgd_and_swa",
            "pairs_frame", "train_epoch", "EpochLoss", "build_optimizer", "OPTIMIZERS",
-           "FieldCheck", "CourseConfig", "CourseResult", "course_project_run"]
+           "FieldCheck", "CourseConfig", "CourseResult", "course_project_run",
+           "TrainingDiverged"]

@@ -33,7 +33,9 @@ from ..io import atomic_save_json, atomic_torch_save, atomic_write_text
 from ..metrics import evaluate
 from ..models import build_model
 from ..progress import emit
-from .config import TrainConfig, resolve_device
+from .config import OPTIMIZERS, TrainConfig, resolve_device
+from .distributed import Ranks, ranks_for
+from .divergence import TrainingDiverged
 from .runs import (
     CHECKPOINT_FILE,
     FINAL_FILE,
@@ -41,7 +43,6 @@ from .runs import (
     RunResult,
     dataset_of,
     load_checkpoint,
-    locked,
     make_generator,
     read_final,
     restore_checkpoint,
@@ -50,6 +51,7 @@ from .runs import (
     save_snapshot,
     seed_everything,
 )
+from .subset import follow_iterate, pin_swag, select_parameters, swag_fixed_mask
 
 __all__ = ["EpochLoss", "train_epoch", "build_optimizer", "OPTIMIZERS", "evaluate_splits",
            "check_batch_size", "run", "RunProgress", "METRIC_COLUMNS"]
@@ -57,8 +59,6 @@ __all__ = ["EpochLoss", "train_epoch", "build_optimizer", "OPTIMIZERS", "evaluat
 METRIC_COLUMNS = [f"{who}_{split}_{k}" for who in ("sgd", "swa") for split in ("train", "test")
                   for k in ("loss", "accuracy", "nll")]
 
-#: Optimisers :func:`build_optimizer` knows.
-OPTIMIZERS = ("sgd", "adamw")
 
 
 # -- one epoch --------------------------------------------------------------------------------
@@ -70,16 +70,27 @@ class EpochLoss:
     ``loss_sum`` is a float64 0-dim tensor on the model's device: the sum over mini-batches of
     the batch-mean cross-entropy times the batch size, so :attr:`mean` is the running mean
     over the epoch's *augmented* samples. ``n_samples`` / ``n_steps`` count samples and steps.
+    ``step_losses`` holds each step's (detached, 0-dim) loss tensor, still on the device, for
+    :meth:`first_nonfinite_step`.
     """
 
     loss_sum: Tensor
     n_samples: int
     n_steps: int
+    step_losses: list[Tensor] = field(default_factory=list, repr=False)
 
     @property
     def mean(self) -> float:
         """``loss_sum / n_samples`` (nats per sample; one device sync; NaN for no samples)."""
         return self.loss_sum.item() / self.n_samples if self.n_samples else float("nan")
+
+    def first_nonfinite_step(self) -> int | None:
+        """0-based index of the first step whose mini-batch loss is NaN or infinite (``None``
+        when every one is finite). One stack and one host sync for the whole epoch."""
+        if not self.step_losses:
+            return None
+        bad = ~torch.isfinite(torch.stack(self.step_losses))
+        return int(bad.nonzero()[0, 0]) if bool(bad.any()) else None
 
 
 def train_epoch(
@@ -93,6 +104,8 @@ def train_epoch(
     amp: bool = False,
     channels_last: bool = False,
     forward_model: nn.Module | None = None,
+    after_step: Callable[[int], None] | None = None,
+    shard: Callable[[Tensor, Tensor], tuple[Tensor, Tensor, float]] | None = None,
 ) -> EpochLoss:
     r"""One pass of mini-batch steps over ``batches`` (the package's only step loop).
 
@@ -114,7 +127,14 @@ def train_epoch(
         amp: bf16 autocast when the batch is on CUDA (ignored on the CPU).
         channels_last: NHWC memory format for 4-D inputs.
         forward_model: the module to call instead of ``model`` (e.g. ``torch.compile(model)``,
-            which shares its parameters).
+            which shares its parameters, or a ``DistributedDataParallel`` over it).
+        after_step: ``after_step(i)`` after step ``i`` (and its EMA update), e.g. to average
+            every ``k`` steps.
+        shard: data-parallel training (:mod:`~swa_lib.training.distributed`): ``shard(x, y)``
+            of the augmented global batch returns this rank's slice ``(x_r, y_r)`` and a factor
+            ``f``; the step back-propagates ``f * sum_i CE_i`` over the slice (``f = W / b``
+            makes DDP's average over ``W`` ranks the global batch's mean gradient), and
+            ``loss_sum`` sums this rank's losses.
 
     Returns:
         :class:`EpochLoss` -- the summed loss stays on the device until it is read.
@@ -125,6 +145,7 @@ def train_epoch(
     loss_sum = torch.zeros((), dtype=torch.float64,
                            device=first.device if first is not None else "cpu")
     seen = steps = 0
+    losses: list[Tensor] = []
     for it, (xb, yb) in enumerate(batches):
         if lr_at is not None:
             lr = lr_at(it)
@@ -134,34 +155,52 @@ def train_epoch(
             xb = augment(xb)
         if channels_last and xb.dim() == 4:
             xb = xb.contiguous(memory_format=torch.channels_last)
+        factor = None
+        if shard is not None:
+            xb, yb, factor = shard(xb, yb)
         with torch.autocast("cuda", dtype=torch.bfloat16,
                             enabled=amp and xb.device.type == "cuda"):
-            loss = F.cross_entropy(net(xb), yb)
+            if factor is None:
+                loss = F.cross_entropy(net(xb), yb)
+            else:  # this rank's summed loss: correct for an empty or uneven slice too
+                summed = F.cross_entropy(net(xb), yb, reduction="sum")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if factor is None:
+            loss.backward()
+        else:
+            (summed * factor).backward()
         optimizer.step()
         if ema is not None:
             ema.update(model)
-        loss_sum += loss.detach().double() * xb.shape[0]
+        if after_step is not None:
+            after_step(it)
+        step_loss = loss.detach() if factor is None else summed.detach()
+        losses.append(step_loss)
+        loss_sum += step_loss.double() * (xb.shape[0] if factor is None else 1)
         seen += xb.shape[0]
         steps += 1
-    return EpochLoss(loss_sum, seen, steps)
+    return EpochLoss(loss_sum, seen, steps, losses)
 
 
 def build_optimizer(name: str, params: Iterable[Tensor], *, lr: float, momentum: float = 0.0,
-                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
+                    weight_decay: float = 0.0, betas: tuple[float, float] | None = None
+                    ) -> torch.optim.Optimizer:
     """The optimiser ``name`` of :data:`OPTIMIZERS` over ``params``.
 
     ``"sgd"``: ``torch.optim.SGD(lr, momentum, weight_decay)`` (weight decay as L2 in the
-    gradient, as the paper's code); ``"adamw"``: ``torch.optim.AdamW(lr, weight_decay)``
-    (decoupled decay; ``momentum`` must be 0, AdamW's betas stay at their defaults).
+    gradient, as the paper's code); ``"adam"``: ``torch.optim.Adam(lr, betas, weight_decay)``
+    (L2 in the gradient); ``"adamw"``: ``torch.optim.AdamW(lr, betas, weight_decay)``
+    (decoupled decay). Adam's ``betas`` default to torch's ``(0.9, 0.999)``; ``momentum`` must
+    then be 0 (pass ``betas=(beta1, beta2)``: :func:`run` uses ``(config.momentum, 0.999)``).
     """
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adamw":
+    if name in ("adam", "adamw"):
         if momentum:
-            raise ValueError(f"momentum={momentum!r}: AdamW takes no momentum (use 0)")
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+            raise ValueError(f"momentum={momentum!r}: {name} takes betas, not momentum (use 0)")
+        kind = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return kind(params, lr=lr, weight_decay=weight_decay,
+                    **({"betas": tuple(betas)} if betas is not None else {}))
     raise ValueError(f"optimizer={name!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")
 
 
@@ -183,11 +222,6 @@ def check_batch_size(config: Any, ds: ArrayDataset) -> int:
         raise ValueError(f"{type(config).__name__}.batch_size={config.batch_size} is larger "
                          f"than the training set ({n_train} samples); allowed: 1..{n_train}")
     return math.ceil(n_train / config.batch_size)
-
-
-def _bn_batches(ds: ArrayDataset, batch_size: int) -> Iterable[tuple[Tensor, Tensor]]:
-    """Unaugmented training batches in order: BN recomputation consumes no randomness."""
-    return iterate_batches(ds.x_train, ds.y_train, batch_size, shuffle=False)
 
 
 class RunProgress:
@@ -249,6 +283,9 @@ class _Run:
     t_start: float
     rows: list[dict[str, Any]] = field(default_factory=list)
     start_epoch: int = 0
+    ranks: Ranks = field(default_factory=Ranks)
+    fixed: list[str] = field(default_factory=list)  # parameters the averages do not average
+    swag_fixed: Tensor | None = None  # their entries in SWAG's flat vector
 
     def objects(self) -> dict[str, Any]:
         """What a checkpoint saves by name (``None``: not used by this run)."""
@@ -271,19 +308,29 @@ def run(
         progress: show a tqdm bar (default: on unless ``SWA_LIB_PROGRESS=0``).
         callback: ``callback(epoch, row)`` after each epoch's checkpoint is written (0-based
             epoch, the metrics row); raising from it stops the run as a kill would.
+
+    Under ``torchrun --nproc_per_node N`` (or in an initialised process group of ``N > 1``
+    ranks) every rank calls ``run`` with the same config and the run trains with DDP, equal to
+    the single-process run (:mod:`~swa_lib.training.distributed`); every rank returns the
+    result, ``callback`` is called on every rank, the bar shows on rank 0.
+
+    Raises:
+        TrainingDiverged: a training loss became NaN or infinite (the epoch and iteration are
+            named; the last checkpoint is kept and no ``final.json`` is written).
     """
     if progress is None:
         progress = os.environ.get("SWA_LIB_PROGRESS", "1") != "0"
     # One process trains a given config at a time; a second one waits, then finds it cached.
     name = f"{config.model} seed {config.seed}"
-    with locked(run_dir_for(config, runs_dir)) as path:
-        final = read_final(path)
+    ranks = ranks_for(config)
+    with ranks.lock(run_dir_for(config, runs_dir)) as path:
+        final = ranks.from_rank0(lambda: read_final(path))
         if final is not None:
-            RunProgress(name, config.epochs, config.epochs, cached=True).close()
+            _progress(ranks, name, config.epochs, config.epochs, cached=True).close()
             return RunResult(config, pd.read_csv(path / METRICS_FILE), final, path, cached=True)
-        state = _setup(config, path)
+        state = _setup(config, path, ranks)
         _resume(state)
-        bar = RunProgress(name, config.epochs, state.start_epoch, enabled=progress)
+        bar = _progress(ranks, name, config.epochs, state.start_epoch, enabled=progress)
         for epoch in range(state.start_epoch, config.epochs):
             row = _epoch(state, epoch)
             _checkpoint(state, epoch)
@@ -296,11 +343,27 @@ def run(
         return result
 
 
-def _setup(config: TrainConfig, path: Path) -> _Run:
+class _NoProgress:
+    """The progress of a rank other than 0: nothing shown, no events."""
+
+    def epoch(self, done: int, **postfix: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(ranks: Ranks, *args: Any, **kwargs: Any) -> RunProgress | _NoProgress:
+    return RunProgress(*args, **kwargs) if ranks.is_writer else _NoProgress()
+
+
+def _setup(config: TrainConfig, path: Path, ranks: Ranks | None = None) -> _Run:
     """Data, seeds, model, optimiser and averagers, in the order that fixes the RNG streams:
     the global seeds, then the data generator, then the model's initialisation."""
-    atomic_save_json(path / "config.json", config.to_dict())
-    device = resolve_device(config.device)
+    ranks = ranks if ranks is not None else Ranks(device=resolve_device(config.device))
+    if ranks.is_writer:
+        atomic_save_json(path / "config.json", config.to_dict())
+    device = ranks.device
     t_start = time.perf_counter()
     ds = dataset_of(config, device=device)
     iters_per_epoch = check_batch_size(config, ds)
@@ -310,8 +373,7 @@ def _setup(config: TrainConfig, path: Path) -> _Run:
     model = build_model(config.model, ds.num_classes, **config.model_kw).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer("sgd", model.parameters(), lr=config.lr_init,
-                                momentum=config.momentum, weight_decay=config.weight_decay)
+    optimizer = _optimizer(config, model)
     swa = SWA(model) if config.swa else None
     ema = EMA(model, config.ema_decay) if config.ema_decay is not None else None
     swag = None
@@ -319,9 +381,37 @@ def _setup(config: TrainConfig, path: Path) -> _Run:
         from ..swag import SWAG
 
         swag = SWAG(model, max_rank=config.swag_rank)
-    step_model = torch.compile(model) if config.compile else model
-    return _Run(config, path, ds, iters_per_epoch, gen, model, optimizer, swa, ema, swag,
-                step_model, t_start)
+    step_model = ranks.step_model(model, compile=config.compile)
+    state = _Run(config, path, ds, iters_per_epoch, gen, model, optimizer, swa, ema, swag,
+                 step_model, t_start, ranks=ranks)
+    _choose_averaged(state)
+    return state
+
+
+def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """``config.optimizer`` over the model; Adam's ``beta1`` is ``config.momentum``."""
+    adam = config.optimizer in ("adam", "adamw")
+    return build_optimizer(config.optimizer, model.parameters(), lr=config.lr_init,
+                           momentum=0.0 if adam else config.momentum,
+                           weight_decay=config.weight_decay,
+                           betas=(config.momentum, 0.999) if adam else None)
+
+
+def _choose_averaged(state: _Run) -> None:
+    """The parameter subset of ``average_only`` / ``average_exclude`` (:mod:`.subset`), and a
+    ``swa_c_iters`` that leaves the SWA phase without an averaging point refused."""
+    c = state.config
+    if c.average_only is not None or c.average_exclude is not None:
+        chosen = select_parameters(state.model, c.average_only, c.average_exclude)
+        state.fixed = [n for n, _ in state.model.named_parameters() if n not in set(chosen)]
+        state.swag_fixed = swag_fixed_mask(state.model, chosen) if state.swag else None
+    if c.swa_c_iters is not None:
+        assert c.swa_start is not None
+        phase = (c.epochs - c.swa_start + 1) * state.iters_per_epoch
+        if c.swa_c_iters > phase:
+            raise ValueError(f"TrainConfig.swa_c_iters={c.swa_c_iters} is invalid: the SWA "
+                             f"phase has {phase} steps ({state.iters_per_epoch} per epoch), so "
+                             f"nothing would be averaged; allowed: 1..{phase}")
 
 
 def _resume(state: _Run) -> None:
@@ -344,44 +434,81 @@ def _epoch(state: _Run, epoch: int) -> dict[str, Any]:
         lr_at=lambda it: c.learning_rate(epoch, it, state.iters_per_epoch),
         augment=(lambda xb: ds.augment(xb, state.gen)) if c.augment else None,
         ema=state.ema, amp=c.amp, channels_last=c.channels_last,
-        forward_model=state.step_model)
+        forward_model=state.step_model, after_step=_step_averaging(state, epoch),
+        shard=state.ranks.shard())
+    running_loss = _check_finite(state, epoch, loss)
     _average(state, epoch)
     row: dict[str, Any] = {"epoch": epoch + 1,
                            "lr": c.learning_rate(epoch, 0, state.iters_per_epoch),
-                           "running_train_loss": loss.mean}
+                           "running_train_loss": running_loss}
     row.update(dict.fromkeys(METRIC_COLUMNS, float("nan")))
     if c.evaluates_after(epoch):
         row.update(_evaluate(state))
+        if not math.isfinite(row["sgd_train_loss"]):
+            raise TrainingDiverged(epoch + 1, None, row["sgd_train_loss"], state.path)
     row["swa_n"] = state.swa.n_averaged if state.swa is not None else 0
     row["epoch_time_s"] = time.perf_counter() - t0
     state.rows.append(row)
     return row
 
 
+def _check_finite(state: _Run, epoch: int, loss: EpochLoss) -> float:
+    """The epoch's running loss (over every rank); :class:`TrainingDiverged` naming the first
+    step whose loss is not finite (found once, at the epoch's end: no per-step sync)."""
+    mean, bad = state.ranks.epoch_loss(loss)
+    if bad is not None:
+        value = float(loss.step_losses[bad]) if bad < len(loss.step_losses) else float("nan")
+        raise TrainingDiverged(epoch + 1, bad + 1, value if not math.isfinite(value)
+                               else float("nan"), state.path)
+    return mean
+
+
+def _fold(state: _Run) -> None:
+    """Fold the iterate into SWA (and SWAG); parameters outside the chosen subset follow it."""
+    assert state.swa is not None
+    state.swa.update(state.model)
+    follow_iterate(state.swa.module, state.model, state.fixed)
+    if state.swag is not None:
+        state.swag.update(state.model)
+        pin_swag(state.swag, state.model, state.swag_fixed)
+
+
+def _step_averaging(state: _Run, epoch: int) -> Callable[[int], None] | None:
+    """With ``swa_c_iters``: ``train_epoch``'s ``after_step``, folding at every k-th step."""
+    c, ipe = state.config, state.iters_per_epoch
+    if state.swa is None or c.swa_c_iters is None:
+        return None
+
+    def after_step(it: int) -> None:
+        if c.averages_at_step(epoch, it, ipe):
+            _fold(state)
+
+    return after_step
+
+
 def _average(state: _Run, epoch: int) -> None:
     """At an averaging point: fold the iterate into SWA (and SWAG), save it as a snapshot."""
     if state.swa is None or not state.config.averages_after(epoch):
         return
-    state.swa.update(state.model)
-    if state.swag is not None:
-        state.swag.update(state.model)
-    if state.config.snapshots:
+    _fold(state)
+    if state.config.snapshots and state.ranks.is_writer:
         save_snapshot(state.path, epoch, state.model)
 
 
 def _evaluate(state: _Run) -> dict[str, float]:
     """The SGD iterate's metrics and, once it exists, the SWA model's (BN recomputed first)."""
-    row = evaluate_splits(state.model, state.ds, "sgd")
+    ranks = state.ranks
+    row = ranks.evaluate_splits(state.model, state.ds, "sgd")
     swa = state.swa
     if swa is not None and swa.n_averaged > 0:
-        update_bn(swa.module, _bn_batches(state.ds, state.config.batch_size))
-        row.update(evaluate_splits(swa.module, state.ds, "swa"))
+        update_bn(swa.module, ranks.bn_batches(state.ds, state.config.batch_size))
+        row.update(ranks.evaluate_splits(swa.module, state.ds, "swa"))
     return row
 
 
 def _checkpoint(state: _Run, epoch: int) -> None:
     """Write ``checkpoint.pt`` and ``metrics.csv`` when the config asks for it after ``epoch``."""
-    if not state.config.checkpoints_after(epoch):
+    if not state.config.checkpoints_after(epoch) or not state.ranks.is_writer:
         return
     save_checkpoint(state.path / CHECKPOINT_FILE, key=state.config.key(), epoch=epoch,
                     objects=state.objects(), generator=state.gen, rows=state.rows)
@@ -391,28 +518,36 @@ def _checkpoint(state: _Run, epoch: int) -> None:
 def _finish(state: _Run) -> RunResult:
     """Save the final models (BN recomputed for the averages) and ``final.json``; drop the
     checkpoint."""
-    config, path, ds = state.config, state.path, state.ds
+    config, path, ds, ranks = state.config, state.path, state.ds, state.ranks
     final: dict[str, Any] = {"key": config.key(), "num_classes": ds.num_classes,
                              "epochs": config.epochs, "n_train": int(ds.x_train.shape[0]),
-                             "n_test": int(ds.x_test.shape[0])}
+                             "n_test": int(ds.x_test.shape[0]), "world_size": ranks.world}
     last = state.rows[-1]
     final.update({k: last[k] for k in METRIC_COLUMNS if k.startswith("sgd_")})
-    _save(path / "sgd.pt", state.model)
+    save = _save if ranks.is_writer else _skip
+    save(path / "sgd.pt", state.model)
     if state.swa is not None:
         final.update({k: last[k] for k in METRIC_COLUMNS if k.startswith("swa_")})
         final["swa_n"] = state.swa.n_averaged
-        _save(path / "swa.pt", state.swa.module)
+        save(path / "swa.pt", state.swa.module)
     if state.ema is not None:
-        update_bn(state.ema.module, _bn_batches(ds, config.batch_size))
-        final.update(evaluate_splits(state.ema.module, ds, "ema"))
-        _save(path / "ema.pt", state.ema.module)
+        follow_iterate(state.ema.module, state.model, state.fixed)
+        update_bn(state.ema.module, ranks.bn_batches(ds, config.batch_size))
+        final.update(ranks.evaluate_splits(state.ema.module, ds, "ema"))
+        save(path / "ema.pt", state.ema.module)
     if state.swag is not None:
-        _save(path / "swag.pt", state.swag)
+        save(path / "swag.pt", state.swag)
     final["wall_time_s"] = time.perf_counter() - state.t_start
-    atomic_save_json(path / FINAL_FILE, final)
-    (path / CHECKPOINT_FILE).unlink(missing_ok=True)
+    if ranks.is_writer:  # strict JSON: a NaN is an error, never a cached "result"
+        atomic_save_json(path / FINAL_FILE, final, allow_nan=False)
+        (path / CHECKPOINT_FILE).unlink(missing_ok=True)
+    ranks.barrier()  # every rank returns once the files exist
     return RunResult(config, pd.DataFrame(state.rows), final, path)
 
 
 def _save(file: Path, obj: Any) -> None:
     atomic_torch_save(file, obj.state_dict())
+
+
+def _skip(file: Path, obj: Any) -> None:
+    """What a rank other than 0 saves: nothing."""
