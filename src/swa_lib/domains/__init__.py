@@ -25,8 +25,16 @@ from .course_models import CourseCNN, CourseMLP, CourseMobileNetV2
 from .course_schedules import course_cosine_table, course_swa_linear_table
 from .digits import load_digits_domain
 from .graphs import CLUSTER_RECIPE, CourseGCN, GraphDomain, make_sbm_cluster, normalized_adjacency
-from .recipes import COURSE_RECIPES, DIGITS_EPOCH_SCALE, ROW_NAMES, cifar_domain, domain_and_model
+from .recipes import (
+    COURSE_RECIPES,
+    DIGITS_EPOCH_SCALE,
+    ROW_NAMES,
+    cifar_domain,
+    domain_and_model,
+    scale_epochs,
+)
 from .regression import make_friedman, make_two_d, two_d_function
+from .tables import runs_frame, summary_table
 
 __all__ = [
     "TensorDomain", "split_indices", "CourseRecipe", "SWAPhase", "course_phase", "course_swa_run",
@@ -34,5 +42,6 @@ __all__ = [
     "CourseMLP", "CourseMobileNetV2", "course_cosine_table", "course_swa_linear_table",
     "load_digits_domain", "CLUSTER_RECIPE", "CourseGCN", "GraphDomain", "make_sbm_cluster",
     "normalized_adjacency", "COURSE_RECIPES", "DIGITS_EPOCH_SCALE", "ROW_NAMES", "cifar_domain",
-    "domain_and_model", "make_friedman", "make_two_d", "two_d_function",
+    "domain_and_model", "make_friedman", "make_two_d", "two_d_function", "runs_frame",
+    "summary_table", "scale_epochs",
 ]

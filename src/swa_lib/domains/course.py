@@ -51,6 +51,7 @@ from torch.nn.utils import parameters_to_vector
 from ..averaging import update_bn
 from ..io import atomic_save_json, atomic_torch_save, stable_hash
 from ..schedules import cyclic_lr
+from ..training.config import resolve_device
 from ..training.course_project import update_bn_no_reset
 from ..training.runs import FINAL_FILE, load_weights, locked, read_final, seed_everything
 from .course_schedules import course_cosine_table, course_swa_linear_table
@@ -349,6 +350,7 @@ def course_swa_run(spec: dict[str, Any], build_domain: DomainBuilder, build_mode
     if len(set(names)) != len(names) or "pretrained" in names:
         raise ValueError(f"phase names must be distinct and not 'pretrained', got {names}")
     runs_dir = Path(runs_dir)
+    device = resolve_device(device)
     key = stable_hash({"spec": spec, "recipe": recipe.to_dict(), "seed": seed, "device": device,
                        "phases": [dataclasses.asdict(p) for p in phases],
                        "version": CACHE_VERSION})

@@ -34,6 +34,7 @@ from .graphs import CourseGCN, make_sbm_cluster
 from .regression import make_friedman, make_two_d
 
 __all__ = ["COURSE_RECIPES", "DIGITS_EPOCH_SCALE", "domain_and_model", "cifar_domain",
+           "scale_epochs",
            "ROW_NAMES"]
 
 #: Epoch multiplier of the digits recipe (MNIST's 235 batches per epoch / the digits' 6).
@@ -124,3 +125,20 @@ def domain_and_model(row: str, **kw: Any) -> tuple[Any, Any]:
     if augment:
         return build, lambda d: CourseMobileNetV2(3, d.num_outputs)
     return build, lambda d: CourseCNN(3, d.num_outputs, 32, 3)
+
+
+def scale_epochs(recipe: CourseRecipe, factor: float) -> CourseRecipe:
+    """``recipe`` with every epoch count multiplied by ``factor`` (at least 1 epoch, the same
+    number of SWA cycles); ``factor = 1`` is the course's recipe. For smoke tests and budgets."""
+    import dataclasses
+
+    if not factor > 0:
+        raise ValueError(f"factor must be > 0, got {factor}")
+    if factor == 1:
+        return recipe
+    swa = recipe.swa
+    cycle = max(1, round(factor * swa.cycle_epochs))
+    new_swa = dataclasses.replace(swa, cycle_epochs=cycle,
+                                  epochs=cycle * (swa.epochs // swa.cycle_epochs))
+    return dataclasses.replace(recipe, swa=new_swa,
+                               pretrain_epochs=max(1, round(factor * recipe.pretrain_epochs)))

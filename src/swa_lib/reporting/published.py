@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["SWA_README_CIFAR", "SWA_README_BUDGET_EPOCHS", "SWA_README_COLUMNS",
+__all__ = ["COURSE_PROJECT_TABLES", "COURSE_PROJECT_LOG_DISTANCES", "course_project_table",
+           "SWA_README_CIFAR", "SWA_README_BUDGET_EPOCHS", "SWA_README_COLUMNS",
            "COURSE_PROJECT_REPORTED", "SWAG_README_CIFAR100_NLL", "swag_nll_table",
            "swa_readme_table", "swa_readme_overview", "DATASET_LABELS", "MODEL_LABELS"]
 
@@ -67,6 +68,58 @@ COURSE_PROJECT_REPORTED: dict[str, tuple[float, float, float]] = {
     "CIFAR-10, MobileNetV2": (78.43, 79.01, 78.84),
     "MNIST": (98.49, 98.50, 98.51),
 }
+
+
+#: The course project's Tables 1-3 complete (``BayesianML_Report.pdf``, section 5): row ->
+#: quantity -> column -> value. Regression (Table 1): test MSE, no Ensemble column. Images
+#: (Table 2): test loss (cross-entropy) and test accuracy (%), all four columns. CLUSTER (Table 3):
+#: test loss and accuracy (%), no Ensemble column. All are per-batch averaged (its ``test_epoch``).
+#: The report's 2-D SWA entry repeats its Final entry (0.214709); its log ``runs/2D.txt`` line 412
+#: prints 0.214901 for the SWA model.
+COURSE_PROJECT_TABLES: dict[str, dict[str, dict[str, float]]] = {
+    "two_d": {"mse": {"Pretrained": 0.21922, "Final": 0.214709, "SWA": 0.214709}},
+    "friedman1": {"mse": {"Pretrained": 0.173177, "Final": 0.168545, "SWA": 0.167995}},
+    "friedman3": {"mse": {"Pretrained": 0.047658, "Final": 0.047594, "SWA": 0.047604}},
+    "mnist": {"loss": {"Pretrained": 0.0473, "Final": 0.0446, "Ensemble": 0.0445, "SWA": 0.0445},
+              "accuracy": {"Pretrained": 98.49, "Final": 98.50, "Ensemble": 98.51,
+                           "SWA": 98.51}},
+    "cifar10_cnn": {"loss": {"Pretrained": 1.1884, "Final": 1.1813, "Ensemble": 1.1804,
+                             "SWA": 1.1806},
+                    "accuracy": {"Pretrained": 58.11, "Final": 58.54, "Ensemble": 58.58,
+                                 "SWA": 58.64}},
+    "cifar10_mobilenet": {"loss": {"Pretrained": 0.6191, "Final": 0.6065, "Ensemble": 0.6078,
+                                   "SWA": 0.6079},
+                          "accuracy": {"Pretrained": 78.43, "Final": 79.01, "Ensemble": 78.94,
+                                       "SWA": 78.84}},
+    "cifar100_mobilenet": {"loss": {"Pretrained": 2.1301, "Final": 2.1207, "Ensemble": 2.1215,
+                                    "SWA": 2.1254},
+                           "accuracy": {"Pretrained": 43.38, "Final": 43.50, "Ensemble": 43.51,
+                                        "SWA": 43.43}},
+    "cluster": {"loss": {"Pretrained": 1.660918, "Final": 1.659778, "SWA": 1.659771},
+                "accuracy": {"Pretrained": 30.50014, "Final": 30.4911, "SWA": 30.4946}},
+}
+
+#: The parameter-space L2 distance from the pre-trained model to the final iterate, as the
+#: course's landscape code prints it ("Second point", ``utils/visualization.py`` lines 29-37) in
+#: its logs ``runs/<row>.txt`` (one run each).
+COURSE_PROJECT_LOG_DISTANCES: dict[str, float] = {
+    "two_d": 0.083082035, "friedman1": 0.008542837, "friedman3": 0.00032136313,
+    "mnist": 0.04796957, "cifar10_cnn": 0.06480486, "cifar10_mobilenet": 0.090321,
+    "cifar100_mobilenet": 0.10154634, "cluster": 0.0009281284,
+}
+
+_COURSE_COLUMNS = ("Pretrained", "Final", "Ensemble", "SWA")
+
+
+def course_project_table() -> pd.DataFrame:
+    """:data:`COURSE_PROJECT_TABLES` as one DataFrame: index ``(row, quantity)``, columns
+    Pretrained / Final / Ensemble / SWA (NaN where the course reported no Ensemble)."""
+    records = {(row, q): {c: cells.get(c, float("nan")) for c in _COURSE_COLUMNS}
+               for row, quantities in COURSE_PROJECT_TABLES.items()
+               for q, cells in quantities.items()}
+    table = pd.DataFrame.from_dict(records, orient="index")
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["row", "quantity"])
+    return table
 
 
 def swa_readme_table(dataset: str, *, text: bool = True,
