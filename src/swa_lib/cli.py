@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .training import Pair, TrainConfig, pairs_frame, run, sgd_and_swa
+from .training import Pair, TrainConfig, TrainingDiverged, pairs_frame, run, sgd_and_swa
 
 __all__ = ["main", "compare", "compare_frame"]
 
@@ -172,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _save_plot(pairs, ns.plot)
                 print(f"plot: {ns.plot}")
             print(f"wall time: {time.perf_counter() - t0:.1f} s")
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, TrainingDiverged) as exc:
         print(f"swa-lib: error: {exc}", file=sys.stderr)
         return 2
     return 0
