@@ -7,7 +7,7 @@
   (channels ``c 4^i -> 2 c 4^i -> 4 c 4^i`` for input channels ``c``) with ReLU and a 2x2 max pool,
   then a global *max* pool, ``Linear(c 4^n_layers, hidden_size) -> ReLU -> Linear(.., classes)``.
   No BatchNorm, no dropout. With ``c = 1, n_layers = 3`` (MNIST): 1-2-4, 4-8-16, 16-32-64 channels,
-  21,882 parameters for 10 classes; an ``8x8`` input (scikit-learn's digits) is pooled to ``1x1``
+  27,106 parameters for 10 classes; an ``8x8`` input (scikit-learn's digits) is pooled to ``1x1``
   by the third block.
 * :class:`CourseMobileNetV2` (``models/mobilenet.py``): a reduced MobileNetV2 -- stem ``3x3/2``
   conv to 32 channels, inverted residual stages ``(t, c, n, s) = (1,16,1,1), (4,24,2,2),

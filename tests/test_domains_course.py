@@ -1,0 +1,149 @@
+"""domains: the course's schedules, fold, ensemble, data generators and GCN, against references."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from swa_lib.domains import (
+    CLUSTER_RECIPE,
+    COURSE_RECIPES,
+    CourseCNN,
+    CourseGCN,
+    course_cosine_table,
+    course_swa_linear_table,
+    ensemble_predict,
+    fold_parameters,
+    make_friedman,
+    make_sbm_cluster,
+    make_two_d,
+    normalized_adjacency,
+    scale_epochs,
+    two_d_function,
+)
+from swa_lib.reporting.published import COURSE_PROJECT_TABLES, course_project_table
+
+
+def test_cosine_table_matches_course_formula_loop():
+    t = course_cosine_table(3, 4, lr_min=1e-3, lr_max=1e-2)
+    ref = [1e-3 + 0.5 * (1e-2 - 1e-3) * (1 + math.cos(s / 11 * math.pi)) for s in range(12)]
+    assert np.allclose(t, ref) and t[0] == pytest.approx(1e-2) and t[-1] == pytest.approx(1e-3)
+
+
+def test_swa_linear_table_cycles_end_at_min():
+    t = course_swa_linear_table(6, 2, lr_min=1e-4, lr_max=1e-3, cycle_epochs=3)
+    assert t.shape == (12,)
+    assert np.allclose(t[:6], np.linspace(1e-3, 1e-4, 6)) and np.allclose(t[:6], t[6:])
+    with pytest.raises(ValueError, match="cycle_epochs"):
+        course_swa_linear_table(5, 2, lr_min=1e-4, lr_max=1e-3, cycle_epochs=3)
+
+
+def test_fold_parameters_is_running_mean_and_leaves_buffers():
+    torch.manual_seed(0)
+    models = [torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+              for _ in range(4)]
+    avg = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    models[0][1].running_mean.fill_(5.0)
+    for n, m in enumerate(models):
+        fold_parameters(avg, m, n)
+    mean_w = torch.stack([m[0].weight for m in models]).mean(0)
+    assert torch.allclose(avg[0].weight, mean_w, atol=1e-6)
+    assert torch.equal(avg[1].running_mean, torch.zeros(2))  # buffers untouched
+
+
+def test_ensemble_is_log_of_mean_softmax():
+    torch.manual_seed(0)
+    ms = [torch.nn.Linear(4, 3) for _ in range(3)]
+    x = torch.randn(5, 4)
+    ref = torch.log(torch.stack([torch.softmax(m(x), 1) for m in ms]).mean(0))
+    assert torch.allclose(ensemble_predict(ms, x, "classification"), ref, atol=1e-6)
+
+
+def test_friedman_equals_sklearn_generator():
+    from sklearn.datasets import make_friedman1
+
+    d = make_friedman(1, 200, seed=3)
+    x, y = make_friedman1(n_samples=200, n_features=5, noise=0.1, random_state=3)
+    got = torch.cat([d.x_train, d.x_test]).numpy()
+    assert d.x_train.shape == (160, 5)
+    # the split is a permutation of sklearn's rows
+    order = np.lexsort(got.T)
+    assert np.allclose(got[order], x.astype(np.float32)[np.lexsort(x.astype(np.float32).T)])
+
+
+def test_two_d_function_and_grid():
+    d = make_two_d(10, noise=0.0)
+    x = torch.cat([d.x_train, d.x_test])
+    y = torch.cat([d.y_train, d.y_test]).squeeze(1)
+    ref = (2 * torch.cos(torch.pi * x[:, 0] * x[:, 1]) - 0.5 * x[:, 0] + 0.08 * x[:, 1]
+           + torch.sin(torch.pi * x[:, 0]) - torch.sin(torch.pi * x[:, 1]))
+    assert x.shape == (100, 2) and torch.allclose(y, ref) and float(two_d_function(
+        torch.tensor(0.0), torch.tensor(0.0))) == pytest.approx(2.0)
+
+
+def test_sbm_graphs_follow_cluster_recipe():
+    d = make_sbm_cluster(20, 2, seed=0)
+    same, diff = [], []
+    for g in d.train:
+        n = g.num_nodes
+        counts = torch.bincount(g.y, minlength=6)
+        assert counts.min() >= CLUSTER_RECIPE["size_min"]
+        assert counts.max() <= CLUSTER_RECIPE["size_max"]
+        assert int(g.x[:, 1:].sum()) == 6  # one revealed node per community
+        a = torch.zeros(n, n)
+        a[g.edges[0], g.edges[1]] = 1
+        assert torch.equal(a, a.T) and a.diag().sum() == 0
+        s = g.y[:, None] == g.y[None, :]
+        off = ~torch.eye(n, dtype=torch.bool)
+        same.append(a[s & off].mean())
+        diff.append(a[~s].mean())
+    assert float(torch.stack(same).mean()) == pytest.approx(0.55, abs=0.02)
+    assert float(torch.stack(diff).mean()) == pytest.approx(0.25, abs=0.02)
+
+
+def test_normalized_adjacency_dense_reference():
+    edges = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    a = torch.zeros(3, 3)
+    a[edges[0], edges[1]] = 1
+    a = a + torch.eye(3)
+    d = a.sum(1).rsqrt()
+    assert torch.allclose(normalized_adjacency(edges, 3).to_dense(), d[:, None] * a * d[None])
+
+
+def test_gcn_matches_torch_geometric():
+    pyg = pytest.importorskip("torch_geometric.nn.models")
+    torch.manual_seed(0)
+    g = make_sbm_cluster(1, 1, seed=1).train[0]
+    ours = CourseGCN()
+    ref = pyg.GCN(in_channels=7, hidden_channels=32, out_channels=32, num_layers=3)
+    with torch.no_grad():
+        for conv, rc in zip(ours.convs, ref.convs):
+            rc.lin.weight.copy_(conv.lin.weight)
+            rc.bias.copy_(conv.bias)
+    out = ours.mlp(ref(g.x, g.edges))
+    assert torch.allclose(ours(g.x, normalized_adjacency(g.edges, g.num_nodes)), out, atol=1e-5)
+
+
+def test_course_cnn_parameter_count_and_digit_input():
+    m = CourseCNN(1, 10, 32, 3)
+    # conv 20 + 76 + 296 + 1168 + 4640 + 18496, linear 2080 + 330
+    assert sum(p.numel() for p in m.parameters()) == 27_106
+    assert m(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+
+
+def test_recipes_and_scale():
+    r = COURSE_RECIPES["cifar100_mobilenet"][0]
+    assert (r.pretrain_epochs, r.swa.epochs, r.swa.cycle_epochs, r.batch_size) == (20, 12, 3, 256)
+    assert r.swa.momentum == 0.0 and r.weight_decay == 1e-4
+    s = scale_epochs(r, 0.5)
+    assert s.swa.epochs // s.swa.cycle_epochs == 4 and s.pretrain_epochs == 10
+
+
+def test_course_tables_complete():
+    t = course_project_table()
+    assert len(t) == 13 and set(COURSE_PROJECT_TABLES) >= {"two_d", "cifar10_cnn", "cluster"}
+    assert t.loc[("cifar10_cnn", "accuracy"), "Ensemble"] == 58.58
+    assert np.isnan(t.loc[("friedman1", "mse"), "Ensemble"])
