@@ -35,6 +35,10 @@ def tiny(root, **kw) -> TrainConfig:
         ({"batch_size": 0}, "batch_size"),
         ({"epochs": 2.5}, "epochs"),
         ({"eval_every": True}, "eval_every"),
+        ({"eval_every": 0}, "eval_every"),
+        ({"eval_epochs": (0,)}, "eval_epochs"),
+        ({"eval_epochs": (5,)}, "eval_epochs"),
+        ({"eval_epochs": 3}, "eval_epochs"),
         ({"swa_lr_schedule": "cosine"}, "swa_lr_schedule"),
         ({"swa_lr_schedule": "cyclic", "swa_lr_max": 0.01}, "swa_lr_max"),
         ({"ema_decay": 1.0}, "ema_decay"),
@@ -80,18 +84,19 @@ def test_config_defaults_and_roundtrip() -> None:
 
 
 def test_keys_are_those_of_the_cached_runs() -> None:
-    """The run folders of the book stay valid: keys computed by the first layout's code."""
-    # Values printed by TrainConfig.key() before the training stack was refactored
-    # (CACHE_VERSION 1); a change here means every cached run would be retrained.
+    """The run folders of the book stay valid: keys pinned when they were last changed."""
+    # Values printed by TrainConfig.key() with canonical keys (CACHE_VERSION 2, issue 16); a
+    # change here means every cached run would be retrained: bump CACHE_VERSION and say so.
     mlp = TrainConfig(dataset="mnist1d", model="mlp", epochs=4, swa_start=2, swa_lr=0.02,
                       ema_decay=0.9, num_samples=600, batch_size=50, data_root="x",
                       model_kw={"hidden": [32, 32]}, snapshots=True)
-    assert mlp.key() == "6b7c09a77651"
+    assert mlp.key() == "c73176e5a7b0"
+    assert mlp.replace(swa=False).key() == "ba2d7b06153b"
     cnn = TrainConfig(dataset="mnist1d", model="cnn1d", epochs=5, swa_start=2, swa_c_epochs=2,
                       swa_lr=0.01, swa_lr_schedule="cyclic", swa_lr_max=0.05,
                       collect_swag=True, swag_rank=3, num_samples=600, batch_size=64,
                       data_root="y", model_kw={"width": 8}, eval_every=2)
-    assert cnn.key() == "3fa6e1e5fa0d"
+    assert cnn.key() == "dd5772376ff5"
 
 
 def test_schedule_and_averaging_points_follow_the_paper() -> None:
@@ -115,6 +120,67 @@ def test_evaluation_and_checkpoint_epochs() -> None:
                       checkpoint_every=2)
     assert [e for e in range(7) if cfg.evaluates_after(e)] == [2, 5, 6]  # and always the last
     assert [e for e in range(7) if cfg.checkpoints_after(e)] == [1, 3, 5, 6]
+    listed = cfg.replace(eval_every=None, eval_epochs=[4, 1, 4])
+    assert listed.eval_epochs == (1, 4) and listed.evaluated_epochs() == (1, 4, 7)
+    assert cfg.replace(eval_every=None).evaluated_epochs() == (7,)  # the final one always
+    both = cfg.replace(eval_epochs=(1,))
+    assert both.evaluated_epochs() == (1, 3, 6, 7)
+    again = TrainConfig.from_dict(json.loads(json.dumps(listed.to_dict())))
+    assert again == listed  # a JSON list reads back as the same tuple
+
+
+def test_sgd_baselines_ignore_swa_only_fields(tmp_path) -> None:
+    """Canonical keys: baselines differing only in fields they never read are one run."""
+    sgd = tiny(tmp_path, swa=False)
+    same = [sgd.replace(swa_start=3), sgd.replace(swa_lr=0.3), sgd.replace(swa_c_epochs=2),
+            sgd.replace(swa_lr_schedule="cyclic", swa_lr_max=0.2), sgd.replace(swag_rank=5),
+            sgd.replace(snapshots=True), sgd.replace(average_only=["features.*"]),
+            sgd.replace(eval_every=None, eval_epochs=(2,)), sgd.replace(checkpoint_every=2)]
+    assert {c.key() for c in same} == {sgd.key()}
+    differ = [sgd.replace(epochs=5), sgd.replace(lr_init=0.1), sgd.replace(seed=1),
+              sgd.replace(ema_decay=0.9), sgd.replace(momentum=0.5), sgd.replace(swa=True),
+              sgd.replace(weight_decay=0.0), sgd.replace(batch_size=32),
+              sgd.replace(optimizer="adamw"), sgd.replace(model_kw={"width": 4})]
+    keys = {c.key() for c in differ} | {sgd.key()}
+    assert len(keys) == len(differ) + 1
+    # with an EMA the parameter subsets choose what it averages: they matter again
+    ema = sgd.replace(ema_decay=0.9)
+    assert ema.key() != ema.replace(average_only=["features.*"]).key()
+
+
+def test_swa_keys_hold_what_the_swa_run_computes(tmp_path) -> None:
+    swa = tiny(tmp_path)
+    for changes in ({"swa_start": 3}, {"swa_lr": 0.03}, {"swa_c_epochs": 2},
+                    {"swa_lr_schedule": "cyclic"}, {"collect_swag": True}):
+        assert swa.replace(**changes).key() != swa.key(), changes
+    # a constant schedule never reads swa_lr_max, nor a run without SWAG its rank
+    assert swa.replace(swa_lr_max=0.3).key() == swa.key()
+    assert swa.replace(swag_rank=5).key() == swa.key()
+    cyc = swa.replace(swa_lr_schedule="cyclic", swa_lr_max=0.05)
+    assert cyc.replace(swa_lr_max=0.04).key() != cyc.key()
+    swag = swa.replace(collect_swag=True)
+    assert swag.replace(swag_rank=5).key() != swag.key()
+    # what a run records is not what it computes
+    assert swa.replace(snapshots=True, eval_every=2, eval_epochs=(1,)).key() == swa.key()
+
+
+def test_covers_and_merged_are_about_what_is_recorded(tmp_path) -> None:
+    every = tiny(tmp_path)  # epochs 4, evaluated every epoch
+    final = every.replace(eval_every=None)
+    some = every.replace(eval_every=None, eval_epochs=(2,))
+    assert every.covers(final) and every.covers(some) and some.covers(final)
+    assert not final.covers(some) and not some.covers(every)
+    assert not every.covers(every.replace(snapshots=True))
+    assert every.replace(snapshots=True).covers(every)
+    assert final.replace(swa=False).covers(final.replace(swa=False, snapshots=True))
+    assert not every.covers(every.replace(seed=1))  # another run altogether
+    union = final.replace(eval_epochs=(1,)).merged(some.replace(snapshots=True))
+    assert union.evaluated_epochs() == (1, 2, 4) and union.snapshots
+    assert union.key() == every.key()
+    assert final.merged(every).evaluated_epochs() == (1, 2, 3, 4)
+    assert final.merged(every).eval_every == 1 and final.merged(every).eval_epochs == ()
+    with pytest.raises(ValueError, match="different runs"):
+        final.merged(final.replace(seed=3))
 
 
 def test_key_ignores_where_data_live_but_not_what_is_trained(tmp_path) -> None:
