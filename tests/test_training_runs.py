@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import random
 
 import numpy as np
@@ -89,6 +90,81 @@ def test_cached_run_returns_without_loading_data_or_training(tmp_path, mnist1d_r
     assert again.cached and again.final == first.final
     pd.testing.assert_frame_equal(again.metrics.drop(columns="epoch_time_s"),
                                   first.metrics.drop(columns="epoch_time_s"), check_exact=True)
+
+
+# -- what a folder records: served when it covers a request, retrained with the union if not ---
+
+def _weights_equal(a, b) -> None:
+    sa, sb = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def _evaluated(result) -> list[int]:
+    m = result.metrics
+    return [int(e) for e in m.loc[m["sgd_test_loss"].notna(), "epoch"]]
+
+
+def test_sgd_baselines_differing_in_swa_only_fields_share_one_folder(tmp_path,
+                                                                      mnist1d_root) -> None:
+    first = run(tiny(mnist1d_root, swa=False), tmp_path)
+    other = run(tiny(mnist1d_root, swa=False, swa_lr=0.3, swa_start=1, swa_c_epochs=2,
+                     swa_lr_schedule="cyclic", swa_lr_max=0.5), tmp_path)
+    assert other.cached and other.path == first.path
+    assert other.config.swa_lr == 0.3  # the caller's config, the folder's numbers
+    assert len(list(tmp_path.iterdir())) == 1
+    assert not run(tiny(mnist1d_root, swa=False, lr_init=0.04), tmp_path).cached
+
+
+def test_run_recording_more_serves_a_request_for_less(tmp_path, mnist1d_root) -> None:
+    every = run(tiny(mnist1d_root), tmp_path)
+    final_only = run(tiny(mnist1d_root, eval_every=None), tmp_path)
+    assert final_only.cached and final_only.path == every.path
+    assert _evaluated(final_only) == [1, 2, 3]  # the folder holds more than was asked
+
+
+def test_run_lacking_an_epoch_is_retrained_with_the_union(tmp_path, mnist1d_root) -> None:
+    sparse = run(tiny(mnist1d_root, eval_every=None), tmp_path)
+    assert _evaluated(sparse) == [3]
+    more = run(tiny(mnist1d_root, eval_every=None, eval_epochs=(1,)), tmp_path)
+    assert not more.cached and more.path == sparse.path
+    assert _evaluated(more) == [1, 3]
+    assert TrainConfig.from_dict(json.loads(
+        (more.path / "config.json").read_text())).evaluated_epochs() == (1, 3)
+    _weights_equal(sparse.path / "swa.pt", more.path / "swa.pt")  # same training path
+    # the union serves both requests now, and a fresh every-epoch run agrees with it
+    assert run(tiny(mnist1d_root, eval_every=None), tmp_path).cached
+    ref = run(tiny(mnist1d_root), tmp_path / "ref")
+    cols = ["running_train_loss", "sgd_test_loss", "swa_test_nll"]
+    m, r = more.metrics.set_index("epoch"), ref.metrics.set_index("epoch")
+    pd.testing.assert_frame_equal(m.loc[[1, 3], cols], r.loc[[1, 3], cols], check_exact=True)
+
+
+def test_snapshots_asked_of_a_run_without_them_retrain_it(tmp_path, mnist1d_root) -> None:
+    plain = run(tiny(mnist1d_root), tmp_path)
+    assert plain.snapshot_paths() == []
+    snaps = run(tiny(mnist1d_root, snapshots=True), tmp_path)
+    assert not snaps.cached and snaps.path == plain.path and len(snaps.snapshot_paths()) == 2
+    assert run(tiny(mnist1d_root), tmp_path).cached
+
+
+def test_checkpoint_lacking_an_asked_epoch_restarts_else_resumes(tmp_path, mnist1d_root) -> None:
+    ref = run(tiny(mnist1d_root), tmp_path / "ref")
+    with pytest.raises(Killed):  # killed after epoch 1 of a final-only run
+        run(tiny(mnist1d_root, eval_every=None), tmp_path / "a", callback=_kill)
+    trained = []
+    # the request now wants every epoch: epoch 1 was not evaluated, so it starts again
+    again = run(tiny(mnist1d_root), tmp_path / "a", callback=lambda e, r: trained.append(e))
+    assert trained == [0, 1, 2] and _evaluated(again) == [1, 2, 3]
+    pd.testing.assert_frame_equal(again.metrics.drop(columns="epoch_time_s"),
+                                  ref.metrics.drop(columns="epoch_time_s"), check_exact=True)
+    with pytest.raises(Killed):  # killed after epoch 1 of an every-epoch run
+        run(tiny(mnist1d_root), tmp_path / "b", callback=_kill)
+    trained.clear()
+    # a final-only request resumes it, keeping the killed run's evaluations (config.json)
+    resumed = run(tiny(mnist1d_root, eval_every=None), tmp_path / "b",
+                  callback=lambda e, r: trained.append(e))
+    assert trained == [1, 2] and _evaluated(resumed) == [1, 2, 3]
+    _weights_equal(resumed.path / "swa.pt", ref.path / "swa.pt")
 
 
 # -- RNG state ----------------------------------------------------------------------------------

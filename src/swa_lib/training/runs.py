@@ -7,7 +7,13 @@ behave the same everywhere:
 * :func:`locked` -- one process trains a folder at a time (``fcntl.flock`` on ``.lock``); a
   second one waits and then finds the result cached.
 * :func:`read_final` -- ``final.json`` is written last and atomically: its presence means
-  "cached"; a corrupt one is an error naming the file, never silently retrained over.
+  "finished"; a corrupt one is an error naming the file, never silently retrained over.
+* :func:`cached_result` / :func:`plan_run` / :func:`checkpoint_covers` -- a key holds only what
+  changes the numbers (:meth:`TrainConfig.key_fields`), so one folder serves requests that
+  record different things (evaluation epochs, snapshots). ``config.json`` says what the run
+  that last started in the folder records; a finished run is returned when it covers the
+  request, and is otherwise **retrained with the union** of both (same weights: evaluation
+  consumes no randomness), so the folder only ever grows what it holds.
 * :func:`save_checkpoint` / :func:`load_checkpoint` / :func:`restore_checkpoint` -- the state
   after an epoch (weights, optimiser, averagers, RNG states, logged rows), written atomically.
   Checkpoints hold only tensors and plain Python values (the NumPy and Python RNG states are
@@ -24,6 +30,8 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
+import math
 import random
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -45,16 +53,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..swag import SWAG
 
 __all__ = [
-    "CHECKPOINT_FILE", "FINAL_FILE", "METRICS_FILE", "RunFolder", "RunResult", "run_dir_for",
-    "dataset_of",
+    "CHECKPOINT_FILE", "CONFIG_FILE", "FINAL_FILE", "METRICS_FILE", "RunFolder", "RunResult",
+    "run_dir_for", "dataset_of", "recorded_config", "cached_result", "plan_run",
+    "checkpoint_covers",
     "locked", "read_final", "load_weights", "save_checkpoint", "load_checkpoint",
     "restore_checkpoint", "save_snapshot", "seed_everything", "make_generator", "rng_state",
     "set_rng_state",
 ]
 
 CHECKPOINT_FILE = "checkpoint.pt"
+CONFIG_FILE = "config.json"
 FINAL_FILE = "final.json"
 METRICS_FILE = "metrics.csv"
+
+log = logging.getLogger("swa_lib.training")
 
 
 # -- the folder -------------------------------------------------------------------------------
@@ -88,6 +100,77 @@ def read_final(path: str | Path) -> dict[str, Any] | None:
         return json.loads(final_file.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{final_file} is corrupt ({exc}); delete it to rerun") from exc
+
+
+def recorded_config(path: str | Path) -> TrainConfig | None:
+    """The config that the run which last started in ``path`` wrote to ``config.json``: what
+    the folder records (``None`` when there is none, or it no longer reads as a
+    :class:`TrainConfig`)."""
+    file = Path(path) / CONFIG_FILE
+    if not file.exists():
+        return None
+    try:
+        return TrainConfig.from_dict(json.loads(file.read_text()))
+    except (ValueError, TypeError):
+        return None
+
+
+def cached_result(config: TrainConfig, path: str | Path) -> RunResult | None:
+    """The finished run in ``path`` when it holds everything ``config`` asks for
+    (:meth:`TrainConfig.covers`), else ``None``.
+
+    The result's ``config`` is ``config`` itself (the caller's request); its ``metrics`` are
+    the folder's, so they may hold evaluations at more epochs than ``config`` asks for.
+    """
+    path = Path(path)
+    final = read_final(path)
+    if final is None:
+        return None
+    recorded = recorded_config(path)
+    if recorded is None or not recorded.covers(config):
+        return None
+    return RunResult(config, pd.read_csv(path / METRICS_FILE), final, path, cached=True)
+
+
+def plan_run(config: TrainConfig, path: str | Path) -> TrainConfig:
+    """The config to train in ``path`` for ``config``, when :func:`cached_result` has none.
+
+    ``config`` merged (:meth:`TrainConfig.merged`) with what the run that last started there
+    records: a killed run resumes keeping its own evaluation epochs, and a finished run that
+    lacks an epoch (or snapshots) ``config`` asks for is **retrained with the union** -- its
+    ``final.json`` is removed first, so a kill meanwhile leaves an unfinished run, never a
+    stale result. The training path does not depend on what is recorded, so the retrained
+    run has the old one's weights and metrics, plus the new rows.
+    """
+    path = Path(path)
+    recorded = recorded_config(path)
+    plan = config
+    if recorded is not None and recorded.key() == config.key():
+        plan = config.merged(recorded)
+    if (path / FINAL_FILE).exists():
+        log.info("%s: retraining to record epochs %s (it recorded %s)", path.name,
+                 plan.evaluated_epochs(), recorded.evaluated_epochs() if recorded else "?")
+        (path / FINAL_FILE).unlink()
+    return plan
+
+
+def checkpoint_covers(ckpt: Mapping[str, Any], config: TrainConfig, path: str | Path) -> bool:
+    """Whether resuming from ``ckpt`` gives ``config`` everything it records: an evaluated
+    row at each of its evaluated epochs up to the checkpoint's, and (``snapshots``) the saved
+    iterate of each averaging point so far. ``False``: the run starts again from epoch 1."""
+    done = int(ckpt["epoch"]) + 1
+    rows = {int(r["epoch"]): r for r in ckpt.get("rows", [])}
+    for e in config.evaluated_epochs():
+        if e > done:
+            break
+        loss = rows.get(e, {}).get("sgd_test_loss", float("nan"))
+        if not math.isfinite(float(loss)):
+            return False
+    if config.snapshots and config.swa:
+        snaps = Path(path) / "snapshots"
+        return all((snaps / f"epoch_{e + 1:04d}.pt").exists()
+                   for e in range(done) if config.averages_after(e))
+    return True
 
 
 def load_weights(path: str | Path, *, what: str = "file") -> Any:
