@@ -164,8 +164,8 @@ def test_run_is_deterministic_and_logs_one_row_per_epoch(tmp_path, mnist1d_root)
 
 
 def test_evaluation_frequency_does_not_change_training(tmp_path, mnist1d_root) -> None:
-    every = run(tiny(mnist1d_root), tmp_path)
-    sparse = run(tiny(mnist1d_root, eval_every=3), tmp_path)
+    every = run(tiny(mnist1d_root), tmp_path / "every")
+    sparse = run(tiny(mnist1d_root, eval_every=3), tmp_path / "sparse")
     assert sparse.metrics["sgd_test_accuracy"].isna().tolist() == [True, True, False, False]
     assert list(sparse.metrics["running_train_loss"]) == list(every.metrics["running_train_loss"])
     state_equal(torch.load(sparse.path / "swa.pt"), torch.load(every.path / "swa.pt"))

@@ -41,10 +41,13 @@ from .runs import (
     FINAL_FILE,
     METRICS_FILE,
     RunResult,
+    cached_result,
+    checkpoint_covers,
     dataset_of,
     load_checkpoint,
+    log,
     make_generator,
-    read_final,
+    plan_run,
     restore_checkpoint,
     run_dir_for,
     save_checkpoint,
@@ -324,11 +327,13 @@ def run(
     name = f"{config.model} seed {config.seed}"
     ranks = ranks_for(config)
     with ranks.lock(run_dir_for(config, runs_dir)) as path:
-        final = ranks.from_rank0(lambda: read_final(path))
-        if final is not None:
+        cached = ranks.from_rank0(lambda: cached_result(config, path))
+        if cached is not None:
             _progress(ranks, name, config.epochs, config.epochs, cached=True).close()
-            return RunResult(config, pd.read_csv(path / METRICS_FILE), final, path, cached=True)
-        state = _setup(config, path, ranks)
+            return cached
+        # what to train: the request with what the folder records (a killed run's promises,
+        # a finished run's epochs when it lacks one asked for now: then retrained with both)
+        state = _setup(ranks.from_rank0(lambda: plan_run(config, path)), path, ranks)
         _resume(state)
         bar = _progress(ranks, name, config.epochs, state.start_epoch, enabled=progress)
         for epoch in range(state.start_epoch, config.epochs):
@@ -340,6 +345,7 @@ def run(
                 callback(epoch, row)
         result = _finish(state)
         bar.close()
+        result.config = config  # the caller's request; the folder's config.json may record more
         return result
 
 
@@ -419,6 +425,10 @@ def _resume(state: _Run) -> None:
     averagers, RNG states and the logged rows)."""
     ckpt = load_checkpoint(state.path / CHECKPOINT_FILE, state.config.key())
     if ckpt is None:
+        return
+    if not checkpoint_covers(ckpt, state.config, state.path):  # lacks an epoch asked for now
+        log.info("%s: checkpoint after epoch %d lacks an evaluation or snapshot now asked "
+                 "for; training from epoch 1", state.path.name, int(ckpt["epoch"]) + 1)
         return
     state.start_epoch = restore_checkpoint(ckpt, state.objects(), state.gen)
     state.rows = ckpt["rows"]
