@@ -13,13 +13,20 @@ the median is reported. Also measured:
 * with ``--variants``: the alternatives considered for the CPU fast path (``_foreach_lerp_``, a
   per-tensor ``lerp_`` loop, ``_foreach_mul_`` + ``_foreach_add_``, one ``lerp_`` over flat
   buffers -- a lower bound only reachable if both models lived in flat buffers -- and gathering
-  the source into a flat buffer first, the realistic flat path).
+  the source into a flat buffer first, the realistic flat path);
+* with ``--guarantees`` (the models of ``--guarantee-models``): what the guarantees cost --
+  a **bf16** model's update into our float32 average vs ``AveragedModel``'s bf16 one, and the
+  error of each after ``--drift-updates`` updates of slowly drifting weights against the float64
+  mean of the bf16 values; ``EMA.update`` vs ``AveragedModel`` with
+  ``get_ema_multi_avg_fn``, and ``EMA(update_every=4)`` per call; the **stale-BN guard**'s
+  forward pre-hook, timed alone and as a share of an eval forward of one batch of 4.
 
     python benchmarks/bench_averaging.py            # all three models, CPU
     python benchmarks/bench_averaging.py --quick    # fewer repeats (run_all.py)
     python benchmarks/bench_averaging.py --device cuda --models wrn28_10
     git show c728647:src/swa_lib/averaging.py > /tmp/averaging_old.py
     python benchmarks/bench_averaging.py --baseline-module /tmp/averaging_old.py --no-variants
+    python benchmarks/bench_averaging.py --guarantees --no-variants --models mlp
 """
 
 from __future__ import annotations
@@ -47,9 +54,10 @@ from common import (
     write_json,
 )
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from swa_lib.averaging import SWA
+from swa_lib.averaging import EMA, SWA, update_bn
+from swa_lib.averaging.guard import StaleBNGuard
 from swa_lib.models import build_model
 
 MODELS = ("mlp", "preresnet164", "wrn28_10")
@@ -116,6 +124,92 @@ def variants(avg: list[torch.Tensor], new: list[torch.Tensor], repeats: int,
     with torch.no_grad():
         times = interleaved(fns, repeats=repeats, warmup=1, device=device, budget_s=budget_s)
     return {k: summarize(v)["median_s"] for k, v in times.items()}
+
+
+def drift(model: nn.Module, t: int, steps: dict[str, torch.Tensor]) -> None:
+    """Set each parameter to ``base + t * step`` (rounded to its dtype): slow drift."""
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            base, step = steps[n]
+            p.copy_(base + t * step)
+
+
+def bench_bf16(name: str, *, device: str, repeats: int, updates: int,
+               budget_s: float | None) -> dict[str, Any]:
+    """bf16 model: update time and final error (vs the float64 mean) of ours (float32 average)
+    and AveragedModel (bf16 average)."""
+    torch.manual_seed(0)
+    model = build_model(name, 10).to(device)
+    gen = torch.Generator().manual_seed(3)
+    steps = {n: (p.detach().double().clone(),
+                 1e-4 * torch.rand(p.shape, generator=gen, dtype=torch.float64).to(device))
+             for n, p in model.named_parameters()}
+    model = model.to(torch.bfloat16)
+    other = perturbed(model, 1)
+    ours, ref = SWA(model), AveragedModel(model)
+    ours.update(model)
+    ref.update_parameters(model)
+    times = interleaved({"ours": lambda: ours.update(other),
+                         "ref": lambda: ref.update_parameters(other)},
+                        repeats=repeats, warmup=1, device=device, budget_s=budget_s)
+    ours, ref = SWA(model), AveragedModel(model)
+    mean64 = {n: torch.zeros_like(p, dtype=torch.float64) for n, p in model.named_parameters()}
+    for t in range(updates):
+        drift(model, t, steps)
+        ours.update(model)
+        ref.update_parameters(model)
+        for n, p in model.named_parameters():
+            mean64[n] += p.detach().double() / updates
+    a, b = dict(ours.module.named_parameters()), dict(ref.module.named_parameters())
+
+    def err(avg: dict[str, torch.Tensor]) -> float:
+        return max(float((avg[n].detach().double() - m).abs().max()) for n, m in mean64.items())
+
+    return {"model": name, "ours_s": summarize(times["ours"])["median_s"],
+            "ref_s": summarize(times["ref"])["median_s"], "updates": updates,
+            "err_ours": err(a), "err_ref": err(b), "average_dtype": str(a[next(iter(a))].dtype)}
+
+
+def bench_ema_and_guard(name: str, *, device: str, repeats: int,
+                        budget_s: float | None) -> dict[str, Any]:
+    """EMA.update vs AveragedModel's EMA; update_every=4 per call; the guard hook's cost."""
+    torch.manual_seed(0)
+    model = build_model(name, 10).to(device)
+    other = perturbed(model, 1)
+    ema, sparse = EMA(model, 0.999), EMA(model, 0.999, update_every=4)
+    ref = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.999))
+    for m in (ema, sparse):
+        for _ in range(4):
+            m.update(model)
+    ref.update_parameters(model)
+    # the guard on an average that is not updated while timing (no stale statistics, and the
+    # same memory traffic for the guarded and the bare copy)
+    x = torch.randn((4, *_input_shape(name)), device=device)
+    guarded = SWA(model)
+    guarded.update(model)
+    update_bn(guarded.module, [x])
+    bare = copy.deepcopy(guarded.module)
+    bare._forward_pre_hooks.clear()
+    noop = copy.deepcopy(bare)  # PyTorch's cost of having any forward pre-hook at all
+    noop.register_forward_pre_hook(lambda module, args: None)
+    guard = StaleBNGuard(guarded)
+    with torch.no_grad():
+        times = interleaved({
+            "ema": lambda: ema.update(other), "ref": lambda: ref.update_parameters(other),
+            "sparse x4": lambda: [sparse.update(other) for _ in range(4)],
+        }, repeats=repeats, warmup=1, device=device, budget_s=budget_s)
+        times.update(interleaved({  # apart from the updates, whose memory traffic blurs these
+            "hook": lambda: guard(guarded.module, (x,)),
+            "forward": lambda: guarded.module(x), "forward_no_hook": lambda: bare(x),
+            "forward_noop_hook": lambda: noop(x),
+        }, repeats=repeats, warmup=1, device=device, budget_s=budget_s))
+    med = {k: summarize(v)["median_s"] for k, v in times.items()}
+    med["sparse"] = med.pop("sparse x4") / 4  # mean per call over a cycle of 4
+    return {"model": name, **{f"{k}_s": v for k, v in med.items()}}
+
+
+def _input_shape(name: str) -> tuple[int, ...]:
+    return (1, 40) if name in ("mlp", "cnn1d") else (3, 32, 32)
 
 
 def load_module(path: str) -> Any:
@@ -191,6 +285,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="skip the comparison of fast-path candidates")
     ap.add_argument("--baseline-module", default=None, metavar="PATH",
                     help="also time SWA from this file (e.g. an older averaging.py from git)")
+    ap.add_argument("--guarantees", action="store_true",
+                    help="also measure the cost of bf16 averaging, EMA options and the BN guard")
+    ap.add_argument("--guarantee-models", nargs="+", default=["mlp", "preresnet164"])
+    ap.add_argument("--drift-updates", type=int, default=300)
     args = ap.parse_args(argv)
     set_threads(threads_arg(args.threads))
     repeats = args.repeats or (5 if args.quick else 11)
@@ -231,8 +329,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               for r in rows]))
     result = {"benchmark": "averaging", "command": command_line(), "machine": machine_info(),
               "repeats": repeats, "rows": rows}
+    if args.guarantees:
+        result["guarantees"] = guarantees(args, repeats, budget)
     write_json(args.json, result)
     return result
+
+
+def guarantees(args: Any, repeats: int, budget: float | None) -> dict[str, Any]:
+    """Run and print the ``--guarantees`` tables."""
+    bf16 = [bench_bf16(m, device=args.device, repeats=repeats, updates=args.drift_updates,
+                       budget_s=budget) for m in args.guarantee_models]
+    print(f"\nbf16 model: ours (float32 average) vs AveragedModel (bf16); error after "
+          f"{args.drift_updates} updates of drifting weights vs the float64 mean:\n")
+    print(markdown_table([{
+        "model": r["model"], "ours": fmt_s(r["ours_s"]), "AveragedModel": fmt_s(r["ref_s"]),
+        "ratio": f"{r['ours_s'] / r['ref_s']:.2f}", "error ours": f"{r['err_ours']:.1e}",
+        "error AveragedModel": f"{r['err_ref']:.1e}"} for r in bf16]))
+    other = [bench_ema_and_guard(m, device=args.device, repeats=repeats, budget_s=budget)
+             for m in args.guarantee_models]
+    print("\nEMA and the stale-BN guard (medians; forward = eval forward of 4 inputs):\n")
+    print(markdown_table([{
+        "model": r["model"], "EMA.update": fmt_s(r["ema_s"]),
+        "AveragedModel EMA": fmt_s(r["ref_s"]),
+        "EMA(update_every=4), per call": fmt_s(r["sparse_s"]), "guard hook": fmt_s(r["hook_s"]),
+        "forward": fmt_s(r["forward_s"]), "forward, no-op hook": fmt_s(r["forward_noop_hook_s"]),
+        "forward, no hook": fmt_s(r["forward_no_hook_s"]),
+    } for r in other]))
+    return {"bf16": bf16, "ema_guard": other}
 
 
 if __name__ == "__main__":
