@@ -82,7 +82,9 @@ class _Averager:
                 f"model has {len(params)} parameters and {len(buffers)} buffers but the averaged "
                 f"copy has {len(my_params)} and {len(my_buffers)}: update() needs a model of the "
                 f"same architecture")
-        if self._sharded or has_dtensor(params[:1] + buffers[:1]):
+        if self.n_averaged == 0:  # checked once: a sharded model needs a sharded average
+            self._sharded = self._sharded or has_dtensor(params + buffers)
+        if self._sharded:
             my_params, params = local_tensors(my_params, params)
             my_buffers, buffers = local_tensors(my_buffers, buffers)
         if self.n_averaged == 0 and my_params and my_params[0].data_ptr() == params[0].data_ptr():
