@@ -426,7 +426,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in ("x", "y", "x_test", "y_test")}
-    except Exception:  # noqa: BLE001 - a torn or foreign file is just a cache miss
+    except Exception:
         return None
 
 
