@@ -12,6 +12,12 @@ mean the same everywhere.
     python tools/execute_notebooks.py --profile smoke --out /tmp/nb --only 01 03
 
 ``SWA_BOOK_RUNS=<dir>`` points every notebook's ``RUNS_DIR`` at another run cache.
+
+On a machine with several GPUs, ``--gpus 0,1,2,3`` (or ``--gpus all``) runs one notebook per GPU
+in parallel: one worker process per GPU, whose kernels see that device alone
+(``CUDA_VISIBLE_DEVICES``), so a notebook's ``"cuda"`` is its own GPU. The run cache is shared and
+each run folder is locked, so a run two notebooks need is trained once. On a Slurm cluster,
+``tools/submit_slurm.py`` submits the same batch as one job per notebook.
 Notebooks run in ``--jobs`` parallel worker processes (default 2, one kernel and one torch thread
 each); runs shared between notebooks are trained once (``swa_lib.training.run`` locks each run
 folder). On a terminal the executor shows, per running notebook, the training run in progress, its
@@ -25,11 +31,13 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import jupytext
 import nbformat
@@ -178,13 +186,52 @@ def _load_timings(path: Path) -> dict:
         return {}
 
 
+def parse_gpus(text: str | None) -> list[str]:
+    """``"0,1,3"`` -> ``["0", "1", "3"]``; ``"all"`` -> every visible CUDA device; ``None`` or
+    ``""`` -> ``[]`` (no GPU assignment). ``SystemExit`` naming ``--gpus`` when malformed."""
+    if not text:
+        return []
+    if text == "all":
+        import torch
+
+        count = torch.cuda.device_count()
+        if count == 0:
+            raise SystemExit("--gpus all: no CUDA device is visible")
+        return [str(i) for i in range(count)]
+    gpus = [g.strip() for g in text.split(",")]
+    if not all(g.isdigit() for g in gpus) or len(set(gpus)) != len(gpus):
+        raise SystemExit(f"--gpus {text!r} is invalid: a comma-separated list of distinct device "
+                         f"indices (e.g. 0,1,2,3) or 'all'")
+    return gpus
+
+
+def _claim_gpu(free: Any) -> None:
+    """Worker initializer: take one GPU from the queue for this worker's lifetime; the kernels it
+    starts inherit ``CUDA_VISIBLE_DEVICES`` and see that device alone (as ``cuda:0``)."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = free.get(timeout=60)
+
+
+def worker_pool(jobs: int, gpus: list[str]) -> cf.ProcessPoolExecutor:
+    """The notebook workers: ``jobs`` processes, or with ``gpus`` one process per GPU, each
+    holding its GPU (a worker runs one notebook at a time, so one notebook per GPU)."""
+    if not gpus:
+        return cf.ProcessPoolExecutor(max_workers=max(1, jobs))
+    ctx = multiprocessing.get_context()
+    free = ctx.Queue()
+    for gpu in gpus:
+        free.put(gpu)
+    return cf.ProcessPoolExecutor(max_workers=len(gpus), mp_context=ctx,
+                                  initializer=_claim_gpu, initargs=(free,))
+
+
 def _run_all(srcs: list[Path], args: argparse.Namespace, out_dir: Path | None,
              status_dir: Path, live: bool, expected: dict) -> dict[str, tuple]:
-    """Execute ``srcs`` in ``args.jobs`` worker processes; ``{stem: (secs | None, error)}``."""
+    """Execute ``srcs`` in ``args.jobs`` worker processes (one per GPU of ``args.gpus``);
+    ``{stem: (secs | None, error)}``."""
     results: dict[str, tuple] = {}
     started: dict[str, float] = {}
     shown = 0
-    with cf.ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with worker_pool(args.jobs, args.gpus) as pool:
         futures = {pool.submit(_execute_with_status, s, args.profile, out_dir, args.timeout,
                                str(status_dir)): s for s in srcs}
         pending = set(futures)
@@ -235,11 +282,21 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--in-place", action="store_true", help="write outputs into notebooks/")
     where.add_argument("--out", type=Path, help="write executed copies into this folder")
     ap.add_argument("--only", nargs="*", help="notebook numbers or names to run")
-    ap.add_argument("--jobs", type=int, default=int(os.environ.get("SWA_BOOK_JOBS", "2")))
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="parallel kernels (default: SWA_BOOK_JOBS or 2; with --gpus, one per GPU)")
+    ap.add_argument("--gpus", default=os.environ.get("SWA_BOOK_GPUS"),
+                    help="run one notebook per GPU: device indices '0,1,2,3' or 'all' "
+                         "(each kernel sees its GPU alone through CUDA_VISIBLE_DEVICES)")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     ap.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                     help="live lines per running notebook (auto: on a terminal, off under CI)")
     args = ap.parse_args(argv)
+    args.gpus = parse_gpus(args.gpus)
+    if args.gpus and args.jobs not in (None, len(args.gpus)):
+        ap.error(f"--jobs {args.jobs} with --gpus {','.join(args.gpus)}: one kernel runs per GPU "
+                 f"(leave out --jobs)")
+    if args.jobs is None:
+        args.jobs = len(args.gpus) or int(os.environ.get("SWA_BOOK_JOBS", "2"))
 
     # Small models: one thread per kernel, parallel kernels instead.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -255,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     timings_path = runs_dir / TIMINGS_FILE
     timings = _load_timings(timings_path)
     t0 = time.perf_counter()
-    print(f"executing {len(srcs)} notebooks (profile {args.profile}, {args.jobs} kernels)",
+    on = f", GPUs {','.join(args.gpus)}" if args.gpus else ""
+    print(f"executing {len(srcs)} notebooks (profile {args.profile}, {args.jobs} kernels{on})",
           flush=True)
     with tempfile.TemporaryDirectory(prefix="swa-book-status-") as status_dir:
         results = _run_all(srcs, args, out_dir, Path(status_dir), live,
