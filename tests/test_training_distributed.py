@@ -122,15 +122,24 @@ def _checks_then_killed_worker(rank: int, port: int, root: str, runs: str, out: 
 
 def _resume_worker(rank: int, port: int, root: str, runs: str, cached_runs: str,
                    out: str) -> None:
-    """Resume the killed run; then ask for a run a single process trained (a cache hit)."""
+    """Resume the killed run; then ask for a run a single process trained (a cache hit), and
+    train one that diverges (every rank must stop, at the same step)."""
     _as_torchrun(rank, port)
+    from swa_lib.training import TrainingDiverged
+
     try:
         trained = []
         res = run(config(root), runs, callback=lambda e, r: trained.append(e))
         hit = run(config(root), cached_runs)
+        try:
+            run(config(root, swa_lr=1e5), Path(out) / "diverged")
+            diverged = None
+        except TrainingDiverged as exc:
+            diverged = [exc.epoch, exc.iteration]
         Path(out, f"resume{rank}.json").write_text(json.dumps(
             {"trained": trained, "path": str(res.path), "world_size": res.final["world_size"],
              "cached": hit.cached, "wall_time_s": res.final["wall_time_s"],
+             "diverged": diverged,
              "swa": {k: v.tolist() for k, v in
                      torch.load(Path(res.path) / "swa.pt", weights_only=True).items()}}))
     finally:
@@ -226,6 +235,20 @@ def test_the_cache_serves_a_run_whatever_its_number_of_ranks(ddp) -> None:
     assert all(json.loads((tmp / f"resume{r}.json").read_text())["cached"] for r in range(WORLD))
     again = run(config(root), tmp / "full")  # trained by 2 ranks, read by one process
     assert again.cached and again.final["world_size"] == 2
+
+
+def test_a_diverging_two_rank_run_stops_every_rank_where_one_process_stops(ddp) -> None:
+    from swa_lib.training import TrainingDiverged
+
+    tmp, root = ddp["tmp"], ddp["root"]
+    with pytest.raises(TrainingDiverged) as single:
+        run(config(root, swa_lr=1e5), tmp / "diverged-single")
+    where = [single.value.epoch, single.value.iteration]
+    assert where == [3, 3]
+    for r in range(WORLD):
+        assert json.loads((tmp / f"resume{r}.json").read_text())["diverged"] == where
+    folder = run_dir_for(config(root, swa_lr=1e5), tmp / "diverged")
+    assert (folder / "checkpoint.pt").exists() and not (folder / "final.json").exists()
 
 
 def test_inconsistent_launches_are_clear_errors_on_every_rank(ddp) -> None:
