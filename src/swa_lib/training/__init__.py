@@ -12,7 +12,9 @@ model where it can. A run folder ``runs_dir/<dataset>-<model>-<hash>/`` holds
 * ``checkpoint.pt`` -- written atomically after every ``checkpoint_every`` epochs (model,
   optimiser, averagers with their counts, RNG states, metric rows: tensors and plain values only,
   read back with ``torch.load(weights_only=True)``); removed when the run ends;
-* ``final.json`` + ``sgd.pt`` / ``swa.pt`` / ``ema.pt`` / ``swag.pt`` -- when the run has ended.
+* ``final.json`` + ``sgd.pt`` / ``swa.pt`` / ``ema.pt`` / ``swag.pt`` -- when the run has ended
+  (strict JSON: a run whose loss stops being finite raises :class:`TrainingDiverged` instead;
+  ``world_size``: the number of ranks it trained on, not part of the key).
 
 If ``final.json`` exists and the folder records what the request asks for (its evaluation
 epochs, snapshots) the run is cached and returned without training; if it records less, it is
