@@ -6,7 +6,8 @@
 #   make lint     ruff check (with RUF100: a dead noqa is an error)
 #   make format   ruff format + import sorting
 #   make sync     regenerate notebooks/*.ipynb inputs from the .py sources (outputs kept)
-#   make batch PROFILE=paper OUT=executed/   run every notebook with a papermill profile
+#   make batch PROFILE=paper OUT=executed/ [GPUS=0,1,...]   every notebook with a papermill profile
+#                 (GPUS: one notebook per GPU in parallel)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -64,8 +65,9 @@ pdf: $(STAMP)
 	$(BIN)/jupyter-book build . --builder pdflatex -n --keep-going
 	@echo "PDF: _build/latex/swa-book.pdf"
 
+GPUS ?=
 batch: $(STAMP)
-	$(PY) tools/execute_notebooks.py --profile $(PROFILE) --out $(OUT)
+	$(PY) tools/execute_notebooks.py --profile $(PROFILE) --out $(OUT) $(if $(GPUS),--gpus $(GPUS),)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
