@@ -48,6 +48,7 @@ def test_mean_std_keeps_the_old_four_decimals():
 
     assert via_stats is mean_std
     assert mean_std([1, 2, 4]) == f"{7 / 3:.4f} ± {statistics.stdev([1, 2, 4]):.4f}"
+    assert mean_std([0.5, 0.7], "{:.2f}") == "0.60 ± 0.14" == mean_std_text([0.5, 0.7], 2)
 
 
 def test_verdicts_word_the_interval():

@@ -4,7 +4,7 @@ One formatter per kind of phrase, so every notebook words the same result the sa
 
 * :func:`mean_std_text` -- ``"81.9 ± 0.6"`` (sample std, ddof=1; NaNs dropped); :func:`pct`,
   :func:`pct_mean_std` -- fractions shown in percent; :func:`mean_std` -- the old name
-  (``reporting.stats.mean_std``), four decimals.
+  (``reporting.stats.mean_std``) with its format-string argument.
 * :func:`signed`, :func:`paired_text` -- ``"+2.3 points (95% CI +1.6 to +3.0, n=5)"``.
 * :func:`verdict`, :func:`interval_verdict` -- what a paired 95 % t interval says, in words.
 * :func:`significant`, :func:`listing`, :func:`range_text`, :func:`count_text`,
@@ -46,9 +46,14 @@ def mean_std_text(values: Sequence[float], digits: int = 3, *, scale: float = 1.
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def mean_std(values: Sequence[float], digits: int = 4) -> str:
-    """:func:`mean_std_text` under its old name ``reporting.stats.mean_std`` (four decimals)."""
-    return mean_std_text(values, digits)
+def mean_std(values: Sequence[float], fmt: str = "{:.4f}") -> str:
+    """The old ``reporting.stats.mean_std``, kept for its callers: mean and std of
+    :func:`~.stats.mean_and_std`, each formatted by ``fmt`` (:func:`mean_std_text` takes
+    ``digits`` instead)."""
+    mean, std, n = mean_and_std(values)
+    if n == 0:
+        return "n/a"
+    return f"{fmt.format(mean)} ± {fmt.format(std)}"
 
 
 def pct(x: float, digits: int = 1) -> str:
