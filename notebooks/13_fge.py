@@ -24,11 +24,12 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/13_fge.ipynb)
 #
 # **Cost.** Laptop profile (the defaults below): per seed (5 seeds) the SGD and SWA runs of
-# {doc}`03_results_table` (from the cache when that notebook has run; about 70 s more when
-# not), two 46-epoch pretraining runs and two 14-epoch FGE runs, then a 15 x 15 plane and the
-# prediction comparisons: about 1-2 minutes on a quiet 2-core CPU, seconds when everything is
-# cached. Paper profile: the same at 21 x 21, plus FGE on CIFAR with the reference recipe where
-# CIFAR and a GPU are present -- per model and seed one budget more than
+# {doc}`03_results_table`, then two 46-epoch pretraining runs and two 14-epoch FGE runs, a
+# 15 x 15 plane and the prediction comparisons. Measured with notebook 03's runs in the cache:
+# 78 s of CPU time (one torch thread, so about as long in wall time on a quiet 2-core CPU);
+# 11 s when everything is cached; notebook 03's ten MLP runs add about a minute when they are
+# not cached. Paper profile: the same at 21 x 21, plus FGE on CIFAR with the reference recipe
+# where CIFAR and a GPU are present -- per model and seed one budget more than
 # {doc}`11_cifar_paper_scale` (whose SGD and SWA runs it shares), about 0.4 (VGG16), 1.5
 # (WRN-28-10) and 4.4 (PreResNet-164) GPU-hours on an H100 by that notebook's timings.
 #
@@ -97,7 +98,7 @@ from swa_lib.reporting import (
     pct_mean_std,
     verdict,
 )
-from swa_lib.reporting.published import DATASET_LABELS
+from swa_lib.reporting.published import DATASET_LABELS, MODEL_LABELS, swa_readme_table
 from swa_lib.testing import write_fake_cifar
 from swa_lib.training import TrainConfig, resolve_device, run, sgd_and_swa
 from swa_lib.training.fge import (
@@ -113,7 +114,7 @@ from swa_lib.training.presets import PAPER_RECIPES, laptop_mnist1d, paper_cifar
 
 torch.set_num_threads(1)
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
-T_START = time.perf_counter()
+T_START, CPU_START = time.perf_counter(), time.process_time()
 
 # %% [markdown]
 # ## FGE in a few lines
@@ -152,11 +153,13 @@ T_START = time.perf_counter()
 #
 # * **SGD**: notebook 01's baseline, $E$ epochs with the decaying schedule;
 # * **SWA**: notebook 01's SWA run, $E$ epochs, averaging from epoch `SWA_START` at `SWA_LR`;
-# * **FGE**: the SWA run's own trajectory up to epoch `SWA_START + 1` (its SGD iterate; the
-#   schedule does not depend on the run's length, so this *is* the prefix of the SWA run), then
-#   $E - $ `SWA_START` $- 1$ epochs of FGE cycles. FGE and SWA share every epoch before
-#   averaging begins and differ only in what they do with the last quarter of the budget:
-#   SWA averages weights along a constant rate, FGE ensembles predictions along cycles. The
+# * **FGE**: the SWA run's own trajectory up to epoch $s + 1$, $s$ = `SWA_START` (its SGD
+#   iterate; the schedule does not depend on the run's length and evaluation draws no
+#   randomness, so this *is* the prefix of the SWA run, as {doc}`03_results_table` checks for
+#   SWA runs of different lengths), then $E - s - 1$ epochs of FGE cycles. FGE and SWA share
+#   every epoch before averaging begins and differ only in what they do with (about) the last
+#   quarter of the budget: SWA averages weights along a constant rate, FGE ensembles
+#   predictions along cycles. The
 #   starting iterate is at a high rate, like the reference's checkpoint (epoch 160 of 200,
 #   whose rate is still 26 % of the initial one); a fully decayed start is tried as a check.
 #
@@ -276,16 +279,16 @@ display(table)
 wide = res.pivot(index="seed", columns="method", values=["acc", "nll"])
 COMPARE = [("FGE", "SGD"), ("FGE", "SWA"), ("SWA of the FGE snapshots", "SWA"),
            ("FGE", "SWA of the FGE snapshots"), ("FGE", "FGE from converged SGD")]
-WHO = {"FGE": "FGE", "SWA of the FGE snapshots": "the snapshots' SWA"}  # for the verdicts
+WHO = ["FGE", "FGE", "the snapshots' SWA", "FGE", "the start on the SWA trajectory"]
 diff_rows = []
-for a, b in COMPARE:
+for (a, b), who in zip(COMPARE, WHO):
     d_acc, d_nll = wide["acc", a] - wide["acc", b], wide["nll", a] - wide["nll", b]
     diff_rows.append({
         "comparison": f"{a} - {b}",
         "accuracy (points)": paired_text(d_acc),
         "NLL": paired_text(d_nll, scale=1.0, digits=3, unit=" nats"),
-        "accuracy verdict": verdict(d_acc, better="higher", who=WHO[a]),
-        "NLL verdict": verdict(d_nll, better="lower", who=WHO[a]),
+        "accuracy verdict": verdict(d_acc, better="higher", who=who),
+        "NLL verdict": verdict(d_nll, better="lower", who=who),
         "first more accurate (seeds)": f"{int((d_acc > 0).sum())}/{len(d_acc)}",
     })
 diffs = pd.DataFrame(diff_rows).set_index("comparison")
@@ -340,28 +343,27 @@ _ = glue("nb13_diffs", diffs, display=False)
 # the table in the README of the FGE authors' code {cite:p}`garipov2018fgecode`: CIFAR-100 test
 # accuracy (%) of FGE and of an ensemble of independently trained networks ("Ind") at one
 # budget of 200 epochs, the FGE phase being the last 40 of them. **These are their numbers, not
-# ours**; the same authors' SGD (in parentheses: its budget) and SWA 1 numbers from the SWA
-# README {cite:p}`garipov2018swacode` are shown beside them for context (PreResNet-164's SGD
-# and SWA budget there is 150 epochs, not 200).
+# ours**; the SGD (in parentheses: its budget in epochs) and SWA 1 numbers of the SWA README
+# {cite:p}`garipov2018swacode` are shown beside them for context (PreResNet-164's SGD and SWA
+# budget there is 150 epochs, not 200).
 
 # %%
 PUBLISHED_FGE = {  # README of timgaripov/dnn-mode-connectivity, lines 251-256: 1 budget (200)
-    "VGG16": {"Ind": "72.5 ± 0.1", "FGE": "74.6 ± 0.1"},
-    "PreResNet164": {"Ind": "78.4 ± 0.1", "FGE": "80.3 ± 0.2"},
-    "WideResNet28x10": {"Ind": "80.8 ± 0.3", "FGE": "82.3 ± 0.2"},
+    "vgg16": {"Ind": (72.5, 0.1), "FGE": (74.6, 0.1)},
+    "preresnet164": {"Ind": (78.4, 0.1), "FGE": (80.3, 0.2)},
+    "wrn28_10": {"Ind": (80.8, 0.3), "FGE": (82.3, 0.2)},
 }
-PUBLISHED_SWA = {  # README of timgaripov/swa, CIFAR-100: SGD (budget) and SWA 1 budget
-    "VGG16": ("72.55 ± 0.10 (200)", "73.91 ± 0.12"),
-    "PreResNet164": ("78.49 ± 0.36 (150)", "79.77 ± 0.17"),
-    "WideResNet28x10": ("80.82 ± 0.23 (200)", "81.46 ± 0.23"),
-}
-published = pd.DataFrame({m: {"FGE, 1 budget": v["FGE"], "Ind, 1 budget": v["Ind"],
-                              "SGD (SWA README)": PUBLISHED_SWA[m][0],
-                              "SWA 1 (SWA README)": PUBLISHED_SWA[m][1]}
-                          for m, v in PUBLISHED_FGE.items()}).T
+swa_pub = swa_readme_table("cifar100")          # the SWA README, as notebooks 03 and 11 show it
+swa_pub_num = swa_readme_table("cifar100", text=False)
+published = pd.DataFrame({
+    MODEL_LABELS[m]: {"FGE, 1 budget": "{:.1f} ± {:.1f}".format(*v["FGE"]),
+                      "Ind, 1 budget": "{:.1f} ± {:.1f}".format(*v["Ind"]),
+                      "SGD (SWA README; budget)":
+                          f"{swa_pub.loc[m, 'SGD']} ({PAPER_RECIPES[m]['budget']})",
+                      "SWA 1 (SWA README)": swa_pub.loc[m, "SWA 1"]}
+    for m, v in PUBLISHED_FGE.items()}).T
 published.index.name = "CIFAR-100, published"
-fge_minus_swa = [float(v["FGE"].split()[0]) - float(PUBLISHED_SWA[m][1].split()[0])
-                 for m, v in PUBLISHED_FGE.items()]
+fge_minus_swa = [v["FGE"][0] - swa_pub_num.loc[m, "SWA 1"] for m, v in PUBLISHED_FGE.items()]
 glue_text("nb13_pub_fge_swa", f"{min(fge_minus_swa):+.2f} to {max(fge_minus_swa):+.2f} points")
 display(published.style.set_caption(
     "Published by Garipov et al. (README of timgaripov/dnn-mode-connectivity) and Izmailov et "
@@ -576,7 +578,7 @@ glue_text("nb13_agree_verdict", verdict(agree_gap, better="higher", who="SWA"))
 glue_text("nb13_agree_gap", paired_text(agree_gap))
 kl_v = verdict(kl_gap, better="higher", who="SWA")
 if kl_v.endswith("in favour of SWA") and verdict(agree_gap, who="SWA").endswith("of SWA"):
-    claim = ("the paper's claim holds here: the weight average of the snapshots predicts far "
+    claim = ("the paper's claim holds here: the weight average of the snapshots predicts "
              "closer to their ensemble than one of the snapshots does")
 elif "one seed" in kl_v:
     claim = "one seed cannot test the paper's claim"
@@ -659,7 +661,8 @@ def cifar_fge(model: str, seed: int) -> dict:
     one = recipe(model, 1, True)
     swa_acc = long.metrics.set_index("epoch").loc[one["epochs"], "swa_test_accuracy"]
     start = CIFAR_SWA_START or one["swa_start"]
-    pre = TrainConfig(**{**one, "swa_start": start, "epochs": start + 1}, seed=seed)
+    pre = TrainConfig(**{**one, "swa_start": start, "epochs": start + 1, "eval_every": None},
+                      seed=seed)
     r = FGE_RECIPES[model]
     fge = run_fge(FGEConfig(pre, epochs=one["epochs"] - pre.epochs, cycle=int(r["cycle"]),
                             lr_1=r["lr_1"], lr_2=r["lr_2"]), cifar_runs)
@@ -690,9 +693,10 @@ else:
             "model")) + (" (FAKE data)" if CIFAR_FAKE else ""))
 
 # %%
-glue_text("nb13_cost", f"{time.perf_counter() - T_START:.0f} s")
+wall_s, cpu_s = time.perf_counter() - T_START, time.process_time() - CPU_START
+glue_text("nb13_cost", f"{wall_s:.0f} s ({cpu_s:.0f} s of CPU time; one torch thread)")
 glue_text("nb13_n_cached", f"{n_cached} of its {2 * len(pairs) + len(fges)} MNIST-1D runs")
-print(f"this execution: {time.perf_counter() - T_START:.0f} s after the imports "
+print(f"this execution: {wall_s:.0f} s after the imports, {cpu_s:.0f} s of CPU time "
       f"({n_cached} of the MNIST-1D runs from the cache)")
 
 # %% [markdown]
