@@ -147,3 +147,63 @@ def test_course_tables_complete():
     assert len(t) == 13 and set(COURSE_PROJECT_TABLES) >= {"two_d", "cifar10_cnn", "cluster"}
     assert t.loc[("cifar10_cnn", "accuracy"), "Ensemble"] == 58.58
     assert np.isnan(t.loc[("friedman1", "mse"), "Ensemble"])
+
+
+def _tiny_friedman(s):
+    return make_friedman(1, 300, seed=s)
+
+
+def test_stacked_seeds_equal_sequential_runs(tmp_path):
+    from swa_lib.domains import CourseMLP, SWAPhase, course_swa_run, course_swa_runs
+    from swa_lib.domains import paper_table2_phase as t2
+
+    recipe = scale_epochs(COURSE_RECIPES["friedman1"][0], 0.03)
+    phases = [recipe.swa, t2(recipe),
+              SWAPhase("scratch_swa", 4, lr_max=0.01, lr_min=0.001, cycle_epochs=1,
+                       schedule="paper_swa", momentum=0.9, start="scratch", swa_start=2)]
+
+    def build(d):
+        return CourseMLP(5, 8, 1, 2)
+
+    stacked = course_swa_runs({"domain": "t"}, _tiny_friedman, build, recipe, phases, [0, 1],
+                              tmp_path / "a")
+    for j, s in enumerate([0, 1]):
+        seq = course_swa_run({"domain": "t"}, _tiny_friedman, build, recipe, phases, s,
+                             tmp_path / "b")
+        assert stacked[j]["pretrained"]["metric"] == pytest.approx(seq["pretrained"]["metric"],
+                                                                   rel=1e-4)
+        for ph in ("course", "paper_table2", "scratch_swa"):
+            for col in ("final", "swa", "ensemble", "snapshot_ensemble"):
+                assert stacked[j][ph][col]["metric_per_batch"] == pytest.approx(
+                    seq[ph][col]["metric_per_batch"], rel=1e-3), (ph, col)
+            assert stacked[j][ph]["n_averaged"] == seq[ph]["n_averaged"]
+            assert stacked[j][ph]["dist_pretrained_to_final"] == pytest.approx(
+                seq[ph]["dist_pretrained_to_final"], rel=1e-3)
+    again = course_swa_runs({"domain": "t"}, _tiny_friedman, build, recipe, phases, [0, 1],
+                            tmp_path / "a")
+    assert again == stacked
+
+
+def test_stacked_forward_cnn_matches_members():
+    from swa_lib.domains import stacked_forward
+
+    torch.manual_seed(0)
+    members = [CourseCNN(1, 10, 8, 3) for _ in range(3)]
+    params = {k: torch.stack([m.state_dict()[k] for m in members])
+              for k in members[0].state_dict()}
+    x = torch.randn(3, 4, 1, 8, 8)
+    out = stacked_forward(members[0], params, x)
+    for j, m in enumerate(members):
+        assert torch.allclose(out[j], m(x[j]), atol=1e-5)
+
+
+def test_paper_swa_phase_rates_and_snapshots():
+    from swa_lib.domains import SWAPhase
+
+    ph = SWAPhase("s", 8, lr_max=0.1, lr_min=0.01, cycle_epochs=1, schedule="paper_swa",
+                  swa_start=6)
+    r = ph.rates(2)
+    assert r[0] == pytest.approx(0.1) and r[-1] == pytest.approx(0.01)
+    assert [e for e in range(8) if ph.snapshot_after(e)] == [6, 7]
+    with pytest.raises(ValueError, match="swa_start"):
+        SWAPhase("s", 8, lr_max=0.1, lr_min=0.01, cycle_epochs=1, schedule="paper_swa")

@@ -7,6 +7,7 @@
 * :mod:`~swa_lib.domains.course_models` -- the course's MLP, CNN and MobileNetV2;
 * :mod:`~swa_lib.domains.course_schedules` -- its per-iteration learning-rate tables;
 * :mod:`~swa_lib.domains.course` -- its two-phase protocol and the paper's Table 2 phase;
+* :mod:`~swa_lib.domains.course_stacked` -- the same for several seeds at once (one stacked net);
 * :mod:`~swa_lib.domains.recipes` -- each experiment's settings, read from its scripts.
 """
 
@@ -23,6 +24,7 @@ from .course import (
 )
 from .course_models import CourseCNN, CourseMLP, CourseMobileNetV2
 from .course_schedules import course_cosine_table, course_swa_linear_table
+from .course_stacked import course_swa_runs, metrics_from_outputs, stackable, stacked_forward
 from .digits import load_digits_domain
 from .graphs import CLUSTER_RECIPE, CourseGCN, GraphDomain, make_sbm_cluster, normalized_adjacency
 from .recipes import (
@@ -43,5 +45,6 @@ __all__ = [
     "load_digits_domain", "CLUSTER_RECIPE", "CourseGCN", "GraphDomain", "make_sbm_cluster",
     "normalized_adjacency", "COURSE_RECIPES", "DIGITS_EPOCH_SCALE", "ROW_NAMES", "cifar_domain",
     "domain_and_model", "make_friedman", "make_two_d", "two_d_function", "runs_frame",
-    "summary_table", "scale_epochs",
+    "summary_table", "scale_epochs", "course_swa_runs", "metrics_from_outputs", "stackable",
+    "stacked_forward",
 ]

@@ -50,7 +50,7 @@ from torch.nn.utils import parameters_to_vector
 
 from ..averaging import update_bn
 from ..io import atomic_save_json, atomic_torch_save, stable_hash
-from ..schedules import cyclic_lr
+from ..schedules import cyclic_lr, swa_schedule
 from ..training.config import resolve_device
 from ..training.course_project import update_bn_no_reset
 from ..training.runs import FINAL_FILE, load_weights, locked, read_final, seed_everything
@@ -76,7 +76,12 @@ class SWAPhase:
     :func:`swa_lib.schedules.cyclic_lr`); ``cycle_epochs`` (a model averaged at the end of each
     cycle); ``momentum``, ``weight_decay`` (SGD); ``bn`` (``"course"``: parameters averaged into a
     fresh model, then :func:`update_bn_no_reset` after each snapshot if the model has BN;
-    ``"exact"``: :func:`swa_lib.averaging.update_bn` once at the end).
+    ``"exact"``: :func:`swa_lib.averaging.update_bn` once at the end); ``start``
+    (``"pretrained"``: from the pre-trained model; ``"scratch"``: from a fresh initialisation, the
+    full SWA run at the same budget); ``swa_start`` (``schedule="paper_swa"`` only: the paper's
+    schedule, :func:`swa_lib.schedules.swa_schedule` -- ``lr_max`` until half of ``swa_start``,
+    linear to ``lr_min`` at 90 % of it, then constant -- with a model averaged after every epoch
+    from ``swa_start`` on).
     """
 
     name: str
@@ -88,11 +93,17 @@ class SWAPhase:
     momentum: float = 0.0
     weight_decay: float = 1e-4
     bn: str = "course"
+    start: str = "pretrained"
+    swa_start: int = 0
 
     def __post_init__(self) -> None:
-        if self.schedule not in ("course_linear", "paper_cyclic"):
+        if self.schedule not in ("course_linear", "paper_cyclic", "paper_swa"):
             raise ValueError(f"schedule={self.schedule!r}; allowed: 'course_linear', "
-                             f"'paper_cyclic'")
+                             f"'paper_cyclic', 'paper_swa'")
+        if self.start not in ("pretrained", "scratch"):
+            raise ValueError(f"start={self.start!r}; allowed: 'pretrained', 'scratch'")
+        if self.schedule == "paper_swa" and not 0 < self.swa_start < self.epochs:
+            raise ValueError(f"need 0 < swa_start < epochs={self.epochs}, got {self.swa_start}")
         if self.bn not in ("course", "exact"):
             raise ValueError(f"bn={self.bn!r}; allowed: 'course', 'exact'")
         if self.cycle_epochs < 1 or self.epochs % self.cycle_epochs:
@@ -106,6 +117,10 @@ class SWAPhase:
         if self.schedule == "course_linear":
             return course_swa_linear_table(self.epochs, iters_per_epoch, lr_min=self.lr_min,
                                            lr_max=self.lr_max, cycle_epochs=self.cycle_epochs)
+        if self.schedule == "paper_swa":
+            return np.array([swa_schedule(i / iters_per_epoch, lr_init=self.lr_max,
+                                          swa_lr=self.lr_min, swa_start=self.swa_start)
+                             for i in range(self.epochs * iters_per_epoch)])
         cycle = self.cycle_epochs * iters_per_epoch
         return np.array([cyclic_lr(i, lr_max=self.lr_max, lr_min=self.lr_min, cycle=cycle)
                          for i in range(1, self.epochs * iters_per_epoch + 1)])
@@ -113,6 +128,8 @@ class SWAPhase:
     def snapshot_after(self, epoch: int) -> bool:
         """``(epoch + 1) % L == 0``; the course's phase also requires ``epoch > 0``
         (``training.py`` line 104; it matters only for one-epoch cycles)."""
+        if self.schedule == "paper_swa":
+            return epoch + 1 > self.swa_start
         first_ok = epoch > 0 or self.schedule != "course_linear"
         return first_ok and (epoch + 1) % self.cycle_epochs == 0
 
@@ -363,12 +380,15 @@ def course_swa_run(spec: dict[str, Any], build_domain: DomainBuilder, build_mode
         state = _pretrained_state(spec, domain, lambda d: build_model(d).to(device), recipe,
                                   seed, runs_dir)
         result: dict[str, Any] = {"key": key}
+        pre = build_model(domain).to(device)
+        pre.load_state_dict(state)
+        result["pretrained"] = evaluate_course(lambda x: _forward(pre.eval(), x), domain,
+                                               recipe.test_batch_size)
         for phase in phases:
+            torch.manual_seed(seed + 2)  # a from-scratch phase's initialisation
             model = build_model(domain).to(device)
-            model.load_state_dict(state)
-            if not result.get("pretrained"):
-                result["pretrained"] = evaluate_course(lambda x, m=model: _forward(m.eval(), x),
-                                                       domain, recipe.test_batch_size)
+            if phase.start == "pretrained":
+                model.load_state_dict(state)
             torch.manual_seed(seed + 1)  # the course's swa_model: a fresh network
             swa_model = build_model(domain).to(device)
             w_pre = parameters_to_vector(model.parameters()).detach().clone()
