@@ -55,15 +55,24 @@ def test_stacked_model_is_its_members(name, kw) -> None:
         members.append(build_model(name, 10, **kw))
     stack = stacked_model(members[0], 3)
     stack.load_state_dict(stack_state([m.state_dict() for m in members]))
-    xs = [torch.randn(5, 1, 40) for _ in members]
-    out = stack(stack.stack_inputs(xs))
-    ref = torch.stack([m(x) for m, x in zip(members, xs)])
-    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(stack(stack.repeat_input(xs[0])),
-                               torch.stack([m(xs[0]) for m in members]), rtol=1e-5, atol=1e-6)
-    for k, m in enumerate(members):
+    for k, m in enumerate(members):  # the layout round-trips exactly
         back = unstack_state(stack.state_dict(), k, 3)
         assert all(torch.equal(back[n], t) for n, t in m.state_dict().items())
+    xs = [torch.randn(5, 1, 40) for _ in members]
+    out = stack(stack.stack_inputs(xs))  # train mode: BN batch statistics per member
+    ref = torch.stack([m(x) for m, x in zip(members, xs)])
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(stack(stack.repeat_input(xs[0])),
+                               torch.stack([m(xs[0]) for m in members]), rtol=1e-5, atol=1e-5)
+    for k, m in enumerate(members):  # and so do the running statistics it updated
+        back = unstack_state(stack.state_dict(), k, 3)
+        for n, t in m.state_dict().items():
+            torch.testing.assert_close(back[n], t, rtol=1e-5, atol=1e-6)
+    stack.eval()
+    for m in members:
+        m.eval()
+    torch.testing.assert_close(stack(stack.repeat_input(xs[1])),
+                               torch.stack([m(xs[1]) for m in members]), rtol=1e-5, atol=1e-5)
 
 
 def test_stacked_model_refuses_other_models() -> None:
@@ -146,7 +155,9 @@ def test_killed_stack_resumes_with_run_many_or_run(tmp_path, mnist1d_root, monke
     alone = run(cfgs[0], tmp_path / "killed")
     rest = run_many(cfgs, tmp_path / "killed")
     assert rest[0].cached and not rest[1].cached
-    assert max_weight_diff(alone, whole[0], "swa.pt") < TOL
+    # run()'s single-model kernels from epoch 2 on: rounding, unless a ReLU input within
+    # rounding of 0 flipped (then ~1e-5..1e-4 after a few steps; see run_many's docstring)
+    assert max_weight_diff(alone, whole[0], "swa.pt") < 1e-3
     for a, b in zip(rest[1:], whole[1:]):  # a stack resumed is the stack uninterrupted
         assert max_weight_diff(a, b, "swa.pt") == 0.0 and max_metric_diff(a, b) == 0.0
         assert not (a.path / "checkpoint.pt").exists()

@@ -14,11 +14,16 @@ resumes with :func:`run_many` or member by member with :func:`run`), ``final.jso
 start of each epoch and its augmentation at each step, in :func:`run`'s order, and its
 initialisation comes from :func:`run`'s seeding. So member ``k`` sees exactly the batches and
 the initial weights of its single run, and its numbers equal that run's **to float rounding**:
-a batched matmul or a grouped convolution sums in another order than the single model's
-kernel. SGD is chaotic, so these ``1e-7`` differences grow with training: after tens of epochs
-a batched run can differ from its sequential twin well beyond rounding (as two builds of torch
-would) -- equally valid samples of the same seed's run, not the same bits. The tests compare
-them over a few epochs (``tests/test_training_batched.py``).
+a grouped convolution (and, in principle, a batched matmul: on this CPU the MLP's is bitwise
+the single model's) sums in another order than the single model's kernel. SGD is chaotic, so
+these ``1e-7`` differences grow with training, and in the BN CNN faster: a ReLU input within
+rounding of 0 takes the other side of the kink, which changes that sample's gradient by a
+whole term (about one such flip per 20 steps of the laptop CNN, after which the difference
+grows ~10 % per step). So after an epoch or more a batched CNN run differs from its sequential
+twin well beyond rounding (as two builds of torch would): an equally valid sample of the same
+seed's run, not the same bits. The tests compare them over a few short epochs
+(``tests/test_training_batched.py``); a stack resumed after a kill is bitwise the stack
+uninterrupted.
 
 **What is stacked.** Models ``mlp`` and ``cnn1d`` (:data:`.stacked.STACKABLE_MODELS`) with SGD,
 SWA (constant or cyclic), EMA and snapshots, on one device. Anything else -- SWAG, ``compile``,

@@ -12,21 +12,25 @@ so the stack has exactly the member's state-dict keys, and member ``k`` owns row
 * ``Linear(in, out)``: weight ``(K*out, in)``, bias ``(K*out,)``, read as ``(K, out, in)`` for
   ``torch.baddbmm`` over inputs ``(K, B, in)``: member ``k``'s output is
   :math:`x_k W_k^\top + b_k`;
-* ``Conv1d(c, w, ...)``: weight ``(K*w, c, k)`` -- exactly the weight of
-  ``Conv1d(K*c, K*w, ..., groups=K)``, whose group ``k`` sees input channels
-  ``k*c .. (k+1)*c - 1``, i.e. member ``k``'s batch;
-* ``BatchNorm1d(w)``: every buffer and parameter ``(K*w,)``: one ``BatchNorm1d(K*w)``, whose
-  channel statistics are taken per channel over ``(B, L)`` -- member ``k``'s channels over
-  member ``k``'s batch, so the running statistics (and :func:`~swa_lib.averaging.update_bn`,
-  which sees a real ``BatchNorm1d``) are the member's own;
+* ``Conv1d(c, w, ...)``: weight ``(K*w, c, k)`` -- exactly the weight of a convolution of
+  ``K*c`` to ``K*w`` channels with ``groups=K``, whose group ``k`` sees input channels
+  ``k*c .. (k+1)*c - 1``, i.e. member ``k``'s batch. It runs as a 2-D grouped convolution over
+  ``(B, K*c, 1, L)`` in channels-last memory (:class:`StackedConv1d`): on a 1-thread CPU that
+  is 1.3x (width 32) to 2.7x (width 16) faster than ``K`` plain ``conv1d`` calls for forward
+  + backward, where a channels-first grouped ``conv1d`` is no faster than them;
+* ``BatchNorm1d(w)``: every buffer and parameter ``(K*w,)``: one ``BatchNorm2d(K*w)`` (the
+  same keys and shapes), whose statistics are taken per channel over ``(B, 1, L)`` -- member
+  ``k``'s channels over member ``k``'s batch, so the running statistics (and
+  :func:`~swa_lib.averaging.update_bn`, which sees a real BatchNorm) are the member's own;
 * 0-dim tensors (``num_batches_tracked``, an optimiser's step count) are shared: members
   trained on one schedule have equal counts.
 
 Optimiser states and averages (:class:`~swa_lib.averaging.SWA`, ``EMA``) stack the same way,
 tensor by tensor (SGD, Adam, SWA's ``lerp`` and EMA are elementwise, so a stacked update is
 each member's update). Inputs: :meth:`stack_inputs` puts the members' batches in the layout of
-the stack (``(K, B, F)`` for the MLP, ``(B, K*c, L)`` for the CNN), :meth:`repeat_input` gives
-every member the same batch (evaluation, BN recomputation); outputs are ``(K, B, C)``.
+the stack (``(K, B, F)`` for the MLP, channels-last ``(B, K*c, 1, L)`` for the CNN),
+:meth:`repeat_input` gives every member the same batch (evaluation, BN recomputation); outputs
+are ``(K, B, C)``.
 Measured against ``torch.func.vmap`` over ``functional_call`` in ``benchmarks/bench_batched.py``.
 """
 
@@ -36,12 +40,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..models import MLP, CNN1d
 
-__all__ = ["StackedLinear", "StackedMLP", "StackedCNN1d", "stacked_model", "stack_state",
-           "unstack_state", "STACKABLE_MODELS"]
+__all__ = ["StackedLinear", "StackedConv1d", "StackedMLP", "StackedCNN1d", "stacked_model",
+           "stack_state", "unstack_state", "STACKABLE_MODELS"]
 
 #: Model names whose classes :func:`stacked_model` can stack.
 STACKABLE_MODELS = ("mlp", "cnn1d")
@@ -62,6 +67,30 @@ class StackedLinear(nn.Module):
         if self.bias is None:
             return torch.bmm(x, w)
         return torch.baddbmm(self.bias.view(self.k, 1, self.out_features), x, w)
+
+
+class StackedConv1d(nn.Module):
+    """``K`` ``Conv1d(c, w, kernel, stride, padding, dilation)`` layers as one grouped 2-D
+    convolution: input and output ``(B, K*c, 1, L)`` / ``(B, K*w, 1, L')`` (channels-last
+    memory); weight ``(K*w, c, kernel)`` and bias ``(K*w,)``, the members' concatenated (a
+    ``Conv1d``'s keys and shapes)."""
+
+    def __init__(self, k: int, member: nn.Conv1d) -> None:
+        super().__init__()
+        if member.groups != 1 or not isinstance(member.padding, tuple) or \
+                member.padding_mode != "zeros":
+            raise ValueError("cannot stack a grouped, string-padded or non-zero-padded Conv1d")
+        self.k = k
+        self.stride, self.padding = (1, member.stride[0]), (0, member.padding[0])
+        self.dilation = (1, member.dilation[0])
+        self.weight = nn.Parameter(torch.empty(k * member.out_channels, member.in_channels,
+                                               member.kernel_size[0]))
+        self.bias = nn.Parameter(torch.empty(k * member.out_channels)) \
+            if member.bias is not None else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight.unsqueeze(2), self.bias, stride=self.stride,
+                        padding=self.padding, dilation=self.dilation, groups=self.k)
 
 
 class StackedMLP(nn.Module):
@@ -96,22 +125,19 @@ class StackedMLP(nn.Module):
 
 class StackedCNN1d(nn.Module):
     """``K`` :class:`~swa_lib.models.CNN1d` of one shape as grouped convolutions; input
-    ``(B, K*c, L)`` (:meth:`stack_inputs`), output ``(K, B, C)``. Keys are the CNN's."""
+    ``(B, K*c, 1, L)`` in channels-last memory (:meth:`stack_inputs`), output ``(K, B, C)``.
+    Keys and shapes are the CNN's."""
 
     def __init__(self, member: CNN1d, k: int) -> None:
         super().__init__()
         self.k = k
+        self.in_channels = member.features[0].in_channels
         layers: list[nn.Module] = []
         for layer in member.features:
             if isinstance(layer, nn.Conv1d):
-                if layer.groups != 1 or not isinstance(layer.padding, tuple):
-                    raise ValueError("cannot stack a grouped or string-padded Conv1d")
-                layers.append(nn.Conv1d(
-                    k * layer.in_channels, k * layer.out_channels, layer.kernel_size,
-                    stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
-                    groups=k, bias=layer.bias is not None, padding_mode=layer.padding_mode))
+                layers.append(StackedConv1d(k, layer))
             elif isinstance(layer, nn.BatchNorm1d):
-                layers.append(nn.BatchNorm1d(k * layer.num_features, eps=layer.eps,
+                layers.append(nn.BatchNorm2d(k * layer.num_features, eps=layer.eps,
                                              momentum=layer.momentum, affine=layer.affine,
                                              track_running_stats=layer.track_running_stats))
             elif isinstance(layer, nn.ReLU):
@@ -123,22 +149,32 @@ class StackedCNN1d(nn.Module):
         self.classifier = StackedLinear(k, head.in_features, head.out_features,
                                         bias=head.bias is not None)
 
+    @staticmethod
+    def _last(x: Tensor) -> Tensor:
+        """``(B, L)`` or ``(B, c, L)`` -> ``(B, L, c)`` (a view)."""
+        return x.unsqueeze(2) if x.dim() == 2 else x.transpose(1, 2)
+
     def stack_inputs(self, xs: Sequence[Tensor]) -> Tensor:
-        """The members' batches ``(B, L)`` or ``(B, c, L)`` as ``(B, K*c, L)``: member ``k``'s
-        channels are ``k*c .. (k+1)*c - 1``, the input channels of group ``k``."""
-        x = torch.stack(list(xs), dim=1)  # (B, K, L) or (B, K, c, L)
-        return x if x.dim() == 3 else x.flatten(1, 2)
+        """The members' batches ``(B, L)`` or ``(B, c, L)`` as ``(B, K*c, 1, L)`` in
+        channels-last memory: member ``k``'s channels are ``k*c .. (k+1)*c - 1``, the input
+        channels of group ``k``."""
+        x = torch.stack([self._last(x) for x in xs], dim=2)  # (B, L, K, c), contiguous
+        b, length = x.shape[:2]
+        return x.view(b, 1, length, -1).permute(0, 3, 1, 2)
 
     def repeat_input(self, x: Tensor) -> Tensor:
-        """One batch for every member: ``(B, K*c, L)``, the channels tiled ``K`` times."""
-        x = x.unsqueeze(1) if x.dim() == 2 else x
-        return x.repeat(1, self.k, 1)
+        """One batch for every member: ``(B, K*c, 1, L)``, the channels tiled ``K`` times."""
+        x = self._last(x)
+        b, length = x.shape[:2]
+        x = x.unsqueeze(2).expand(b, length, self.k, x.shape[2]).reshape(b, 1, length, -1)
+        return x.permute(0, 3, 1, 2)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.features(x)  # (B, K*w, L)
-        b = h.shape[0]
-        h = h.view(b, self.k, -1).transpose(0, 1)  # (K, B, w*L), each member's flatten order
-        return self.classifier(h)
+        h = self.features(x)  # (B, K*w, 1, L), channels-last
+        b, length = h.shape[0], h.shape[3]
+        # (B, L, K, w) -> (K, B, w, L) -> (K, B, w*L): each member's flatten order
+        h = h.permute(0, 2, 3, 1).reshape(b, length, self.k, -1).permute(2, 0, 3, 1)
+        return self.classifier(h.reshape(self.k, b, -1))
 
 
 def stacked_model(member: nn.Module, k: int) -> StackedMLP | StackedCNN1d:
