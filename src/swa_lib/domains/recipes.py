@@ -97,8 +97,9 @@ def domain_and_model(row: str, **kw: Any) -> tuple[Any, Any]:
     """``(build_domain(seed), build_model(domain))`` for ``row`` of :data:`ROW_NAMES`.
 
     Keywords: ``cluster``: ``num_train``, ``num_test`` (graphs); CIFAR rows: ``data_root``,
-    ``num_samples``. The data of seed ``s`` are drawn with ``s`` (regression, digits split, SBM
-    graphs); CIFAR keeps one subset for all seeds.
+    ``num_samples``; Friedman rows: ``friedman_samples`` (``None``: the course's 10,000). The
+    data of seed ``s`` are drawn with ``s`` (regression, digits split, SBM graphs); CIFAR keeps
+    one subset for all seeds.
     """
     if row not in ROW_NAMES:
         raise ValueError(f"row={row!r}; allowed: {', '.join(ROW_NAMES)}")
@@ -107,7 +108,8 @@ def domain_and_model(row: str, **kw: Any) -> tuple[Any, Any]:
                 lambda d: CourseMLP(2, 16, 1, 3))
     if row in ("friedman1", "friedman3"):
         f = int(row[-1])
-        return (lambda s: make_friedman(f, seed=s),
+        n = kw.get("friedman_samples") or 10_000
+        return (lambda s: make_friedman(f, n, seed=s),
                 lambda d: CourseMLP(int(d.x_train.shape[1]), 32, 1, 3))
     if row == "digits":
         return load_digits_domain, lambda d: CourseCNN(1, 10, 32, 3)
