@@ -411,8 +411,15 @@ def _evaluate_splits(model: nn.Module, ds: ArrayDataset, prefix: str, k: int
 
 
 @torch.no_grad()
-def _stacked_logits(model: nn.Module, x: Tensor, batch_size: int = 2048) -> Tensor:
-    """Logits ``(K, N, C)`` of every member on the same inputs ``x`` (eval mode, restored)."""
+def _stacked_logits(model: nn.Module, x: Tensor, batch_size: int | None = None) -> Tensor:
+    """Logits ``(K, N, C)`` of every member on the same inputs ``x`` (eval mode, restored).
+
+    ``batch_size`` default: 256 inputs per pass on the CPU, where a pass over ``K`` models'
+    activations falls out of cache at larger batches (5 laptop CNNs over 4,000 inputs: 0.28 s
+    at 256, 0.93 s at 2048, against 0.55 s for 5 single models at ``evaluate``'s 2048), and
+    2048 on a GPU."""
+    if batch_size is None:
+        batch_size = 256 if x.device.type == "cpu" else 2048
     with eval_mode(model):
         out = [model(model.repeat_input(x[i:i + batch_size]))
                for i in range(0, x.shape[0], batch_size)]
