@@ -51,3 +51,13 @@ def test_compare_table_summary_and_plot(tmp_path, mnist1d_root, capsys) -> None:
         assert row.swa_run_last_iterate_accuracy == swa["sgd_test_accuracy"]
         assert row.diff_accuracy == swa["swa_test_accuracy"] - sgd["sgd_test_accuracy"]
         assert row.diff_nll == swa["swa_test_nll"] - sgd["sgd_test_nll"]
+
+
+def test_compare_with_another_swa_rate_reuses_the_baselines(tmp_path, mnist1d_root) -> None:
+    """``swa-lib compare --swa-lr x`` after another rate trains only the SWA runs."""
+    common = [*ARGS, "--data-root", str(mnist1d_root), "--seeds", "0", "1", "--runs-dir",
+              str(tmp_path), "--no-progress"]
+    assert main(["compare", *common, "--swa-lr", "0.05"]) == 0
+    assert len(list(tmp_path.iterdir())) == 4
+    assert main(["compare", *common, "--swa-lr", "0.015"]) == 0
+    assert len(list(tmp_path.iterdir())) == 6  # two new SWA runs, the two baselines shared

@@ -39,3 +39,23 @@ def test_pairs_are_the_sgd_baseline_and_the_swa_run_of_each_seed(tmp_path, mnist
 def test_base_must_not_set_per_run_fields(tmp_path, name) -> None:
     with pytest.raises(ValueError, match=f"base must not set '{name}'"):
         sgd_and_swa({"dataset": "mnist1d", "model": "mlp", name: 0}, [0], tmp_path)
+
+
+def test_pairs_train_seeds_together_and_share_baselines(tmp_path, mnist1d_root,
+                                                        monkeypatch) -> None:
+    """One run_many call: the seeds' baselines stack, so do their SWA runs; a second SWA rate
+    reuses the baselines (an SGD run does not read swa_lr)."""
+    from swa_lib.training import batched
+
+    stacks = []
+    real = batched._train_stack
+    monkeypatch.setattr(batched, "_train_stack",
+                        lambda items, progress: stacks.append(len(items)) or real(items, progress))
+    base = _base(mnist1d_root)
+    first = sgd_and_swa({**base, "swa_lr": 0.01}, [0, 1, 2], tmp_path)
+    assert stacks == [3, 3]
+    second = sgd_and_swa({**base, "swa_lr": 0.02}, [0, 1, 2], tmp_path)
+    assert stacks == [3, 3, 3]  # only the new SWA runs trained
+    for a, b in zip(first, second):
+        assert b.sgd.cached and b.sgd.path == a.sgd.path and b.sgd.config.swa_lr == 0.02
+        assert not b.swa.cached and b.swa.path != a.swa.path

@@ -1,5 +1,7 @@
 """Command line: ``swa-lib train`` (one run, every TrainConfig field a flag) and ``swa-lib compare``
-(SGD baseline vs SWA over seeds, with the paired difference).
+(SGD baseline vs SWA over seeds, with the paired difference; the seeds train together as one
+stacked model where they can, :func:`swa_lib.training.run_many`, and the baselines are shared
+with every earlier comparison that differs only in SWA settings).
 
 Examples::
 

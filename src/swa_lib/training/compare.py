@@ -3,7 +3,8 @@
 The book compares an SGD baseline (``swa=False``: the SGD schedule, no averaging) with an SWA run
 (``swa=True``) of the same configuration and seed, and reports the paired difference. This module
 trains (or reads from the cache) such pairs and tabulates them, so no notebook or command writes
-the loop itself.
+the loop itself. The runs go through :func:`~swa_lib.training.run_many`, so the seeds' baselines
+train together as one stacked model, and so do their SWA runs.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from .batched import run_many
 from .config import TrainConfig
-from .loop import run
 from .runs import RunResult
 
 __all__ = ["Pair", "sgd_and_swa", "pairs_frame"]
@@ -42,18 +43,20 @@ def sgd_and_swa(base: Mapping[str, Any], seeds: Sequence[int], runs_dir: str | P
         seeds: training seeds, one pair each, in this order.
         swa_changes, sgd_changes: fields that only the SWA run / only the baseline changes
             (e.g. ``swa_changes={"ema_decay": 0.998}``, ``sgd_changes={"epochs": 90}``).
+
+    The ``2 * len(seeds)`` runs are one :func:`~swa_lib.training.run_many` call: the baselines
+    of all seeds train together, and the SWA runs (cached ones are read, not retrained).
     """
     for name in ("seed", "swa"):
         if name in base:
             raise ValueError(f"base must not set {name!r}: sgd_and_swa sets it per run")
-    out = []
+    configs = []
     for seed in seeds:
-        sgd = run(TrainConfig(**{**base, **(sgd_changes or {}), "seed": seed, "swa": False}),
-                  runs_dir, progress=progress)
-        swa = run(TrainConfig(**{**base, **(swa_changes or {}), "seed": seed, "swa": True}),
-                  runs_dir, progress=progress)
-        out.append(Pair(seed, sgd, swa))
-    return out
+        configs.append(TrainConfig(**{**base, **(sgd_changes or {}), "seed": seed,
+                                      "swa": False}))
+        configs.append(TrainConfig(**{**base, **(swa_changes or {}), "seed": seed, "swa": True}))
+    results = run_many(configs, runs_dir, progress=progress)
+    return [Pair(seed, results[2 * i], results[2 * i + 1]) for i, seed in enumerate(seeds)]
 
 
 def pairs_frame(pairs: Sequence[Pair], metrics: Sequence[str] = ("test_accuracy", "test_nll")
