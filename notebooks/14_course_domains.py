@@ -324,9 +324,11 @@ arms
 # buffers are used at every point. The course drew it through pretrained / final / SWA on a 5 x 5
 # grid. Left: exactly that, for seed 0 of `ARMS_ROW` after the course's phase. Right: the paper's
 # way (Garipov et al.'s plane, `swa_lib.landscape.plane_basis`; BN statistics recomputed at every
-# point, `bn_recompute=True`) on a finer grid over the same window. The 2-D function's MLP has
+# point, `bn_recompute=True`) on a finer grid over a square window as wide as the course's. The 2-D function's MLP has
 # **no BatchNorm**, so here the two BN treatments coincide and the panels differ only by the
-# grid; both share one colour scale (the same top level). Test MSE.
+# grid and the window. Test MSE; each panel's levels are `plot_plane`'s log-spaced levels of its
+# own values (they share the bottom level, the minimum; `plot_plane` takes no explicit levels, so
+# the upper levels differ -- read the colour bars).
 
 # %%
 def landscape(row):
@@ -346,15 +348,17 @@ def landscape(row):
     window = lambda lo, hi, r, n: np.linspace(lo - 0.3 * r, hi + 0.3 * r, n)  # noqa: E731
     data = {"train": (dom.x_train, dom.y_train), "test": (dom.x_test, dom.y_test)}
     sq = lambda out, y: (out - y).pow(2).flatten(1).sum(1)  # noqa: E731 - per-sample MSE
-    surfaces = {}
-    for name, n, bn in (("course: 5 x 5, the first model's buffers", 5, False),
-                        (f"paper: {LANDSCAPE_FINE} x {LANDSCAPE_FINE}, BN recomputed",
-                         LANDSCAPE_FINE, True)):
-        surfaces[name] = evaluate_plane(model, flat["pretrained"], u, v,
-                                        window(min(xs), max(xs), xr, n),
-                                        window(min(ys), max(ys), yr, n), data=data,
-                                        metrics=("test_loss",), loss_fn=sq, bn_recompute=bn,
-                                        progress=False, cache_tag="nb14-mse")
+    half = 0.5 * 1.6 * xr  # the paper's panel: a square window, as wide as the course's
+    ymid = 0.5 * (min(ys) + max(ys))
+    grids = {"course: 5 x 5, the first model's buffers":
+             (window(min(xs), max(xs), xr, 5), window(min(ys), max(ys), yr, 5), False),
+             f"paper: {LANDSCAPE_FINE} x {LANDSCAPE_FINE}, BN recomputed, square window":
+             (window(min(xs), max(xs), xr, LANDSCAPE_FINE),
+              np.linspace(ymid - half, ymid + half, LANDSCAPE_FINE), True)}
+    surfaces = {name: evaluate_plane(model, flat["pretrained"], u, v, a, b, data=data,
+                                     metrics=("test_loss",), loss_fn=sq, bn_recompute=bn,
+                                     progress=False, cache_tag="nb14-mse")
+                for name, (a, b, bn) in grids.items()}
     return surfaces, pts
 
 
@@ -366,14 +370,20 @@ if land is not None:
     for ax, (name, sf) in zip(axes, surfaces.items()):
         plot_plane(sf, "test_loss", points=pts, ax=ax, title=name, vmax=top,
                    xlabel="along final - pretrained (L2)", ylabel="towards SWA (L2)")
+    axes[0].set_aspect("auto")  # the course's axes are stretched to the points' extent
     fig.tight_layout()
-    coarse, fine = (sf["test_loss"] for sf in surfaces.values())
-    glue_text("nb14_land", f"the test MSE ranges over {np.nanmin(coarse):.4f}-"
-                           f"{np.nanmax(coarse):.4f} on the 5 x 5 grid and "
-                           f"{np.nanmin(fine):.4f}-{np.nanmax(fine):.4f} on the "
-                           f"{LANDSCAPE_FINE} x {LANDSCAPE_FINE} grid; the three points are "
-                           f"{pts['final'][0]:.3f} apart along the first axis and SWA sits "
-                           f"{pts['SWA'][1]:.2e} off it")
+    sf_c, sf_f = surfaces.values()
+    coarse, fine = sf_c["test_loss"], sf_f["test_loss"]
+    step = sf_c.alphas[1] - sf_c.alphas[0]
+    glue_text("nb14_land", f"final lies {pts['final'][0]:.3f} from the pre-trained point and SWA "
+                           f"{pts['SWA'][1]:.4f} off that line, while the 5 x 5 grid's cells "
+                           f"are {step:.3f} apart along it: final and SWA are "
+                           f"{pts['final'][0] / step:.1f} and "
+                           f"{float(np.hypot(*pts['SWA'])) / step:.1f} cells from the "
+                           f"pre-trained point. The test MSE spans "
+                           f"{np.nanmin(coarse):.4f}-{np.nanmax(coarse):.4f} on the coarse "
+                           f"grid and {np.nanmin(fine):.4f}-{np.nanmax(fine):.4f} on the fine "
+                           f"square one")
 else:
     glue_text("nb14_land", "not drawn (no stored course-phase models for this row)")
 
@@ -403,9 +413,10 @@ else:
 # the course's data as it was, so these two rows say that the Table 2 rates do not transfer to
 # unscaled regression, not that SWA fails there.
 #
-# **The landscape** (the course's plane and the paper's, one seed, no BatchNorm in this model):
-# {glue:text}`nb14_land`. A 5 x 5 grid cannot resolve a basin whose three marked points lie this
-# close together.
+# **The landscape** (the course's plane and the paper's, seed 0 of the 2-D function, no
+# BatchNorm in this model, so BN recomputation changes nothing here): {glue:text}`nb14_land`. The
+# course's figure is a picture of a very short step; the square panel shows the same step in
+# isotropic coordinates, where final and SWA sit in the same contour band.
 #
 # **Images and graphs** are not claimed here at the laptop profile: the digits row (the
 # course's CNN at MNIST's step count costs minutes on CPU) and the SBM graph row run in the paper
