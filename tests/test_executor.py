@@ -84,3 +84,25 @@ def test_slurm_path_submits_one_job_per_notebook_with_the_local_executor(tmp_pat
     assert [r[4] is None for r in rows] == [True, True, False]  # the failure is reported
     for stem in stems:
         assert (tmp_path / f"{stem}.txt").read_text() == f"smoke {tmp_path / 'runs'}"
+
+
+def test_table_ids_are_stable_across_executions() -> None:
+    pd = pytest.importorskip("pandas")
+    executor = _tool("execute_notebooks")
+    frame = pd.DataFrame({"acc": [0.81, 0.79]}, index=["SWA", "SGD"])
+    first, second = (frame.style.format("{:.2f}").to_html() for _ in range(2))
+    assert first != second  # pandas draws a random id per table
+    a, b = (executor.stable_table_ids(h, 4, 1) for h in (first, second))
+    assert a == b and "T_c4o1t0" in a
+    assert a.replace("T_c4o1t0", "X") == first.replace(first.split('id="')[1][:7], "X")
+
+
+def test_summary_counts_trained_and_cached_runs() -> None:
+    executor = _tool("execute_notebooks")
+    events = [{"event": "run_start", "name": "a", "cached": False},
+              {"event": "run_end", "name": "a", "cached": False},
+              {"event": "run_end", "name": "b", "cached": True},
+              {"event": "run_end", "name": "c", "cached": True}]
+    assert executor._runs_summary(events) == (1, 2)
+    line = executor._live_line("03_results", events[:1], started=time.time() - 5, expected=65)
+    assert "a: epoch 0/None" in line and "(0 trained, 0 cached)" in line and "left" in line

@@ -33,6 +33,7 @@ import concurrent.futures as cf
 import json
 import multiprocessing
 import os
+import re
 import sys
 import tempfile
 import time
@@ -120,12 +121,29 @@ def execute_one(src: Path, profile: str, out_dir: Path | None, timeout: int) -> 
     return src.stem, time.perf_counter() - t0
 
 
+_STYLER_ID = re.compile(r"T_[0-9a-f]{5}(?=[_\"' {])")
+
+
+def stable_table_ids(text: str, cell_index: int, output_index: int) -> str:
+    """Replace pandas Styler's random table id (``T_`` + 5 hex digits) by one derived from the
+    cell's position, so that re-executing a notebook does not change every table in git."""
+    found = sorted(set(_STYLER_ID.findall(text)))
+    for k, old in enumerate(found):
+        text = text.replace(old, f"T_c{cell_index}o{output_index}t{k}")
+    return text
+
+
 def _strip_papermill_noise(path: Path) -> None:
-    """Drop papermill's per-cell timing metadata so re-executions diff cleanly."""
+    """Drop papermill's per-cell timing metadata and make table ids stable, so re-executions
+    diff cleanly."""
     nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        for j, out in enumerate(cell.get("outputs", []) or []):
+            for mime, value in (out.get("data") or {}).items():
+                if "html" in mime and isinstance(value, str):
+                    out["data"][mime] = stable_table_ids(value, i, j)
     nb.metadata.pop("papermill", None)
     nbformat.write(nb, path)
 
