@@ -81,7 +81,8 @@ torch.set_num_threads(1)
 
 # %%
 base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
+                      eval_every=1)  # the curves below read every epoch
 pairs = sgd_and_swa(base, SEEDS, RUNS_DIR)  # per seed: Pair(seed, sgd, swa) of RunResults
 COLUMNS = {"sgd_test_accuracy": "SGD (own schedule)",
            "swa_run_last_test_accuracy": "SWA run, last iterate",

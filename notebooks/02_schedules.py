@@ -88,13 +88,16 @@ torch.set_num_threads(1)
 
 # %%
 base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)  # = notebook 01
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
+                      eval_every=1)  # = notebook 01 (its runs, evaluated every epoch)
+FROM_EPOCH = max(1, SWA_START - 15)  # the error curves below start here
+READ = dict(eval_every=None, eval_epochs=tuple(range(FROM_EPOCH, EPOCHS + 1)))
 SCHEDULES = {
     f"constant {SWA_LR:g}": {},
     f"cyclic {CYCLIC_LR_MAX:g} → {CYCLIC_LR_MIN:g}": dict(
         swa_lr=CYCLIC_LR_MIN, swa_lr_schedule="cyclic", swa_lr_max=CYCLIC_LR_MAX,
-        swa_c_epochs=CYCLE_EPOCHS),
-    f"constant {CYCLIC_LR_MIN:g}": dict(swa_lr=CYCLIC_LR_MIN),
+        swa_c_epochs=CYCLE_EPOCHS, **READ),
+    f"constant {CYCLIC_LR_MIN:g}": dict(swa_lr=CYCLIC_LR_MIN, **READ),
 }
 NAMES = list(SCHEDULES)
 CONST_HI, CYCLIC, CONST_LO = NAMES
@@ -182,7 +185,7 @@ err_sgd, err_swa = ({name: pd.DataFrame({s: 100 * (1 - results[name, s].metrics
                      for name in ["SGD", *NAMES]}
                     for key in ("sgd_test_accuracy", "swa_test_accuracy"))
 base_final = err_sgd["SGD"].iloc[-1].mean()
-x0 = max(1, SWA_START - 15)
+x0 = FROM_EPOCH
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
 for ax, name in zip(axes, NAMES):
     it, avg = err_sgd[name].loc[x0:], err_swa[name].loc[x0:]

@@ -54,7 +54,6 @@ DATA_DIR = "../data"
 DEVICE = "cpu"
 
 # %%
-import math
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -88,8 +87,8 @@ torch.set_num_threads(1)
 # Because the schedule before and during averaging does not depend on the number of epochs, the
 # first $E$ epochs of an SWA run of $1.5E$ epochs *are* the SWA run of $E$ epochs: same seed, same
 # data order and augmentation (drawn from the run's seeded generator), and evaluation draws no
-# randomness. So each seed trains one SWA run of $1.5E$ epochs, evaluated every
-# $\gcd(E, 1.25E, 1.5E)$ epochs, and the SWA model of each budget is read from its `metrics.csv`
+# randomness. So each seed trains one SWA run of $1.5E$ epochs, evaluated at epochs $E$,
+# $1.25E$ and $1.5E$ only, and the SWA model of each budget is read from its `metrics.csv`
 # at epochs $E$ and $1.25E$ (BN recomputed at each evaluation, as at the end of a run). For the
 # MLP, budget 1 is notebook 01's SWA run itself (the same config, from the cache), and the cell
 # below checks that it agrees with the prefix of the long run.
@@ -110,12 +109,13 @@ METHODS = ["SGD"] + [f"SWA {b:g}" for b in BUDGETS]
 rows, checks, runs = [], [], []
 for arch, (E, start, extra) in ARCHS.items():
     budget_epochs = [round(b * E) for b in BUDGETS]
-    every = math.gcd(*budget_epochs)
     # For the MLP this is exactly notebook 01's dict, so its runs are shared.
     base = laptop_mnist1d(arch, epochs=E, swa_start=start, swa_lr=SWA_LR,
-                          num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE, **extra)
-    pairs = sgd_and_swa(base, SEEDS, RUNS_DIR,
-                        swa_changes={"epochs": max(budget_epochs), "eval_every": every})
+                          num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
+                          eval_every=None, **extra)  # final metrics only ...
+    pairs = sgd_and_swa(base, SEEDS, RUNS_DIR,  # ... and the long run at each budget's end
+                        swa_changes={"epochs": max(budget_epochs),
+                                     "eval_epochs": tuple(budget_epochs)})
     # for the MLP, budget 1 is notebook 01's SWA run (E epochs): its pairs
     short = {p.seed: p.swa for p in sgd_and_swa(base, SEEDS, RUNS_DIR)} if arch == "mlp" else {}
     for pair in pairs:

@@ -86,7 +86,8 @@ torch.set_num_threads(1)
 # %%
 device = resolve_device(DEVICE)
 base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)  # = notebook 01
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
+                      eval_every=None)  # = notebook 01; no per-epoch metrics are read here
 result = run(TrainConfig(**base, seed=SEED, swa=True, snapshots=True), RUNS_DIR)
 plain = run(TrainConfig(**base, seed=SEED, swa=True), RUNS_DIR)  # notebook 01's run
 cfg = result.config

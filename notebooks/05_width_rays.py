@@ -96,7 +96,8 @@ torch.set_num_threads(1)
 # %%
 device = resolve_device(DEVICE)
 base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)  # = notebook 01
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
+                      eval_every=None)  # = notebook 01; only the final models are read
 distances = np.linspace(0.0, MAX_DISTANCE, N_DISTANCES)
 profiles, centres, gaps = {}, {}, {}
 for pair in sgd_and_swa(base, SEEDS, RUNS_DIR):

@@ -90,7 +90,8 @@ torch.set_num_threads(1)
 # %%
 device = resolve_device(DEVICE)
 base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)  # = notebook 01
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
+                      eval_every=None)  # = notebook 01; only the final models are read
 ts = np.linspace(T_MIN, T_MAX, N_T)
 STARTS = {"last": "last iterate of the SWA run", "sgd": "SGD baseline"}
 lines = {}

@@ -56,7 +56,6 @@ WIDTH_LEVEL = 0.1      # width: area of the region where the train NLL is below 
 EPOCHS = 20            # SGD budget of notebook 03's CNN ...
 SWA_START = 15         # ... its first averaged epoch ...
 SWA_EPOCHS = 30        # ... its SWA run (1.5 budgets) ...
-SWA_EVAL_EVERY = 5     # ... evaluated every 5 epochs (the same config, so the run is shared)
 SWA_LR = 0.05
 WIDTH = 16             # channels of the BN 1-D CNN
 BN_BATCH = 100         # batch size of the BN recomputation (the training batch size)
@@ -97,9 +96,8 @@ torch.set_num_threads(1)
 # %%
 base = laptop_mnist1d("cnn1d", epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
                       num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
-                      model_kw={"width": WIDTH})
-(pair,) = sgd_and_swa(base, [SEED], RUNS_DIR,
-                      swa_changes={"epochs": SWA_EPOCHS, "eval_every": SWA_EVAL_EVERY})
+                      model_kw={"width": WIDTH}, eval_every=None)  # final metrics only
+(pair,) = sgd_and_swa(base, [SEED], RUNS_DIR, swa_changes={"epochs": SWA_EPOCHS})
 sgd_run, swa_run = pair.sgd, pair.swa
 models = {"SGD": sgd_run.load_model("sgd", DEVICE), "SWA": swa_run.load_model("swa", DEVICE)}
 data = sgd_run.dataset(device=DEVICE)  # the runs' data, without augmentation

@@ -111,7 +111,8 @@ torch.set_num_threads(1)
 
 # %%
 base = laptop_mnist1d("mlp", epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)
+                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
+                      eval_every=None)  # final metrics only
 runs, t0 = {}, time.perf_counter()
 for pair in sgd_and_swa(base, SEEDS, RUNS_DIR, swa_changes={"ema_decay": EMA_DECAY}):
     runs[pair.seed, "SGD"], runs[pair.seed, "avg"] = pair.sgd, pair.swa

@@ -111,7 +111,7 @@ DEVICE = resolve_device(DEVICE)
 # %%
 model_kw = {"width": WIDTH} if MODEL == "cnn1d" else {}
 base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, model_kw=model_kw, eval_every=EPOCHS,
+                      num_samples=NUM_SAMPLES, model_kw=model_kw, eval_every=None,
                       data_root=DATA_DIR, device=DEVICE)
 t0 = time.perf_counter()
 runs = {pair.seed: (pair.sgd, pair.swa) for pair in sgd_and_swa(
