@@ -22,8 +22,8 @@ equality is in ``tests/test_training_batched.py``.
 step of the stack and one step of ``torch.func.vmap`` over ``functional_call`` (stacked
 parameters, the same batches), forward + backward + SGD update.
 
-Cases: ``mlp`` (40-256-256-10), ``cnn1d`` at width 32 (the preset's default) and at width 16
-(what notebooks 03, 07 and 10 train).
+Cases: ``mlp`` (40-256-256-10), ``cnn1d`` at width 32 (the preset's default) and ``cnn1d-w16``
+at width 16 (what notebooks 03, 07 and 10 train).
 
     python benchmarks/bench_batched.py [--quick] [--seeds 5] [--epochs 6] [--models mlp cnn1d]
 """
@@ -61,7 +61,7 @@ from swa_lib.training.presets import laptop_mnist1d
 from swa_lib.training.stacked import stack_state, stacked_model
 
 #: name -> (model, model_kw)
-CASES = {"mlp": ("mlp", {}), "cnn1d w32": ("cnn1d", {}), "cnn1d w16": ("cnn1d", {"width": 16})}
+CASES = {"mlp": ("mlp", {}), "cnn1d": ("cnn1d", {}), "cnn1d-w16": ("cnn1d", {"width": 16})}
 
 
 # -- A. whole runs --------------------------------------------------------------------------------

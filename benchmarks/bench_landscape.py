@@ -20,7 +20,13 @@ Methods (timed interleaved, medians reported):
   default batch size (256 on CPU, 4096 on CUDA) under ``inference_mode``, one point at a time.
 * ``ours K=k``: ``points_per_pass=k``: ``torch.func.vmap`` over ``k`` stacked weight vectors.
 * the default (``points_per_pass=None``) is one of the two; the ratio printed is
-  ``loss-landscape / ours(default)``.
+  ``loss-landscape / ours(default)``;
+* ``floor``: the bare forward passes a point needs and nothing around them -- the same model,
+  the data already on the device, under ``inference_mode``: with BN recomputation one
+  train-mode pass over the training inputs in batches of ``bn_batch_size`` (128), then eval-mode
+  passes over the training and test inputs in the engine's batches (256 on CPU, 4096 on CUDA);
+  no weight setting, no loss, no accumulation. ``ours(default) / floor`` per point is the
+  engine's overhead (target: within 1.2x on the CPU).
 
 All methods must give the same values: the max abs difference against the baseline is printed
 per metric (float32, so ~1e-6 for the loss; the test error agrees to float64 rounding -- the
@@ -66,6 +72,7 @@ from swa_lib.landscape import (
     random_plane,
     unflatten_like,
 )
+from swa_lib.landscape.engine import default_batch_size
 
 # -- the loss-landscape style baseline -----------------------------------------------------------
 
@@ -110,6 +117,25 @@ def baseline_grid(model: nn.Module, w0: torch.Tensor, d1: torch.Tensor, d2: torc
             _, acc = eval_loss(net, criterion, loaders["test"], device)
             test_error[i, j] = 1.0 - acc / 100.0  # eval_loss gives the accuracy in %
     return {"train_loss": train_loss, "test_error": test_error}
+
+
+def floor_points(model: nn.Module, n_points: int, train: tuple[torch.Tensor, torch.Tensor],
+                 test: tuple[torch.Tensor, torch.Tensor], bn: bool, bn_batch_size: int,
+                 batch_size: int) -> None:
+    """The bare forward passes of ``n_points`` grid points: per point, with ``bn`` a train-mode
+    pass over the training inputs in batches of ``bn_batch_size``, then eval-mode passes over the
+    training and test inputs in batches of ``batch_size`` (the outputs are discarded)."""
+    x_train, x_test = train[0], test[0]
+    with torch.inference_mode():
+        for _ in range(n_points):
+            if bn:
+                model.train()
+                for i in range(0, x_train.shape[0], bn_batch_size):
+                    model(x_train[i:i + bn_batch_size])
+            model.eval()
+            for x in (x_train, x_test):
+                for i in range(0, x.shape[0], batch_size):
+                    model(x[i:i + batch_size])
 
 
 # -- cases ----------------------------------------------------------------------------------------
@@ -168,13 +194,18 @@ def run_case(case: dict[str, Any], grid: int, bn: bool, ks: list[int], repeats: 
     }
     for k in sorted(set([1, *ks])):
         fns[f"ours K={k}"] = lambda k=k: results.__setitem__(f"ours K={k}", ours(k))
+    floor_model = copy.deepcopy(model).to(device)
+    fns["floor"] = lambda: floor_points(floor_model, grid**2, case["train"], case["test"], bn,
+                                        bs, default_batch_size(device))
     # warm-up on a small grid (lazy init, allocator, cudnn autotune), then the timed full grids
     baseline_grid(model, w0, d1, d2, alphas[:1], betas[:2], loaders, bn, device)
     for k in sorted(set([1, *ks])):
         ours(k, alphas[:2], betas[:min(grid, max(1, k))])
+    floor_points(floor_model, 1, case["train"], case["test"], bn, bs, default_batch_size(device))
     times = interleaved(fns, repeats=repeats, warmup=0, device=device)
     base = results["loss-landscape"]
     t_base = summarize(times["loss-landscape"])["median_s"]
+    t_floor = summarize(times.pop("floor"))["median_s"]
     rows = []
     for method, ts in times.items():
         med = summarize(ts)["median_s"]
@@ -185,6 +216,7 @@ def run_case(case: dict[str, Any], grid: int, bn: bool, ks: list[int], repeats: 
             "method": method + (" (default)" if is_default else ""),
             "grid": f"{grid}x{grid}", "median": fmt_s(med), "median_s": med,
             "per point": fmt_s(med / grid**2), "speed-up": t_base / med,
+            "floor per point": fmt_s(t_floor / grid**2), "vs floor": med / t_floor,
             "max|d train_loss|": float(np.abs(vals["train_loss"] - base["train_loss"]).max()),
             "max|d test_error|": float(np.abs(vals["test_error"] - base["test_error"]).max()),
             "n": len(ts),
@@ -216,17 +248,19 @@ def main(argv: list[str] | None = None) -> int:
             new = run_case(case, grid, bn == "on", ks, repeats, device)
             rows += new
             print(markdown_table(new, ["case", "bn recompute", "method", "grid", "median",
-                                             "per point", "speed-up", "max|d train_loss|",
+                                             "per point", "speed-up", "floor per point",
+                                             "vs floor", "max|d train_loss|",
                                              "max|d test_error|", "n"]), flush=True)
     print()
     print(markdown_table(rows, ["case", "params", "bn recompute", "method", "grid", "median",
-                                "per point", "speed-up", "max|d train_loss|", "max|d test_error|",
-                                "n"]))
+                                "per point", "speed-up", "floor per point", "vs floor",
+                                "max|d train_loss|", "max|d test_error|", "n"]))
     print()
     for r in rows:
         if r["method"].endswith("(default)"):
-            print(f"ratio loss-landscape / ours: {r['speed-up']:.2f}x  ({r['case']}, "
-                  f"bn recompute {r['bn recompute']}, {r['grid']}, {args.device})")
+            print(f"ratio loss-landscape / ours: {r['speed-up']:.2f}x; ours / floor: "
+                  f"{r['vs floor']:.2f}x  ({r['case']}, bn recompute {r['bn recompute']}, "
+                  f"{r['grid']}, {args.device})")
     write_json(args.json, {"command": command_line(), "machine": machine_info(), "rows": rows})
     return 0
 

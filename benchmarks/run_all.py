@@ -9,8 +9,13 @@ folder, printed at the end, with ``summary.json``):
    parameter copy during an update, equal results);
 2. ``bench_update_bn.py``  -- update_bn vs torch.optim.swa_utils.update_bn (no slower, exact);
 4. ``bench_training.py``   -- on-device pipeline vs torchvision DataLoader (>= 2x);
-3. ``bench_landscape.py``  -- landscape grid vs a loss-landscape-style loop (when present; with
-   ``--quick --grid 5 --repeats 2``, and stopped when the 570 s budget of the run is spent);
+6. ``bench_batched.py``    -- run_many vs sequential runs, 5 seeds (>= 1.25x on the CPU, 10x on a
+   GPU; ``--cases mlp cnn1d --epochs 3`` with ``--quick``);
+7. ``bench_run_cost.py``   -- evaluation share of a laptop run, every epoch vs final only (final
+   only <= 15 %);
+3. ``bench_landscape.py``  -- landscape grid vs a loss-landscape-style loop, and ours vs the bare
+   forward passes of a point (<= 1.2x on the CPU; with ``--quick --grid 5 --repeats 2``, and
+   stopped when the budget of the run is spent);
 5. ``bench_book.py``       -- the book's notebooks, cold and warm cache: only with ``--with-book``.
 
     python benchmarks/run_all.py                 # quick sizes (make bench)
@@ -35,10 +40,11 @@ from common import BENCH_DIR, fmt_bytes, machine_info, markdown_table, write_jso
 
 # Landscape last: it is the longest, and the remaining time budget caps it.
 T0 = time.perf_counter()
-BENCHES = ("averaging", "update_bn", "training", "landscape")
-# With --quick, extra arguments that keep the whole run under 10 minutes on a 2-core CPU
+BENCHES = ("averaging", "update_bn", "training", "batched", "run_cost", "landscape")
+# With --quick, extra arguments that keep the whole run near 10 minutes on a 2-core CPU
 # (bench_landscape.py --quick alone, 7x7 grids x 3 repeats, takes over 10 minutes there).
-QUICK_EXTRA = {"landscape": ["--grid", "5", "--repeats", "2"]}
+QUICK_EXTRA = {"landscape": ["--grid", "5", "--repeats", "2"],
+               "batched": ["--cases", "mlp", "cnn1d", "--epochs", "3"]}
 
 
 def run_one(name: str, args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -112,6 +118,7 @@ def targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 rows.append({"benchmark": "3 landscape",
                              "what": f"{r['case']}, bn recompute {r['bn recompute']}",
                              "value": f"{r['speed-up']:.2f}x", "target": "", "met": ""})
+    rows += _issue16_targets(results)
     tr = results.get("training", {}).get("result")
     if tr:
         for r in tr["rows"]:
@@ -125,6 +132,43 @@ def targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         rows.append({"benchmark": "5 book", "what": "cold / warm wall time",
                      "value": f"{bk['cold_s']:.0f} s / {bk['warm_s']:.0f} s", "target": "",
                      "met": ""})
+    return rows
+
+
+def _issue16_targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of benchmarks 6 (run_many), 7 (evaluation share) and 3's floor."""
+    rows: list[dict[str, Any]] = []
+    bt = results.get("batched", {}).get("result")
+    if bt:
+        goal = 10.0 if str(bt.get("device", "cpu")).startswith("cuda") else 1.25
+        for r in bt["runs"]:
+            rows.append({"benchmark": "6 batched",
+                         "what": f"run_many vs sequential, {r['seeds']} seeds, {r['case']}",
+                         "value": f"{r['ratio']:.2f}x", "target": f">= {goal:g}x",
+                         "met": "yes" if r["ratio"] >= goal else "NO"})
+            rows.append({"benchmark": "6 batched",
+                         "what": f"max abs d weights / metrics, {r['case']}, {r['epochs']} epochs",
+                         "value": f"{r['max_abs_d_weights']:.1e} / {r['max_abs_d_metrics']:.1e}",
+                         "target": "rounding in the tests' few epochs (BN CNN: grows, ReLU flips)",
+                         "met": ""})
+    rc = results.get("run_cost", {}).get("result")
+    if rc:
+        for r in rc["rows"]:
+            final = r["schedule"] == "final only"
+            rows.append({"benchmark": "7 run cost",
+                         "what": f"evaluation share, {r['case']} {r['run']}, {r['schedule']}",
+                         "value": f"{100 * r['eval_share']:.1f} %",
+                         "target": "<= 15 %" if final else "(before)",
+                         "met": ("yes" if r["eval_share"] <= 0.15 else "NO") if final else ""})
+    ls = results.get("landscape", {}).get("result")
+    if ls:
+        for r in ls.get("rows", []):
+            if str(r.get("method", "")).endswith("(default)") and "vs floor" in r:
+                rows.append({"benchmark": "3 landscape",
+                             "what": f"ours / bare forward passes, {r['case']}, bn recompute "
+                                     f"{r['bn recompute']}",
+                             "value": f"{r['vs floor']:.2f}x", "target": "<= 1.2x (CPU)",
+                             "met": "yes" if r["vs floor"] <= 1.2 else "NO"})
     return rows
 
 
