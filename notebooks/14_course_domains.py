@@ -83,6 +83,7 @@ from swa_lib.reporting.published import COURSE_PROJECT_LOG_DISTANCES, course_pro
 from swa_lib.reporting.stats import paired_sign
 from swa_lib.reporting.text import listing, mean_std_text, paired_text
 from swa_lib.testing import write_fake_cifar
+from swa_lib.training import resolve_device
 
 torch.set_num_threads(1)
 
@@ -147,7 +148,7 @@ def run_row(row, recipe, phases, name):
             "cifar_num_samples": CIFAR_NUM_SAMPLES, "fake": FAKE_CIFAR}
     if NUM_SAMPLES and row.startswith("friedman"):
         spec["friedman_samples"] = NUM_SAMPLES
-    if DEVICE == "cpu":
+    if resolve_device(DEVICE) == "cpu":
         return course_swa_runs(spec, build_domain, build_model, recipe, phases, SEEDS, runs_dir)
     return [course_swa_run(spec, build_domain, build_model, recipe, phases, s, runs_dir,
                            device=DEVICE) for s in SEEDS]
