@@ -75,7 +75,7 @@ def perturbed(model: nn.Module, seed: int, scale: float = 0.01) -> nn.Module:
 
 
 def _state(ref: AveragedModel) -> dict[str, torch.Tensor]:
-    return {k[len("module."):]: v for k, v in ref.state_dict().items() if k.startswith("module.")}
+    return {k[len("module.") :]: v for k, v in ref.state_dict().items() if k.startswith("module.")}
 
 
 def equality(model: nn.Module, k: int = 5) -> dict[str, float]:
@@ -93,16 +93,23 @@ def equality(model: nn.Module, k: int = 5) -> dict[str, float]:
     a, b = ours.module.state_dict(), _state(ref)
     return {
         "max_abs_diff_vs_averagedmodel": max(float((a[n] - b[n]).abs().max()) for n in names),
-        "max_abs_err_ours_vs_f64": max(float((a[n].double() - mean64[n]).abs().max())
-                                       for n in names),
-        "max_abs_err_ref_vs_f64": max(float((b[n].double() - mean64[n]).abs().max())
-                                      for n in names),
+        "max_abs_err_ours_vs_f64": max(
+            float((a[n].double() - mean64[n]).abs().max()) for n in names
+        ),
+        "max_abs_err_ref_vs_f64": max(
+            float((b[n].double() - mean64[n]).abs().max()) for n in names
+        ),
         "n_updates": k,
     }
 
 
-def variants(avg: list[torch.Tensor], new: list[torch.Tensor], repeats: int,
-             device: str, budget_s: float | None) -> dict[str, float]:
+def variants(
+    avg: list[torch.Tensor],
+    new: list[torch.Tensor],
+    repeats: int,
+    device: str,
+    budget_s: float | None,
+) -> dict[str, float]:
     """Median seconds of the candidate fast paths on the same tensors (alpha = 0.25)."""
     alpha = 0.25
     flat_avg = torch.cat([t.reshape(-1) for t in avg])
@@ -116,8 +123,10 @@ def variants(avg: list[torch.Tensor], new: list[torch.Tensor], repeats: int,
     fns = {
         "foreach_lerp_": lambda: torch._foreach_lerp_(avg, new, alpha),
         "loop lerp_": lambda: [a.lerp_(n, alpha) for a, n in zip(avg, new)],
-        "foreach mul_+add_": lambda: (torch._foreach_mul_(avg, 1 - alpha),
-                                      torch._foreach_add_(avg, new, alpha=alpha)),
+        "foreach mul_+add_": lambda: (
+            torch._foreach_mul_(avg, 1 - alpha),
+            torch._foreach_add_(avg, new, alpha=alpha),
+        ),
         "flat lerp_ (both flat)": lambda: flat_avg.lerp_(flat_new, alpha),
         "cat source + flat lerp_": gather_then_flat,
     }
@@ -134,24 +143,33 @@ def drift(model: nn.Module, t: int, steps: dict[str, torch.Tensor]) -> None:
             p.copy_(base + t * step)
 
 
-def bench_bf16(name: str, *, device: str, repeats: int, updates: int,
-               budget_s: float | None) -> dict[str, Any]:
+def bench_bf16(
+    name: str, *, device: str, repeats: int, updates: int, budget_s: float | None
+) -> dict[str, Any]:
     """bf16 model: update time and final error (vs the float64 mean) of ours (float32 average)
     and AveragedModel (bf16 average)."""
     torch.manual_seed(0)
     model = build_model(name, 10).to(device)
     gen = torch.Generator().manual_seed(3)
-    steps = {n: (p.detach().double().clone(),
-                 1e-4 * torch.rand(p.shape, generator=gen, dtype=torch.float64).to(device))
-             for n, p in model.named_parameters()}
+    steps = {
+        n: (
+            p.detach().double().clone(),
+            1e-4 * torch.rand(p.shape, generator=gen, dtype=torch.float64).to(device),
+        )
+        for n, p in model.named_parameters()
+    }
     model = model.to(torch.bfloat16)
     other = perturbed(model, 1)
     ours, ref = SWA(model), AveragedModel(model)
     ours.update(model)
     ref.update_parameters(model)
-    times = interleaved({"ours": lambda: ours.update(other),
-                         "ref": lambda: ref.update_parameters(other)},
-                        repeats=repeats, warmup=1, device=device, budget_s=budget_s)
+    times = interleaved(
+        {"ours": lambda: ours.update(other), "ref": lambda: ref.update_parameters(other)},
+        repeats=repeats,
+        warmup=1,
+        device=device,
+        budget_s=budget_s,
+    )
     ours, ref = SWA(model), AveragedModel(model)
     mean64 = {n: torch.zeros_like(p, dtype=torch.float64) for n, p in model.named_parameters()}
     for t in range(updates):
@@ -165,13 +183,20 @@ def bench_bf16(name: str, *, device: str, repeats: int, updates: int,
     def err(avg: dict[str, torch.Tensor]) -> float:
         return max(float((avg[n].detach().double() - m).abs().max()) for n, m in mean64.items())
 
-    return {"model": name, "ours_s": summarize(times["ours"])["median_s"],
-            "ref_s": summarize(times["ref"])["median_s"], "updates": updates,
-            "err_ours": err(a), "err_ref": err(b), "average_dtype": str(a[next(iter(a))].dtype)}
+    return {
+        "model": name,
+        "ours_s": summarize(times["ours"])["median_s"],
+        "ref_s": summarize(times["ref"])["median_s"],
+        "updates": updates,
+        "err_ours": err(a),
+        "err_ref": err(b),
+        "average_dtype": str(a[next(iter(a))].dtype),
+    }
 
 
-def bench_ema_and_guard(name: str, *, device: str, repeats: int,
-                        budget_s: float | None) -> dict[str, Any]:
+def bench_ema_and_guard(
+    name: str, *, device: str, repeats: int, budget_s: float | None
+) -> dict[str, Any]:
     """EMA.update vs AveragedModel's EMA; update_every=4 per call; the guard hook's cost."""
     torch.manual_seed(0)
     model = build_model(name, 10).to(device)
@@ -194,15 +219,31 @@ def bench_ema_and_guard(name: str, *, device: str, repeats: int,
     noop.register_forward_pre_hook(lambda module, args: None)
     guard = StaleBNGuard(guarded)
     with torch.no_grad():
-        times = interleaved({
-            "ema": lambda: ema.update(other), "ref": lambda: ref.update_parameters(other),
-            "sparse x4": lambda: [sparse.update(other) for _ in range(4)],
-        }, repeats=repeats, warmup=1, device=device, budget_s=budget_s)
-        times.update(interleaved({  # apart from the updates, whose memory traffic blurs these
-            "hook": lambda: guard(guarded.module, (x,)),
-            "forward": lambda: guarded.module(x), "forward_no_hook": lambda: bare(x),
-            "forward_noop_hook": lambda: noop(x),
-        }, repeats=repeats, warmup=1, device=device, budget_s=budget_s))
+        times = interleaved(
+            {
+                "ema": lambda: ema.update(other),
+                "ref": lambda: ref.update_parameters(other),
+                "sparse x4": lambda: [sparse.update(other) for _ in range(4)],
+            },
+            repeats=repeats,
+            warmup=1,
+            device=device,
+            budget_s=budget_s,
+        )
+        times.update(
+            interleaved(
+                {  # apart from the updates, whose memory traffic blurs these
+                    "hook": lambda: guard(guarded.module, (x,)),
+                    "forward": lambda: guarded.module(x),
+                    "forward_no_hook": lambda: bare(x),
+                    "forward_noop_hook": lambda: noop(x),
+                },
+                repeats=repeats,
+                warmup=1,
+                device=device,
+                budget_s=budget_s,
+            )
+        )
     med = {k: summarize(v)["median_s"] for k, v in times.items()}
     med["sparse"] = med.pop("sparse x4") / 4  # mean per call over a cycle of 4
     return {"model": name, **{f"{k}_s": v for k, v in med.items()}}
@@ -224,8 +265,15 @@ def load_module(path: str) -> Any:
     return module
 
 
-def bench_model(name: str, *, device: str, repeats: int, with_variants: bool,
-                budget_s: float | None = None, baseline: Any = None) -> dict[str, Any]:
+def bench_model(
+    name: str,
+    *,
+    device: str,
+    repeats: int,
+    with_variants: bool,
+    budget_s: float | None = None,
+    baseline: Any = None,
+) -> dict[str, Any]:
     torch.manual_seed(0)
     model = build_model(name, 10).to(device)
     n_params = sum(p.numel() for p in model.parameters())
@@ -257,8 +305,9 @@ def bench_model(name: str, *, device: str, repeats: int, with_variants: bool,
         "speedup": t_ref["median_s"] / t_ours["median_s"],
         "param_bytes": tensor_bytes(model.parameters()),
         "largest_tensor_bytes": largest,
-        "averaged_copy_bytes_ours": tensor_bytes(list(ours.module.parameters())
-                                                 + list(ours.module.buffers())),
+        "averaged_copy_bytes_ours": tensor_bytes(
+            list(ours.module.parameters()) + list(ours.module.buffers())
+        ),
         "averaged_copy_bytes_ref": tensor_bytes(list(ref.parameters()) + list(ref.buffers())),
         "update_peak_bytes_ours": mem_ours["peak"],
         "update_peak_bytes_ref": mem_ref["peak"],
@@ -281,12 +330,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     add_common_args(ap)
     ap.add_argument("--models", nargs="+", default=list(MODELS))
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--no-variants", dest="variants", action="store_false",
-                    help="skip the comparison of fast-path candidates")
-    ap.add_argument("--baseline-module", default=None, metavar="PATH",
-                    help="also time SWA from this file (e.g. an older averaging.py from git)")
-    ap.add_argument("--guarantees", action="store_true",
-                    help="also measure the cost of bf16 averaging, EMA options and the BN guard")
+    ap.add_argument(
+        "--no-variants",
+        dest="variants",
+        action="store_false",
+        help="skip the comparison of fast-path candidates",
+    )
+    ap.add_argument(
+        "--baseline-module",
+        default=None,
+        metavar="PATH",
+        help="also time SWA from this file (e.g. an older averaging.py from git)",
+    )
+    ap.add_argument(
+        "--guarantees",
+        action="store_true",
+        help="also measure the cost of bf16 averaging, EMA options and the BN guard",
+    )
     ap.add_argument("--guarantee-models", nargs="+", default=["mlp", "preresnet164"])
     ap.add_argument("--drift-updates", type=int, default=300)
     args = ap.parse_args(argv)
@@ -297,38 +357,78 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     rows = []
     for name in args.models:
-        row = bench_model(name, device=args.device, repeats=repeats, with_variants=args.variants,
-                          budget_s=budget, baseline=baseline)
+        row = bench_model(
+            name,
+            device=args.device,
+            repeats=repeats,
+            with_variants=args.variants,
+            budget_s=budget,
+            baseline=baseline,
+        )
         rows.append(row)
-        print(f"  {name}: ours {fmt_s(row['ours_s']['median_s'])}, AveragedModel "
-              f"{fmt_s(row['ref_s']['median_s'])} -> {row['speedup']:.1f}x", flush=True)
+        print(
+            f"  {name}: ours {fmt_s(row['ours_s']['median_s'])}, AveragedModel "
+            f"{fmt_s(row['ref_s']['median_s'])} -> {row['speedup']:.1f}x",
+            flush=True,
+        )
 
-    print(f"\n## Benchmark 1: SWA.update vs AveragedModel.update_parameters ({args.device}, "
-          f"{torch.get_num_threads()} thread(s), median of {repeats})\n")
-    print(markdown_table([{
-        "model": r["model"], "params": f"{r['params']:.2e}", "tensors": r["tensors"],
-        "ours": fmt_s(r["ours_s"]["median_s"]), "AveragedModel": fmt_s(r["ref_s"]["median_s"]),
-        "speedup": f"{r['speedup']:.1f}x",
-        "peak extra (ours)": fmt_bytes(r["update_peak_bytes_ours"]),
-        "peak extra (ref)": fmt_bytes(r["update_peak_bytes_ref"]),
-        "average copy": fmt_bytes(r["averaged_copy_bytes_ours"]),
-        "max |ours-ref|": f"{r['max_abs_diff_vs_averagedmodel']:.1e}",
-        "ours vs f64": f"{r['max_abs_err_ours_vs_f64']:.1e}",
-        "ref vs f64": f"{r['max_abs_err_ref_vs_f64']:.1e}",
-    } for r in rows]))
+    print(
+        f"\n## Benchmark 1: SWA.update vs AveragedModel.update_parameters ({args.device}, "
+        f"{torch.get_num_threads()} thread(s), median of {repeats})\n"
+    )
+    print(
+        markdown_table(
+            [
+                {
+                    "model": r["model"],
+                    "params": f"{r['params']:.2e}",
+                    "tensors": r["tensors"],
+                    "ours": fmt_s(r["ours_s"]["median_s"]),
+                    "AveragedModel": fmt_s(r["ref_s"]["median_s"]),
+                    "speedup": f"{r['speedup']:.1f}x",
+                    "peak extra (ours)": fmt_bytes(r["update_peak_bytes_ours"]),
+                    "peak extra (ref)": fmt_bytes(r["update_peak_bytes_ref"]),
+                    "average copy": fmt_bytes(r["averaged_copy_bytes_ours"]),
+                    "max |ours-ref|": f"{r['max_abs_diff_vs_averagedmodel']:.1e}",
+                    "ours vs f64": f"{r['max_abs_err_ours_vs_f64']:.1e}",
+                    "ref vs f64": f"{r['max_abs_err_ref_vs_f64']:.1e}",
+                }
+                for r in rows
+            ]
+        )
+    )
     if baseline is not None:
         print(f"\nSWA.update from {args.baseline_module} vs this one:\n")
-        print(markdown_table([{
-            "model": r["model"], "baseline": fmt_s(r["baseline_s"]["median_s"]),
-            "ours": fmt_s(r["ours_s"]["median_s"]),
-            "speedup": f"{r['speedup_vs_baseline']:.2f}x"} for r in rows]))
+        print(
+            markdown_table(
+                [
+                    {
+                        "model": r["model"],
+                        "baseline": fmt_s(r["baseline_s"]["median_s"]),
+                        "ours": fmt_s(r["ours_s"]["median_s"]),
+                        "speedup": f"{r['speedup_vs_baseline']:.2f}x",
+                    }
+                    for r in rows
+                ]
+            )
+        )
     if args.variants:
         print("\nCandidate fast paths (median per update of the parameters; alpha = 0.25):\n")
-        print(markdown_table([{"model": r["model"], **{k: fmt_s(v) for k, v in
-                                                        r["variants_s"].items()}}
-                              for r in rows]))
-    result = {"benchmark": "averaging", "command": command_line(), "machine": machine_info(),
-              "repeats": repeats, "rows": rows}
+        print(
+            markdown_table(
+                [
+                    {"model": r["model"], **{k: fmt_s(v) for k, v in r["variants_s"].items()}}
+                    for r in rows
+                ]
+            )
+        )
+    result = {
+        "benchmark": "averaging",
+        "command": command_line(),
+        "machine": machine_info(),
+        "repeats": repeats,
+        "rows": rows,
+    }
     if args.guarantees:
         result["guarantees"] = guarantees(args, repeats, budget)
     write_json(args.json, result)
@@ -337,24 +437,53 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def guarantees(args: Any, repeats: int, budget: float | None) -> dict[str, Any]:
     """Run and print the ``--guarantees`` tables."""
-    bf16 = [bench_bf16(m, device=args.device, repeats=repeats, updates=args.drift_updates,
-                       budget_s=budget) for m in args.guarantee_models]
-    print(f"\nbf16 model: ours (float32 average) vs AveragedModel (bf16); error after "
-          f"{args.drift_updates} updates of drifting weights vs the float64 mean:\n")
-    print(markdown_table([{
-        "model": r["model"], "ours": fmt_s(r["ours_s"]), "AveragedModel": fmt_s(r["ref_s"]),
-        "ratio": f"{r['ours_s'] / r['ref_s']:.2f}", "error ours": f"{r['err_ours']:.1e}",
-        "error AveragedModel": f"{r['err_ref']:.1e}"} for r in bf16]))
-    other = [bench_ema_and_guard(m, device=args.device, repeats=repeats, budget_s=budget)
-             for m in args.guarantee_models]
+    bf16 = [
+        bench_bf16(
+            m, device=args.device, repeats=repeats, updates=args.drift_updates, budget_s=budget
+        )
+        for m in args.guarantee_models
+    ]
+    print(
+        f"\nbf16 model: ours (float32 average) vs AveragedModel (bf16); error after "
+        f"{args.drift_updates} updates of drifting weights vs the float64 mean:\n"
+    )
+    print(
+        markdown_table(
+            [
+                {
+                    "model": r["model"],
+                    "ours": fmt_s(r["ours_s"]),
+                    "AveragedModel": fmt_s(r["ref_s"]),
+                    "ratio": f"{r['ours_s'] / r['ref_s']:.2f}",
+                    "error ours": f"{r['err_ours']:.1e}",
+                    "error AveragedModel": f"{r['err_ref']:.1e}",
+                }
+                for r in bf16
+            ]
+        )
+    )
+    other = [
+        bench_ema_and_guard(m, device=args.device, repeats=repeats, budget_s=budget)
+        for m in args.guarantee_models
+    ]
     print("\nEMA and the stale-BN guard (medians; forward = eval forward of 4 inputs):\n")
-    print(markdown_table([{
-        "model": r["model"], "EMA.update": fmt_s(r["ema_s"]),
-        "AveragedModel EMA": fmt_s(r["ref_s"]),
-        "EMA(update_every=4), per call": fmt_s(r["sparse_s"]), "guard hook": fmt_s(r["hook_s"]),
-        "forward": fmt_s(r["forward_s"]), "forward, no-op hook": fmt_s(r["forward_noop_hook_s"]),
-        "forward, no hook": fmt_s(r["forward_no_hook_s"]),
-    } for r in other]))
+    print(
+        markdown_table(
+            [
+                {
+                    "model": r["model"],
+                    "EMA.update": fmt_s(r["ema_s"]),
+                    "AveragedModel EMA": fmt_s(r["ref_s"]),
+                    "EMA(update_every=4), per call": fmt_s(r["sparse_s"]),
+                    "guard hook": fmt_s(r["hook_s"]),
+                    "forward": fmt_s(r["forward_s"]),
+                    "forward, no-op hook": fmt_s(r["forward_noop_hook_s"]),
+                    "forward, no hook": fmt_s(r["forward_no_hook_s"]),
+                }
+                for r in other
+            ]
+        )
+    )
     return {"bf16": bf16, "ema_guard": other}
 
 

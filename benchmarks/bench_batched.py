@@ -66,10 +66,18 @@ CASES = {"mlp": ("mlp", {}), "cnn1d": ("cnn1d", {}), "cnn1d-w16": ("cnn1d", {"wi
 
 # -- A. whole runs --------------------------------------------------------------------------------
 
+
 def configs_for(case: str, seeds: int, epochs: int, device: str) -> list[TrainConfig]:
     model, kw = CASES[case]
-    base = laptop_mnist1d(model, epochs=epochs, swa_start=max(1, epochs - 2), eval_every=None,
-                          model_kw=kw, data_root=str(ROOT / "data"), device=device)
+    base = laptop_mnist1d(
+        model,
+        epochs=epochs,
+        swa_start=max(1, epochs - 2),
+        eval_every=None,
+        model_kw=kw,
+        data_root=str(ROOT / "data"),
+        device=device,
+    )
     return [TrainConfig(**base, seed=s) for s in range(seeds)]
 
 
@@ -86,8 +94,7 @@ def max_differences(seq: list[Any], many: list[Any]) -> tuple[float, float]:
     return dw, dm
 
 
-def whole_runs(case: str, seeds: int, epochs: int, repeats: int, device: str
-               ) -> dict[str, Any]:
+def whole_runs(case: str, seeds: int, epochs: int, repeats: int, device: str) -> dict[str, Any]:
     cfgs = configs_for(case, seeds, epochs, device)
     scratch = Path(tempfile.mkdtemp(prefix="bench-batched-"))
     kept: dict[str, list[Any]] = {}
@@ -97,20 +104,32 @@ def whole_runs(case: str, seeds: int, epochs: int, repeats: int, device: str
             d = scratch / name
             shutil.rmtree(d, ignore_errors=True)
             kept[name] = train(d)
+
         return call
 
-    fns = {"sequential": fresh("sequential", lambda d: [run(c, d) for c in cfgs]),
-           "run_many": fresh("run_many", lambda d: run_many(cfgs, d))}
+    fns = {
+        "sequential": fresh("sequential", lambda d: [run(c, d) for c in cfgs]),
+        "run_many": fresh("run_many", lambda d: run_many(cfgs, d)),
+    }
     times = interleaved(fns, repeats=repeats, warmup=1, device=device)
     dw, dm = max_differences(kept["sequential"], kept["run_many"])
     shutil.rmtree(scratch, ignore_errors=True)
     seq, many = summarize(times["sequential"]), summarize(times["run_many"])
-    return {"case": case, "seeds": seeds, "epochs": epochs, "sequential_s": seq["median_s"],
-            "run_many_s": many["median_s"], "ratio": seq["median_s"] / many["median_s"],
-            "max_abs_d_weights": dw, "max_abs_d_metrics": dm, "n": len(times["sequential"])}
+    return {
+        "case": case,
+        "seeds": seeds,
+        "epochs": epochs,
+        "sequential_s": seq["median_s"],
+        "run_many_s": many["median_s"],
+        "ratio": seq["median_s"] / many["median_s"],
+        "max_abs_d_weights": dw,
+        "max_abs_d_metrics": dm,
+        "n": len(times["sequential"]),
+    }
 
 
 # -- B. one training step -------------------------------------------------------------------------
+
 
 def step_fns(case: str, k: int, device: str) -> dict[str, Callable[[], None]]:
     """One SGD step (batch 100 per model) of: K single models, the stack, vmap."""
@@ -149,10 +168,14 @@ def step_fns(case: str, k: int, device: str) -> dict[str, Callable[[], None]]:
     from torch.func import functional_call, vmap
 
     base = members[0]
-    params = {n: nn.Parameter(torch.stack([dict(m.named_parameters())[n].detach()
-                                           for m in members])) for n, _ in base.named_parameters()}
-    buffers = {n: torch.stack([dict(m.named_buffers())[n] for m in members])
-               for n, _ in base.named_buffers()}
+    params = {
+        n: nn.Parameter(torch.stack([dict(m.named_parameters())[n].detach() for m in members]))
+        for n, _ in base.named_parameters()
+    }
+    buffers = {
+        n: torch.stack([dict(m.named_buffers())[n] for m in members])
+        for n, _ in base.named_buffers()
+    }
     vmap_opt = sgd(list(params.values()))
 
     def one(p: dict, b: dict, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -178,10 +201,17 @@ def step_fns(case: str, k: int, device: str) -> dict[str, Callable[[], None]]:
 def one_step(case: str, k: int, repeats: int, device: str) -> list[dict[str, Any]]:
     times = interleaved(step_fns(case, k, device), repeats=repeats, warmup=2, device=device)
     base = summarize(times["sequential"])["median_s"]
-    return [{"case": case, "method": name, "per step": fmt_s(summarize(ts)["median_s"]),
-             "median_s": summarize(ts)["median_s"],
-             "speedup": base / summarize(ts)["median_s"], "n": len(ts)}
-            for name, ts in times.items()]
+    return [
+        {
+            "case": case,
+            "method": name,
+            "per step": fmt_s(summarize(ts)["median_s"]),
+            "median_s": summarize(ts)["median_s"],
+            "speedup": base / summarize(ts)["median_s"],
+            "n": len(ts),
+        }
+        for name, ts in times.items()
+    ]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -200,24 +230,46 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     runs, steps = [], []
     for case in args.cases:
         r = whole_runs(case, args.seeds, epochs, repeats, args.device)
-        print(f"  {case}: sequential {r['sequential_s']:.1f} s, run_many {r['run_many_s']:.1f} s"
-              f" -> {r['ratio']:.2f}x; max |d weights| {r['max_abs_d_weights']:.1e}, "
-              f"max |d metrics| {r['max_abs_d_metrics']:.1e}", flush=True)
+        print(
+            f"  {case}: sequential {r['sequential_s']:.1f} s, run_many {r['run_many_s']:.1f} s"
+            f" -> {r['ratio']:.2f}x; max |d weights| {r['max_abs_d_weights']:.1e}, "
+            f"max |d metrics| {r['max_abs_d_metrics']:.1e}",
+            flush=True,
+        )
         runs.append(r)
         if not args.no_steps:
             steps += one_step(case, args.seeds, max(repeats, 10), args.device)
-    print(f"\n## Benchmark 6: {args.seeds} seeds, run_many vs sequential run ({args.device}, "
-          f"{epochs} epochs each, {torch.get_num_threads()} thread(s), median of {repeats})\n")
-    print(markdown_table([{
-        "case": r["case"], "sequential": f"{r['sequential_s']:.1f} s",
-        "run_many": f"{r['run_many_s']:.1f} s", "speed-up": f"{r['ratio']:.2f}x",
-        "max abs d weights": f"{r['max_abs_d_weights']:.1e}",
-        "max abs d metrics": f"{r['max_abs_d_metrics']:.1e}", "n": r["n"]} for r in runs]))
+    print(
+        f"\n## Benchmark 6: {args.seeds} seeds, run_many vs sequential run ({args.device}, "
+        f"{epochs} epochs each, {torch.get_num_threads()} thread(s), median of {repeats})\n"
+    )
+    print(
+        markdown_table(
+            [
+                {
+                    "case": r["case"],
+                    "sequential": f"{r['sequential_s']:.1f} s",
+                    "run_many": f"{r['run_many_s']:.1f} s",
+                    "speed-up": f"{r['ratio']:.2f}x",
+                    "max abs d weights": f"{r['max_abs_d_weights']:.1e}",
+                    "max abs d metrics": f"{r['max_abs_d_metrics']:.1e}",
+                    "n": r["n"],
+                }
+                for r in runs
+            ]
+        )
+    )
     if steps:
         print(f"\n### One SGD step of {args.seeds} models\n")
         print(markdown_table(steps, ["case", "method", "per step", "speedup", "n"]))
-    result = {"benchmark": "batched", "command": command_line(), "machine": machine_info(),
-              "device": args.device, "runs": runs, "steps": steps}
+    result = {
+        "benchmark": "batched",
+        "command": command_line(),
+        "machine": machine_info(),
+        "device": args.device,
+        "runs": runs,
+        "steps": steps,
+    }
     write_json(args.json, result)
     return result
 

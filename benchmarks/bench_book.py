@@ -91,8 +91,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
 
-    result: dict[str, Any] = {"benchmark": "book", "command": command_line(),
-                              "machine": machine_info(), "profile": args.profile}
+    result: dict[str, Any] = {
+        "benchmark": "book",
+        "command": command_line(),
+        "machine": machine_info(),
+        "profile": args.profile,
+    }
     reason = None
     if not TOOL.exists():
         reason = f"{TOOL.relative_to(ROOT)} does not exist yet"
@@ -117,23 +121,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    rows = [{"cache": "cold (empty runs folder)", "wall": f"{cold_s:.1f} s", "rc": cold_rc},
-            {"cache": "warm (same runs folder)", "wall": f"{warm_s:.1f} s", "rc": warm_rc}]
+    rows = [
+        {"cache": "cold (empty runs folder)", "wall": f"{cold_s:.1f} s", "rc": cold_rc},
+        {"cache": "warm (same runs folder)", "wall": f"{warm_s:.1f} s", "rc": warm_rc},
+    ]
     n_nb = len(notebooks(args.only))
     print(f"\n## Benchmark 5: the book, profile {args.profile}, {n_nb} notebooks\n")
     print(markdown_table(rows))
     print(f"\ncold / warm: {cold_s / warm_s:.1f}x")
     notes = []
     if files_after_cold == 0:
-        notes.append("the fresh runs folder is still empty after the cold run: the notebooks "
-                     "used another runs folder, so 'cold' was cold only if that one was empty")
+        notes.append(
+            "the fresh runs folder is still empty after the cold run: the notebooks "
+            "used another runs folder, so 'cold' was cold only if that one was empty"
+        )
     for n in notes:
         print(f"WARNING: {n}")
-    result.update({"cold_s": cold_s, "warm_s": warm_s, "cold_rc": cold_rc, "warm_rc": warm_rc,
-                   "cold_over_warm": cold_s / warm_s, "notebooks": n_nb,
-                   "tool_reads_env_var": tool_reads_env_var(),
-                   "runs_files_after_cold": files_after_cold,
-                   "warnings": notes})
+    result.update(
+        {
+            "cold_s": cold_s,
+            "warm_s": warm_s,
+            "cold_rc": cold_rc,
+            "warm_rc": warm_rc,
+            "cold_over_warm": cold_s / warm_s,
+            "notebooks": n_nb,
+            "tool_reads_env_var": tool_reads_env_var(),
+            "runs_files_after_cold": files_after_cold,
+            "warnings": notes,
+        }
+    )
     write_json(args.json, result)
     return result
 

@@ -76,8 +76,10 @@ from swa_lib.landscape.engine import default_batch_size
 
 # -- the loss-landscape style baseline -----------------------------------------------------------
 
-def eval_loss(net: nn.Module, criterion: nn.Module, loader: DataLoader,
-              device: torch.device) -> tuple[float, float]:
+
+def eval_loss(
+    net: nn.Module, criterion: nn.Module, loader: DataLoader, device: torch.device
+) -> tuple[float, float]:
     """``loss-landscape/evaluation.py::eval_loss``: mean loss and accuracy (%) over a loader."""
     correct = 0
     total_loss = 0.0
@@ -96,9 +98,17 @@ def eval_loss(net: nn.Module, criterion: nn.Module, loader: DataLoader,
     return total_loss / total, 100.0 * correct / total
 
 
-def baseline_grid(model: nn.Module, w0: torch.Tensor, d1: torch.Tensor, d2: torch.Tensor,
-                  alphas: np.ndarray, betas: np.ndarray, loaders: dict[str, DataLoader],
-                  bn: bool, device: torch.device) -> dict[str, np.ndarray]:
+def baseline_grid(
+    model: nn.Module,
+    w0: torch.Tensor,
+    d1: torch.Tensor,
+    d2: torch.Tensor,
+    alphas: np.ndarray,
+    betas: np.ndarray,
+    loaders: dict[str, DataLoader],
+    bn: bool,
+    device: torch.device,
+) -> dict[str, np.ndarray]:
     net = copy.deepcopy(model).to(device)
     params = list(net.parameters())
     weights = [t.clone() for t in unflatten_like(w0.to(device), params)]
@@ -119,9 +129,15 @@ def baseline_grid(model: nn.Module, w0: torch.Tensor, d1: torch.Tensor, d2: torc
     return {"train_loss": train_loss, "test_error": test_error}
 
 
-def floor_points(model: nn.Module, n_points: int, train: tuple[torch.Tensor, torch.Tensor],
-                 test: tuple[torch.Tensor, torch.Tensor], bn: bool, bn_batch_size: int,
-                 batch_size: int) -> None:
+def floor_points(
+    model: nn.Module,
+    n_points: int,
+    train: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    bn: bool,
+    bn_batch_size: int,
+    batch_size: int,
+) -> None:
     """The bare forward passes of ``n_points`` grid points: per point, with ``bn`` a train-mode
     pass over the training inputs in batches of ``bn_batch_size``, then eval-mode passes over the
     training and test inputs in batches of ``batch_size`` (the outputs are discarded)."""
@@ -131,14 +147,15 @@ def floor_points(model: nn.Module, n_points: int, train: tuple[torch.Tensor, tor
             if bn:
                 model.train()
                 for i in range(0, x_train.shape[0], bn_batch_size):
-                    model(x_train[i:i + bn_batch_size])
+                    model(x_train[i : i + bn_batch_size])
             model.eval()
             for x in (x_train, x_test):
                 for i in range(0, x.shape[0], batch_size):
-                    model(x[i:i + batch_size])
+                    model(x[i : i + batch_size])
 
 
 # -- cases ----------------------------------------------------------------------------------------
+
 
 def make_case(name: str, quick: bool, device: torch.device) -> dict[str, Any]:
     torch.manual_seed(0)
@@ -146,27 +163,43 @@ def make_case(name: str, quick: bool, device: torch.device) -> dict[str, Any]:
         from swa_lib.data import load_dataset
         from swa_lib.models import build_model
 
-        ds = load_dataset("mnist1d", root=ROOT / "data", num_samples=1000 if quick else 5000,
-                          device="cpu", augment=False)
+        ds = load_dataset(
+            "mnist1d",
+            root=ROOT / "data",
+            num_samples=1000 if quick else 5000,
+            device="cpu",
+            augment=False,
+        )
         model = build_model("cnn1d", 10)
         train, test = (ds.x_train, ds.y_train), (ds.x_test, ds.y_test)
     elif name == "cifar-shaped-cnn":
         n_train, n_test = (300, 200) if quick else (1000, 500)
         g = torch.Generator().manual_seed(0)
-        train = (torch.randn(n_train, 3, 32, 32, generator=g),
-                 torch.randint(0, 10, (n_train,), generator=g))
-        test = (torch.randn(n_test, 3, 32, 32, generator=g),
-                torch.randint(0, 10, (n_test,), generator=g))
+        train = (
+            torch.randn(n_train, 3, 32, 32, generator=g),
+            torch.randint(0, 10, (n_train,), generator=g),
+        )
+        test = (
+            torch.randn(n_test, 3, 32, 32, generator=g),
+            torch.randint(0, 10, (n_test,), generator=g),
+        )
         model = small_cifar_cnn(10, width=16)
     else:
         raise ValueError(name)
-    return {"name": name, "model": model.to(device), "cpu_train": train, "cpu_test": test,
-            "train": tuple(t.to(device) for t in train), "test": tuple(t.to(device) for t in test),
-            "params": sum(p.numel() for p in model.parameters())}
+    return {
+        "name": name,
+        "model": model.to(device),
+        "cpu_train": train,
+        "cpu_test": test,
+        "train": tuple(t.to(device) for t in train),
+        "test": tuple(t.to(device) for t in test),
+        "params": sum(p.numel() for p in model.parameters()),
+    }
 
 
-def run_case(case: dict[str, Any], grid: int, bn: bool, ks: list[int], repeats: int,
-             device: torch.device) -> list[dict[str, Any]]:
+def run_case(
+    case: dict[str, Any], grid: int, bn: bool, ks: list[int], repeats: int, device: torch.device
+) -> list[dict[str, Any]]:
     model = case["model"]
     w0 = get_flat_params(model)
     d1, d2 = random_plane(model, seed=0)
@@ -181,26 +214,39 @@ def run_case(case: dict[str, Any], grid: int, bn: bool, ks: list[int], repeats: 
     results: dict[str, dict[str, np.ndarray]] = {}
 
     def ours(k: int, a: np.ndarray = alphas, b: np.ndarray = betas) -> dict[str, np.ndarray]:
-        s = evaluate_plane(model, w0, d1, d2, a, b, train=case["train"], test=case["test"],
-                           metrics=("train_loss", "test_error"), bn_recompute=bn,
-                           bn_batch_size=bs, points_per_pass=k,
-                           progress=False, distributed=False)
+        s = evaluate_plane(
+            model,
+            w0,
+            d1,
+            d2,
+            a,
+            b,
+            train=case["train"],
+            test=case["test"],
+            metrics=("train_loss", "test_error"),
+            bn_recompute=bn,
+            bn_batch_size=bs,
+            points_per_pass=k,
+            progress=False,
+            distributed=False,
+        )
         return s.values
 
     fns = {
         "loss-landscape": lambda: results.__setitem__(
-            "loss-landscape", baseline_grid(model, w0, d1, d2, alphas, betas, loaders, bn,
-                                            device)),
+            "loss-landscape", baseline_grid(model, w0, d1, d2, alphas, betas, loaders, bn, device)
+        ),
     }
     for k in sorted(set([1, *ks])):
         fns[f"ours K={k}"] = lambda k=k: results.__setitem__(f"ours K={k}", ours(k))
     floor_model = copy.deepcopy(model).to(device)
-    fns["floor"] = lambda: floor_points(floor_model, grid**2, case["train"], case["test"], bn,
-                                        bs, default_batch_size(device))
+    fns["floor"] = lambda: floor_points(
+        floor_model, grid**2, case["train"], case["test"], bn, bs, default_batch_size(device)
+    )
     # warm-up on a small grid (lazy init, allocator, cudnn autotune), then the timed full grids
     baseline_grid(model, w0, d1, d2, alphas[:1], betas[:2], loaders, bn, device)
     for k in sorted(set([1, *ks])):
-        ours(k, alphas[:2], betas[:min(grid, max(1, k))])
+        ours(k, alphas[:2], betas[: min(grid, max(1, k))])
     floor_points(floor_model, 1, case["train"], case["test"], bn, bs, default_batch_size(device))
     times = interleaved(fns, repeats=repeats, warmup=0, device=device)
     base = results["loss-landscape"]
@@ -211,16 +257,24 @@ def run_case(case: dict[str, Any], grid: int, bn: bool, ks: list[int], repeats: 
         med = summarize(ts)["median_s"]
         vals = results[method]
         is_default = method == f"ours K={default_k}"
-        rows.append({
-            "case": case["name"], "params": case["params"], "bn recompute": bn,
-            "method": method + (" (default)" if is_default else ""),
-            "grid": f"{grid}x{grid}", "median": fmt_s(med), "median_s": med,
-            "per point": fmt_s(med / grid**2), "speed-up": t_base / med,
-            "floor per point": fmt_s(t_floor / grid**2), "vs floor": med / t_floor,
-            "max|d train_loss|": float(np.abs(vals["train_loss"] - base["train_loss"]).max()),
-            "max|d test_error|": float(np.abs(vals["test_error"] - base["test_error"]).max()),
-            "n": len(ts),
-        })
+        rows.append(
+            {
+                "case": case["name"],
+                "params": case["params"],
+                "bn recompute": bn,
+                "method": method + (" (default)" if is_default else ""),
+                "grid": f"{grid}x{grid}",
+                "median": fmt_s(med),
+                "median_s": med,
+                "per point": fmt_s(med / grid**2),
+                "speed-up": t_base / med,
+                "floor per point": fmt_s(t_floor / grid**2),
+                "vs floor": med / t_floor,
+                "max|d train_loss|": float(np.abs(vals["train_loss"] - base["train_loss"]).max()),
+                "max|d test_error|": float(np.abs(vals["test_error"] - base["test_error"]).max()),
+                "n": len(ts),
+            }
+        )
     return rows
 
 
@@ -231,8 +285,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grid", type=int, default=None, help="points per axis (21; quick 7)")
     ap.add_argument("--cases", nargs="+", default=["mnist1d-cnn1d", "cifar-shaped-cnn"])
     ap.add_argument("--bn", nargs="+", default=["off", "on"], choices=["off", "on"])
-    ap.add_argument("--k", type=int, nargs="+", default=None,
-                    help="points per vmap pass of the vmap variants (default: CPU 8, CUDA 16)")
+    ap.add_argument(
+        "--k",
+        type=int,
+        nargs="+",
+        default=None,
+        help="points per vmap pass of the vmap variants (default: CPU 8, CUDA 16)",
+    )
     args = ap.parse_args(argv)
     set_threads(threads_arg(args.threads))
     device = torch.device(args.device)
@@ -247,25 +306,58 @@ def main(argv: list[str] | None = None) -> int:
         for bn in args.bn:
             new = run_case(case, grid, bn == "on", ks, repeats, device)
             rows += new
-            print(markdown_table(new, ["case", "bn recompute", "method", "grid", "median",
-                                             "per point", "speed-up", "floor per point",
-                                             "vs floor", "max|d train_loss|",
-                                             "max|d test_error|", "n"]), flush=True)
+            print(
+                markdown_table(
+                    new,
+                    [
+                        "case",
+                        "bn recompute",
+                        "method",
+                        "grid",
+                        "median",
+                        "per point",
+                        "speed-up",
+                        "floor per point",
+                        "vs floor",
+                        "max|d train_loss|",
+                        "max|d test_error|",
+                        "n",
+                    ],
+                ),
+                flush=True,
+            )
     print()
-    print(markdown_table(rows, ["case", "params", "bn recompute", "method", "grid", "median",
-                                "per point", "speed-up", "floor per point", "vs floor",
-                                "max|d train_loss|", "max|d test_error|", "n"]))
+    print(
+        markdown_table(
+            rows,
+            [
+                "case",
+                "params",
+                "bn recompute",
+                "method",
+                "grid",
+                "median",
+                "per point",
+                "speed-up",
+                "floor per point",
+                "vs floor",
+                "max|d train_loss|",
+                "max|d test_error|",
+                "n",
+            ],
+        )
+    )
     print()
     for r in rows:
         if r["method"].endswith("(default)"):
-            print(f"ratio loss-landscape / ours: {r['speed-up']:.2f}x; ours / floor: "
-                  f"{r['vs floor']:.2f}x  ({r['case']}, bn recompute {r['bn recompute']}, "
-                  f"{r['grid']}, {args.device})")
+            print(
+                f"ratio loss-landscape / ours: {r['speed-up']:.2f}x; ours / floor: "
+                f"{r['vs floor']:.2f}x  ({r['case']}, bn recompute {r['bn recompute']}, "
+                f"{r['grid']}, {args.device})"
+            )
     write_json(args.json, {"command": command_line(), "machine": machine_info(), "rows": rows})
     return 0
 
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

@@ -47,8 +47,10 @@ from swa_lib.training import TrainConfig, loop, run
 from swa_lib.training.presets import laptop_mnist1d
 
 #: name -> laptop_mnist1d arguments
-CASES = {"mlp": dict(model="mlp"),
-         "cnn1d": dict(model="cnn1d", epochs=20, swa_start=15, model_kw={"width": 16})}
+CASES = {
+    "mlp": dict(model="mlp"),
+    "cnn1d": dict(model="cnn1d", epochs=20, swa_start=15, model_kw={"width": 16}),
+}
 SCHEDULES = {"every epoch": {"eval_every": 1}, "final only": {"eval_every": None}}
 
 
@@ -88,11 +90,12 @@ def one_run(config: TrainConfig) -> dict[str, float]:
 
 def measure(case: str, swa: bool, repeats: int) -> list[dict[str, Any]]:
     base = laptop_mnist1d(**CASES[case], data_root=str(ROOT / "data"))
-    configs = {name: TrainConfig(**{**base, **changes}, swa=swa)
-               for name, changes in SCHEDULES.items()}
+    configs = {
+        name: TrainConfig(**{**base, **changes}, swa=swa) for name, changes in SCHEDULES.items()
+    }
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
     for r in range(repeats):  # interleaved: the order alternates per round
-        for name in (list(configs) if r % 2 == 0 else list(configs)[::-1]):
+        for name in list(configs) if r % 2 == 0 else list(configs)[::-1]:
             samples[name].append(one_run(configs[name]))
     rows = []
     for name, runs in samples.items():
@@ -100,10 +103,21 @@ def measure(case: str, swa: bool, repeats: int) -> list[dict[str, Any]]:
         ev = median([s["eval_s"] for s in runs])
         ck = median([s["checkpoint_s"] for s in runs])
         cfg = configs[name]
-        rows.append({"case": case, "run": "SWA" if swa else "SGD", "schedule": name,
-                     "epochs": cfg.epochs, "evaluated": len(cfg.evaluated_epochs()),
-                     "run_s": total, "eval_s": ev, "checkpoint_s": ck,
-                     "eval_share": ev / total, "checkpoint_share": ck / total, "n": len(runs)})
+        rows.append(
+            {
+                "case": case,
+                "run": "SWA" if swa else "SGD",
+                "schedule": name,
+                "epochs": cfg.epochs,
+                "evaluated": len(cfg.evaluated_epochs()),
+                "run_s": total,
+                "eval_s": ev,
+                "checkpoint_s": ck,
+                "eval_share": ev / total,
+                "checkpoint_share": ck / total,
+                "n": len(runs),
+            }
+        )
     return rows
 
 
@@ -120,18 +134,40 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for swa in (True, False):
             new = measure(case, swa, repeats)
             for r in new:
-                print(f"  {case} {r['run']} {r['schedule']}: run {r['run_s']:.1f} s, evaluation "
-                      f"{r['eval_s']:.1f} s ({100 * r['eval_share']:.1f} %)", flush=True)
+                print(
+                    f"  {case} {r['run']} {r['schedule']}: run {r['run_s']:.1f} s, evaluation "
+                    f"{r['eval_s']:.1f} s ({100 * r['eval_share']:.1f} %)",
+                    flush=True,
+                )
             rows += new
-    print(f"\n## Benchmark 7: evaluation share of a laptop run (cpu, "
-          f"{torch.get_num_threads()} thread(s), median of {repeats})\n")
-    print(markdown_table([{
-        "case": r["case"], "run": r["run"], "schedule": r["schedule"],
-        "evaluated epochs": f"{r['evaluated']} of {r['epochs']}", "time": f"{r['run_s']:.1f} s",
-        "evaluation": f"{r['eval_s']:.2f} s", "evaluation share": f"{100 * r['eval_share']:.1f} %",
-        "checkpoints": f"{100 * r['checkpoint_share']:.1f} %", "n": r["n"]} for r in rows]))
-    result = {"benchmark": "run_cost", "command": command_line(), "machine": machine_info(),
-              "rows": rows}
+    print(
+        f"\n## Benchmark 7: evaluation share of a laptop run (cpu, "
+        f"{torch.get_num_threads()} thread(s), median of {repeats})\n"
+    )
+    print(
+        markdown_table(
+            [
+                {
+                    "case": r["case"],
+                    "run": r["run"],
+                    "schedule": r["schedule"],
+                    "evaluated epochs": f"{r['evaluated']} of {r['epochs']}",
+                    "time": f"{r['run_s']:.1f} s",
+                    "evaluation": f"{r['eval_s']:.2f} s",
+                    "evaluation share": f"{100 * r['eval_share']:.1f} %",
+                    "checkpoints": f"{100 * r['checkpoint_share']:.1f} %",
+                    "n": r["n"],
+                }
+                for r in rows
+            ]
+        )
+    )
+    result = {
+        "benchmark": "run_cost",
+        "command": command_line(),
+        "machine": machine_info(),
+        "rows": rows,
+    }
     write_json(args.json, result)
     return result
 

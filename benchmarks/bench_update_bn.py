@@ -68,8 +68,7 @@ def bn_layers(model: nn.Module) -> list[_BatchNorm]:
 
 
 @torch.no_grad()
-def float64_reference(model: nn.Module, x: Tensor, batch_size: int
-                      ) -> list[tuple[Tensor, Tensor]]:
+def float64_reference(model: nn.Module, x: Tensor, batch_size: int) -> list[tuple[Tensor, Tensor]]:
     """Per BN layer, the exact ``(mean, var)`` of its inputs over the batches, in float64."""
     ref = copy.deepcopy(model).double().eval()
     sums: dict[int, list[Any]] = {}
@@ -86,12 +85,13 @@ def float64_reference(model: nn.Module, x: Tensor, batch_size: int
             acc[0] = acc[0] + b * mean
             acc[1] = acc[1] + b * var
             acc[2] += b
+
         return pre
 
     handles = [bn.register_forward_pre_hook(hook(i)) for i, bn in enumerate(bn_layers(ref))]
     with train_mode(ref, only=lambda m: isinstance(m, _BatchNorm)):  # dropout off
         for i in range(0, x.shape[0], batch_size):
-            ref(x[i:i + batch_size].double())
+            ref(x[i : i + batch_size].double())
     for h in handles:
         h.remove()
     return [(s[0] / s[2], s[1] / s[2]) for _, s in sorted(sums.items())]
@@ -99,15 +99,26 @@ def float64_reference(model: nn.Module, x: Tensor, batch_size: int
 
 def max_errors(model: nn.Module, reference: list[tuple[Tensor, Tensor]]) -> tuple[float, float]:
     bns = bn_layers(model)
-    err_mean = max(float((bn.running_mean.double() - m).abs().max())
-                   for bn, (m, _) in zip(bns, reference))
-    err_var = max(float((bn.running_var.double() - v).abs().max())
-                  for bn, (_, v) in zip(bns, reference))
+    err_mean = max(
+        float((bn.running_mean.double() - m).abs().max()) for bn, (m, _) in zip(bns, reference)
+    )
+    err_var = max(
+        float((bn.running_var.double() - v).abs().max()) for bn, (_, v) in zip(bns, reference)
+    )
     return err_mean, err_var
 
 
-def bench_case(name: str, model: nn.Module, x: Tensor, y: Tensor, *, batch_size: int,
-               repeats: int, device: str, baseline: Any = None) -> dict[str, Any]:
+def bench_case(
+    name: str,
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    batch_size: int,
+    repeats: int,
+    device: str,
+    baseline: Any = None,
+) -> dict[str, Any]:
     model = model.to(device).eval()
     x, y = x.to(device), y.to(device)
     ours_model, ref_model, old_model = (copy.deepcopy(model) for _ in range(3))
@@ -134,24 +145,41 @@ def bench_case(name: str, model: nn.Module, x: Tensor, y: Tensor, *, batch_size:
     t_ours, t_ref = summarize(times["ours"]), summarize(times["torch"])
     n = x.shape[0]
     row = {
-        "case": name, "n": n, "batch_size": batch_size, "last_batch": n % batch_size or batch_size,
-        "bn_layers": len(bn_layers(model)), "device": device,
-        "ours_s": t_ours, "torch_s": t_ref, "speedup": t_ref["median_s"] / t_ours["median_s"],
-        "mean_err_ours": e_ours[0], "mean_err_torch": e_ref[0],
-        "var_err_ours": e_ours[1], "var_err_torch": e_ref[1],
+        "case": name,
+        "n": n,
+        "batch_size": batch_size,
+        "last_batch": n % batch_size or batch_size,
+        "bn_layers": len(bn_layers(model)),
+        "device": device,
+        "ours_s": t_ours,
+        "torch_s": t_ref,
+        "speedup": t_ref["median_s"] / t_ours["median_s"],
+        "mean_err_ours": e_ours[0],
+        "mean_err_torch": e_ref[0],
+        "var_err_ours": e_ours[1],
+        "var_err_torch": e_ref[1],
     }
     if baseline is not None:
         row["baseline_s"] = summarize(times["baseline"])
         row["max_abs_diff_vs_baseline"] = max(
             float((a.double() - b.double()).abs().max())
-            for a, b in zip(ours_model.buffers(), old_model.buffers()))
+            for a, b in zip(ours_model.buffers(), old_model.buffers())
+        )
     return row
 
 
 def dropout_mlp() -> nn.Module:
     """Dropout (p = 0.3) feeding a BN: where ``model.train()`` puts noise into the statistics."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(40, 256), nn.ReLU(), nn.Dropout(0.3),
-                         nn.Linear(256, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 10))
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(40, 256),
+        nn.ReLU(),
+        nn.Dropout(0.3),
+        nn.Linear(256, 256),
+        nn.BatchNorm1d(256),
+        nn.ReLU(),
+        nn.Linear(256, 10),
+    )
 
 
 def cases(quick: bool, tiny: bool = False) -> list[tuple[str, nn.Module, Tensor, Tensor]]:
@@ -160,17 +188,34 @@ def cases(quick: bool, tiny: bool = False) -> list[tuple[str, nn.Module, Tensor,
     n1, n2 = (500, 300) if tiny else (4000, 2000) if quick else (4000, 3000)
     width = 16 if quick or tiny else 32
     out = [
-        ("cnn1d, MNIST-1D shape", build_model("cnn1d", 10),
-         torch.randn(n1, 1, 40, generator=gen), torch.randint(0, 10, (n1,), generator=gen)),
-        (f"small CIFAR BN CNN (width {width})", small_cifar_cnn(10, width),
-         torch.randn(n2, 3, 32, 32, generator=gen), torch.randint(0, 10, (n2,), generator=gen)),
-        ("MLP, dropout before BN", dropout_mlp(),
-         torch.randn(n1, 1, 40, generator=gen), torch.randint(0, 10, (n1,), generator=gen)),
+        (
+            "cnn1d, MNIST-1D shape",
+            build_model("cnn1d", 10),
+            torch.randn(n1, 1, 40, generator=gen),
+            torch.randint(0, 10, (n1,), generator=gen),
+        ),
+        (
+            f"small CIFAR BN CNN (width {width})",
+            small_cifar_cnn(10, width),
+            torch.randn(n2, 3, 32, 32, generator=gen),
+            torch.randint(0, 10, (n2,), generator=gen),
+        ),
+        (
+            "MLP, dropout before BN",
+            dropout_mlp(),
+            torch.randn(n1, 1, 40, generator=gen),
+            torch.randint(0, 10, (n1,), generator=gen),
+        ),
     ]
     if not quick and not tiny:
-        out.append(("vgg16_bn, CIFAR shape", build_model("vgg16_bn", 10),
-                    torch.randn(600, 3, 32, 32, generator=gen),
-                    torch.randint(0, 10, (600,), generator=gen)))
+        out.append(
+            (
+                "vgg16_bn, CIFAR shape",
+                build_model("vgg16_bn", 10),
+                torch.randn(600, 3, 32, 32, generator=gen),
+                torch.randint(0, 10, (600,), generator=gen),
+            )
+        )
     return out
 
 
@@ -179,8 +224,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     add_common_args(ap)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--baseline-module", default=None, metavar="PATH",
-                    help="also time update_bn from this file (an older averaging.py from git)")
+    ap.add_argument(
+        "--baseline-module",
+        default=None,
+        metavar="PATH",
+        help="also time update_bn from this file (an older averaging.py from git)",
+    )
     args = ap.parse_args(argv)
     set_threads(threads_arg(args.threads))
     repeats = args.repeats or (5 if args.quick else 9)
@@ -193,33 +242,69 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     for name, model, x, y in cases(args.quick):
         heavy = name.startswith("vgg16_bn") and torch.device(args.device).type == "cpu"
-        row = bench_case(name, model, x, y, batch_size=args.batch_size,
-                         repeats=min(repeats, 3) if heavy else repeats, device=args.device,
-                         baseline=baseline)
+        row = bench_case(
+            name,
+            model,
+            x,
+            y,
+            batch_size=args.batch_size,
+            repeats=min(repeats, 3) if heavy else repeats,
+            device=args.device,
+            baseline=baseline,
+        )
         rows.append(row)
-        print(f"  {name}: ours {fmt_s(row['ours_s']['median_s'])}, torch "
-              f"{fmt_s(row['torch_s']['median_s'])} -> {row['speedup']:.2f}x", flush=True)
+        print(
+            f"  {name}: ours {fmt_s(row['ours_s']['median_s'])}, torch "
+            f"{fmt_s(row['torch_s']['median_s'])} -> {row['speedup']:.2f}x",
+            flush=True,
+        )
 
-    print(f"\n## Benchmark 2: update_bn, ours (tensors + iterate_batches) vs torch.optim.swa_utils "
-          f"(DataLoader) ({args.device}, {torch.get_num_threads()} thread(s), median of "
-          f"{repeats})\n")
-    print(markdown_table([{
-        "case": r["case"], "N / batch / last": f"{r['n']} / {r['batch_size']} / {r['last_batch']}",
-        "ours": fmt_s(r["ours_s"]["median_s"]), "torch": fmt_s(r["torch_s"]["median_s"]),
-        "speedup": f"{r['speedup']:.2f}x",
-        "mean err ours": f"{r['mean_err_ours']:.1e}",
-        "mean err torch": f"{r['mean_err_torch']:.1e}",
-        "var err ours": f"{r['var_err_ours']:.1e}", "var err torch": f"{r['var_err_torch']:.1e}",
-    } for r in rows]))
+    print(
+        f"\n## Benchmark 2: update_bn, ours (tensors + iterate_batches) vs torch.optim.swa_utils "
+        f"(DataLoader) ({args.device}, {torch.get_num_threads()} thread(s), median of "
+        f"{repeats})\n"
+    )
+    print(
+        markdown_table(
+            [
+                {
+                    "case": r["case"],
+                    "N / batch / last": f"{r['n']} / {r['batch_size']} / {r['last_batch']}",
+                    "ours": fmt_s(r["ours_s"]["median_s"]),
+                    "torch": fmt_s(r["torch_s"]["median_s"]),
+                    "speedup": f"{r['speedup']:.2f}x",
+                    "mean err ours": f"{r['mean_err_ours']:.1e}",
+                    "mean err torch": f"{r['mean_err_torch']:.1e}",
+                    "var err ours": f"{r['var_err_ours']:.1e}",
+                    "var err torch": f"{r['var_err_torch']:.1e}",
+                }
+                for r in rows
+            ]
+        )
+    )
     if baseline is not None:
         print(f"\nupdate_bn from {args.baseline_module} vs this one:\n")
-        print(markdown_table([{
-            "case": r["case"], "baseline": fmt_s(r["baseline_s"]["median_s"]),
-            "ours": fmt_s(r["ours_s"]["median_s"]),
-            "ratio": f"{r['baseline_s']['median_s'] / r['ours_s']['median_s']:.2f}x",
-            "max |ours - baseline|": f"{r['max_abs_diff_vs_baseline']:.1e}"} for r in rows]))
-    result = {"benchmark": "update_bn", "command": command_line(), "machine": machine_info(),
-              "repeats": repeats, "rows": rows}
+        print(
+            markdown_table(
+                [
+                    {
+                        "case": r["case"],
+                        "baseline": fmt_s(r["baseline_s"]["median_s"]),
+                        "ours": fmt_s(r["ours_s"]["median_s"]),
+                        "ratio": f"{r['baseline_s']['median_s'] / r['ours_s']['median_s']:.2f}x",
+                        "max |ours - baseline|": f"{r['max_abs_diff_vs_baseline']:.1e}",
+                    }
+                    for r in rows
+                ]
+            )
+        )
+    result = {
+        "benchmark": "update_bn",
+        "command": command_line(),
+        "machine": machine_info(),
+        "repeats": repeats,
+        "rows": rows,
+    }
     write_json(args.json, result)
     return result
 

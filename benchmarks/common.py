@@ -48,13 +48,29 @@ except ImportError:
     sys.path.insert(0, str(ROOT / "src"))
 
 __all__ = [
-    "ROOT", "BENCH_DIR", "machine_info", "set_threads", "sync", "interleaved", "median",
-    "summarize", "peak_tensor_bytes", "peak_python_bytes", "rss_bytes", "fmt_bytes", "fmt_s",
-    "markdown_table", "write_json", "command_line", "small_cifar_cnn", "add_common_args",
+    "ROOT",
+    "BENCH_DIR",
+    "machine_info",
+    "set_threads",
+    "sync",
+    "interleaved",
+    "median",
+    "summarize",
+    "peak_tensor_bytes",
+    "peak_python_bytes",
+    "rss_bytes",
+    "fmt_bytes",
+    "fmt_s",
+    "markdown_table",
+    "write_json",
+    "command_line",
+    "small_cifar_cnn",
+    "add_common_args",
 ]
 
 
 # -- the machine ----------------------------------------------------------------------------------
+
 
 def cpu_model() -> str:
     """The CPU's model name from ``/proc/cpuinfo`` (``platform.processor()`` elsewhere)."""
@@ -75,7 +91,8 @@ def machine_info() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg")
+        "load_average": [round(x, 2) for x in os.getloadavg()]
+        if hasattr(os, "getloadavg")
         else None,
     }
     try:
@@ -105,9 +122,15 @@ def sync(device: str | torch.device | None = None) -> None:
 
 # -- timing ---------------------------------------------------------------------------------------
 
-def interleaved(fns: dict[str, Callable[[], Any]], *, repeats: int, warmup: int = 1,
-                device: str | torch.device | None = None,
-                budget_s: float | None = None) -> dict[str, list[float]]:
+
+def interleaved(
+    fns: dict[str, Callable[[], Any]],
+    *,
+    repeats: int,
+    warmup: int = 1,
+    device: str | torch.device | None = None,
+    budget_s: float | None = None,
+) -> dict[str, list[float]]:
     """Seconds per call of each function, ``repeats`` times, in rotated order per round.
 
     Args:
@@ -155,8 +178,8 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
 
 # -- memory ---------------------------------------------------------------------------------------
 
-def peak_tensor_bytes(fn: Callable[[], Any], device: str | torch.device = "cpu"
-                      ) -> dict[str, int]:
+
+def peak_tensor_bytes(fn: Callable[[], Any], device: str | torch.device = "cpu") -> dict[str, int]:
     """New tensor memory while ``fn()`` runs: ``{"peak": bytes, "kept": bytes}``.
 
     ``peak`` is the largest amount of tensor memory allocated during the call and alive at once
@@ -171,15 +194,27 @@ def peak_tensor_bytes(fn: Callable[[], Any], device: str | torch.device = "cpu"
         base = torch.cuda.memory_allocated(dev)
         fn()
         torch.cuda.synchronize(dev)
-        return {"peak": int(torch.cuda.max_memory_allocated(dev) - base),
-                "kept": int(torch.cuda.memory_allocated(dev) - base)}
+        return {
+            "peak": int(torch.cuda.max_memory_allocated(dev) - base),
+            "kept": int(torch.cuda.memory_allocated(dev) - base),
+        }
     from torch.profiler import ProfilerActivity, profile
 
-    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True,
-                                  record_shapes=False, with_stack=False) as prof:
+    with (
+        _quiet_stderr(),
+        profile(
+            activities=[ProfilerActivity.CPU],
+            profile_memory=True,
+            record_shapes=False,
+            with_stack=False,
+        ) as prof,
+    ):
         fn()
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
-              and e.device_type() == torch.autograd.DeviceType.CPU]
+    events = [
+        e
+        for e in prof.profiler.kineto_results.events()
+        if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU
+    ]
     events.sort(key=lambda e: e.start_ns())
     running = peak = 0
     for e in events:
@@ -236,6 +271,7 @@ def tensor_bytes(tensors: Any) -> int:
 
 # -- formatting -----------------------------------------------------------------------------------
 
+
 def fmt_bytes(n: float) -> str:
     n = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -261,8 +297,10 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None
     cols = list(columns) if columns is not None else list(rows[0])
     body = [[_cell(r.get(c, "")) for c in cols] for r in rows]
     widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(cols)]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     lines += ["| " + " | ".join(x.ljust(w) for x, w in zip(b, widths)) + " |" for b in body]
     return "\n".join(lines)
 
@@ -302,12 +340,17 @@ def write_json(path: str | Path | None, obj: dict[str, Any]) -> None:
 
 def add_common_args(ap: Any, *, threads_default: int | None = 1) -> None:
     """``--quick``, ``--repeats``, ``--threads``, ``--json`` (every benchmark takes these)."""
-    ap.add_argument("--quick", action="store_true",
-                    help="small sizes and few repeats (what run_all.py uses)")
+    ap.add_argument(
+        "--quick", action="store_true", help="small sizes and few repeats (what run_all.py uses)"
+    )
     ap.add_argument("--repeats", type=int, default=None, help="timed rounds (median reported)")
-    ap.add_argument("--threads", type=int, default=threads_default,
-                    help="torch intra-op threads (default 1: stable timings on a shared machine; "
-                         "0 keeps torch's default)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=threads_default,
+        help="torch intra-op threads (default 1: stable timings on a shared machine; "
+        "0 keeps torch's default)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
 
 
@@ -317,6 +360,7 @@ def threads_arg(n: int | None) -> int | None:
 
 # -- a small CIFAR CNN (benchmarks 2 and 4) --------------------------------------------------------
 
+
 def small_cifar_cnn(num_classes: int = 10, width: int = 32) -> nn.Module:
     """Three conv-BN-ReLU-maxpool stages (``width``, ``2 width``, ``4 width`` channels) and a
     linear head; ~0.3 M parameters at ``width=32``, ~10 M multiply-adds per 32x32 image: small
@@ -324,8 +368,12 @@ def small_cifar_cnn(num_classes: int = 10, width: int = 32) -> nn.Module:
     layers: list[nn.Module] = []
     c_in = 3
     for c in (width, 2 * width, 4 * width):
-        layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
-                   nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+        layers += [
+            nn.Conv2d(c_in, c, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        ]
         c_in = c
     layers += [nn.Flatten(), nn.Linear(c_in * 4 * 4, num_classes)]
     return nn.Sequential(*layers)

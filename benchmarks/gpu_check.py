@@ -80,11 +80,20 @@ def section(name: str, fn: Callable[[], dict[str, Any]], *, required: bool = Tru
 
 # -- 1. training on the device: placement, autocast, layout ---------------------------------------
 
+
 class ConvWatch:
     """Global forward hook: per phase, counts of Conv2d calls meeting each property."""
 
-    KEYS = ("calls", "input_on_device", "weight_on_device", "autocast_on", "autocast_bf16",
-            "output_bf16", "input_channels_last", "weight_channels_last")
+    KEYS = (
+        "calls",
+        "input_on_device",
+        "weight_on_device",
+        "autocast_on",
+        "autocast_bf16",
+        "output_bf16",
+        "input_channels_last",
+        "weight_channels_last",
+    )
 
     def __init__(self, device_type: str) -> None:
         self.device_type = device_type
@@ -150,8 +159,12 @@ def write_cifar(root: Path, n_train: int, n_test: int) -> None:
         x = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
         y = rng.integers(0, 10, size=n)
         for fname, idx in zip(names, np.array_split(np.arange(n), len(names))):
-            entry = {"batch_label": fname, "data": x[idx], "labels": [int(v) for v in y[idx]],
-                     "filenames": [f"{fname}_{i}.png" for i in idx]}
+            entry = {
+                "batch_label": fname,
+                "data": x[idx],
+                "labels": [int(v) for v in y[idx]],
+                "filenames": [f"{fname}_{i}.png" for i in idx],
+            }
             (path / fname).write_bytes(pickle.dumps(entry, protocol=2))
     meta = {"label_names": [f"class_{i}" for i in range(10)], "num_cases_per_batch": n_train}
     (path / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
@@ -161,19 +174,31 @@ def train_config(args: argparse.Namespace, data_root: Path, compile_: bool) -> A
     from swa_lib.training import TrainConfig
 
     n = 24 if args.tiny else 3072  # load_dataset keeps 5/6 for training: 20 / 2560
-    return TrainConfig(dataset="cifar10", model=args.train_model, epochs=2 if args.tiny else 3,
-                       swa_start=1 if args.tiny else 2, batch_size=10 if args.tiny else 128,
-                       num_samples=n,
-                       data_root=str(data_root), device=args.device,
-                       amp=True, channels_last=True, compile=compile_, checkpoint_every=3,
-                       seed=0)
+    return TrainConfig(
+        dataset="cifar10",
+        model=args.train_model,
+        epochs=2 if args.tiny else 3,
+        swa_start=1 if args.tiny else 2,
+        batch_size=10 if args.tiny else 128,
+        num_samples=n,
+        data_root=str(data_root),
+        device=args.device,
+        amp=True,
+        channels_last=True,
+        compile=compile_,
+        checkpoint_every=3,
+        seed=0,
+    )
 
 
 def epoch_times(result: Any) -> dict[str, Any]:
     t = [float(v) for v in result.metrics["epoch_time_s"]]
-    return {"epoch_times_s": t, "steady_epoch_s": float(np.median(t[1:])) if len(t) > 1 else t[0],
-            "sgd_test_accuracy": float(result.final["sgd_test_accuracy"]),
-            "swa_test_accuracy": float(result.final.get("swa_test_accuracy", float("nan")))}
+    return {
+        "epoch_times_s": t,
+        "steady_epoch_s": float(np.median(t[1:])) if len(t) > 1 else t[0],
+        "sgd_test_accuracy": float(result.final["sgd_test_accuracy"]),
+        "swa_test_accuracy": float(result.final.get("swa_test_accuracy", float("nan"))),
+    }
 
 
 def check_train(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -184,8 +209,7 @@ def check_train(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     dev_type = torch.device(args.device).type
     with ConvWatch(dev_type) as watch:
         result = run(config, work / "runs", progress=False)
-    res: dict[str, Any] = {"model": config.model, "conv_stats": watch.stats,
-                           **epoch_times(result)}
+    res: dict[str, Any] = {"model": config.model, "conv_stats": watch.stats, **epoch_times(result)}
     train = watch.stats.get("train", {})
     calls = train.get("calls", 0)
     checks = {k: calls > 0 and train.get(k, 0) == calls for k in ConvWatch.KEYS[1:]}
@@ -221,44 +245,64 @@ def compile_child(args: argparse.Namespace) -> int:
 def check_compile(args: argparse.Namespace, work: Path, eager: dict[str, Any]) -> dict[str, Any]:
     left = args.budget_s - (time.perf_counter() - T0)
     timeout = max(60.0, min(args.compile_limit_s, left - 60.0))  # 60 s kept for the landscape
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--section", "compile",
-           "--work", str(work), "--device", args.device, "--train-model", args.train_model]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--section",
+        "compile",
+        "--work",
+        str(work),
+        "--device",
+        args.device,
+        "--train-model",
+        args.train_model,
+    ]
     if args.tiny:
         cmd.append("--tiny")
     print(f"  compile run (time limit {timeout:.0f} s)", flush=True)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              cwd=str(BENCH_DIR))
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, cwd=str(BENCH_DIR)
+        )
     except subprocess.TimeoutExpired:
         return {"status": "failed", "error": f"compile run exceeded {timeout:.0f} s"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
         print("\n".join("  | " + ln for ln in tail))
-        return {"status": "failed", "error": tail[-1] if tail else f"rc={proc.returncode}",
-                "stderr_tail": tail}
-    res = json.loads(lines[-1][len("RESULT "):])
+        return {
+            "status": "failed",
+            "error": tail[-1] if tail else f"rc={proc.returncode}",
+            "stderr_tail": tail,
+        }
+    res = json.loads(lines[-1][len("RESULT ") :])
     if "steady_epoch_s" in eager:
         res["eager_steady_epoch_s"] = eager["steady_epoch_s"]
         res["compile_speedup"] = eager["steady_epoch_s"] / res["steady_epoch_s"]
-    print(f"  epoch times {[round(t, 2) for t in res['epoch_times_s']]} s (first includes "
-          f"compilation)")
+    print(
+        f"  epoch times {[round(t, 2) for t in res['epoch_times_s']]} s (first includes "
+        f"compilation)"
+    )
     return res
 
 
 # -- 2-4. the benchmarks on the device ------------------------------------------------------------
 
+
 def check_averaging(args: argparse.Namespace) -> dict[str, Any]:
     import bench_averaging
 
     name = "mlp" if args.tiny else "wrn28_10"
-    row = bench_averaging.bench_model(name, device=args.device, repeats=3 if args.tiny else 11,
-                                      with_variants=False)
-    print(f"  {name}: ours {fmt_s(row['ours_s']['median_s'])}, AveragedModel "
-          f"{fmt_s(row['ref_s']['median_s'])} -> {row['speedup']:.2f}x; peak extra "
-          f"{fmt_bytes(row['update_peak_bytes_ours'])} vs "
-          f"{fmt_bytes(row['update_peak_bytes_ref'])}; max|ours-ref| "
-          f"{row['max_abs_diff_vs_averagedmodel']:.1e}")
+    row = bench_averaging.bench_model(
+        name, device=args.device, repeats=3 if args.tiny else 11, with_variants=False
+    )
+    print(
+        f"  {name}: ours {fmt_s(row['ours_s']['median_s'])}, AveragedModel "
+        f"{fmt_s(row['ref_s']['median_s'])} -> {row['speedup']:.2f}x; peak extra "
+        f"{fmt_bytes(row['update_peak_bytes_ours'])} vs "
+        f"{fmt_bytes(row['update_peak_bytes_ref'])}; max|ours-ref| "
+        f"{row['max_abs_diff_vs_averagedmodel']:.1e}"
+    )
     ok = row["max_abs_diff_vs_averagedmodel"] < 1e-5
     return {"status": "ok" if ok else "failed", "row": row}
 
@@ -272,23 +316,34 @@ def check_throughput(args: argparse.Namespace) -> dict[str, Any]:
     workers = [0] if args.tiny else [0, 4, 8]
     model_name = "mlp" if args.tiny else args.throughput_model
     images, labels = bench_training.make_images(n)
-    kw: dict[str, Any] = dict(device=args.device, workers=workers, batch_size=128,
-                              repeats=2 if args.tiny else 5)
+    kw: dict[str, Any] = dict(
+        device=args.device, workers=workers, batch_size=128, repeats=2 if args.tiny else 5
+    )
     data_only = bench_training.compare(images, labels, model_fn=None, **kw)
 
     def model_fn() -> nn.Module:
         if args.tiny:
-            return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+            return nn.Sequential(
+                nn.Conv2d(3, 8, 3, padding=1),
+                nn.BatchNorm2d(8),
+                nn.ReLU(),
+                nn.AdaptiveAvgPool2d(1),
+                nn.Flatten(),
+                nn.Linear(8, 10),
+            )
         return build_model(model_name, 10)
 
-    full = bench_training.compare(images, labels, model_fn=model_fn, amp=True,
-                                  channels_last=True, **kw)
-    rows = bench_training.rows_from("data pipeline only", data_only, n) + \
-        bench_training.rows_from("full training step", full, n)
+    full = bench_training.compare(
+        images, labels, model_fn=model_fn, amp=True, channels_last=True, **kw
+    )
+    rows = bench_training.rows_from("data pipeline only", data_only, n) + bench_training.rows_from(
+        "full training step", full, n
+    )
     for r in rows:
-        print(f"  {r['measure']:<20} {r['pipeline']:<16} {fmt_s(r['s_per_epoch']):>10}/epoch "
-              f"{r['images_per_s']:>9.0f} img/s  on-device speedup {r['on_device_speedup']:.2f}x")
+        print(
+            f"  {r['measure']:<20} {r['pipeline']:<16} {fmt_s(r['s_per_epoch']):>10}/epoch "
+            f"{r['images_per_s']:>9.0f} img/s  on-device speedup {r['on_device_speedup']:.2f}x"
+        )
     return {"model": "tiny conv" if args.tiny else model_name, "n_images": n, "rows": rows}
 
 
@@ -309,52 +364,87 @@ def check_landscape(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 # -- report ---------------------------------------------------------------------------------------
 
+
 def summary_rows() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     tr = RESULTS.get("train (eager)", {})
     on_cpu = RESULTS.get("args", {}).get("device", "cuda").startswith("cpu")
     for k, v in tr.get("checks", {}).items():
         cpu_off = on_cpu and k in ("autocast_on", "autocast_bf16", "output_bf16")
-        rows.append({"check": f"train step: {k}", "result": "ok" if v else "NO",
-                     "detail": "off, as expected on a CPU" if cpu_off else ""})
+        rows.append(
+            {
+                "check": f"train step: {k}",
+                "result": "ok" if v else "NO",
+                "detail": "off, as expected on a CPU" if cpu_off else "",
+            }
+        )
     if "steady_epoch_s" in tr:
-        rows.append({"check": "eager epoch (steady)", "result": fmt_s(tr["steady_epoch_s"]),
-                     "detail": f"{tr.get('model')}, amp + channels_last, incl. evaluation"})
+        rows.append(
+            {
+                "check": "eager epoch (steady)",
+                "result": fmt_s(tr["steady_epoch_s"]),
+                "detail": f"{tr.get('model')}, amp + channels_last, incl. evaluation",
+            }
+        )
     ev = tr.get("conv_stats", {}).get("eval")
     if ev:
-        rows.append({"check": "evaluation convs", "result": f"{ev['calls']} calls",
-                     "detail": f"on device {ev['input_on_device']}, autocast "
-                               f"{ev['autocast_on']}, channels_last in "
-                               f"{ev['input_channels_last']}"})
+        rows.append(
+            {
+                "check": "evaluation convs",
+                "result": f"{ev['calls']} calls",
+                "detail": f"on device {ev['input_on_device']}, autocast "
+                f"{ev['autocast_on']}, channels_last in "
+                f"{ev['input_channels_last']}",
+            }
+        )
     av = RESULTS.get("averaging", {}).get("row")
     if av:
-        rows.append({"check": f"averaging {av['model']}: ours / AveragedModel",
-                     "result": f"{fmt_s(av['ours_s']['median_s'])} / "
-                               f"{fmt_s(av['ref_s']['median_s'])}",
-                     "detail": f"{av['speedup']:.2f}x; peak extra "
-                               f"{fmt_bytes(av['update_peak_bytes_ours'])} vs "
-                               f"{fmt_bytes(av['update_peak_bytes_ref'])}; max diff "
-                               f"{av['max_abs_diff_vs_averagedmodel']:.1e}"})
+        rows.append(
+            {
+                "check": f"averaging {av['model']}: ours / AveragedModel",
+                "result": f"{fmt_s(av['ours_s']['median_s'])} / {fmt_s(av['ref_s']['median_s'])}",
+                "detail": f"{av['speedup']:.2f}x; peak extra "
+                f"{fmt_bytes(av['update_peak_bytes_ours'])} vs "
+                f"{fmt_bytes(av['update_peak_bytes_ref'])}; max diff "
+                f"{av['max_abs_diff_vs_averagedmodel']:.1e}",
+            }
+        )
     for r in RESULTS.get("throughput", {}).get("rows", []):
-        rows.append({"check": f"throughput {r['measure']}: {r['pipeline']}",
-                     "result": f"{r['images_per_s']:.0f} img/s",
-                     "detail": f"on-device speedup {r['on_device_speedup']:.2f}x"})
+        rows.append(
+            {
+                "check": f"throughput {r['measure']}: {r['pipeline']}",
+                "result": f"{r['images_per_s']:.0f} img/s",
+                "detail": f"on-device speedup {r['on_device_speedup']:.2f}x",
+            }
+        )
     for r in RESULTS.get("landscape", {}).get("rows", []):
         if str(r.get("method", "")).endswith("(default)"):
-            rows.append({"check": f"landscape {r['case']}, bn {r['bn recompute']}",
-                         "result": f"{r['median']} ({r['grid']})",
-                         "detail": f"{r['speed-up']:.2f}x vs loss-landscape loop"})
+            rows.append(
+                {
+                    "check": f"landscape {r['case']}, bn {r['bn recompute']}",
+                    "result": f"{r['median']} ({r['grid']})",
+                    "detail": f"{r['speed-up']:.2f}x vs loss-landscape loop",
+                }
+            )
     co = RESULTS.get("train (compile)", {})
     if co:
-        detail = (f"{co['compile_speedup']:.2f}x vs eager (steady epoch)"
-                  if "compile_speedup" in co else co.get("error", ""))
+        detail = (
+            f"{co['compile_speedup']:.2f}x vs eager (steady epoch)"
+            if "compile_speedup" in co
+            else co.get("error", "")
+        )
         res = fmt_s(co["steady_epoch_s"]) if "steady_epoch_s" in co else co.get("status")
         rows.append({"check": "compiled epoch (steady)", "result": res, "detail": detail})
     for name, sec in RESULTS.items():
         if isinstance(sec, dict) and "status" in sec:
-            rows.append({"check": f"section {name}", "result": sec["status"],
-                         "detail": f"{sec.get('seconds', 0):.1f} s"
-                                   + (f"; {sec['error']}" if "error" in sec else "")})
+            rows.append(
+                {
+                    "check": f"section {name}",
+                    "result": sec["status"],
+                    "detail": f"{sec.get('seconds', 0):.1f} s"
+                    + (f"; {sec['error']}" if "error" in sec else ""),
+                }
+            )
     return rows
 
 
@@ -362,14 +452,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--tiny", action="store_true", help="tiny sizes (to exercise paths on a CPU)")
-    ap.add_argument("--budget-s", type=float, default=280.0,
-                    help="total time budget; the compile run gets what is left")
+    ap.add_argument(
+        "--budget-s",
+        type=float,
+        default=280.0,
+        help="total time budget; the compile run gets what is left",
+    )
     ap.add_argument("--skip-compile", action="store_true")
-    ap.add_argument("--compile-limit-s", type=float, default=180.0,
-                    help="time limit of the compiled run (at most what the budget leaves)")
+    ap.add_argument(
+        "--compile-limit-s",
+        type=float,
+        default=180.0,
+        help="time limit of the compiled run (at most what the budget leaves)",
+    )
     ap.add_argument("--train-model", default="vgg16_bn")
-    ap.add_argument("--throughput-model", default="vgg16_bn",
-                    choices=["vgg16_bn", "preresnet164"])
+    ap.add_argument("--throughput-model", default="vgg16_bn", choices=["vgg16_bn", "preresnet164"])
     ap.add_argument("--section", default="all", choices=["all", "compile"], help=argparse.SUPPRESS)
     ap.add_argument("--work", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -378,8 +475,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.section == "compile":
         return compile_child(args)
     if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
-        print("gpu_check: no CUDA GPU visible (torch.cuda.is_available() is False); nothing to "
-              "check. Run it on a GPU machine, or with --device cpu --tiny to exercise the code.")
+        print(
+            "gpu_check: no CUDA GPU visible (torch.cuda.is_available() is False); nothing to "
+            "check. Run it on a GPU machine, or with --device cpu --tiny to exercise the code."
+        )
         return 0
     if torch.device(args.device).type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -402,14 +501,16 @@ def main(argv: list[str] | None = None) -> int:
             section("train (compile)", lambda: check_compile(args, work, eager), required=False)
         section("landscape", lambda: check_landscape(args, work), required=False)
 
-    print(f"\n## gpu_check: {name} (torch {torch.__version__}, "
-          f"{time.perf_counter() - T0:.0f} s)\n")
+    print(f"\n## gpu_check: {name} (torch {torch.__version__}, {time.perf_counter() - T0:.0f} s)\n")
     print(markdown_table(summary_rows(), ["check", "result", "detail"]))
     save()
     if out_path():
         print(f"\nwrote {out_path()}")
-    failed = [k for k, v in RESULTS.items() if isinstance(v, dict) and v.get("required")
-              and v.get("status") != "ok"]
+    failed = [
+        k
+        for k, v in RESULTS.items()
+        if isinstance(v, dict) and v.get("required") and v.get("status") != "ok"
+    ]
     if failed:
         print(f"required checks failed: {failed}")
         return 1

@@ -59,15 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model(args.model, 10).to(dev)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"device: {torch.cuda.get_device_name(dev)}; torch {torch.__version__}")
-    print(f"model: {args.model}, {n_params / 1e6:.2f}M parameters; rank {args.rank}, "
-          f"{args.iterates} iterates, {args.samples} samples, {args.images} images")
+    print(
+        f"model: {args.model}, {n_params / 1e6:.2f}M parameters; rank {args.rank}, "
+        f"{args.iterates} iterates, {args.samples} samples, {args.images} images"
+    )
 
     base = torch.cuda.memory_allocated(dev)
     swag = SWAG(model, max_rank=args.rank)
     state_mb = (torch.cuda.memory_allocated(dev) - base) / 2**20
     swa_mb = n_params * 4 / 2**20
-    print(f"SWAG state: {state_mb:.0f} MiB (= {(state_mb - swa_mb) / swa_mb:.1f} float32 copies "
-          f"of the parameters)")
+    print(
+        f"SWAG state: {state_mb:.0f} MiB (= {(state_mb - swa_mb) / swa_mb:.1f} float32 copies "
+        f"of the parameters)"
+    )
     swa = SWA(model)
 
     g = torch.Generator(device=dev).manual_seed(0)
@@ -87,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     n = args.iterates
     expected_var = 1e-4 * (n * n - 1) / (6 * n)  # E[population variance] of a random walk
     var_ratio = var.mean().item() / expected_var
-    print(f"mean vs SWA: max |diff| = {mean_err:.2e}; variance averaged over parameters "
-          f"{var.mean().item():.4e}, the random walk of step 1e-2 expects {expected_var:.4e} "
-          f"(ratio {var_ratio:.4f}); rank {swag.rank}")
+    print(
+        f"mean vs SWA: max |diff| = {mean_err:.2e}; variance averaged over parameters "
+        f"{var.mean().item():.4e}, the random walk of step 1e-2 expects {expected_var:.4e} "
+        f"(ratio {var_ratio:.4f}); rank {swag.rank}"
+    )
 
     images = torch.randn(args.images, 3, 32, 32, device=dev, generator=g)
-    bn_batches = [images[i:i + args.batch_size] for i in range(0, args.images, args.batch_size)]
+    bn_batches = [images[i : i + args.batch_size] for i in range(0, args.images, args.batch_size)]
     _, ms = _timed(lambda: swag.sample_vector(generator=g), args.samples)
     print(f"sample_vector: {_fmt(ms)}")
     _, ms = _timed(swag._new_model, args.samples)
@@ -103,15 +109,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"sample + update_bn over {args.images} images: {_fmt(ms)}")
     assert next(sampled.parameters()).is_cuda
 
-    probs, ms_list = _timed(lambda: predict_bma(swag, images, num_samples=args.samples,
-                                                bn_batches=bn_batches, generator=g,
-                                                batch_size=args.batch_size), 2)
+    probs, ms_list = _timed(
+        lambda: predict_bma(
+            swag,
+            images,
+            num_samples=args.samples,
+            bn_batches=bn_batches,
+            generator=g,
+            batch_size=args.batch_size,
+        ),
+        2,
+    )
     ms = ms_list[-1]
     assert probs.shape == (args.images, 10) and probs.is_cuda
     sums_err = (probs.sum(1) - 1).abs().max().item()
     assert torch.isfinite(probs).all() and sums_err < 1e-4, sums_err
-    print(f"predict_bma ({args.samples} samples, BN update each; 2nd call): {ms:.0f} ms total, "
-          f"{ms / args.samples:.0f} ms per sample; probabilities sum to 1 within {sums_err:.1e}")
+    print(
+        f"predict_bma ({args.samples} samples, BN update each; 2nd call): {ms:.0f} ms total, "
+        f"{ms / args.samples:.0f} ms per sample; probabilities sum to 1 within {sums_err:.1e}"
+    )
     print(f"peak GPU memory: {torch.cuda.max_memory_allocated(dev) / 2**30:.2f} GiB")
     if mean_err > 1e-4 or abs(var_ratio - 1) > 0.02:
         print("FAIL: SWAG mean disagrees with SWA or the variance with the random walk")

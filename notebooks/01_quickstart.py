@@ -18,7 +18,7 @@
 # the last quarter of training. Is the average a better model than the final iterate, and than a
 # conventionally trained model with the same number of epochs?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/01_quickstart.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/01_quickstart.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): 6 runs of an MLP on MNIST-1D, about a minute
 # on a 2-core CPU; re-running with the run cache only redraws. Paper profile: the same protocol,
@@ -33,15 +33,24 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 SEEDS = [0, 1, 2]
-EPOCHS = 60          # the SGD budget; SWA uses the same number of epochs (budget 1)
-SWA_START = 45       # first averaged epoch
-SWA_LR = 0.05        # the SWA phase's constant learning rate
-NUM_SAMPLES = 5000   # MNIST-1D samples (4/5 train, 1/5 test)
+EPOCHS = 60  # the SGD budget; SWA uses the same number of epochs (budget 1)
+SWA_START = 45  # first averaged epoch
+SWA_LR = 0.05  # the SWA phase's constant learning rate
+NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
 MODEL = "mlp"
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
@@ -80,13 +89,26 @@ torch.set_num_threads(1)
 # compared with (the same configuration with `swa=False`).
 
 # %%
-base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
-                      eval_every=1)  # the curves below read every epoch
-pairs = sgd_and_swa(base, SEEDS, RUNS_DIR)  # per seed: Pair(seed, sgd, swa) of RunResults
-COLUMNS = {"sgd_test_accuracy": "SGD (own schedule)",
-           "swa_run_last_test_accuracy": "SWA run, last iterate",
-           "swa_test_accuracy": "SWA", "sgd_test_nll": "SGD NLL", "swa_test_nll": "SWA NLL"}
+base = laptop_mnist1d(
+    MODEL,
+    epochs=EPOCHS,
+    swa_start=SWA_START,
+    swa_lr=SWA_LR,
+    num_samples=NUM_SAMPLES,
+    data_root=DATA_DIR,
+    device=DEVICE,
+    eval_every=1,
+)  # the curves below read every epoch
+pairs = sgd_and_swa(
+    base, SEEDS, RUNS_DIR
+)  # per seed: Pair(seed, sgd, swa) of RunResults
+COLUMNS = {
+    "sgd_test_accuracy": "SGD (own schedule)",
+    "swa_run_last_test_accuracy": "SWA run, last iterate",
+    "swa_test_accuracy": "SWA",
+    "sgd_test_nll": "SGD NLL",
+    "swa_test_nll": "SWA NLL",
+}
 table = pairs_frame(pairs).set_index("seed")[list(COLUMNS)].rename(columns=COLUMNS)
 table.style.format("{:.4f}")
 
@@ -98,37 +120,70 @@ table.style.format("{:.4f}")
 # %%
 diff_acc = table["SWA"] - table["SGD (own schedule)"]
 diff_nll = table["SWA NLL"] - table["SGD NLL"]
-summary = pd.DataFrame({
-    "test accuracy (%)": [pct_mean_std(table["SGD (own schedule)"]),
-                          pct_mean_std(table["SWA run, last iterate"]),
-                          pct_mean_std(table["SWA"])],
-    "test NLL": [mean_std_text(table["SGD NLL"]), "", mean_std_text(table["SWA NLL"])],
-}, index=["SGD", "SWA run, last iterate", "SWA"])
+summary = pd.DataFrame(
+    {
+        "test accuracy (%)": [
+            pct_mean_std(table["SGD (own schedule)"]),
+            pct_mean_std(table["SWA run, last iterate"]),
+            pct_mean_std(table["SWA"]),
+        ],
+        "test NLL": [
+            mean_std_text(table["SGD NLL"]),
+            "",
+            mean_std_text(table["SWA NLL"]),
+        ],
+    },
+    index=["SGD", "SWA run, last iterate", "SWA"],
+)
+summary
+
+# %% tags=["remove-input"]
 glue_text("nb01_sgd_acc", pct_mean_std(table["SGD (own schedule)"]))
 glue_text("nb01_swa_acc", pct_mean_std(table["SWA"]))
 glue_text("nb01_last_acc", pct_mean_std(table["SWA run, last iterate"]))
 glue_text("nb01_diff_acc", paired_text(diff_acc))
 glue_text("nb01_diff_nll", paired_text(diff_nll, scale=1.0, digits=3, unit=""))
 glue_text("nb01_n_seeds", str(len(SEEDS)))
-summary
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.8))
 for i, pair in enumerate(pairs):
     m_sgd, m_swa, first = pair.sgd.metrics, pair.swa.metrics, i == 0
-    ax.plot(m_sgd["epoch"], 100 * (1 - m_sgd["sgd_test_accuracy"]), color="C0", alpha=0.8,
-            label="SGD" if first else None)
-    ax.plot(m_swa["epoch"], 100 * (1 - m_swa["sgd_test_accuracy"]), color="C1", ls=":",
-            alpha=0.8, label="SGD iterate of the SWA run" if first else None)
-    ax.plot(m_swa["epoch"], 100 * (1 - m_swa["swa_test_accuracy"]), color="C3", alpha=0.8,
-            label="SWA" if first else None)
+    ax.plot(
+        m_sgd["epoch"],
+        100 * (1 - m_sgd["sgd_test_accuracy"]),
+        color="C0",
+        alpha=0.8,
+        label="SGD" if first else None,
+    )
+    ax.plot(
+        m_swa["epoch"],
+        100 * (1 - m_swa["sgd_test_accuracy"]),
+        color="C1",
+        ls=":",
+        alpha=0.8,
+        label="SGD iterate of the SWA run" if first else None,
+    )
+    ax.plot(
+        m_swa["epoch"],
+        100 * (1 - m_swa["swa_test_accuracy"]),
+        color="C3",
+        alpha=0.8,
+        label="SWA" if first else None,
+    )
 ax.axvline(SWA_START, color="grey", lw=0.8, ls="--")
-ax.set(xlabel="epoch", ylabel="test error (%)", title=f"MNIST-1D, {MODEL}, {len(SEEDS)} seeds")
+ax.set(
+    xlabel="epoch",
+    ylabel="test error (%)",
+    title=f"MNIST-1D, {MODEL}, {len(SEEDS)} seeds",
+)
 lo = 100 * (1 - max(table.max()))
 ax.set_ylim(max(0, lo - 5), lo + 25)
 ax.legend()
-glue("nb01_curves", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb01_curves", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb01_curves

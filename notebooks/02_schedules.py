@@ -20,7 +20,7 @@
 # the end of each cycle). What do the two schedules look like, how do the SGD iterate and the
 # SWA model behave under each, and does the choice change the final SWA model?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/02_schedules.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/02_schedules.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): 6 new runs of the MNIST-1D MLP (two schedules,
 # three seeds), about a minute on a 2-core CPU; the constant-rate SWA runs and the SGD baselines
@@ -36,18 +36,29 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 SEEDS = [0, 1, 2]
-EPOCHS = 60            # every run's budget (notebook 01's protocol)
-SWA_START = 45         # first averaged epoch
-SWA_LR = 0.05          # constant SWA rate (notebook 01)
-CYCLIC_LR_MAX = 0.05   # cyclic: alpha_1, the rate at the start of each cycle ...
-CYCLIC_LR_MIN = 0.005  # ... alpha_2, reached at the end of each cycle; also the low constant rate
-CYCLE_EPOCHS = 2       # cycle length c in epochs (one model averaged per cycle)
-NUM_SAMPLES = 5000     # MNIST-1D samples (4/5 train, 1/5 test)
+EPOCHS = 60  # every run's budget (notebook 01's protocol)
+SWA_START = 45  # first averaged epoch
+SWA_LR = 0.05  # constant SWA rate (notebook 01)
+CYCLIC_LR_MAX = 0.05  # cyclic: alpha_1, the rate at the start of each cycle ...
+CYCLIC_LR_MIN = (
+    0.005  # ... alpha_2, reached at the end of each cycle; also the low constant rate
+)
+CYCLE_EPOCHS = 2  # cycle length c in epochs (one model averaged per cycle)
+NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
 MODEL = "mlp"
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
@@ -62,7 +73,14 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from swa_lib.reporting import glue, glue_text, mean_std_text, paired_text, pct_mean_std, verdict
+from swa_lib.reporting import (
+    glue,
+    glue_text,
+    mean_std_text,
+    paired_text,
+    pct_mean_std,
+    verdict,
+)
 from swa_lib.training import pairs_frame, sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
@@ -87,24 +105,37 @@ torch.set_num_threads(1)
 # * the **SGD baseline** of notebook 01, whose rate decays to 1 % of `lr_init` (cached as well).
 
 # %%
-base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
-                      eval_every=1)  # = notebook 01 (its runs, evaluated every epoch)
+base = laptop_mnist1d(
+    MODEL,
+    epochs=EPOCHS,
+    swa_start=SWA_START,
+    swa_lr=SWA_LR,
+    num_samples=NUM_SAMPLES,
+    data_root=DATA_DIR,
+    device=DEVICE,
+    eval_every=1,
+)  # = notebook 01 (its runs, evaluated every epoch)
 FROM_EPOCH = max(1, SWA_START - 15)  # the error curves below start here
 READ = dict(eval_every=None, eval_epochs=tuple(range(FROM_EPOCH, EPOCHS + 1)))
 SCHEDULES = {
     f"constant {SWA_LR:g}": {},
     f"cyclic {CYCLIC_LR_MAX:g} → {CYCLIC_LR_MIN:g}": dict(
-        swa_lr=CYCLIC_LR_MIN, swa_lr_schedule="cyclic", swa_lr_max=CYCLIC_LR_MAX,
-        swa_c_epochs=CYCLE_EPOCHS, **READ),
+        swa_lr=CYCLIC_LR_MIN,
+        swa_lr_schedule="cyclic",
+        swa_lr_max=CYCLIC_LR_MAX,
+        swa_c_epochs=CYCLE_EPOCHS,
+        **READ,
+    ),
     f"constant {CYCLIC_LR_MIN:g}": dict(swa_lr=CYCLIC_LR_MIN, **READ),
 }
 NAMES = list(SCHEDULES)
 CONST_HI, CYCLIC, CONST_LO = NAMES
 
 # schedule -> per seed, the SWA run with these changes and the SGD baseline (shared by all)
-pairs = {name: sgd_and_swa(base, SEEDS, RUNS_DIR, swa_changes=kw)
-         for name, kw in SCHEDULES.items()}
+pairs = {
+    name: sgd_and_swa(base, SEEDS, RUNS_DIR, swa_changes=kw)
+    for name, kw in SCHEDULES.items()
+}
 results = {}  # (schedule, seed) -> RunResult; schedule "SGD" is the baseline
 for name, schedule_pairs in pairs.items():
     for pair in schedule_pairs:
@@ -127,16 +158,22 @@ curves = {}  # schedule -> (x in epochs: step i of epoch e at e + i/iters, the r
 for name in ["SGD", *NAMES]:
     cfg = results[name, SEEDS[0]].config
     steps = range(cfg.epochs * iters)
-    curves[name] = (np.arange(len(steps)) / iters,
-                    np.array([cfg.learning_rate(i // iters, i % iters, iters) for i in steps]))
+    curves[name] = (
+        np.arange(len(steps)) / iters,
+        np.array([cfg.learning_rate(i // iters, i % iters, iters) for i in steps]),
+    )
 for (name, seed), res in results.items():  # the runs logged exactly these rates
     logged = res.metrics["lr"].to_numpy()
     expected = curves[name][1][::iters]
     assert np.allclose(logged, expected, rtol=0, atol=1e-12), (name, seed)
 
 colors = {"SGD": "grey", CONST_HI: "C3", CYCLIC: "C2", CONST_LO: "C0"}
-labels = {"SGD": "SGD baseline", CONST_HI: f"SWA, {CONST_HI}", CYCLIC: f"SWA, {CYCLIC}",
-          CONST_LO: f"SWA, {CONST_LO}"}
+labels = {
+    "SGD": "SGD baseline",
+    CONST_HI: f"SWA, {CONST_HI}",
+    CYCLIC: f"SWA, {CYCLIC}",
+    CONST_LO: f"SWA, {CONST_LO}",
+}
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
 for name, (x, lr) in curves.items():
     m = results[name, SEEDS[0]].metrics
@@ -149,8 +186,13 @@ for name in [CONST_HI, CONST_LO, CYCLIC]:  # cyclic last: its markers on top
     ax1.plot(x[sel], lr[sel], color=colors[name], lw=1.2)
     cfg = results[name, SEEDS[0]].config
     avg = [e + 1 for e in range(z0, z1) if cfg.averages_after(e)]
-    ax1.plot(avg, [cfg.learning_rate(e - 1, iters - 1, iters) for e in avg], "v",
-             color=colors[name], ms=8 if name == CYCLIC else 5)
+    ax1.plot(
+        avg,
+        [cfg.learning_rate(e - 1, iters - 1, iters) for e in avg],
+        "v",
+        color=colors[name],
+        ms=8 if name == CYCLIC else 5,
+    )
 for ax in (ax0, ax1):
     ax.axvline(SWA_START - 1, color="grey", lw=0.8, ls="--")
     ax.set(xlabel="training time (epochs)", ylabel="learning rate")
@@ -158,8 +200,10 @@ ax0.set_title("per iteration (lines) and per epoch (dots)")
 ax1.set_title(f"zoom: epochs {z0}-{z1}, ▼ = a model is averaged")
 ax0.legend(fontsize=8)
 fig.tight_layout()
-glue("nb02_lr", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb02_lr", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb02_lr
@@ -180,10 +224,18 @@ plt.close(fig)
 
 # %%
 # schedule -> test error (%) per epoch (rows) and seed (columns), of the SGD iterate / SWA model
-err_sgd, err_swa = ({name: pd.DataFrame({s: 100 * (1 - results[name, s].metrics
-                                                   .set_index("epoch")[key]) for s in SEEDS})
-                     for name in ["SGD", *NAMES]}
-                    for key in ("sgd_test_accuracy", "swa_test_accuracy"))
+err_sgd, err_swa = (
+    {
+        name: pd.DataFrame(
+            {
+                s: 100 * (1 - results[name, s].metrics.set_index("epoch")[key])
+                for s in SEEDS
+            }
+        )
+        for name in ["SGD", *NAMES]
+    }
+    for key in ("sgd_test_accuracy", "swa_test_accuracy")
+)
 base_final = err_sgd["SGD"].iloc[-1].mean()
 x0 = FROM_EPOCH
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
@@ -197,13 +249,17 @@ for ax, name in zip(axes, NAMES):
     ax.axvline(SWA_START, color="grey", lw=0.8, ls="--")
     ax.set(title=name, xlabel="epoch")
 axes[0].set_ylabel("test error (%)")
-tail = pd.concat([err_sgd[n].loc[SWA_START:] for n in NAMES] + [err_swa[n] for n in NAMES])
+tail = pd.concat(
+    [err_sgd[n].loc[SWA_START:] for n in NAMES] + [err_swa[n] for n in NAMES]
+)
 lo, hi = np.nanmin(tail.to_numpy()), np.nanmax(tail.to_numpy())
 axes[0].set_ylim(max(0, lo - 1), hi + 0.5 * (hi - lo) + 1)
 axes[0].legend(fontsize=8)
 fig.tight_layout()
-glue("nb02_err", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb02_err", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb02_err
@@ -226,10 +282,14 @@ ends = [e for e in phase if cyc_cfg.averages_after(e - 1)]
 mids = [e for e in phase if not cyc_cfg.averages_after(e - 1)]
 cycle_end_err = err_sgd[CYCLIC].loc[ends].to_numpy().mean()
 cycle_mid_err = err_sgd[CYCLIC].loc[mids].to_numpy().mean() if mids else float("nan")
+print(
+    f"cyclic run, SGD iterate test error during averaging: {cycle_end_err:.1f} % at cycle ends "
+    f"({len(ends)} epochs), {cycle_mid_err:.1f} % mid-cycle ({len(mids)} epochs)"
+)
+
+# %% tags=["remove-input"]
 glue_text("nb02_cycle_end_err", f"{cycle_end_err:.1f}")
 glue_text("nb02_cycle_mid_err", f"{cycle_mid_err:.1f}")
-print(f"cyclic run, SGD iterate test error during averaging: {cycle_end_err:.1f} % at cycle ends "
-      f"({len(ends)} epochs), {cycle_mid_err:.1f} % mid-cycle ({len(mids)} epochs)")
 
 # %% [markdown]
 # ## Final models
@@ -241,18 +301,39 @@ print(f"cyclic run, SGD iterate test error during averaging: {cycle_end_err:.1f}
 # in mid-cycle is never averaged), and against the SGD baseline trained with the same budget.
 
 # %%
-frames = {name: pairs_frame(ps).set_index("seed") for name, ps in pairs.items()}  # per seed
+frames = {
+    name: pairs_frame(ps).set_index("seed") for name, ps in pairs.items()
+}  # per seed
 last_averaged = {}  # schedule -> test accuracy of the SGD iterate at the last averaging point
 for name, schedule_pairs in pairs.items():
-    last_averaged[name] = pd.Series({p.seed: p.swa.metrics.set_index("epoch").loc[
-        max(e + 1 for e in range(p.swa.config.epochs) if p.swa.config.averages_after(e)),
-        "sgd_test_accuracy"] for p in schedule_pairs})
-sgd_acc, sgd_nll = frames[CONST_HI]["sgd_test_accuracy"], frames[CONST_HI]["sgd_test_nll"]
-rows = {"SGD baseline": {"models averaged": "", "last averaged iterate acc (%)": "",
-                         "test acc (%)": pct_mean_std(sgd_acc),
-                         "test NLL": mean_std_text(sgd_nll),
-                         "SWA - last averaged iterate (acc)": "",
-                         "SWA - SGD baseline (acc)": "", "SWA - SGD baseline (NLL)": ""}}
+    last_averaged[name] = pd.Series(
+        {
+            p.seed: p.swa.metrics.set_index("epoch").loc[
+                max(
+                    e + 1
+                    for e in range(p.swa.config.epochs)
+                    if p.swa.config.averages_after(e)
+                ),
+                "sgd_test_accuracy",
+            ]
+            for p in schedule_pairs
+        }
+    )
+sgd_acc, sgd_nll = (
+    frames[CONST_HI]["sgd_test_accuracy"],
+    frames[CONST_HI]["sgd_test_nll"],
+)
+rows = {
+    "SGD baseline": {
+        "models averaged": "",
+        "last averaged iterate acc (%)": "",
+        "test acc (%)": pct_mean_std(sgd_acc),
+        "test NLL": mean_std_text(sgd_nll),
+        "SWA - last averaged iterate (acc)": "",
+        "SWA - SGD baseline (acc)": "",
+        "SWA - SGD baseline (NLL)": "",
+    }
+}
 keys = {CONST_HI: "const_hi", CYCLIC: "cyclic", CONST_LO: "const_lo"}
 for name, key in keys.items():
     last, acc = last_averaged[name], frames[name]["swa_test_accuracy"]
@@ -264,7 +345,9 @@ for name, key in keys.items():
         "test NLL": mean_std_text(nll),
         "SWA - last averaged iterate (acc)": paired_text(acc - last),
         "SWA - SGD baseline (acc)": paired_text(acc - sgd_acc),
-        "SWA - SGD baseline (NLL)": paired_text(nll - sgd_nll, scale=1.0, digits=3, unit=""),
+        "SWA - SGD baseline (NLL)": paired_text(
+            nll - sgd_nll, scale=1.0, digits=3, unit=""
+        ),
     }
     glue_text(f"nb02_{key}_acc", pct_mean_std(acc))
     glue_text(f"nb02_{key}_last_acc", pct_mean_std(last))
@@ -272,16 +355,21 @@ for name, key in keys.items():
     glue_text(f"nb02_{key}_vs_last_verdict", verdict(acc - last))
     glue_text(f"nb02_{key}_vs_sgd", paired_text(acc - sgd_acc))
     glue_text(f"nb02_{key}_vs_sgd_verdict", verdict(acc - sgd_acc))
-    glue_text(f"nb02_{key}_nll_vs_sgd", paired_text(nll - sgd_nll, scale=1.0, digits=3, unit=""))
+    glue_text(
+        f"nb02_{key}_nll_vs_sgd",
+        paired_text(nll - sgd_nll, scale=1.0, digits=3, unit=""),
+    )
     glue_text(f"nb02_{key}_nll_vs_sgd_verdict", verdict(nll - sgd_nll, better="lower"))
     glue_text(f"nb02_{key}_n", n)
 summary = pd.DataFrame(rows).T
 summary.columns.name = f"{len(SEEDS)} seeds"
+display(summary)
+
+# %% tags=["remove-input"]
 glue_text("nb02_sgd_acc", pct_mean_std(sgd_acc))
 glue_text("nb02_n_seeds", str(len(SEEDS)))
 glue_text("nb02_cycle", str(CYCLE_EPOCHS))
 glue("nb02_summary", summary, display=False)
-display(summary)
 
 # %% [markdown]
 # "test acc" and "test NLL" are those of the final SGD model for the baseline and of the SWA model
@@ -291,10 +379,14 @@ display(summary)
 # %%
 table = {}
 for other, tag in ((CONST_HI, "hi"), (CONST_LO, "lo")):
-    d_acc, d_nll = (frames[CYCLIC][k] - frames[other][k] for k in ("swa_test_accuracy",
-                                                                   "swa_test_nll"))
-    table[f"cyclic - {other}"] = {"acc": paired_text(d_acc),
-                                  "NLL": paired_text(d_nll, scale=1.0, digits=3, unit="")}
+    d_acc, d_nll = (
+        frames[CYCLIC][k] - frames[other][k]
+        for k in ("swa_test_accuracy", "swa_test_nll")
+    )
+    table[f"cyclic - {other}"] = {
+        "acc": paired_text(d_acc),
+        "NLL": paired_text(d_nll, scale=1.0, digits=3, unit=""),
+    }
     glue_text(f"nb02_cyc_vs_{tag}", table[f"cyclic - {other}"]["acc"])
     glue_text(f"nb02_cyc_vs_{tag}_verdict", verdict(d_acc, who="the cyclic schedule"))
 display(pd.DataFrame(table).T)

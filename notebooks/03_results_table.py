@@ -19,7 +19,7 @@
 # on every CIFAR model, already at the same budget. Does the comparison come out the same way at
 # laptop scale, on MNIST-1D, with enough seeds to tell an effect from noise?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/03_results_table.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/03_results_table.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): 5 seeds x 2 architectures; per seed and
 # architecture one SGD run of $E$ epochs and one SWA run of $1.5E$ epochs, plus notebook 01's
@@ -36,19 +36,28 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 SEEDS = [0, 1, 2, 3, 4]
 BUDGETS = [1.0, 1.25, 1.5]  # SWA epochs as multiples of the SGD budget E
-EPOCHS = 60            # MLP: E, notebook 01's protocol
-SWA_START = 45         # MLP: first averaged epoch (the same for every budget)
-SWA_LR = 0.05          # constant SWA rate (both architectures)
-CNN_EPOCHS = 20        # CNN: E (the CNN learns MNIST-1D much faster than the MLP)
-CNN_SWA_START = 15     # CNN: first averaged epoch
-CNN_WIDTH = 16         # CNN: channels per conv layer (the library default is 32)
-NUM_SAMPLES = 5000     # MNIST-1D samples (4/5 train, 1/5 test)
+EPOCHS = 60  # MLP: E, notebook 01's protocol
+SWA_START = 45  # MLP: first averaged epoch (the same for every budget)
+SWA_LR = 0.05  # constant SWA rate (both architectures)
+CNN_EPOCHS = 20  # CNN: E (the CNN learns MNIST-1D much faster than the MLP)
+CNN_SWA_START = 15  # CNN: first averaged epoch
+CNN_WIDTH = 16  # CNN: channels per conv layer (the library default is 32)
+NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -110,34 +119,69 @@ rows, checks, runs = [], [], []
 for arch, (E, start, extra) in ARCHS.items():
     budget_epochs = [round(b * E) for b in BUDGETS]
     # For the MLP this is exactly notebook 01's dict, so its runs are shared.
-    base = laptop_mnist1d(arch, epochs=E, swa_start=start, swa_lr=SWA_LR,
-                          num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
-                          eval_every=None, **extra)  # final metrics only ...
-    pairs = sgd_and_swa(base, SEEDS, RUNS_DIR,  # ... and the long run at each budget's end
-                        swa_changes={"epochs": max(budget_epochs),
-                                     "eval_epochs": tuple(budget_epochs)})
+    base = laptop_mnist1d(
+        arch,
+        epochs=E,
+        swa_start=start,
+        swa_lr=SWA_LR,
+        num_samples=NUM_SAMPLES,
+        data_root=DATA_DIR,
+        device=DEVICE,
+        eval_every=None,
+        **extra,
+    )  # final metrics only ...
+    pairs = sgd_and_swa(
+        base,
+        SEEDS,
+        RUNS_DIR,  # ... and the long run at each budget's end
+        swa_changes={"epochs": max(budget_epochs), "eval_epochs": tuple(budget_epochs)},
+    )
     # for the MLP, budget 1 is notebook 01's SWA run (E epochs): its pairs
-    short = {p.seed: p.swa for p in sgd_and_swa(base, SEEDS, RUNS_DIR)} if arch == "mlp" else {}
+    short = (
+        {p.seed: p.swa for p in sgd_and_swa(base, SEEDS, RUNS_DIR)}
+        if arch == "mlp"
+        else {}
+    )
     for pair in pairs:
         seed, sgd, long = pair.seed, pair.sgd, pair.swa
         runs += [(arch, "SGD", sgd), (arch, f"SWA {max(BUDGETS):g} (long run)", long)]
-        rows.append(dict(arch=arch, seed=seed, method="SGD", epochs=E,
-                         acc=sgd.final["sgd_test_accuracy"], nll=sgd.final["sgd_test_nll"]))
+        rows.append(
+            dict(
+                arch=arch,
+                seed=seed,
+                method="SGD",
+                epochs=E,
+                acc=sgd.final["sgd_test_accuracy"],
+                nll=sgd.final["sgd_test_nll"],
+            )
+        )
         m = long.metrics.set_index("epoch")
         for b, e in zip(BUDGETS, budget_epochs):
             acc, nll = m.loc[e, "swa_test_accuracy"], m.loc[e, "swa_test_nll"]
             if arch == "mlp" and e == E:  # notebook 01's run of E epochs
                 runs.append((arch, "SWA 1 (notebook 01)", short[seed]))
                 f = short[seed].final
-                checks.append(max(abs(f["swa_test_accuracy"] - acc), abs(f["swa_test_nll"] - nll)))
+                checks.append(
+                    max(abs(f["swa_test_accuracy"] - acc), abs(f["swa_test_nll"] - nll))
+                )
                 acc, nll = f["swa_test_accuracy"], f["swa_test_nll"]
-            rows.append(dict(arch=arch, seed=seed, method=f"SWA {b:g}", epochs=e,
-                             acc=acc, nll=nll))
+            rows.append(
+                dict(
+                    arch=arch,
+                    seed=seed,
+                    method=f"SWA {b:g}",
+                    epochs=e,
+                    acc=acc,
+                    nll=nll,
+                )
+            )
 res = pd.DataFrame(rows)
 assert res[["acc", "nll"]].notna().all().all()
-print(f"{len(runs)} runs, {sum(r.cached for *_, r in runs)} from the cache; "
-      f"MLP budget 1, separate run vs prefix of the long run: largest difference "
-      f"{max(checks):.2g}")
+print(
+    f"{len(runs)} runs, {sum(r.cached for *_, r in runs)} from the cache; "
+    f"MLP budget 1, separate run vs prefix of the long run: largest difference "
+    f"{max(checks):.2g}"
+)
 
 # %% [markdown]
 # ## Our table
@@ -147,13 +191,18 @@ print(f"{len(runs)} runs, {sum(r.cached for *_, r in runs)} from the cache; "
 # %%
 index = {a: f"{LABELS[a]}, E = {ARCHS[a][0]}" for a in ARCHS}
 by = res.groupby(["arch", "method"], sort=False)
-table = pd.concat({
-    "test accuracy (%)": by["acc"].agg(pct_mean_std).unstack()[METHODS],
-    "test NLL": by["nll"].agg(mean_std_text).unstack()[METHODS],
-}, axis=1).rename(index=index)
+table = pd.concat(
+    {
+        "test accuracy (%)": by["acc"].agg(pct_mean_std).unstack()[METHODS],
+        "test NLL": by["nll"].agg(mean_std_text).unstack()[METHODS],
+    },
+    axis=1,
+).rename(index=index)
 table.index.name = f"MNIST-1D, {len(SEEDS)} seeds"
-glue("nb03_table", table, display=False)
 display(table)
+
+# %% tags=["remove-input"]
+glue("nb03_table", table, display=False)
 
 # %% [markdown]
 # And the paired comparison that matters: SWA minus SGD on the same seed (same initialisation and
@@ -174,19 +223,28 @@ for arch in ARCHS:
         key = f"{arch.replace('cnn1d', 'cnn')}_b{b:g}".replace(".", "")
         diff_text[key, "acc"] = paired_text(d_acc)
         diff_text[key, "nll"] = paired_text(d_nll, scale=1.0, digits=3, unit="")
-        diff_rows.append({
-            "architecture": LABELS[arch], "SWA budget": f"{b:g} E",
-            "SWA - SGD, accuracy (points)": diff_text[key, "acc"],
-            "SWA - SGD, NLL": diff_text[key, "nll"],
-            "SWA better on (seeds)": f"{int((d_acc > 0).sum())}/{len(d_acc)}",
-            "acc_mean": s_acc["mean_diff"], "acc_lo": s_acc["ci_low"],
-            "acc_hi": s_acc["ci_high"], "nll_mean": s_nll["mean_diff"],
-            "nll_lo": s_nll["ci_low"], "nll_hi": s_nll["ci_high"], "key": key,
-        })
+        diff_rows.append(
+            {
+                "architecture": LABELS[arch],
+                "SWA budget": f"{b:g} E",
+                "SWA - SGD, accuracy (points)": diff_text[key, "acc"],
+                "SWA - SGD, NLL": diff_text[key, "nll"],
+                "SWA better on (seeds)": f"{int((d_acc > 0).sum())}/{len(d_acc)}",
+                "acc_mean": s_acc["mean_diff"],
+                "acc_lo": s_acc["ci_low"],
+                "acc_hi": s_acc["ci_high"],
+                "nll_mean": s_nll["mean_diff"],
+                "nll_lo": s_nll["ci_low"],
+                "nll_hi": s_nll["ci_high"],
+                "key": key,
+            }
+        )
 diffs = pd.DataFrame(diff_rows)
 shown = diffs.set_index(["architecture", "SWA budget"]).iloc[:, :3]
-glue("nb03_diffs", shown, display=False)
 display(shown)
+
+# %% tags=["remove-input"]
+glue("nb03_diffs", shown, display=False)
 
 # %%
 for arch in ARCHS:
@@ -199,46 +257,79 @@ for arch in ARCHS:
         mk = "sgd" if method == "SGD" else f"swa_b{method.split()[1]}".replace(".", "")
         glue_text(f"nb03_{k}_{mk}_acc", pct_mean_std(sub["acc"]))
         glue_text(f"nb03_{k}_{mk}_nll", mean_std_text(sub["nll"]))
+_ = glue_text("nb03_n_test", str(runs[0][2].final["n_test"]))
+
+# %% tags=["remove-input"]
 for (key, what), text in diff_text.items():
     glue_text(f"nb03_{key}_diff" if what == "acc" else f"nb03_{key}_nll_diff", text)
 for r in diff_rows:  # accuracy: higher is better for SWA; NLL: lower is
     glue_text(f"nb03_{r['key']}_verdict", interval_verdict(r["acc_lo"], r["acc_hi"]))
-    glue_text(f"nb03_{r['key']}_nll_verdict",
-              interval_verdict(r["nll_lo"], r["nll_hi"], better="lower"))
+    glue_text(
+        f"nb03_{r['key']}_nll_verdict",
+        interval_verdict(r["nll_lo"], r["nll_hi"], better="lower"),
+    )
 glue_text("nb03_n_seeds", str(len(SEEDS)))
 glue_text("nb03_cnn_width", str(CNN_WIDTH))
-_ = glue_text("nb03_n_test", str(runs[0][2].final["n_test"]))
 
 # %%
-fig, axes = plt.subplots(2, len(ARCHS), figsize=(4.6 * len(ARCHS), 6.2), sharex=True,
-                         squeeze=False)
+fig, axes = plt.subplots(
+    2, len(ARCHS), figsize=(4.6 * len(ARCHS), 6.2), sharex=True, squeeze=False
+)
 rng = np.random.default_rng(0)
 for j, arch in enumerate(ARCHS):
     w = wide.loc[arch]
     d = diffs[diffs.architecture == LABELS[arch]]
-    for i, (col, mean, lo, hi, scale, unit) in enumerate([
-            ("acc", "acc_mean", "acc_lo", "acc_hi", 100, "accuracy, SWA - SGD (points)"),
-            ("nll", "nll_mean", "nll_lo", "nll_hi", 1, "NLL, SWA - SGD (nats)")]):
+    for i, (col, mean, lo, hi, scale, unit) in enumerate(
+        [
+            (
+                "acc",
+                "acc_mean",
+                "acc_lo",
+                "acc_hi",
+                100,
+                "accuracy, SWA - SGD (points)",
+            ),
+            ("nll", "nll_mean", "nll_lo", "nll_hi", 1, "NLL, SWA - SGD (nats)"),
+        ]
+    ):
         ax = axes[i, j]
         for k, b in enumerate(BUDGETS):
             per_seed = scale * (w[col, f"SWA {b:g}"] - w[col, "SGD"])
-            ax.plot(k + rng.uniform(-0.12, 0.12, len(per_seed)), per_seed, "o", ms=4,
-                    color="C0", alpha=0.6, label="one seed" if k == 0 else None)
+            ax.plot(
+                k + rng.uniform(-0.12, 0.12, len(per_seed)),
+                per_seed,
+                "o",
+                ms=4,
+                color="C0",
+                alpha=0.6,
+                label="one seed" if k == 0 else None,
+            )
         m_, lo_, hi_ = d[mean].to_numpy(), d[lo].to_numpy(), d[hi].to_numpy()
         ok = ~np.isnan(lo_)
-        ax.errorbar(np.arange(len(BUDGETS))[ok] + 0.3, m_[ok],
-                    yerr=[(m_ - lo_)[ok], (hi_ - m_)[ok]], fmt="s", color="C3", capsize=4,
-                    label="mean, 95 % interval")
+        ax.errorbar(
+            np.arange(len(BUDGETS))[ok] + 0.3,
+            m_[ok],
+            yerr=[(m_ - lo_)[ok], (hi_ - m_)[ok]],
+            fmt="s",
+            color="C3",
+            capsize=4,
+            label="mean, 95 % interval",
+        )
         ax.axhline(0, color="grey", lw=0.8)
         ax.set(ylabel=unit)
         if i == 0:
             ax.set_title(f"{LABELS[arch]}, E = {ARCHS[arch][0]}")
         else:
-            ax.set(xticks=range(len(BUDGETS)), xticklabels=[f"SWA {b:g} E" for b in BUDGETS])
+            ax.set(
+                xticks=range(len(BUDGETS)),
+                xticklabels=[f"SWA {b:g} E" for b in BUDGETS],
+            )
 axes[0, 0].legend(fontsize=8)
 fig.tight_layout()
-glue("nb03_fig", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb03_fig", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb03_fig
@@ -261,12 +352,17 @@ plt.close(fig)
 paper = swa_readme_overview()  # both datasets, "m ± s" and SWA 1 - SGD of their means
 means = pd.concat([swa_readme_table(d, text=False) for d in ("cifar100", "cifar10")])
 paper_gain = means["SWA 1"] - means["SGD"]
+display(
+    paper.style.set_caption(
+        "Published by Izmailov et al. (2018), README of timgaripov/swa: CIFAR test accuracy (%), "
+        "mean ± std over 3 runs. Not computed in this book."
+    )
+)
+
+# %% tags=["remove-input"]
 glue_text("nb03_paper_gain_min", f"{min(paper_gain):.2f}")
 glue_text("nb03_paper_gain_max", f"{max(paper_gain):.2f}")
 glue("nb03_paper_table", paper, display=False)
-display(paper.style.set_caption(
-    "Published by Izmailov et al. (2018), README of timgaripov/swa: CIFAR test accuracy (%), "
-    "mean ± std over 3 runs. Not computed in this book."))
 
 # %% [markdown]
 # ## Conclusion

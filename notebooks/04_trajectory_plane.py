@@ -20,7 +20,7 @@
 # the valley that the iterates circle around, and lower in train loss and test error than each
 # of them?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/04_trajectory_plane.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/04_trajectory_plane.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): one SWA run of the MNIST-1D MLP that saves its
 # SGD iterate at every averaging point (notebook 01's seed-0 SWA run plus those files, 15-40 s on
@@ -36,18 +36,27 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
-SEED = 0             # which of notebook 01's SWA runs
-EPOCHS = 60          # notebook 01's protocol (same config, so the same run)
-SWA_START = 45       # first averaged epoch
-SWA_LR = 0.05        # the SWA phase's constant learning rate
-NUM_SAMPLES = 5000   # MNIST-1D samples (4/5 train, 1/5 test)
+SEED = 0  # which of notebook 01's SWA runs
+EPOCHS = 60  # notebook 01's protocol (same config, so the same run)
+SWA_START = 45  # first averaged epoch
+SWA_LR = 0.05  # the SWA phase's constant learning rate
+NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
 MODEL = "mlp"
-GRID_POINTS = 21     # per axis (Garipov et al.: 21)
-GRID_MARGIN = 0.2    # the grid spans -margin .. 1 + margin in units of dx, dy
+GRID_POINTS = 21  # per axis (Garipov et al.: 21)
+GRID_MARGIN = 0.2  # the grid spans -margin .. 1 + margin in units of dx, dy
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -85,27 +94,40 @@ torch.set_num_threads(1)
 
 # %%
 device = resolve_device(DEVICE)
-base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
-                      eval_every=None)  # = notebook 01; no per-epoch metrics are read here
+base = laptop_mnist1d(
+    MODEL,
+    epochs=EPOCHS,
+    swa_start=SWA_START,
+    swa_lr=SWA_LR,
+    num_samples=NUM_SAMPLES,
+    data_root=DATA_DIR,
+    device=DEVICE,
+    eval_every=None,
+)  # = notebook 01; no per-epoch metrics are read here
 result = run(TrainConfig(**base, seed=SEED, swa=True, snapshots=True), RUNS_DIR)
 plain = run(TrainConfig(**base, seed=SEED, swa=True), RUNS_DIR)  # notebook 01's run
 cfg = result.config
 
-model = result.load_model("swa", device)  # the SWA model; also the architecture for the grid
+model = result.load_model(
+    "swa", device
+)  # the SWA model; also the architecture for the grid
 w_swa = get_flat_params(model)
 assert torch.equal(w_swa, get_flat_params(plain.load_model("swa", device)))
 
 paths = result.snapshot_paths()
 snapshots = []
-for path in paths:  # each snapshot file is a state dict: its parameters as one flat vector
+for (
+    path
+) in paths:  # each snapshot file is a state dict: its parameters as one flat vector
     state = load_torch(path, what="snapshot")
     snapshots.append(flatten([state[name] for name, _ in model.named_parameters()]))
 snapshots = torch.stack(snapshots).to(device)
 epochs = [int(p.stem.split("_")[1]) for p in paths]
 gap = float((snapshots.mean(0) - w_swa).norm() / w_swa.norm())
-print(f"{len(paths)} snapshots (epochs {epochs[0]}..{epochs[-1]}); "
-      f"|mean of snapshots - SWA| / |SWA| = {gap:.1e}")
+print(
+    f"{len(paths)} snapshots (epochs {epochs[0]}..{epochs[-1]}); "
+    f"|mean of snapshots - SWA| / |SWA| = {gap:.1e}"
+)
 
 # %% [markdown]
 # The SWA model is the mean of the snapshots (to float rounding). Three of them define the plane:
@@ -121,7 +143,9 @@ print(f"{len(paths)} snapshots (epochs {epochs[0]}..{epochs[-1]}); "
 
 # %%
 picks = sorted({0, (len(paths) - 1) // 2, len(paths) - 1})
-assert len(picks) == 3, "the plane needs three distinct snapshots (SWA phase of >= 3 epochs)"
+assert len(picks) == 3, (
+    "the plane needs three distinct snapshots (SWA phase of >= 3 epochs)"
+)
 w1, w2, w3 = (snapshots[i] for i in picks)
 u, v, dx, dy = plane_basis(w1, w2, w3)
 swa_xy = plane_coordinates(w_swa, w1, u, v)
@@ -130,8 +154,10 @@ off_plane = float((w_swa - w_swa_proj).norm())
 names = [f"$w_{k}$" for k in (1, 2, 3)]
 coords = {name: plane_coordinates(w, w1, u, v) for name, w in zip(names, (w1, w2, w3))}
 coords["SWA (projected)"] = swa_xy
-print(f"dx = {dx:.2f}, dy = {dy:.2f}; SWA at ({swa_xy[0]:.2f}, {swa_xy[1]:.2f}), "
-      f"{off_plane:.2f} from the plane; |SWA| = {float(w_swa.norm()):.2f}")
+print(
+    f"dx = {dx:.2f}, dy = {dy:.2f}; SWA at ({swa_xy[0]:.2f}, {swa_xy[1]:.2f}), "
+    f"{off_plane:.2f} from the plane; |SWA| = {float(w_swa.norm()):.2f}"
+)
 
 # %% [markdown]
 # ## The surfaces
@@ -145,22 +171,36 @@ print(f"dx = {dx:.2f}, dy = {dy:.2f}; SWA at ({swa_xy[0]:.2f}, {swa_xy[1]:.2f}),
 
 # %%
 ds = result.dataset(device=device)  # the run's data, without augmentation
-options = dict(data=ds, metrics=("train_loss", "train_nll", "test_err", "test_nll"),
-               weight_decay=cfg.weight_decay, bn_recompute=True,
-               cache=Path(RUNS_DIR) / "landscapes")
+options = dict(
+    data=ds,
+    metrics=("train_loss", "train_nll", "test_err", "test_nll"),
+    weight_decay=cfg.weight_decay,
+    bn_recompute=True,
+    cache=Path(RUNS_DIR) / "landscapes",
+)
 ticks = np.linspace(-GRID_MARGIN, 1 + GRID_MARGIN, GRID_POINTS)
 surface = evaluate_plane(model, w1, u, v, ticks * dx, ticks * dy, **options)
-print(f"{GRID_POINTS}x{GRID_POINTS} grid: {surface.evaluated} points evaluated now, "
-      f"{GRID_POINTS**2 - surface.evaluated} from the cache")
+print(
+    f"{GRID_POINTS}x{GRID_POINTS} grid: {surface.evaluated} points evaluated now, "
+    f"{GRID_POINTS**2 - surface.evaluated} from the cache"
+)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
 for ax, metric in zip(axes, ("test_err", "train_loss")):
-    plot_plane(surface, metric, points=coords, ax=ax, xlabel="$a$ (L2, along $u$)",
-               ylabel="$b$ (L2, along $v$)")
+    plot_plane(
+        surface,
+        metric,
+        points=coords,
+        ax=ax,
+        xlabel="$a$ (L2, along $u$)",
+        ylabel="$b$ (L2, along $v$)",
+    )
 fig.tight_layout()
-glue("nb04_plane", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb04_plane", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb04_plane
@@ -188,31 +228,61 @@ points["SWA, projected"] = w_swa_proj
 points["SWA"] = w_swa
 table = evaluate_at(model, points, **options)
 table.columns = ["train loss", "train NLL", "test error (%)", "test NLL"]
-table.insert(0, "epoch", [str(epochs[i]) for i in picks] + ["", "", f"{epochs[0]}-{epochs[-1]}"])
+table.insert(
+    0, "epoch", [str(epochs[i]) for i in picks] + ["", "", f"{epochs[0]}-{epochs[-1]}"]
+)
 grid_min = {m: float(np.nanmin(surface[m])) for m in ("train_loss", "test_err")}
-display(table.style.format({"train loss": "{:.4f}", "train NLL": "{:.4f}",
-                            "test error (%)": "{:.1f}", "test NLL": "{:.4f}"}))
-print(f"grid minima: train loss {grid_min['train_loss']:.4f}, "
-      f"test error {grid_min['test_err']:.1f} %")
+display(
+    table.style.format(
+        {
+            "train loss": "{:.4f}",
+            "train NLL": "{:.4f}",
+            "test error (%)": "{:.1f}",
+            "test NLL": "{:.4f}",
+        }
+    )
+)
+print(
+    f"grid minima: train loss {grid_min['train_loss']:.4f}, "
+    f"test error {grid_min['test_err']:.1f} %"
+)
 
 # %%
 iters = table.iloc[:3]
 swa_row, proj_row = table.loc["SWA"], table.loc["SWA, projected"]
 mean3_row = table.loc["mean of w1..w3"]
-wd_term = 0.5 * cfg.weight_decay * np.array([float(w.double().pow(2).sum())
-                                             for w in (w1, w2, w3, w_swa)])
+wd_term = (
+    0.5
+    * cfg.weight_decay
+    * np.array([float(w.double().pow(2).sum()) for w in (w1, w2, w3, w_swa)])
+)
 lower_loss = int((swa_row["train loss"] < iters["train loss"]).sum())
 lower_err = int((swa_row["test error (%)"] < iters["test error (%)"]).sum())
+print(
+    f"SWA is lower than {lower_loss}/3 iterates in train loss, {lower_err}/3 in test error; "
+    f"weight-decay terms: iterates {listing(wd_term[:3], '.3f')}, SWA {wd_term[3]:.3f}"
+)
+
+# %% tags=["remove-input"]
 glue_text("nb04_n_snap", str(len(paths)))
 glue_text("nb04_n_test", f"{len(ds.y_test)} test signals")
 glue_text("nb04_n_params", f"{w_swa.numel()} parameters")
 glue_text("nb04_epochs", listing([epochs[i] for i in picks], "g"))
-for key, x in (("dx", dx), ("dy", dy), ("off_plane", off_plane),
-               ("swa_loss", swa_row["train loss"]), ("swa_err", swa_row["test error (%)"]),
-               ("swa_nll", swa_row["train NLL"]), ("proj_loss", proj_row["train loss"]),
-               ("proj_err", proj_row["test error (%)"]), ("mean3_loss", mean3_row["train loss"]),
-               ("mean3_err", mean3_row["test error (%)"]), ("wd_swa", wd_term[3]),
-               ("grid_min_loss", grid_min["train_loss"]), ("grid_min_err", grid_min["test_err"])):
+for key, x in (
+    ("dx", dx),
+    ("dy", dy),
+    ("off_plane", off_plane),
+    ("swa_loss", swa_row["train loss"]),
+    ("swa_err", swa_row["test error (%)"]),
+    ("swa_nll", swa_row["train NLL"]),
+    ("proj_loss", proj_row["train loss"]),
+    ("proj_err", proj_row["test error (%)"]),
+    ("mean3_loss", mean3_row["train loss"]),
+    ("mean3_err", mean3_row["test error (%)"]),
+    ("wd_swa", wd_term[3]),
+    ("grid_min_loss", grid_min["train_loss"]),
+    ("grid_min_err", grid_min["test_err"]),
+):
     glue_number(f"nb04_{key}", x)
 glue_text("nb04_iter_loss", listing(iters["train loss"], ".3f"))
 glue_text("nb04_iter_err", listing(iters["test error (%)"], ".1f"))
@@ -220,8 +290,6 @@ glue_text("nb04_iter_nll", listing(iters["train NLL"], ".3f"))
 glue_text("nb04_wd_iter", listing(wd_term[:3], ".3f"))
 glue_text("nb04_lower_loss", f"{lower_loss} of the 3")
 glue_text("nb04_lower_err", f"{lower_err} of the 3")
-print(f"SWA is lower than {lower_loss}/3 iterates in train loss, {lower_err}/3 in test error; "
-      f"weight-decay terms: iterates {listing(wd_term[:3], '.3f')}, SWA {wd_term[3]:.3f}")
 
 # %% [markdown]
 # ## Conclusion

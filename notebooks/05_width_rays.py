@@ -19,7 +19,7 @@
 # the SGD weights {cite:p}`izmailov2018swa`. Is that so for our SGD and SWA models, and by how
 # much?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/05_width_rays.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/05_width_rays.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): no training (notebook 01's seed-0 SGD and SWA
 # runs come from the run cache; a minute to train them otherwise), then 10 random rays from each
@@ -35,21 +35,30 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
-SEEDS = [0]          # notebook 01's runs to examine (its SGD and SWA model per seed)
-EPOCHS = 60          # notebook 01's protocol (same configs, so the same runs)
+SEEDS = [0]  # notebook 01's runs to examine (its SGD and SWA model per seed)
+EPOCHS = 60  # notebook 01's protocol (same configs, so the same runs)
 SWA_START = 45
 SWA_LR = 0.05
 NUM_SAMPLES = 5000
 MODEL = "mlp"
-N_DIRECTIONS = 10    # random rays per solution (the same directions for SGD and SWA)
+N_DIRECTIONS = 10  # random rays per solution (the same directions for SGD and SWA)
 MAX_DISTANCE = 30.0  # L2 distance of the last point of each ray
-N_DISTANCES = 16     # points per ray, 0 .. MAX_DISTANCE
-LOSS_RISE = 0.5      # width: distance where the train loss has risen by this much, nats
-ERR_RISE = 10.0      # ... and where the test error has risen by this much, points
+N_DISTANCES = 16  # points per ray, 0 .. MAX_DISTANCE
+LOSS_RISE = 0.5  # width: distance where the train loss has risen by this much, nats
+ERR_RISE = 10.0  # ... and where the test error has risen by this much, points
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -95,9 +104,16 @@ torch.set_num_threads(1)
 
 # %%
 device = resolve_device(DEVICE)
-base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
-                      eval_every=None)  # = notebook 01; only the final models are read
+base = laptop_mnist1d(
+    MODEL,
+    epochs=EPOCHS,
+    swa_start=SWA_START,
+    swa_lr=SWA_LR,
+    num_samples=NUM_SAMPLES,
+    data_root=DATA_DIR,
+    device=DEVICE,
+    eval_every=None,
+)  # = notebook 01; only the final models are read
 distances = np.linspace(0.0, MAX_DISTANCE, N_DISTANCES)
 profiles, centres, gaps = {}, {}, {}
 for pair in sgd_and_swa(base, SEEDS, RUNS_DIR):
@@ -105,36 +121,57 @@ for pair in sgd_and_swa(base, SEEDS, RUNS_DIR):
     cfg = swa_run.config
     if seed == SEEDS[0]:
         ds = swa_run.dataset(device=device)  # the run's data, without augmentation
-        options = dict(data=ds, metrics=("train_loss", "test_err"),
-                       weight_decay=cfg.weight_decay, bn_recompute=True,
-                       cache=Path(RUNS_DIR) / "landscapes")
-    solutions = {"SGD": sgd_run.load_model("sgd", device), "SWA": swa_run.load_model("swa", device)}
-    dirs = [random_direction(solutions["SWA"], seed=1000 * seed + i, norm=None)
-            for i in range(N_DIRECTIONS)]
+        options = dict(
+            data=ds,
+            metrics=("train_loss", "test_err"),
+            weight_decay=cfg.weight_decay,
+            bn_recompute=True,
+            cache=Path(RUNS_DIR) / "landscapes",
+        )
+    solutions = {
+        "SGD": sgd_run.load_model("sgd", device),
+        "SWA": swa_run.load_model("swa", device),
+    }
+    dirs = [
+        random_direction(solutions["SWA"], seed=1000 * seed + i, norm=None)
+        for i in range(N_DIRECTIONS)
+    ]
     for name, m in solutions.items():
         profiles[name, seed] = ray_profile(m, m, dirs, distances, **options)
-    gaps[seed] = float((get_flat_params(solutions["SWA"]) - get_flat_params(solutions["SGD"]))
-                       .norm())
+    gaps[seed] = float(
+        (get_flat_params(solutions["SWA"]) - get_flat_params(solutions["SGD"])).norm()
+    )
 n_new = sum(p.evaluated for p in profiles.values())
-print(f"{len(profiles)} sets of {N_DIRECTIONS} rays x {N_DISTANCES} points; "
-      f"{n_new} points evaluated now, the rest from the cache")
+print(
+    f"{len(profiles)} sets of {N_DIRECTIONS} rays x {N_DISTANCES} points; "
+    f"{n_new} points evaluated now, the rest from the cache"
+)
 
 # %%
 s0 = SEEDS[0]
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-plot_rays({"SGD": profiles["SGD", s0], "SWA": profiles["SWA", s0]},
-          metrics=("train_loss", "test_err"), colors_={"SGD": "C0", "SWA": "C3"}, ax=axes)
+plot_rays(
+    {"SGD": profiles["SGD", s0], "SWA": profiles["SWA", s0]},
+    metrics=("train_loss", "test_err"),
+    colors_={"SGD": "C0", "SWA": "C3"},
+    ax=axes,
+)
 for name, color in (("SGD", "C0"), ("SWA", "C3")):
     prof = profiles[name, s0]
-    for ax, metric, rise in ((axes[0], "train_loss", LOSS_RISE), (axes[1], "test_err", ERR_RISE)):
+    for ax, metric, rise in (
+        (axes[0], "train_loss", LOSS_RISE),
+        (axes[1], "test_err", ERR_RISE),
+    ):
         w = rise_distance(prof.distances, prof[metric], rise)
         if np.isfinite(w).any():
             ax.axvline(np.nanmean(w), color=color, ls=":", lw=1.2)
 axes[0].set_title(f"train loss (with weight decay), seed {s0}")
 axes[1].set_title(f"test error, seed {s0}")
 fig.tight_layout()
-glue("nb05_rays", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb05_rays", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb05_rays
@@ -161,23 +198,39 @@ plt.close(fig)
 # %%
 rows = []
 for (name, seed), prof in profiles.items():
-    for metric, rises in (("train_loss", (LOSS_RISE / 5, LOSS_RISE, 2 * LOSS_RISE)),
-                          ("test_err", (ERR_RISE / 2, ERR_RISE))):
+    for metric, rises in (
+        ("train_loss", (LOSS_RISE / 5, LOSS_RISE, 2 * LOSS_RISE)),
+        ("test_err", (ERR_RISE / 2, ERR_RISE)),
+    ):
         for rise in rises:
             widths = rise_distance(prof.distances, prof[metric], rise)
-            rows += [{"solution": name, "seed": seed, "ray": i, "metric": metric, "rise": rise,
-                      "width": w} for i, w in enumerate(widths)]
+            rows += [
+                {
+                    "solution": name,
+                    "seed": seed,
+                    "ray": i,
+                    "metric": metric,
+                    "rise": rise,
+                    "width": w,
+                }
+                for i, w in enumerate(widths)
+            ]
 widths = pd.DataFrame(rows)
-wide = widths.set_index(["metric", "rise", "seed", "ray", "solution"])["width"].unstack()
+wide = widths.set_index(["metric", "rise", "seed", "ray", "solution"])[
+    "width"
+].unstack()
 summary = {}
 for (metric, rise), g in wide.groupby(level=["metric", "rise"]):
-    label = "train loss +{:g} nats" if metric == "train_loss" else "test error +{:g} points"
+    label = (
+        "train loss +{:g} nats" if metric == "train_loss" else "test error +{:g} points"
+    )
     both = g.dropna()
     summary[label.format(rise)] = {
         "SGD width (L2)": mean_std_text(g["SGD"], 1, empty="never"),
         "SWA width (L2)": mean_std_text(g["SWA"], 1, empty="never"),
         "SWA - SGD": paired_text(both["SWA"] - both["SGD"], scale=1.0, unit=" L2")
-        if len(both) else "",
+        if len(both)
+        else "",
         "rays beyond range (SGD / SWA)": f"{g['SGD'].isna().sum()} / {g['SWA'].isna().sum()}",
     }
 summary = pd.DataFrame(summary).T
@@ -185,40 +238,62 @@ summary.columns.name = f"{N_DIRECTIONS} rays x {len(SEEDS)} seed(s)"
 display(summary)
 
 # %%
-centre = {name: {m: float(np.mean([profiles[name, s][m][:, 0] for s in SEEDS]))
-                 for m in ("train_loss", "test_err")} for name in ("SGD", "SWA")}
+centre = {
+    name: {
+        m: float(np.mean([profiles[name, s][m][:, 0] for s in SEEDS]))
+        for m in ("train_loss", "test_err")
+    }
+    for name in ("SGD", "SWA")
+}
 head = wide.xs(("train_loss", LOSS_RISE), level=["metric", "rise"])
 head_err = wide.xs(("test_err", ERR_RISE), level=["metric", "rise"])
 both, both_err = head.dropna(), head_err.dropna()
 ratio = both["SWA"] / both["SGD"]
 wider = int((both["SWA"] > both["SGD"]).sum())
-glue_text("nb05_n_rays", f"{N_DIRECTIONS} rays")
 n_params = sum(p.numel() for p in solutions["SWA"].parameters())
+sgd_w = float(head["SGD"].mean()) if head["SGD"].notna().any() else float("nan")
+print(
+    f"train loss +{LOSS_RISE:g}: SGD {mean_std_text(head['SGD'], 1, empty='never')}, "
+    f"SWA {mean_std_text(head['SWA'], 1, empty='never')}; "
+    f"SWA wider on {wider}/{len(both)} rays; ||w_SWA - w_SGD|| = {np.mean(list(gaps.values())):.2f}"
+)
+
+# %% tags=["remove-input"]
+glue_text("nb05_n_rays", f"{N_DIRECTIONS} rays")
 glue_text("nb05_n_params", f"{n_params} dimensions")
 glue_text("nb05_n_seeds", count_text(len(SEEDS), "seed"))
 glue_text("nb05_loss_rise", f"{LOSS_RISE:g} nats")
 glue_text("nb05_err_rise", f"{ERR_RISE:g} points")
 glue_text("nb05_sgd_width", mean_std_text(head["SGD"], 1, empty="never") + " L2")
 glue_text("nb05_swa_width", mean_std_text(head["SWA"], 1, empty="never") + " L2")
-glue_text("nb05_diff_width", paired_text(both["SWA"] - both["SGD"], scale=1.0, unit=" L2")
-          if len(both) else "not measurable (no ray reached the threshold)")
-glue_text("nb05_ratio", mean_std_text(ratio, 2) + " times" if len(ratio) > 1
-          else "not measurable")
+glue_text(
+    "nb05_diff_width",
+    paired_text(both["SWA"] - both["SGD"], scale=1.0, unit=" L2")
+    if len(both)
+    else "not measurable (no ray reached the threshold)",
+)
+glue_text(
+    "nb05_ratio",
+    mean_std_text(ratio, 2) + " times" if len(ratio) > 1 else "not measurable",
+)
 glue_text("nb05_wider", f"{wider} of the {len(both)} rays")
-glue_text("nb05_sgd_width_err", mean_std_text(head_err["SGD"], 1, empty="never") + " L2")
-glue_text("nb05_swa_width_err", mean_std_text(head_err["SWA"], 1, empty="never") + " L2")
-glue_text("nb05_diff_width_err",
-          paired_text(both_err["SWA"] - both_err["SGD"], scale=1.0, unit=" L2")
-          if len(both_err) else "not measurable (no ray reached the threshold)")
+glue_text(
+    "nb05_sgd_width_err", mean_std_text(head_err["SGD"], 1, empty="never") + " L2"
+)
+glue_text(
+    "nb05_swa_width_err", mean_std_text(head_err["SWA"], 1, empty="never") + " L2"
+)
+glue_text(
+    "nb05_diff_width_err",
+    paired_text(both_err["SWA"] - both_err["SGD"], scale=1.0, unit=" L2")
+    if len(both_err)
+    else "not measurable (no ray reached the threshold)",
+)
 for name in ("SGD", "SWA"):
     glue_number(f"nb05_{name.lower()}_centre_loss", centre[name]["train_loss"])
     glue_number(f"nb05_{name.lower()}_centre_err", centre[name]["test_err"])
 glue_number("nb05_gap", np.mean(list(gaps.values())))
-sgd_w = float(head["SGD"].mean()) if head["SGD"].notna().any() else float("nan")
 glue_number("nb05_wd_at_width", 0.5 * base["weight_decay"] * sgd_w**2)
-print(f"train loss +{LOSS_RISE:g}: SGD {mean_std_text(head['SGD'], 1, empty='never')}, "
-      f"SWA {mean_std_text(head['SWA'], 1, empty='never')}; "
-      f"SWA wider on {wider}/{len(both)} rays; ||w_SWA - w_SGD|| = {np.mean(list(gaps.values())):.2f}")
 
 # %% [markdown]
 # ## Conclusion

@@ -21,7 +21,7 @@
 # train loss. Where along $t$ do the train loss and the test error reach their minima for our
 # models?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/06_sgd_to_swa_line.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/06_sgd_to_swa_line.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): no training (notebook 01's three seeds come
 # from the run cache; a minute to train them otherwise), then two lines of 31 points per seed,
@@ -37,20 +37,31 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
-SEEDS = [0, 1, 2]    # notebook 01's runs
-EPOCHS = 60          # notebook 01's protocol (same configs, so the same runs)
+SEEDS = [0, 1, 2]  # notebook 01's runs
+EPOCHS = 60  # notebook 01's protocol (same configs, so the same runs)
 SWA_START = 45
 SWA_LR = 0.05
 NUM_SAMPLES = 5000
 MODEL = "mlp"
-T_MIN = -1.0         # the line w_SGD + t (w_SWA - w_SGD) is evaluated for t in T_MIN .. T_MAX
+T_MIN = -1.0  # the line w_SGD + t (w_SWA - w_SGD) is evaluated for t in T_MIN .. T_MAX
 T_MAX = 2.0
-N_T = 31             # points on each line, a step of 0.1 with the defaults
-LOSS_BAND = 0.02     # the low region: train loss within this of its minimum on the line, nats
+N_T = 31  # points on each line, a step of 0.1 with the defaults
+LOSS_BAND = (
+    0.02  # the low region: train loss within this of its minimum on the line, nats
+)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -89,9 +100,16 @@ torch.set_num_threads(1)
 
 # %%
 device = resolve_device(DEVICE)
-base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
-                      eval_every=None)  # = notebook 01; only the final models are read
+base = laptop_mnist1d(
+    MODEL,
+    epochs=EPOCHS,
+    swa_start=SWA_START,
+    swa_lr=SWA_LR,
+    num_samples=NUM_SAMPLES,
+    data_root=DATA_DIR,
+    device=DEVICE,
+    eval_every=None,
+)  # = notebook 01; only the final models are read
 ts = np.linspace(T_MIN, T_MAX, N_T)
 STARTS = {"last": "last iterate of the SWA run", "sgd": "SGD baseline"}
 lines = {}
@@ -100,29 +118,48 @@ for pair in sgd_and_swa(base, SEEDS, RUNS_DIR):
     cfg = swa_run.config
     if seed == SEEDS[0]:
         ds = swa_run.dataset(device=device)  # the run's data, without augmentation
-        options = dict(data=ds, metrics=("train_loss", "test_err", "test_nll"),
-                       weight_decay=cfg.weight_decay, bn_recompute=True,
-                       cache=Path(RUNS_DIR) / "landscapes")
+        options = dict(
+            data=ds,
+            metrics=("train_loss", "test_err", "test_nll"),
+            weight_decay=cfg.weight_decay,
+            bn_recompute=True,
+            cache=Path(RUNS_DIR) / "landscapes",
+        )
     m_swa = swa_run.load_model("swa", device)
-    starts = {"last": swa_run.load_model("sgd", device), "sgd": sgd_run.load_model("sgd", device)}
+    starts = {
+        "last": swa_run.load_model("sgd", device),
+        "sgd": sgd_run.load_model("sgd", device),
+    }
     for key, m_start in starts.items():
         lines[key, seed] = line_profile(m_swa, m_start, m_swa, ts, **options)
 n_new = sum(p.evaluated for p in lines.values())
-print(f"{len(lines)} lines of {N_T} points; {n_new} points evaluated now, the rest from the cache")
+print(
+    f"{len(lines)} lines of {N_T} points; {n_new} points evaluated now, the rest from the cache"
+)
 
 # %%
 s0 = SEEDS[0]
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for ax, key in zip(axes, STARTS):
     prof = lines[key, s0]
-    plot_line(prof, x="t", ax=ax, labels=("SGD" if key == "sgd" else "last iterate", "SWA"))
+    plot_line(
+        prof,
+        x="t",
+        ax=ax,
+        test_metric="test_err",
+        labels=("SGD" if key == "sgd" else "last iterate", "SWA"),
+    )
     m = profile_minimum(prof.t, prof["train_loss"])
     ax.plot([m.t], [m.value], "v", color="C0", ms=9, zorder=5)
-    ax.set_title(f"from the {STARTS[key]} (seed {s0}), length {prof.meta['length']:.2f} L2",
-                 pad=18)
+    ax.set_title(
+        f"from the {STARTS[key]} (seed {s0}), length {prof.meta['length']:.2f} L2",
+        pad=18,
+    )
 fig.tight_layout()
-glue("nb06_line", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb06_line", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb06_line
@@ -153,38 +190,71 @@ for (key, seed), prof in lines.items():
     err_min = profile_minimum(prof.t, prof["test_err"], refine=False)
     lo, hi = level_interval(prof.t, prof["train_loss"], loss_min.value + LOSS_BAND)
     at = {t: int(np.argmin(np.abs(prof.t - t))) for t in (0.0, 1.0)}
-    rows.append({
-        "start": key, "seed": seed, "length (L2)": prof.meta["length"],
-        "t of train-loss min": loss_min.t, "t of test-NLL min": nll_min.t,
-        "t of test-error min": err_min.t,
-        "low region lo": lo, "low region hi": hi,
-        "train loss at start": prof["train_loss"][at[0.0]],
-        "train loss at SWA": prof["train_loss"][at[1.0]], "train-loss min": loss_min.value,
-        "test err at start": prof["test_err"][at[0.0]],
-        "test err at SWA": prof["test_err"][at[1.0]], "test-error min": err_min.value,
-    })
+    rows.append(
+        {
+            "start": key,
+            "seed": seed,
+            "length (L2)": prof.meta["length"],
+            "t of train-loss min": loss_min.t,
+            "t of test-NLL min": nll_min.t,
+            "t of test-error min": err_min.t,
+            "low region lo": lo,
+            "low region hi": hi,
+            "train loss at start": prof["train_loss"][at[0.0]],
+            "train loss at SWA": prof["train_loss"][at[1.0]],
+            "train-loss min": loss_min.value,
+            "test err at start": prof["test_err"][at[0.0]],
+            "test err at SWA": prof["test_err"][at[1.0]],
+            "test-error min": err_min.value,
+        }
+    )
 minima = pd.DataFrame(rows)
-assert all(np.isclose(lines[k].t[np.argmin(np.abs(lines[k].t - 1.0))], 1.0) for k in lines), \
-    "the t grid must contain t = 1 (SWA) and t = 0"
-shown = minima.assign(**{"low region": [interval_text(a, b, limits=(T_MIN, T_MAX))
-                                        for a, b in zip(minima["low region lo"],
-                                                        minima["low region hi"])]})
-shown = shown.drop(columns=["low region lo", "low region hi"]).set_index(["start", "seed"])
-display(shown.style.format(precision=3).format(precision=1, subset=[
-    "test err at start", "test err at SWA", "test-error min"]))
+assert all(
+    np.isclose(lines[k].t[np.argmin(np.abs(lines[k].t - 1.0))], 1.0) for k in lines
+), "the t grid must contain t = 1 (SWA) and t = 0"
+shown = minima.assign(
+    **{
+        "low region": [
+            interval_text(a, b, limits=(T_MIN, T_MAX))
+            for a, b in zip(minima["low region lo"], minima["low region hi"])
+        ]
+    }
+)
+shown = shown.drop(columns=["low region lo", "low region hi"]).set_index(
+    ["start", "seed"]
+)
+display(
+    shown.style.format(precision=3).format(
+        precision=1, subset=["test err at start", "test err at SWA", "test-error min"]
+    )
+)
 
 
 # %%
 OPEN = "the region runs past the evaluated range"  # no position: an end of it is not reached
 for key, g in minima.groupby("start", sort=False):
-    text = {col: mean_std_text(g[col], digits) for col, digits in (
-        ("t of train-loss min", 2), ("t of test-NLL min", 2), ("t of test-error min", 1),
-        ("length (L2)", 2), ("train loss at start", 3), ("train loss at SWA", 3),
-        ("train-loss min", 3), ("test err at start", 1), ("test err at SWA", 1),
-        ("test-error min", 1))}
+    text = {
+        col: mean_std_text(g[col], digits)
+        for col, digits in (
+            ("t of train-loss min", 2),
+            ("t of test-NLL min", 2),
+            ("t of test-error min", 1),
+            ("length (L2)", 2),
+            ("train loss at start", 3),
+            ("train loss at SWA", 3),
+            ("train-loss min", 3),
+            ("test err at start", 1),
+            ("test err at SWA", 1),
+            ("test-error min", 1),
+        )
+    }
     # where the start (t = 0) and SWA (t = 1) lie in the low region: 0 its left end, 1 its right
-    pos = {t: mean_std_text(interval_position(t, g["low region lo"], g["low region hi"]), 2,
-                            empty=OPEN) for t in (0.0, 1.0)}
+    pos = {
+        t: mean_std_text(
+            interval_position(t, g["low region lo"], g["low region hi"]), 2, empty=OPEN
+        )
+        for t in (0.0, 1.0)
+    }
     glue_text(f"nb06_{key}_loss_t", text["t of train-loss min"])
     glue_text(f"nb06_{key}_nll_t", text["t of test-NLL min"])
     glue_text(f"nb06_{key}_err_t", text["t of test-error min"])
@@ -197,12 +267,18 @@ for key, g in minima.groupby("start", sort=False):
     glue_text(f"nb06_{key}_err_min", text["test-error min"])
     glue_text(f"nb06_{key}_pos_start", pos[0.0])
     glue_text(f"nb06_{key}_pos_swa", pos[1.0])
-    glue_text(f"nb06_{key}_shift",
-              mean_std_text(g["t of test-NLL min"] - g["t of train-loss min"], 2))
-    print(f"{STARTS[key]}: train-loss min at t = {text['t of train-loss min']}, "
-          f"test-NLL min at {text['t of test-NLL min']}, test-error min at "
-          f"{text['t of test-error min']}; in the low region: start at "
-          f"{pos[0.0]}, SWA at {pos[1.0]}")
+    glue_text(
+        f"nb06_{key}_shift",
+        mean_std_text(g["t of test-NLL min"] - g["t of train-loss min"], 2),
+    )
+    print(
+        f"{STARTS[key]}: train-loss min at t = {text['t of train-loss min']}, "
+        f"test-NLL min at {text['t of test-NLL min']}, test-error min at "
+        f"{text['t of test-error min']}; in the low region: start at "
+        f"{pos[0.0]}, SWA at {pos[1.0]}"
+    )
+
+# %% tags=["remove-input"]
 glue_text("nb06_n_seeds", count_text(len(SEEDS), "seed"))
 glue_text("nb06_band", f"{LOSS_BAND:g} nats")
 glue_text("nb06_n_test", f"{len(ds.y_test)} test signals")

@@ -22,7 +22,7 @@
 # statistics at every point of the plane, while the SWA paper recomputes them at every point
 # {cite:p}`izmailov2018swa`.
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/07_random_landscapes.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/07_random_landscapes.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): the SGD and SWA runs of the BatchNorm CNN are
 # those of {doc}`03_results_table` (seed 0) and come from the run cache (about a minute if that
@@ -43,23 +43,32 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
-SEED = 0               # the training seed of the two solutions
-PLANE_SEED = 0         # seed of the random directions
-GRID = 13              # points per axis of the plane (odd: the centre is a grid point)
-RANGE = 0.4            # the plane spans [-RANGE, RANGE]^2 in filter-normalised units
-R_FIXED = 0.2          # the fixed distance at which the surfaces are compared
-WIDTH_LEVEL = 0.1      # width: area of the region where the train NLL is below this (nats)
-EPOCHS = 20            # SGD budget of notebook 03's CNN ...
-SWA_START = 15         # ... its first averaged epoch ...
-SWA_EPOCHS = 30        # ... its SWA run (1.5 budgets) ...
+SEED = 0  # the training seed of the two solutions
+PLANE_SEED = 0  # seed of the random directions
+GRID = 13  # points per axis of the plane (odd: the centre is a grid point)
+RANGE = 0.4  # the plane spans [-RANGE, RANGE]^2 in filter-normalised units
+R_FIXED = 0.2  # the fixed distance at which the surfaces are compared
+WIDTH_LEVEL = 0.1  # width: area of the region where the train NLL is below this (nats)
+EPOCHS = 20  # SGD budget of notebook 03's CNN ...
+SWA_START = 15  # ... its first averaged epoch ...
+SWA_EPOCHS = 30  # ... its SWA run (1.5 budgets) ...
 SWA_LR = 0.05
-WIDTH = 16             # channels of the BN 1-D CNN
-BN_BATCH = 100         # batch size of the BN recomputation (the training batch size)
-NUM_SAMPLES = 5000     # MNIST-1D samples (4/5 train, 1/5 test)
+WIDTH = 16  # channels of the BN 1-D CNN
+BN_BATCH = 100  # batch size of the BN recomputation (the training batch size)
+NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -94,18 +103,34 @@ torch.set_num_threads(1)
 # those of notebook 03, so both runs come from its cache.
 
 # %%
-base = laptop_mnist1d("cnn1d", epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
-                      model_kw={"width": WIDTH}, eval_every=None)  # final metrics only
+base = laptop_mnist1d(
+    "cnn1d",
+    epochs=EPOCHS,
+    swa_start=SWA_START,
+    swa_lr=SWA_LR,
+    num_samples=NUM_SAMPLES,
+    data_root=DATA_DIR,
+    device=DEVICE,
+    model_kw={"width": WIDTH},
+    eval_every=None,
+)  # final metrics only
 (pair,) = sgd_and_swa(base, [SEED], RUNS_DIR, swa_changes={"epochs": SWA_EPOCHS})
 sgd_run, swa_run = pair.sgd, pair.swa
-models = {"SGD": sgd_run.load_model("sgd", DEVICE), "SWA": swa_run.load_model("swa", DEVICE)}
+models = {
+    "SGD": sgd_run.load_model("sgd", DEVICE),
+    "SWA": swa_run.load_model("swa", DEVICE),
+}
 data = sgd_run.dataset(device=DEVICE)  # the runs' data, without augmentation
-test_acc = {"SGD": sgd_run.final["sgd_test_accuracy"], "SWA": swa_run.final["swa_test_accuracy"]}
+test_acc = {
+    "SGD": sgd_run.final["sgd_test_accuracy"],
+    "SWA": swa_run.final["swa_test_accuracy"],
+}
 n_params = sum(p.numel() for p in models["SGD"].parameters())
-print(f"{n_params} parameters; test accuracy SGD {100 * test_acc['SGD']:.1f} %, "
-      f"SWA {100 * test_acc['SWA']:.1f} %; runs from the cache: "
-      f"{sgd_run.cached and swa_run.cached}")
+print(
+    f"{n_params} parameters; test accuracy SGD {100 * test_acc['SGD']:.1f} %, "
+    f"SWA {100 * test_acc['SWA']:.1f} %; runs from the cache: "
+    f"{sgd_run.cached and swa_run.cached}"
+)
 
 # %% [markdown]
 # ## Filter-normalised planes, with and without BN recomputation
@@ -142,15 +167,33 @@ for name, model in models.items():
     directions[name] = (d1, d2)
     for mode, recompute in MODES.items():
         t0, c0 = time.perf_counter(), time.process_time()
-        s = evaluate_plane(model, model, d1, d2, alphas, alphas, data=data,
-                           metrics=("train_nll", "test_err"), bn_recompute=recompute,
-                           bn_batch_size=BN_BATCH, cache=cache)
+        s = evaluate_plane(
+            model,
+            model,
+            d1,
+            d2,
+            alphas,
+            alphas,
+            data=data,
+            metrics=("train_nll", "test_err"),
+            bn_recompute=recompute,
+            bn_batch_size=BN_BATCH,
+            cache=cache,
+        )
         surfaces[name, mode] = s
-        timing.append({"centre": name, "BN": mode, "points evaluated": s.evaluated,
-                       "wall (s)": time.perf_counter() - t0,
-                       "CPU (s)": time.process_time() - c0})
+        timing.append(
+            {
+                "centre": name,
+                "BN": mode,
+                "points evaluated": s.evaluated,
+                "wall (s)": time.perf_counter() - t0,
+                "CPU (s)": time.process_time() - c0,
+            }
+        )
 timing = pd.DataFrame(timing)
-timing["CPU per point (ms)"] = 1000 * timing["CPU (s)"] / timing["points evaluated"].clip(lower=1)
+timing["CPU per point (ms)"] = (
+    1000 * timing["CPU (s)"] / timing["points evaluated"].clip(lower=1)
+)
 display(timing.round(2))
 
 # %% [markdown]
@@ -166,14 +209,25 @@ display(timing.round(2))
 # axes of all four share one vertical scale.
 
 # %%
-log_all = np.log10(np.concatenate([s.values["train_nll"].ravel() for s in surfaces.values()]))
+log_all = np.log10(
+    np.concatenate([s.values["train_nll"].ravel() for s in surfaces.values()])
+)
 zlim = (log_all.min() - 0.05, log_all.max() + 0.05)
-KEYS = {("SGD", "BN recomputed"): "sgd_bn", ("SWA", "BN recomputed"): "swa_bn",
-        ("SGD", "centre's BN statistics"): "sgd_nobn",
-        ("SWA", "centre's BN statistics"): "swa_nobn"}
+KEYS = {
+    ("SGD", "BN recomputed"): "sgd_bn",
+    ("SWA", "BN recomputed"): "swa_bn",
+    ("SGD", "centre's BN statistics"): "sgd_nobn",
+    ("SWA", "centre's BN statistics"): "swa_nobn",
+}
 for (name, mode), key in KEYS.items():
-    fig = plot_surface(surfaces[name, mode], "train_nll", log=True, levels=15,
-                       title=f"{name} solution, {mode}", figsize=(10.5, 4.3))
+    fig = plot_surface(
+        surfaces[name, mode],
+        "train_nll",
+        log=True,
+        levels=15,
+        title=f"{name} solution, {mode}",
+        figsize=(10.5, 4.3),
+    )
     for ax in fig.axes:
         if ax.name == "3d":
             ax.set_zlim(*zlim)
@@ -227,16 +281,25 @@ r_used = float(alphas[mid + k_fix])
 rows = []
 for (name, mode), s in surfaces.items():
     nll, err = s.values["train_nll"], s.values["test_err"]
-    rows.append({"solution": name, "BN": mode, "train NLL, centre": nll[mid, mid],
-                 f"train NLL, r = {r_used:.2g}": half_axes_mean(nll, k_fix),
-                 "test error (%), centre": err[mid, mid],
-                 f"test error (%), r = {r_used:.2g}": half_axes_mean(err, k_fix),
-                 f"width r_eq (NLL < {WIDTH_LEVEL:g})": level_radius(s, "train_nll",
-                                                                     WIDTH_LEVEL),
-                 "max train NLL on the plane": nll.max()})
+    rows.append(
+        {
+            "solution": name,
+            "BN": mode,
+            "train NLL, centre": nll[mid, mid],
+            f"train NLL, r = {r_used:.2g}": half_axes_mean(nll, k_fix),
+            "test error (%), centre": err[mid, mid],
+            f"test error (%), r = {r_used:.2g}": half_axes_mean(err, k_fix),
+            f"width r_eq (NLL < {WIDTH_LEVEL:g})": level_radius(
+                s, "train_nll", WIDTH_LEVEL
+            ),
+            "max train NLL on the plane": nll.max(),
+        }
+    )
 summary = pd.DataFrame(rows).set_index(["solution", "BN"])
-glue("nb07_summary", summary.round(3), display=False)
 display(summary.round(3))
+
+# %% tags=["remove-input"]
+glue("nb07_summary", summary.round(3), display=False)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
@@ -247,19 +310,32 @@ for (name, mode), s in surfaces.items():
     color = "C0" if name == "SGD" else "C3"
     for ax, metric in zip(axes, ("train_nll", "test_err")):
         prof = [half_axes_mean(s.values[metric], k) for k in steps]
-        ax.plot(dist, prof, STYLE[mode], color=color, marker="o", ms=3,
-                label=f"{name}, {mode}")
-axes[0].set(yscale="log", xlabel="distance from the centre (filter-normalised units)",
-            ylabel="train NLL (nats)")
-axes[1].set(xlabel="distance from the centre (filter-normalised units)",
-            ylabel="test error (%)")
+        ax.plot(
+            dist,
+            prof,
+            STYLE[mode],
+            color=color,
+            marker="o",
+            ms=3,
+            label=f"{name}, {mode}",
+        )
+axes[0].set(
+    yscale="log",
+    xlabel="distance from the centre (filter-normalised units)",
+    ylabel="train NLL (nats)",
+)
+axes[1].set(
+    xlabel="distance from the centre (filter-normalised units)", ylabel="test error (%)"
+)
 for ax in axes:
     ax.axvline(r_used, color="grey", lw=0.8, ls=":")
 axes[0].axhline(WIDTH_LEVEL, color="grey", lw=0.8, ls=":")
 axes[1].legend(fontsize=8)
 fig.tight_layout()
-glue("nb07_profiles", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb07_profiles", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb07_profiles
@@ -286,7 +362,10 @@ for (name, mode), key in KEYS.items():
     glue_text(f"nb07_{key}_max", f"{row['max train NLL on the plane']:.1f}")
 for name in models:
     k = name.lower()
-    ratio = S.loc[(name, "centre's BN statistics"), nll_r] / S.loc[(name, "BN recomputed"), nll_r]
+    ratio = (
+        S.loc[(name, "centre's BN statistics"), nll_r]
+        / S.loc[(name, "BN recomputed"), nll_r]
+    )
     glue_text(f"nb07_{k}_ratio", f"{ratio:.1f}")
     glue_text(f"nb07_{k}_acc", f"{100 * test_acc[name]:.1f}")
     glue_text(f"nb07_{k}_dnorm", f"{float(directions[name][0].norm()):.1f}")
@@ -295,15 +374,31 @@ for name in models:
 for mode, key in (("BN recomputed", "bn"), ("centre's BN statistics", "nobn")):
     w_sgd, w_swa = S.loc[("SGD", mode), wcol], S.loc[("SWA", mode), wcol]
     l_sgd, l_swa = S.loc[("SGD", mode), nll_r], S.loc[("SWA", mode), nll_r]
-    glue_text(f"nb07_width_verdict_{key}",
-              ("wider" if w_swa > w_sgd else "narrower") + f" ({w_swa / w_sgd:.2f} times)")
+    glue_text(
+        f"nb07_width_verdict_{key}",
+        ("wider" if w_swa > w_sgd else "narrower") + f" ({w_swa / w_sgd:.2f} times)",
+    )
     glue_text(f"nb07_r_verdict_{key}", "higher" if l_swa > l_sgd else "lower")
-w_sgd, w_swa = S.loc[("SGD", "BN recomputed"), wcol], S.loc[("SWA", "BN recomputed"), wcol]
-glue_text("nb07_claim", "the direction of the paper's claim" if w_swa > w_sgd
-          else "against the direction of the paper's claim")
-glue_text("nb07_centre_verdict",
-          "higher" if S.loc[("SWA", "BN recomputed"), "train NLL, centre"]
-          > S.loc[("SGD", "BN recomputed"), "train NLL, centre"] else "lower")
+w_sgd, w_swa = (
+    S.loc[("SGD", "BN recomputed"), wcol],
+    S.loc[("SWA", "BN recomputed"), wcol],
+)
+_ = glue_text("nb07_n_params", str(n_params))
+
+# %% tags=["remove-input"]
+glue_text(
+    "nb07_claim",
+    "the direction of the paper's claim"
+    if w_swa > w_sgd
+    else "against the direction of the paper's claim",
+)
+glue_text(
+    "nb07_centre_verdict",
+    "higher"
+    if S.loc[("SWA", "BN recomputed"), "train NLL, centre"]
+    > S.loc[("SGD", "BN recomputed"), "train NLL, centre"]
+    else "lower",
+)
 glue_text("nb07_swa_recorded", significant(swa_run.final["swa_train_nll"]))
 glue_text("nb07_sgd_recorded", significant(sgd_run.final["sgd_train_nll"]))
 glue_text("nb07_r", f"{r_used:.2g}")
@@ -315,7 +410,6 @@ glue_text("nb07_swa_epochs", str(SWA_EPOCHS))
 glue_text("nb07_swa_start", str(SWA_START))
 glue_text("nb07_seed", str(SEED))
 glue_text("nb07_width", str(WIDTH))
-_ = glue_text("nb07_n_params", str(n_params))
 
 # %% [markdown]
 # ## What recomputing BatchNorm changes

@@ -21,7 +21,7 @@
 # what does such a number mean, given that sharpness depends on the parametrisation
 # {cite:p}`dinh2017sharp`?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/08_flatness.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/08_flatness.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): the MLP of {doc}`01_quickstart` on MNIST-1D,
 # three seeds. The SGD baselines come from notebook 01's run cache; the SWA runs are re-run once
@@ -39,21 +39,34 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 SEEDS = [0, 1, 2]
-EPOCHS = 60            # notebook 01's protocol: the SGD budget and the SWA run's length
-SWA_START = 45         # first averaged epoch
-SWA_LR = 0.05          # constant rate of the SWA phase
-EMA_DECAY = 0.995      # EMA of the same SGD iterates, updated every step (40 steps per epoch)
-SUBSET = None          # None: the Hessian of the loss on the whole training set; an int: a fixed
-                       # random subset of that many training signals (cheaper)
-MAX_ITER = 100         # Hessian-vector products at most, per estimate (PyHessian's default)
-TOL = 1e-3             # relative tolerance of both estimators (PyHessian's default)
-RESCALE = 4.0          # factor of the function-preserving rescaling (Dinh et al.)
-NUM_SAMPLES = 5000     # MNIST-1D samples (4/5 train, 1/5 test)
+EPOCHS = 60  # notebook 01's protocol: the SGD budget and the SWA run's length
+SWA_START = 45  # first averaged epoch
+SWA_LR = 0.05  # constant rate of the SWA phase
+EMA_DECAY = (
+    0.995  # EMA of the same SGD iterates, updated every step (40 steps per epoch)
+)
+SUBSET = (
+    None  # None: the Hessian of the loss on the whole training set; an int: a fixed
+)
+# random subset of that many training signals (cheaper)
+MAX_ITER = 100  # Hessian-vector products at most, per estimate (PyHessian's default)
+TOL = 1e-3  # relative tolerance of both estimators (PyHessian's default)
+RESCALE = 4.0  # factor of the function-preserving rescaling (Dinh et al.)
+NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -110,13 +123,22 @@ torch.set_num_threads(1)
 # only in the weights they give them.
 
 # %%
-base = laptop_mnist1d("mlp", epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
-                      eval_every=None)  # final metrics only
+base = laptop_mnist1d(
+    "mlp",
+    epochs=EPOCHS,
+    swa_start=SWA_START,
+    swa_lr=SWA_LR,
+    num_samples=NUM_SAMPLES,
+    data_root=DATA_DIR,
+    device=DEVICE,
+    eval_every=None,
+)  # final metrics only
 runs, t0 = {}, time.perf_counter()
 for pair in sgd_and_swa(base, SEEDS, RUNS_DIR, swa_changes={"ema_decay": EMA_DECAY}):
     runs[pair.seed, "SGD"], runs[pair.seed, "avg"] = pair.sgd, pair.swa
-data = runs[SEEDS[0], "SGD"].dataset(device=DEVICE)  # the runs' data, without augmentation
+data = runs[SEEDS[0], "SGD"].dataset(
+    device=DEVICE
+)  # the runs' data, without augmentation
 SOLUTIONS = {"SGD": ("SGD", "sgd"), "EMA": ("avg", "ema"), "SWA": ("avg", "swa")}
 n_cached = sum(r.cached for r in runs.values())
 print(f"{len(runs)} runs, {n_cached} from the cache, {time.perf_counter() - t0:.0f} s")
@@ -151,20 +173,37 @@ cache_dir = Path(RUNS_DIR) / "flatness"
 
 def hessian_summary(model: torch.nn.Module, seed: int, key: dict) -> dict:
     """Top eigenvalue and trace of the training-loss Hessian, cached under RUNS_DIR/flatness."""
-    name = stable_hash({**key, "subset": SUBSET, "max_iter": MAX_ITER, "tol": TOL,
-                        "seed": seed, "v": 1})
+    name = stable_hash(
+        {
+            **key,
+            "subset": SUBSET,
+            "max_iter": MAX_ITER,
+            "tol": TOL,
+            "seed": seed,
+            "v": 1,
+        }
+    )
     path = cache_dir / f"{name}.json"
     if path.exists():
         return {**json.loads(path.read_text()), "cached": True}
     xy = (data.x_train, data.y_train)
     c0 = time.process_time()
-    eig = hessian_top_eigenvalue(model, xy, subset=SUBSET, max_iter=MAX_ITER, tol=TOL, seed=seed)
+    eig = hessian_top_eigenvalue(
+        model, xy, subset=SUBSET, max_iter=MAX_ITER, tol=TOL, seed=seed
+    )
     tr = hessian_trace(model, xy, subset=SUBSET, max_iter=MAX_ITER, tol=TOL, seed=seed)
-    out = {"lambda_max": eig.value, "eig_iterations": eig.iterations,
-           "eig_converged": eig.converged, "eig_history": eig.history,
-           "trace": tr.value, "trace_se": tr.std_error, "trace_iterations": tr.iterations,
-           "trace_converged": tr.converged, "trace_samples": tr.history,
-           "cpu_s": time.process_time() - c0}
+    out = {
+        "lambda_max": eig.value,
+        "eig_iterations": eig.iterations,
+        "eig_converged": eig.converged,
+        "eig_history": eig.history,
+        "trace": tr.value,
+        "trace_se": tr.std_error,
+        "trace_iterations": tr.iterations,
+        "trace_converged": tr.converged,
+        "trace_samples": tr.history,
+        "cpu_s": time.process_time() - c0,
+    }
     atomic_save_json(path, out)
     return {**out, "cached": False}
 
@@ -175,22 +214,42 @@ for seed in SEEDS:
         r = runs[seed, which_run]
         model = r.load_model(which, DEVICE)
         h = hessian_summary(model, seed, {"run": r.config.key(), "which": which})
-        rows.append({"seed": seed, "solution": name, **h,
-                     "test accuracy (%)": 100 * r.final[f"{which}_test_accuracy"],
-                     "train NLL": r.final[f"{which}_train_nll"],
-                     "weight norm": float(get_flat_params(model).norm())})
+        rows.append(
+            {
+                "seed": seed,
+                "solution": name,
+                **h,
+                "test accuracy (%)": 100 * r.final[f"{which}_test_accuracy"],
+                "train NLL": r.final[f"{which}_train_nll"],
+                "weight norm": float(get_flat_params(model).norm()),
+            }
+        )
 res = pd.DataFrame(rows)
 n_params = sum(p.numel() for p in model.parameters())
 res["trace / P"] = res["trace"] / n_params
-print(f"Hessian estimates: {int((~res.cached).sum())} computed "
-      f"({res.loc[~res.cached, 'cpu_s'].sum():.0f} s CPU), {int(res.cached.sum())} from the "
-      f"cache (computed in {res.loc[res.cached, 'cpu_s'].sum():.0f} s CPU); "
-      f"Hessian-vector products per estimate: eigenvalue {res.eig_iterations.min()}-"
-      f"{res.eig_iterations.max()}, trace {res.trace_iterations.min()}-"
-      f"{res.trace_iterations.max()}; all converged: "
-      f"{bool(res.eig_converged.all() and res.trace_converged.all())}")
-display(res[["seed", "solution", "lambda_max", "trace", "trace_se", "test accuracy (%)",
-             "train NLL", "weight norm"]].round(3))
+print(
+    f"Hessian estimates: {int((~res.cached).sum())} computed "
+    f"({res.loc[~res.cached, 'cpu_s'].sum():.0f} s CPU), {int(res.cached.sum())} from the "
+    f"cache (computed in {res.loc[res.cached, 'cpu_s'].sum():.0f} s CPU); "
+    f"Hessian-vector products per estimate: eigenvalue {res.eig_iterations.min()}-"
+    f"{res.eig_iterations.max()}, trace {res.trace_iterations.min()}-"
+    f"{res.trace_iterations.max()}; all converged: "
+    f"{bool(res.eig_converged.all() and res.trace_converged.all())}"
+)
+display(
+    res[
+        [
+            "seed",
+            "solution",
+            "lambda_max",
+            "trace",
+            "trace_se",
+            "test accuracy (%)",
+            "train NLL",
+            "weight norm",
+        ]
+    ].round(3)
+)
 
 # %% [markdown]
 # Per seed and solution: the top eigenvalue $\lambda_\mathrm{max}$, the Hutchinson trace with its
@@ -199,17 +258,31 @@ display(res[["seed", "solution", "lambda_max", "trace", "trace_se", "test accura
 
 # %%
 ORDER = list(SOLUTIONS)
-COLS = {"lambda_max": "top eigenvalue", "trace": "trace", "trace / P": "trace / P",
-        "test accuracy (%)": "test accuracy (%)", "train NLL": "train NLL",
-        "weight norm": "weight norm"}
-DIGITS = {"lambda_max": 2, "trace": 1, "trace / P": 5, "test accuracy (%)": 1,
-          "train NLL": 3, "weight norm": 1}
+COLS = {
+    "lambda_max": "top eigenvalue",
+    "trace": "trace",
+    "trace / P": "trace / P",
+    "test accuracy (%)": "test accuracy (%)",
+    "train NLL": "train NLL",
+    "weight norm": "weight norm",
+}
+DIGITS = {
+    "lambda_max": 2,
+    "trace": 1,
+    "trace / P": 5,
+    "test accuracy (%)": 1,
+    "train NLL": 3,
+    "weight norm": 1,
+}
 by = res.groupby("solution")
-table = pd.DataFrame({COLS[c]: by[c].agg(mean_std_text, digits=d) for c, d in DIGITS.items()}
-                     ).loc[ORDER]
+table = pd.DataFrame(
+    {COLS[c]: by[c].agg(mean_std_text, digits=d) for c, d in DIGITS.items()}
+).loc[ORDER]
 table.index.name = f"MLP, {len(SEEDS)} seeds"
-glue("nb08_table", table, display=False)
 display(table)
+
+# %% tags=["remove-input"]
+glue("nb08_table", table, display=False)
 
 # %% [markdown]
 # Mean ± standard deviation over seeds. And the paired differences (same seed, same estimator
@@ -226,29 +299,47 @@ for a, b in PAIRS:
         text = paired_text(d, scale=1.0, digits=digits, unit="")
         diff_text[a, b, col] = text
         row[COLS[col]] = text
-        row[f"{COLS[col]}: seeds with a negative difference"] = f"{int((d < 0).sum())}/{len(d)}"
+        row[f"{COLS[col]}: seeds with a negative difference"] = (
+            f"{int((d < 0).sum())}/{len(d)}"
+        )
     diff_rows.append(row)
 diffs = pd.DataFrame(diff_rows).set_index("difference")
-diffs = diffs[[c for c in diffs.columns if ":" not in c]
-              + [c for c in diffs.columns if ":" in c]]
-glue("nb08_diffs", diffs, display=False)
+diffs = diffs[
+    [c for c in diffs.columns if ":" not in c] + [c for c in diffs.columns if ":" in c]
+]
 display(diffs)
+
+# %% tags=["remove-input"]
+glue("nb08_diffs", diffs, display=False)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
 x = np.arange(len(ORDER))
-for ax, col, label in zip(axes, ("lambda_max", "trace", "test accuracy (%)"),
-                          ("top eigenvalue $\\lambda_{max}$", "trace of the Hessian",
-                           "test accuracy (%)")):
+for ax, col, label in zip(
+    axes,
+    ("lambda_max", "trace", "test accuracy (%)"),
+    ("top eigenvalue $\\lambda_{max}$", "trace of the Hessian", "test accuracy (%)"),
+):
     for seed in SEEDS:
-        ax.plot(x, [wide.loc[seed, (col, s)] for s in ORDER], "o-", color="grey", alpha=0.6,
-                lw=1, label="one seed" if seed == SEEDS[0] else None)
-    ax.plot(x, [wide[col, s].mean() for s in ORDER], "s", color="C3", ms=8, label="mean")
+        ax.plot(
+            x,
+            [wide.loc[seed, (col, s)] for s in ORDER],
+            "o-",
+            color="grey",
+            alpha=0.6,
+            lw=1,
+            label="one seed" if seed == SEEDS[0] else None,
+        )
+    ax.plot(
+        x, [wide[col, s].mean() for s in ORDER], "s", color="C3", ms=8, label="mean"
+    )
     ax.set(xticks=x, xticklabels=ORDER, ylabel=label)
 axes[0].legend(fontsize=8)
 fig.tight_layout()
-glue("nb08_fig", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb08_fig", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb08_fig
@@ -269,16 +360,22 @@ for i, s in enumerate(ORDER):
     samples = np.asarray(first.loc[s, "trace_samples"])
     k = np.arange(1, len(samples) + 1)
     running = np.cumsum(samples) / k
-    se = np.array([samples[:j].std(ddof=1) / np.sqrt(j) if j > 1 else np.nan for j in k])
+    se = np.array(
+        [samples[:j].std(ddof=1) / np.sqrt(j) if j > 1 else np.nan for j in k]
+    )
     axes[1].plot(k, running, "o-", ms=3, color=f"C{i}", label=s)
     axes[1].fill_between(k, running - se, running + se, color=f"C{i}", alpha=0.2)
-axes[0].set(xlabel="power iteration (Hessian-vector products)",
-            ylabel="eigenvalue estimate $v^T H v$")
+axes[0].set(
+    xlabel="power iteration (Hessian-vector products)",
+    ylabel="eigenvalue estimate $v^T H v$",
+)
 axes[1].set(xlabel="Rademacher samples", ylabel="running mean of $z^T H z$ (± s.e.)")
 axes[0].legend(fontsize=8)
 fig.tight_layout()
-glue("nb08_convergence", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb08_convergence", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb08_convergence
@@ -310,17 +407,29 @@ with torch.no_grad():
     layers[0].bias.mul_(RESCALE)
     layers[1].weight.div_(RESCALE)
 with torch.no_grad():
-    out_diff = float((swa0.eval()(data.x_test) - rescaled.eval()(data.x_test)).abs().max())
-acc = {n: 100 * evaluate(m, data.x_test, data.y_test)["accuracy"]
-       for n, m in (("SWA", swa0), ("rescaled", rescaled))}
-h_re = hessian_summary(rescaled, SEEDS[0], {"run": r0.config.key(), "which": "swa",
-                                             "rescale": RESCALE})
+    out_diff = float(
+        (swa0.eval()(data.x_test) - rescaled.eval()(data.x_test)).abs().max()
+    )
+acc = {
+    n: 100 * evaluate(m, data.x_test, data.y_test)["accuracy"]
+    for n, m in (("SWA", swa0), ("rescaled", rescaled))
+}
+h_re = hessian_summary(
+    rescaled, SEEDS[0], {"run": r0.config.key(), "which": "swa", "rescale": RESCALE}
+)
 h_swa = first.loc["SWA"]
-dinh = pd.DataFrame({
-    "SWA": [h_swa["lambda_max"], h_swa["trace"], acc["SWA"], h_swa["weight norm"]],
-    f"SWA rescaled (c = {RESCALE:g})": [h_re["lambda_max"], h_re["trace"], acc["rescaled"],
-                                        float(get_flat_params(rescaled).norm())],
-}, index=["top eigenvalue", "trace", "test accuracy (%)", "weight norm"])
+dinh = pd.DataFrame(
+    {
+        "SWA": [h_swa["lambda_max"], h_swa["trace"], acc["SWA"], h_swa["weight norm"]],
+        f"SWA rescaled (c = {RESCALE:g})": [
+            h_re["lambda_max"],
+            h_re["trace"],
+            acc["rescaled"],
+            float(get_flat_params(rescaled).norm()),
+        ],
+    },
+    index=["top eigenvalue", "trace", "test accuracy (%)", "weight norm"],
+)
 print(f"largest change of a test logit: {out_diff:.1e}")
 display(dinh.round(3))
 
@@ -338,35 +447,61 @@ for (a, b, col), text in diff_text.items():
 for a, b in PAIRS:
     for col, short in (("lambda_max", "eig"), ("trace", "trace")):
         d = wide[col, a] - wide[col, b]
-        glue_text(f"nb08_{a.lower()}_{b.lower()}_{short}_count",
-                  f"{int((d < 0).sum())} of {len(d)}")
-for a, b in PAIRS:  # the bare wording: which sign is "better" differs between the columns
-    for col, short in (("lambda_max", "eig"), ("trace", "trace"), ("test accuracy (%)", "acc")):
-        glue_text(f"nb08_{a.lower()}_{b.lower()}_{short}_verdict",
-                  verdict(wide[col, a] - wide[col, b], better=None))
+        glue_text(
+            f"nb08_{a.lower()}_{b.lower()}_{short}_count",
+            f"{int((d < 0).sum())} of {len(d)}",
+        )
 # paired_sign: -1 when the interval lies below zero, 0 when it includes zero (or one seed)
-glue_text("nb08_swa_sgd_summary",
-          "By both curvature measures the SWA solution is flatter than the SGD solution, as the "
-          "paper's picture predicts."
-          if paired_sign(wide["lambda_max", "SWA"] - wide["lambda_max", "SGD"]) == -1
-          and paired_sign(wide["trace", "SWA"] - wide["trace", "SGD"]) == -1
-          else "At this number of seeds the two curvature measures do not establish that the "
-               "SWA solution is flatter than the SGD solution.")
-glue_text("nb08_swa_ema_summary",
-          "with these seeds, equal weights on the end-of-epoch iterates and exponentially "
-          "decaying weights on every step give the same curvature and accuracy."
-          if len(SEEDS) > 1 and all(paired_sign(wide[c, "SWA"] - wide[c, "EMA"]) == 0
-                                    for c in ("lambda_max", "trace", "test accuracy (%)"))
-          else "one seed cannot tell." if len(SEEDS) < 2
-          else "at least one interval excludes zero; see the table of paired differences.")
 norms = wide["weight norm"]
-spread = max(float(((norms[s] - norms["SGD"]) / norms["SGD"]).abs().max()) for s in ORDER)
-glue_text("nb08_norm_spread", f"{100 * spread:.0f} %")
+spread = max(
+    float(((norms[s] - norms["SGD"]) / norms["SGD"]).abs().max()) for s in ORDER
+)
 ratio = wide["lambda_max", "SWA"] / wide["lambda_max", "SGD"]
 glue_text("nb08_eig_ratio", range_text(ratio, same="{} on every seed"))
 ratio = wide["trace", "SWA"] / wide["trace", "SGD"]
-glue_text("nb08_trace_ratio", range_text(ratio, same="{} on every seed"))
 rel_se = (res["trace_se"] / res["trace"]).max()
+_ = glue_text(
+    "nb08_dinh_logit", "exactly zero" if out_diff == 0 else f"at most {out_diff:.0e}"
+)
+
+# %% tags=["remove-input"]
+for (
+    a,
+    b,
+) in PAIRS:  # the bare wording: which sign is "better" differs between the columns
+    for col, short in (
+        ("lambda_max", "eig"),
+        ("trace", "trace"),
+        ("test accuracy (%)", "acc"),
+    ):
+        glue_text(
+            f"nb08_{a.lower()}_{b.lower()}_{short}_verdict",
+            verdict(wide[col, a] - wide[col, b], better=None),
+        )
+glue_text(
+    "nb08_swa_sgd_summary",
+    "By both curvature measures the SWA solution is flatter than the SGD solution, as the "
+    "paper's picture predicts."
+    if paired_sign(wide["lambda_max", "SWA"] - wide["lambda_max", "SGD"]) == -1
+    and paired_sign(wide["trace", "SWA"] - wide["trace", "SGD"]) == -1
+    else "At this number of seeds the two curvature measures do not establish that the "
+    "SWA solution is flatter than the SGD solution.",
+)
+glue_text(
+    "nb08_swa_ema_summary",
+    "with these seeds, equal weights on the end-of-epoch iterates and exponentially "
+    "decaying weights on every step give the same curvature and accuracy."
+    if len(SEEDS) > 1
+    and all(
+        paired_sign(wide[c, "SWA"] - wide[c, "EMA"]) == 0
+        for c in ("lambda_max", "trace", "test accuracy (%)")
+    )
+    else "one seed cannot tell."
+    if len(SEEDS) < 2
+    else "at least one interval excludes zero; see the table of paired differences.",
+)
+glue_text("nb08_norm_spread", f"{100 * spread:.0f} %")
+glue_text("nb08_trace_ratio", range_text(ratio, same="{} on every seed"))
 glue_text("nb08_trace_rel_se", f"{100 * rel_se:.0f} %")
 glue_text("nb08_n_seeds", str(len(SEEDS)))
 glue_text("nb08_n_params", str(n_params))
@@ -374,14 +509,23 @@ glue_text("nb08_n_hessian", str(SUBSET or int(data.x_train.shape[0])))
 glue_text("nb08_wd_trace", f"{base['weight_decay'] * n_params:.1f}")
 glue_text("nb08_ema_decay", f"{EMA_DECAY:g}")
 glue_text("nb08_rescale", f"{RESCALE:g}")
-glue_text("nb08_dinh_norm",
-          f"{significant(h_swa['weight norm'])} to {significant(dinh.iloc[3, 1])}")
-glue_text("nb08_dinh_eig", f"{significant(h_swa['lambda_max'])} to "
-                           f"{significant(h_re['lambda_max'])}")
-glue_text("nb08_dinh_trace", f"{significant(h_swa['trace'])} to {significant(h_re['trace'])}")
-glue_text("nb08_dinh_acc", f"{acc['SWA']:.1f} % both times"
-          if acc["SWA"] == acc["rescaled"] else f"{acc['SWA']:.1f} % and {acc['rescaled']:.1f} %")
-_ = glue_text("nb08_dinh_logit", "exactly zero" if out_diff == 0 else f"at most {out_diff:.0e}")
+glue_text(
+    "nb08_dinh_norm",
+    f"{significant(h_swa['weight norm'])} to {significant(dinh.iloc[3, 1])}",
+)
+glue_text(
+    "nb08_dinh_eig",
+    f"{significant(h_swa['lambda_max'])} to {significant(h_re['lambda_max'])}",
+)
+glue_text(
+    "nb08_dinh_trace", f"{significant(h_swa['trace'])} to {significant(h_re['trace'])}"
+)
+glue_text(
+    "nb08_dinh_acc",
+    f"{acc['SWA']:.1f} % both times"
+    if acc["SWA"] == acc["rescaled"]
+    else f"{acc['SWA']:.1f} % and {acc['rescaled']:.1f} %",
+)
 
 # %% [markdown]
 # The rescaled network computes the same function (the largest change of a test logit is

@@ -19,7 +19,7 @@
 # constant and a cyclic rate. Over a grid of these, on the book's laptop problem, how much does
 # SWA's test accuracy change, and does it stay above the conventionally trained SGD baseline?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/09_robustness.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/09_robustness.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): a 3 x 3 grid of SWA runs of the MNIST-1D MLP
 # (60 epochs each) plus two cyclic variants for one seed, the SGD baseline, and the centre point
@@ -36,19 +36,32 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
-SEEDS = [0]                    # seeds of every grid cell
-NOISE_SEEDS = [0, 1, 2]        # seeds of the centre cell (notebook 01's runs): the seed spread
-EPOCHS = 60                    # budget of every run (SWA and SGD)
+SEEDS = [0]  # seeds of every grid cell
+NOISE_SEEDS = [
+    0,
+    1,
+    2,
+]  # seeds of the centre cell (notebook 01's runs): the seed spread
+EPOCHS = 60  # budget of every run (SWA and SGD)
 SWA_LRS = [0.005, 0.015, 0.05]  # constant rate of the SWA phase (lr_init is 0.05)
-SWA_STARTS = [30, 45, 55]      # first averaged epoch
-CENTER_LR = 0.05               # notebook 01's point of the grid
+SWA_STARTS = [30, 45, 55]  # first averaged epoch
+CENTER_LR = 0.05  # notebook 01's point of the grid
 CENTER_START = 45
-CYCLES = [1, 3]                # cyclic variant at CENTER_START: cycle length in epochs
-CYCLIC_LR_MIN = 0.005          # cyclic rate: from lr_init (0.05) down to this in each cycle
+CYCLES = [1, 3]  # cyclic variant at CENTER_START: cycle length in epochs
+CYCLIC_LR_MIN = 0.005  # cyclic rate: from lr_init (0.05) down to this in each cycle
 NUM_SAMPLES = 5000
 MODEL = "mlp"
 RUNS_DIR = "../runs"
@@ -65,12 +78,22 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from swa_lib.reporting import glue, glue_text, listing, paired_text, pct, pct_mean_std, range_text
+from swa_lib.reporting import (
+    glue,
+    glue_text,
+    listing,
+    paired_text,
+    pct,
+    pct_mean_std,
+    range_text,
+)
 from swa_lib.training import sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
 torch.set_num_threads(1)
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
+warnings.filterwarnings(
+    "ignore", message="IProgress not found"
+)  # tqdm without ipywidgets
 
 # %% [markdown]
 # ## The grid
@@ -84,27 +107,46 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without
 # depend on the grid, so one baseline run per seed serves every cell.
 
 # %%
-base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=CENTER_START, swa_lr=CENTER_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE,
-                      eval_every=None)  # the centre; final metrics only
+base = laptop_mnist1d(
+    MODEL,
+    epochs=EPOCHS,
+    swa_start=CENTER_START,
+    swa_lr=CENTER_LR,
+    num_samples=NUM_SAMPLES,
+    data_root=DATA_DIR,
+    device=DEVICE,
+    eval_every=None,
+)  # the centre; final metrics only
 t0 = time.perf_counter()
 asked = []  # every run this notebook uses (a run trained now is not `cached` the first time)
-sgd = {}    # seed -> final metrics of the SGD baseline
+sgd = {}  # seed -> final metrics of the SGD baseline
 rows = []
 for swa_start in SWA_STARTS:
     for swa_lr in SWA_LRS:
-        for pair in sgd_and_swa(base, SEEDS, RUNS_DIR,
-                                swa_changes={"swa_lr": swa_lr, "swa_start": swa_start}):
+        for pair in sgd_and_swa(
+            base,
+            SEEDS,
+            RUNS_DIR,
+            swa_changes={"swa_lr": swa_lr, "swa_start": swa_start},
+        ):
             asked += [pair.sgd, pair.swa]
             f, sgd[pair.seed] = pair.swa.final, pair.sgd.final
-            rows.append({"swa_start": swa_start, "swa_lr": swa_lr, "seed": pair.seed,
-                         "SWA": f["swa_test_accuracy"], "last iterate": f["sgd_test_accuracy"],
-                         "SGD": sgd[pair.seed]["sgd_test_accuracy"]})
+            rows.append(
+                {
+                    "swa_start": swa_start,
+                    "swa_lr": swa_lr,
+                    "seed": pair.seed,
+                    "SWA": f["swa_test_accuracy"],
+                    "last iterate": f["sgd_test_accuracy"],
+                    "SGD": sgd[pair.seed]["sgd_test_accuracy"],
+                }
+            )
 grid = pd.DataFrame(rows)
 grid["SWA - SGD"] = grid["SWA"] - grid["SGD"]
 grid["SWA - last"] = grid["SWA"] - grid["last iterate"]
-cells = grid.groupby(["swa_start", "swa_lr"])[["SWA", "last iterate", "SGD", "SWA - SGD",
-                                               "SWA - last"]].mean()
+cells = grid.groupby(["swa_start", "swa_lr"])[
+    ["SWA", "last iterate", "SGD", "SWA - SGD", "SWA - last"]
+].mean()
 (100 * cells).round(1)
 
 # %% [markdown]
@@ -123,16 +165,23 @@ center = []
 for pair in sgd_and_swa(base, NOISE_SEEDS, RUNS_DIR):
     asked += [pair.sgd, pair.swa]
     sgd[pair.seed] = pair.sgd.final
-    center.append({"seed": pair.seed, "SWA": pair.swa.final["swa_test_accuracy"],
-                   "SGD": sgd[pair.seed]["sgd_test_accuracy"]})
+    center.append(
+        {
+            "seed": pair.seed,
+            "SWA": pair.swa.final["swa_test_accuracy"],
+            "SGD": sgd[pair.seed]["sgd_test_accuracy"],
+        }
+    )
 center = pd.DataFrame(center).set_index("seed")
 center_sd = 100 * center["SWA"].std(ddof=1) if len(center) > 1 else float("nan")
+(100 * center).round(1)
+
+# %% tags=["remove-input"]
 glue_text("nb09_center_swa", pct_mean_std(center["SWA"]))
 glue_text("nb09_center_sgd", pct_mean_std(center["SGD"]))
 glue_text("nb09_center_diff", paired_text(center["SWA"] - center["SGD"]))
 glue_text("nb09_center_sd", f"{center_sd:.1f}")
 glue_text("nb09_n_noise", str(len(NOISE_SEEDS)))
-(100 * center).round(1)
 
 # %% [markdown]
 # ## Constant versus cyclic rate
@@ -144,63 +193,107 @@ glue_text("nb09_n_noise", str(len(NOISE_SEEDS)))
 
 # %%
 SCHEDULES = {f"constant {CENTER_LR}": {}} | {
-    f"cyclic, c = {c}": {"swa_lr_schedule": "cyclic", "swa_lr": CYCLIC_LR_MIN, "swa_c_epochs": c}
-    for c in CYCLES}
+    f"cyclic, c = {c}": {
+        "swa_lr_schedule": "cyclic",
+        "swa_lr": CYCLIC_LR_MIN,
+        "swa_c_epochs": c,
+    }
+    for c in CYCLES
+}
 cyc_rows = []
 for schedule, changes in SCHEDULES.items():
     for pair in sgd_and_swa(base, SEEDS, RUNS_DIR, swa_changes=changes):
         asked += [pair.sgd, pair.swa]
         f = pair.swa.final
-        cyc_rows.append({"schedule": schedule, "seed": pair.seed,
-                         "models averaged": f["swa_n"], "SWA": f["swa_test_accuracy"],
-                         "last iterate": f["sgd_test_accuracy"]})
+        cyc_rows.append(
+            {
+                "schedule": schedule,
+                "seed": pair.seed,
+                "models averaged": f["swa_n"],
+                "SWA": f["swa_test_accuracy"],
+                "last iterate": f["sgd_test_accuracy"],
+            }
+        )
 cyc = pd.DataFrame(cyc_rows)
 cyc["SGD"] = [sgd[s]["sgd_test_accuracy"] for s in cyc["seed"]]
 cyc["SWA - SGD"] = cyc["SWA"] - cyc["SGD"]
-cyc_table = cyc.groupby("schedule", sort=False)[["models averaged", "SWA", "last iterate",
-                                                 "SWA - SGD"]].mean()
+cyc_table = cyc.groupby("schedule", sort=False)[
+    ["models averaged", "SWA", "last iterate", "SWA - SGD"]
+].mean()
+cyc_show = cyc_table.copy()
+cyc_show[["SWA", "last iterate", "SWA - SGD"]] = (
+    100 * cyc_show[["SWA", "last iterate", "SWA - SGD"]]
+).round(1)
+cyc_show
+
+# %% tags=["remove-input"]
 for c in CYCLES:
     glue_text(f"nb09_cyc{c}_acc", pct(cyc_table.loc[f"cyclic, c = {c}", "SWA"]))
-    glue_text(f"nb09_cyc{c}_diff",
-              f"{100 * cyc_table.loc[f'cyclic, c = {c}', 'SWA - SGD']:+.1f} points")
-cyc_show = cyc_table.copy()
-cyc_show[["SWA", "last iterate", "SWA - SGD"]] = (100 * cyc_show[["SWA", "last iterate",
-                                                                 "SWA - SGD"]]).round(1)
-cyc_show
+    glue_text(
+        f"nb09_cyc{c}_diff",
+        f"{100 * cyc_table.loc[f'cyclic, c = {c}', 'SWA - SGD']:+.1f} points",
+    )
 
 # %%
 elapsed = time.perf_counter() - t0
 n_trained = sum(not r.cached for r in asked)
-print(f"{n_trained} runs trained in this execution, {elapsed:.0f} s in all (the rest cached)")
+print(
+    f"{n_trained} runs trained in this execution, {elapsed:.0f} s in all (the rest cached)"
+)
 
 # %% [markdown]
 # ## The heat maps
 
 # %%
 # column -> a heat map: swa_start (rows, latest on top) x swa_lr (columns), in percent
-maps = {col: (100 * cells[col]).unstack("swa_lr").sort_index(ascending=False)
-        for col in ("SWA", "SWA - SGD", "SWA - last")}
+maps = {
+    col: (100 * cells[col]).unstack("swa_lr").sort_index(ascending=False)
+    for col in ("SWA", "SWA - SGD", "SWA - last")
+}
 sgd_acc = pct_mean_std([sgd[s]["sgd_test_accuracy"] for s in SEEDS], std_of_one=False)
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.9), constrained_layout=True)
 acc = maps["SWA"]
-sns.heatmap(acc, annot=True, fmt=".1f", cmap="viridis", ax=axes[0],
-            cbar_kws={"label": "test accuracy (%)"})
+sns.heatmap(
+    acc,
+    annot=True,
+    fmt=".1f",
+    cmap="viridis",
+    ax=axes[0],
+    cbar_kws={"label": "test accuracy (%)"},
+)
 axes[0].set_title("SWA test accuracy (%)")
-lim = max(np.abs(maps["SWA - SGD"].to_numpy()).max(), np.abs(maps["SWA - last"].to_numpy()).max())
-for ax, col, title in ((axes[1], "SWA - SGD", "SWA - SGD baseline (points)"),
-                       (axes[2], "SWA - last", "SWA - its own last iterate (points)")):
-    sns.heatmap(maps[col], annot=True, fmt="+.1f", cmap="RdBu", center=0, vmin=-lim, vmax=lim,
-                ax=ax, cbar_kws={"label": "points"})
+lim = max(
+    np.abs(maps["SWA - SGD"].to_numpy()).max(),
+    np.abs(maps["SWA - last"].to_numpy()).max(),
+)
+for ax, col, title in (
+    (axes[1], "SWA - SGD", "SWA - SGD baseline (points)"),
+    (axes[2], "SWA - last", "SWA - its own last iterate (points)"),
+):
+    sns.heatmap(
+        maps[col],
+        annot=True,
+        fmt="+.1f",
+        cmap="RdBu",
+        center=0,
+        vmin=-lim,
+        vmax=lim,
+        ax=ax,
+        cbar_kws={"label": "points"},
+    )
     ax.set_title(title)
 for ax in axes:
     ax.set(xlabel="swa_lr", ylabel="swa_start")
     if CENTER_START in acc.index and CENTER_LR in acc.columns:
         i, j = list(acc.index).index(CENTER_START), list(acc.columns).index(CENTER_LR)
         ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, ec="k", lw=2))
-fig.suptitle(f"MNIST-1D {MODEL}, {EPOCHS} epochs, seeds {SEEDS}; "
-             f"SGD baseline {sgd_acc} %")
-glue("nb09_heatmap", fig, display=False)
+fig.suptitle(
+    f"MNIST-1D {MODEL}, {EPOCHS} epochs, seeds {SEEDS}; SGD baseline {sgd_acc} %"
+)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb09_heatmap", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb09_heatmap
@@ -218,33 +311,50 @@ best = cells["SWA"].idxmax()
 worst = cells["SWA"].idxmin()
 by_lr = cells.groupby("swa_lr")[["SWA - last", "SWA - SGD"]].mean()
 by_start = cells.groupby("swa_start")["SWA"].mean()
+lo_lr, hi_lr = min(SWA_LRS), max(SWA_LRS)
+# (units in the text: myst-nb would print a bare "+4.4" as the number 4.4)
+glue_text(
+    "nb09_start_range",
+    ", ".join(f"{pct(v)} % (swa_start {k})" for k, v in by_start.items()),
+)
+for tag, lr in (("lo", lo_lr), ("hi", hi_lr)):
+    col_ = cells["SWA"].xs(lr, level="swa_lr")
+    glue_text(
+        f"nb09_{tag}_start_range", ", ".join(pct(v) for v in col_.sort_index()) + " %"
+    )
+pd.DataFrame(
+    {
+        "SWA - last (points)": (100 * by_lr["SWA - last"]).round(1),
+        "SWA - SGD (points)": (100 * by_lr["SWA - SGD"]).round(1),
+    }
+)
+
+# %% tags=["remove-input"]
 glue_text("nb09_n_cells", str(len(cells)))
-glue_text("nb09_seeds", ("seed " if len(SEEDS) == 1 else "seeds ") + ", ".join(map(str, SEEDS)))
+glue_text(
+    "nb09_seeds",
+    ("seed " if len(SEEDS) == 1 else "seeds ") + ", ".join(map(str, SEEDS)),
+)
 glue_text("nb09_sgd_acc", sgd_acc)
-glue_text("nb09_best", f"{pct(cells.loc[best, 'SWA'])} % (swa_start {best[0]}, "
-                       f"swa_lr {best[1]})")
-glue_text("nb09_worst", f"{pct(cells.loc[worst, 'SWA'])} % (swa_start {worst[0]}, "
-                        f"swa_lr {worst[1]})")
+glue_text(
+    "nb09_best",
+    f"{pct(cells.loc[best, 'SWA'])} % (swa_start {best[0]}, swa_lr {best[1]})",
+)
+glue_text(
+    "nb09_worst",
+    f"{pct(cells.loc[worst, 'SWA'])} % (swa_start {worst[0]}, swa_lr {worst[1]})",
+)
 glue_text("nb09_range", f"{100 * (cells['SWA'].max() - cells['SWA'].min()):.1f}")
 glue_text("nb09_n_above", f"{int((cells['SWA - SGD'] > 0).sum())} of {len(cells)}")
 glue_text("nb09_diff_range", range_text(cells["SWA - SGD"], "+.1f", scale=100))
-lo_lr, hi_lr = min(SWA_LRS), max(SWA_LRS)
 glue_text("nb09_lo_lr", str(lo_lr))
 glue_text("nb09_hi_lr", str(hi_lr))
-# (units in the text: myst-nb would print a bare "+4.4" as the number 4.4)
 glue_text("nb09_gain_lo", f"{100 * by_lr.loc[lo_lr, 'SWA - last']:+.1f} points")
 glue_text("nb09_gain_hi", f"{100 * by_lr.loc[hi_lr, 'SWA - last']:+.1f} points")
 glue_text("nb09_vs_sgd_lo", f"{100 * by_lr.loc[lo_lr, 'SWA - SGD']:+.1f} points")
 glue_text("nb09_vs_sgd_hi", f"{100 * by_lr.loc[hi_lr, 'SWA - SGD']:+.1f} points")
-glue_text("nb09_start_range", ", ".join(f"{pct(v)} % (swa_start {k})"
-                                        for k, v in by_start.items()))
-for tag, lr in (("lo", lo_lr), ("hi", hi_lr)):
-    col_ = cells["SWA"].xs(lr, level="swa_lr")
-    glue_text(f"nb09_{tag}_start_range", ", ".join(pct(v) for v in col_.sort_index()) + " %")
 glue_text("nb09_starts", listing(sorted(SWA_STARTS)))
 glue_text("nb09_const_acc", pct(cyc_table.iloc[0]["SWA"]))
-pd.DataFrame({"SWA - last (points)": (100 * by_lr["SWA - last"]).round(1),
-              "SWA - SGD (points)": (100 * by_lr["SWA - SGD"]).round(1)})
 
 # %% [markdown]
 # Mean over the `swa_start` values of each `swa_lr`: the gain of the average over its own last

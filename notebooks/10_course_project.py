@@ -19,7 +19,7 @@
 # "not practical". Its protocol differed from the paper's in five places. Run side by side from
 # the same pre-trained model, which of those choices makes SWA look useless?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/10_course_project.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/10_course_project.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): per seed, one pre-training of a BatchNorm 1-D
 # CNN on MNIST-1D (20 epochs, about 8 s on one free core) shared by five 12-epoch SWA phases
@@ -35,15 +35,24 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 SEEDS = [0, 1, 2]
-PRETRAIN_EPOCHS = 20   # AdamW, cosine 1e-2 -> 1e-3 (the course's pre-training)
-SWA_EPOCHS = 12        # length of the SWA phase (the course's: 12 epochs, 4 snapshots)
-PAPER_SWA_LR = 0.05    # the paper protocol's constant rate (the book's laptop swa_lr)
-WIDTH = 16             # channels of the BN 1-D CNN
+PRETRAIN_EPOCHS = 20  # AdamW, cosine 1e-2 -> 1e-3 (the course's pre-training)
+SWA_EPOCHS = 12  # length of the SWA phase (the course's: 12 epochs, 4 snapshots)
+PAPER_SWA_LR = 0.05  # the paper protocol's constant rate (the book's laptop swa_lr)
+WIDTH = 16  # channels of the BN 1-D CNN
 NUM_SAMPLES = 5000
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
@@ -79,7 +88,9 @@ torch.set_num_threads(1)
 # {cite:p}`bayesianmlswa` (not our numbers):
 
 # %%
-reported = pd.DataFrame(COURSE_PROJECT_REPORTED, index=["pre-trained", "final", "SWA"]).T
+reported = pd.DataFrame(
+    COURSE_PROJECT_REPORTED, index=["pre-trained", "final", "SWA"]
+).T
 reported.index.name = "reported by the course project (test accuracy, %)"
 reported
 
@@ -104,37 +115,65 @@ reported
 # two protocols, three runs change one training choice of the course protocol at a time.
 
 # %%
-shared = dict(model_kw={"width": WIDTH}, num_samples=NUM_SAMPLES, data_root=DATA_DIR,
-              device=DEVICE, pretrain_epochs=PRETRAIN_EPOCHS)
+shared = dict(
+    model_kw={"width": WIDTH},
+    num_samples=NUM_SAMPLES,
+    data_root=DATA_DIR,
+    device=DEVICE,
+    pretrain_epochs=PRETRAIN_EPOCHS,
+)
 VARIANTS = {
     "course": course_protocol(swa_epochs=SWA_EPOCHS),
     "course + momentum 0.9": course_protocol(swa_epochs=SWA_EPOCHS, swa_momentum=0.9),
     f"course + constant rate {PAPER_SWA_LR}": course_protocol(
-        swa_epochs=SWA_EPOCHS, swa_lr_schedule="constant", swa_lr=PAPER_SWA_LR),
+        swa_epochs=SWA_EPOCHS, swa_lr_schedule="constant", swa_lr=PAPER_SWA_LR
+    ),
     "course + every epoch": course_protocol(swa_epochs=SWA_EPOCHS, swa_c_epochs=1),
     "paper": paper_protocol(swa_epochs=SWA_EPOCHS, swa_lr=PAPER_SWA_LR),
 }
 t0 = time.perf_counter()
-results = {(name, seed): course_project_run(CourseConfig(**shared, **kw, seed=seed), RUNS_DIR)
-           for seed in SEEDS for name, kw in VARIANTS.items()}
+results = {
+    (name, seed): course_project_run(CourseConfig(**shared, **kw, seed=seed), RUNS_DIR)
+    for seed in SEEDS
+    for name, kw in VARIANTS.items()
+}
 n_trained = sum(not r.cached for r in results.values())
-print(f"{n_trained} of {len(results)} runs trained in {time.perf_counter() - t0:.0f} s "
-      f"(the rest cached)")
+print(
+    f"{n_trained} of {len(results)} runs trained in {time.perf_counter() - t0:.0f} s "
+    f"(the rest cached)"
+)
 
 rows = []
 for (name, seed), r in results.items():
     f = r.final
     for model in ("pretrained", "last", "swa_stale", "swa_no_reset", "swa_exact"):
-        rows.append({"variant": name, "seed": seed, "model": model,
-                     "exact": f[model]["test_accuracy"],
-                     "per-batch": f[model]["test_accuracy_per_batch"],
-                     "nll": f[model]["test_nll"]})
+        rows.append(
+            {
+                "variant": name,
+                "seed": seed,
+                "model": model,
+                "exact": f[model]["test_accuracy"],
+                "per-batch": f[model]["test_accuracy_per_batch"],
+                "nll": f[model]["test_nll"],
+            }
+        )
 long = pd.DataFrame(rows)
 acc = long.pivot_table(index=["variant", "seed"], columns="model", values="exact")
-acc_pb = long.pivot_table(index=["variant", "seed"], columns="model", values="per-batch")
-moved = pd.DataFrame([{"variant": n, "seed": s, "moved": r.final["dist_pretrained_to_last"],
-                       "spread": r.final["snapshot_spread"], "models": r.final["swa_n"]}
-                      for (n, s), r in results.items()]).set_index(["variant", "seed"])
+acc_pb = long.pivot_table(
+    index=["variant", "seed"], columns="model", values="per-batch"
+)
+moved = pd.DataFrame(
+    [
+        {
+            "variant": n,
+            "seed": s,
+            "moved": r.final["dist_pretrained_to_last"],
+            "spread": r.final["snapshot_spread"],
+            "models": r.final["swa_n"],
+        }
+        for (n, s), r in results.items()
+    ]
+).set_index(["variant", "seed"])
 
 # %% [markdown]
 # ## The two protocols as each would report them
@@ -145,21 +184,32 @@ moved = pd.DataFrame([{"variant": n, "seed": s, "moved": r.final["dist_pretraine
 
 # %%
 # acc.loc[variant, model]: that model's exact test accuracy, one per seed (acc_pb: per batch)
-as_reported = pd.DataFrame({
-    "pre-trained": [pct_mean_std(acc_pb.loc["course", "pretrained"]),
-                    pct_mean_std(acc.loc["paper", "pretrained"])],
-    "final (last iterate)": [pct_mean_std(acc_pb.loc["course", "last"]),
-                             pct_mean_std(acc.loc["paper", "last"])],
-    "SWA": [pct_mean_std(acc_pb.loc["course", "swa_no_reset"]),
-            pct_mean_std(acc.loc["paper", "swa_exact"])],
-}, index=["course protocol, course evaluation", "paper protocol, paper evaluation"])
+as_reported = pd.DataFrame(
+    {
+        "pre-trained": [
+            pct_mean_std(acc_pb.loc["course", "pretrained"]),
+            pct_mean_std(acc.loc["paper", "pretrained"]),
+        ],
+        "final (last iterate)": [
+            pct_mean_std(acc_pb.loc["course", "last"]),
+            pct_mean_std(acc.loc["paper", "last"]),
+        ],
+        "SWA": [
+            pct_mean_std(acc_pb.loc["course", "swa_no_reset"]),
+            pct_mean_std(acc.loc["paper", "swa_exact"]),
+        ],
+    },
+    index=["course protocol, course evaluation", "paper protocol, paper evaluation"],
+)
+as_reported
+
+# %% tags=["remove-input"]
 glue_text("nb10_course_pre", as_reported.iloc[0, 0])
 glue_text("nb10_course_last", as_reported.iloc[0, 1])
 glue_text("nb10_course_swa", as_reported.iloc[0, 2])
 glue_text("nb10_paper_last", as_reported.iloc[1, 1])
 glue_text("nb10_paper_swa", as_reported.iloc[1, 2])
 glue_text("nb10_n_seeds", str(len(SEEDS)))
-as_reported
 
 # %% [markdown]
 # ## Which choice matters? One factor at a time
@@ -172,20 +222,36 @@ as_reported
 
 # %%
 # SWA - last iterate and SWA - pre-trained, paired by seed, per variant
-gain = {(v, a): paired_text(acc.loc[v, "swa_exact"] - acc.loc[v, a])
-        for v in VARIANTS for a in ("last", "pretrained")}
-factor = pd.DataFrame({
-    "models averaged": [int(moved.loc[v, "models"].iloc[0]) for v in VARIANTS],
-    "distance moved": [f"{moved.loc[v, 'moved'].mean():.3g}" for v in VARIANTS],
-    "snapshot spread": [f"{moved.loc[v, 'spread'].mean():.3g}" for v in VARIANTS],
-    "SWA (%)": [pct_mean_std(acc.loc[v, "swa_exact"]) for v in VARIANTS],
-    "SWA - last iterate": [gain[v, "last"] for v in VARIANTS],
-    "SWA - pre-trained": [gain[v, "pretrained"] for v in VARIANTS],
-}, index=list(VARIANTS))
+gain = {
+    (v, a): paired_text(acc.loc[v, "swa_exact"] - acc.loc[v, a])
+    for v in VARIANTS
+    for a in ("last", "pretrained")
+}
+factor = pd.DataFrame(
+    {
+        "models averaged": [int(moved.loc[v, "models"].iloc[0]) for v in VARIANTS],
+        "distance moved": [f"{moved.loc[v, 'moved'].mean():.3g}" for v in VARIANTS],
+        "snapshot spread": [f"{moved.loc[v, 'spread'].mean():.3g}" for v in VARIANTS],
+        "SWA (%)": [pct_mean_std(acc.loc[v, "swa_exact"]) for v in VARIANTS],
+        "SWA - last iterate": [gain[v, "last"] for v in VARIANTS],
+        "SWA - pre-trained": [gain[v, "pretrained"] for v in VARIANTS],
+    },
+    index=list(VARIANTS),
+)
 lr_name = f"course + constant rate {PAPER_SWA_LR}"
+paper_snaps = np.array(
+    [results[("paper", s)].final["snapshot_test_accuracy"] for s in SEEDS]
+)
+later = paper_snaps[:, 1:] if paper_snaps.shape[1] > 1 else paper_snaps
+factor
+
+# %% tags=["remove-input"]
 glue_text("nb10_dist_course", f"{moved.loc['course', 'moved'].mean():.2g}")
 glue_text("nb10_dist_paper", f"{moved.loc['paper', 'moved'].mean():.2g}")
-glue_text("nb10_dist_ratio", f"{moved.loc['paper', 'moved'].mean() / moved.loc['course', 'moved'].mean():.0f}")
+glue_text(
+    "nb10_dist_ratio",
+    f"{moved.loc['paper', 'moved'].mean() / moved.loc['course', 'moved'].mean():.0f}",
+)
 glue_text("nb10_dist_mom", f"{moved.loc['course + momentum 0.9', 'moved'].mean():.2g}")
 glue_text("nb10_dist_lr", f"{moved.loc[lr_name, 'moved'].mean():.2g}")
 glue_text("nb10_dist_every", f"{moved.loc['course + every epoch', 'moved'].mean():.2g}")
@@ -197,12 +263,9 @@ glue_text("nb10_gain_paper", gain["paper", "last"])
 glue_text("nb10_paper_vs_pre", gain["paper", "pretrained"])
 glue_text("nb10_course_vs_pre", gain["course", "pretrained"])
 glue_text("nb10_pre_acc", pct_mean_std(acc.loc["paper", "pretrained"]))
-paper_snaps = np.array([results[("paper", s)].final["snapshot_test_accuracy"] for s in SEEDS])
-later = paper_snaps[:, 1:] if paper_snaps.shape[1] > 1 else paper_snaps
 glue_text("nb10_paper_first_snap", pct_mean_std(paper_snaps[:, 0]))
 glue_text("nb10_paper_snap_range", range_text(later, ".1f", scale=100))
 glue_text("nb10_lr_last_min", f"{100 * acc.loc[lr_name, 'last'].min():.1f}")
-factor
 
 # %% [markdown]
 # ## The evaluation choices: BN statistics and per-batch accuracy
@@ -214,63 +277,107 @@ factor
 # %%
 bn_rows = []
 for v in VARIANTS:
-    bn_rows.append({
-        "variant": v,
-        "stale - exact": paired_text(acc.loc[v, "swa_stale"] - acc.loc[v, "swa_exact"]),
-        "no reset - exact": paired_text(acc.loc[v, "swa_no_reset"] - acc.loc[v, "swa_exact"]),
-    })
+    bn_rows.append(
+        {
+            "variant": v,
+            "stale - exact": paired_text(
+                acc.loc[v, "swa_stale"] - acc.loc[v, "swa_exact"]
+            ),
+            "no reset - exact": paired_text(
+                acc.loc[v, "swa_no_reset"] - acc.loc[v, "swa_exact"]
+            ),
+        }
+    )
 bn_table = pd.DataFrame(bn_rows).set_index("variant")
 diff_pb = 100 * (acc_pb - acc)
 n_test = results[("course", SEEDS[0])].final["n_test"]
+r0 = results[("course", SEEDS[0])]
+print(
+    f"per-batch minus exact accuracy over all {diff_pb.size} evaluated models: "
+    f"mean {diff_pb.to_numpy().mean():+.3f}, largest |difference| "
+    f"{np.abs(diff_pb.to_numpy()).max():.3f} points ({n_test} test samples)"
+)
+bn_table
+
+# %% tags=["remove-input"]
 glue_text("nb10_bn_stale_paper", bn_table.loc["paper", "stale - exact"])
 glue_text("nb10_bn_noreset_paper", bn_table.loc["paper", "no reset - exact"])
 glue_text("nb10_bn_noreset_course", bn_table.loc["course", "no reset - exact"])
 glue_text("nb10_pb_max", f"{np.abs(diff_pb.to_numpy()).max():.2f} points")
-r0 = results[("course", SEEDS[0])]
-glue_text("nb10_n_batches", str(int(np.ceil(r0.final["n_train"] / r0.config.batch_size))))
-print(f"per-batch minus exact accuracy over all {diff_pb.size} evaluated models: "
-      f"mean {diff_pb.to_numpy().mean():+.3f}, largest |difference| "
-      f"{np.abs(diff_pb.to_numpy()).max():.3f} points ({n_test} test samples)")
-bn_table
+glue_text(
+    "nb10_n_batches", str(int(np.ceil(r0.final["n_train"] / r0.config.batch_size)))
+)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
 for name, c in (("course", "C0"), ("paper", "C3")):
     r = results[(name, SEEDS[0])]
     cfg, ipe = r.config, int(np.ceil(r.final["n_train"] / r.config.batch_size))
-    lrs = [cfg.swa_learning_rate(e, i, ipe) for e in range(cfg.swa_epochs) for i in range(ipe)]
+    lrs = [
+        cfg.swa_learning_rate(e, i, ipe)
+        for e in range(cfg.swa_epochs)
+        for i in range(ipe)
+    ]
     axes[0].plot(np.arange(1, len(lrs) + 1) / ipe, lrs, color=c, label=name)
     snaps = r.final["snapshot_epochs"]
     axes[0].plot(snaps, [lrs[e * ipe - 1] for e in snaps], "o", color=c)
-axes[0].set(yscale="log", xlabel="epoch of the SWA phase", ylabel="learning rate",
-            title="SWA-phase rate (dots: snapshots)")
+axes[0].set(
+    yscale="log",
+    xlabel="epoch of the SWA phase",
+    ylabel="learning rate",
+    title="SWA-phase rate (dots: snapshots)",
+)
 axes[0].legend()
 names = list(VARIANTS)
 y = np.arange(len(names))
 for s in SEEDS:
     axes[1].scatter([moved.loc[(n, s), "moved"] for n in names], y, color="k", s=12)
-axes[1].set(xscale="log", yticks=y, yticklabels=names, xlabel="L2 distance pre-trained -> last",
-            title="how far the iterate moves")
+axes[1].set(
+    xscale="log",
+    yticks=y,
+    yticklabels=names,
+    xlabel="L2 distance pre-trained -> last",
+    title="how far the iterate moves",
+)
 axes[1].invert_yaxis()
 all_vals = 100 * acc[["pretrained", "last", "swa_exact"]].to_numpy()
 lo = np.floor(min(np.percentile(all_vals, 10), 100 * acc["swa_exact"].min()) - 0.5)
-for k, (model, label, c) in enumerate((("pretrained", "pre-trained", "C7"),
-                                       ("last", "last iterate", "C0"),
-                                       ("swa_exact", "SWA (exact BN)", "C3"))):
+for k, (model, label, c) in enumerate(
+    (
+        ("pretrained", "pre-trained", "C7"),
+        ("last", "last iterate", "C0"),
+        ("swa_exact", "SWA (exact BN)", "C3"),
+    )
+):
     vals = np.array([[acc.loc[(n, s), model] for s in SEEDS] for n in names]) * 100
     yy = np.repeat(y[:, None] + (k - 1) * 0.22, len(SEEDS), axis=1)
     inside = vals >= lo
     axes[2].scatter(vals[inside], yy[inside], color=c, s=14, label=label)
-    axes[2].scatter(np.full((~inside).sum(), lo), yy[~inside], color=c, marker="<", s=30)
+    axes[2].scatter(
+        np.full((~inside).sum(), lo), yy[~inside], color=c, marker="<", s=30
+    )
     for v, yv in zip(vals[~inside], yy[~inside]):
-        axes[2].annotate(f"{v:.1f}", (lo, yv), xytext=(4, -3), textcoords="offset points",
-                         fontsize=7, color=c)
-axes[2].set(yticks=y, yticklabels=[], xlabel="test accuracy (%)", xlim=(lo - 0.2, None),
-            title=f"test accuracy, {len(SEEDS)} seeds (one dot each)")
+        axes[2].annotate(
+            f"{v:.1f}",
+            (lo, yv),
+            xytext=(4, -3),
+            textcoords="offset points",
+            fontsize=7,
+            color=c,
+        )
+axes[2].set(
+    yticks=y,
+    yticklabels=[],
+    xlabel="test accuracy (%)",
+    xlim=(lo - 0.2, None),
+    title=f"test accuracy, {len(SEEDS)} seeds (one dot each)",
+)
 axes[2].invert_yaxis()
 axes[2].legend(fontsize=8)
-glue("nb10_fig", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb10_fig", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb10_fig

@@ -18,7 +18,7 @@
 # PreResNet-164 and WideResNet-28-10 at the same budget, and more so at 1.25 and 1.5 budgets --
 # hold when the paper's recipes are re-run with this book's library?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/11_cifar_paper_scale.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/11_cifar_paper_scale.ipynb)**
 #
 # **Cost.** This notebook only trains where CIFAR is on disk (or `DOWNLOAD = True`) and a GPU is
 # present. Laptop profile without the data: seconds -- it shows the published numbers and says
@@ -39,20 +39,33 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
-DATASET = "cifar100"                             # or "cifar10"
-MODELS = ["vgg16", "preresnet164", "wrn28_10"]   # names of swa_lib.training.presets.PAPER_RECIPES
-BUDGETS = [1, 1.25, 1.5]                         # SWA budgets, in SGD budgets
+DATASET = "cifar100"  # or "cifar10"
+MODELS = [
+    "vgg16",
+    "preresnet164",
+    "wrn28_10",
+]  # names of swa_lib.training.presets.PAPER_RECIPES
+BUDGETS = [1, 1.25, 1.5]  # SWA budgets, in SGD budgets
 SEEDS = [0]
-DOWNLOAD = False            # fetch CIFAR with torchvision if missing (needs internet)
-NUM_SAMPLES = None          # None: all 60,000 images; an int: a random subset
-FAKE_DATA = False           # smoke test: a tiny fake CIFAR; its numbers mean nothing
-BUDGET_EPOCHS = None        # None: the paper's epochs per budget; an int shrinks the recipes
-OVERRIDES = {}              # extra TrainConfig fields for every run
-ALLOW_CPU = False           # the paper's scale on a CPU takes weeks: refuse unless asked
+DOWNLOAD = False  # fetch CIFAR with torchvision if missing (needs internet)
+NUM_SAMPLES = None  # None: all 60,000 images; an int: a random subset
+FAKE_DATA = False  # smoke test: a tiny fake CIFAR; its numbers mean nothing
+BUDGET_EPOCHS = None  # None: the paper's epochs per budget; an int shrinks the recipes
+OVERRIDES = {}  # extra TrainConfig fields for every run
+ALLOW_CPU = False  # the paper's scale on a CPU takes weeks: refuse unless asked
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "auto"
@@ -69,13 +82,19 @@ from IPython.display import display
 
 from swa_lib.data import CIFAR_FOLDERS, load_dataset
 from swa_lib.reporting import glue_text, paired_text, pct_mean_std
-from swa_lib.reporting.published import DATASET_LABELS, SWA_README_COLUMNS, swa_readme_table
+from swa_lib.reporting.published import (
+    DATASET_LABELS,
+    SWA_README_COLUMNS,
+    swa_readme_table,
+)
 from swa_lib.testing import write_fake_cifar
 from swa_lib.training import TrainConfig, resolve_device, run
 from swa_lib.training.presets import PAPER_RECIPES, paper_cifar
 
 torch.set_num_threads(1)
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
+warnings.filterwarnings(
+    "ignore", message="IProgress not found"
+)  # tqdm without ipywidgets
 NAME = DATASET_LABELS[DATASET]  # "CIFAR-100"
 
 # %% [markdown]
@@ -93,11 +112,15 @@ published.index.name = f"{NAME}, published"
 pub = swa_readme_table(DATASET, text=False)
 gain1 = pub["SWA 1"] - pub["SGD"]
 gain15 = pub["SWA 1.5"] - pub["SGD"]
-glue_text("nb11_dataset", NAME)
-glue_text("nb11_pub_gain1", f"{gain1.min():+.2f} ({gain1.idxmin()}) to {gain1.max():+.2f} "
-                            f"({gain1.idxmax()})")
-glue_text("nb11_pub_gain15", f"{gain15.min():+.2f} to {gain15.max():+.2f}")
 published
+
+# %% tags=["remove-input"]
+glue_text("nb11_dataset", NAME)
+glue_text(
+    "nb11_pub_gain1",
+    f"{gain1.min():+.2f} ({gain1.idxmin()}) to {gain1.max():+.2f} ({gain1.idxmax()})",
+)
+glue_text("nb11_pub_gain15", f"{gain15.min():+.2f} to {gain15.max():+.2f}")
 
 # %% [markdown]
 # ## Is CIFAR here?
@@ -118,39 +141,63 @@ if FAKE_DATA:
     n_train = round(NUM_SAMPLES * 5 / 6)
     write_fake_cifar(data_root, DATASET, n_train=n_train, n_test=NUM_SAMPLES - n_train)
 try:
-    probe = load_dataset(DATASET, data_root, download=DOWNLOAD,
-                         num_samples=min(12, NUM_SAMPLES or 12), augment=False)
+    probe = load_dataset(
+        DATASET,
+        data_root,
+        download=DOWNLOAD,
+        num_samples=min(12, NUM_SAMPLES or 12),
+        augment=False,
+    )
     have_data, why = True, ""
     del probe
-except FileNotFoundError:  # the loader's message names the absolute path; say it relatively
+except (
+    FileNotFoundError
+):  # the loader's message names the absolute path; say it relatively
     folder, train_files, test_files = CIFAR_FOLDERS[DATASET][:3]
-    have_data, why = False, (f"{NAME} not found: expected the folder "
-                             f"{Path(data_root) / folder} holding "
-                             f"{', '.join(train_files + test_files)} (torchvision's layout).")
+    have_data, why = (
+        False,
+        (
+            f"{NAME} not found: expected the folder "
+            f"{Path(data_root) / folder} holding "
+            f"{', '.join(train_files + test_files)} (torchvision's layout)."
+        ),
+    )
 device = resolve_device(DEVICE)
 on_cpu_ok = device != "cpu" or FAKE_DATA or ALLOW_CPU
 will_train = have_data and on_cpu_ok
 if not have_data:
-    status = (f"not run here: {NAME} is not on disk under {DATA_DIR}, so nothing was "
-              f"trained and no result of ours is shown")
+    status = (
+        f"not run here: {NAME} is not on disk under {DATA_DIR}, so nothing was "
+        f"trained and no result of ours is shown"
+    )
 elif not on_cpu_ok:
-    status = (f"not run here: {NAME} is present but no GPU is (device {device}); "
-              f"the paper's scale on a CPU would take weeks (set ALLOW_CPU = True to insist)")
+    status = (
+        f"not run here: {NAME} is present but no GPU is (device {device}); "
+        f"the paper's scale on a CPU would take weeks (set ALLOW_CPU = True to insist)"
+    )
 elif FAKE_DATA:
-    status = (f"run on a FAKE {NAME} of {NUM_SAMPLES} random images (a smoke test "
-              f"of the code path; the accuracies mean nothing)")
+    status = (
+        f"run on a FAKE {NAME} of {NUM_SAMPLES} random images (a smoke test "
+        f"of the code path; the accuracies mean nothing)"
+    )
 else:
-    status = (f"run on {NAME} with {len(MODELS)} model(s) and {len(SEEDS)} seed(s) "
-              f"on {device}")
-glue_text("nb11_status", status)
+    status = (
+        f"run on {NAME} with {len(MODELS)} model(s) and {len(SEEDS)} seed(s) "
+        f"on {device}"
+    )
 print(status)
 if not have_data:
-    print(f"\n{why}\n\nTo run this notebook at the paper's scale, on a machine with a GPU and "
-          f"internet:\n\n    python tools/execute_notebooks.py --profile paper --out "
-          f"executed/paper --only 11\n\n(the paper profile sets DOWNLOAD = True; or copy the "
-          f"extracted archive there). On Colab: open the "
-          f"notebook with the badge above, choose a GPU runtime, set DOWNLOAD = True in the "
-          f"parameters cell and run all.")
+    print(
+        f"\n{why}\n\nTo run this notebook at the paper's scale, on a machine with a GPU and "
+        f"internet:\n\n    python tools/execute_notebooks.py --profile paper --out "
+        f"executed/paper --only 11\n\n(the paper profile sets DOWNLOAD = True; or copy the "
+        f"extracted archive there). On Colab: open the "
+        f"notebook with the badge above, choose a GPU runtime, set DOWNLOAD = True in the "
+        f"parameters cell and run all."
+    )
+
+# %% tags=["remove-input"]
+glue_text("nb11_status", status)
 
 # %% [markdown]
 # ## The runs
@@ -163,18 +210,28 @@ if not have_data:
 # for the SWA model) only where the table reads it: the SGD baseline at its end, the SWA run at
 # the last epoch of each budget.
 
+
 # %%
 # One-off to this notebook: the paper's recipe for this notebook's data and device, shrunk to
 # BUDGET_EPOCHS per budget when that is set (the smoke profile's few-epoch runs).
 def recipe(model: str, budget: float, swa: bool) -> dict:
-    cfg = paper_cifar(model, DATASET, budget=budget, swa=swa, device=DEVICE,
-                      data_root=data_root, num_samples=None if FAKE_DATA else NUM_SAMPLES,
-                      **OVERRIDES)
+    cfg = paper_cifar(
+        model,
+        DATASET,
+        budget=budget,
+        swa=swa,
+        device=DEVICE,
+        data_root=data_root,
+        num_samples=None if FAKE_DATA else NUM_SAMPLES,
+        **OVERRIDES,
+    )
     if BUDGET_EPOCHS is not None:  # shrink the recipe, keeping swa_start / budget
         r = PAPER_RECIPES[model]
         cfg["epochs"] = max(2, round((budget if swa else 1) * BUDGET_EPOCHS))
-        cfg["swa_start"] = min(max(1, round(BUDGET_EPOCHS * r["swa_start"] / r["budget"])),
-                               BUDGET_EPOCHS - 1)
+        cfg["swa_start"] = min(
+            max(1, round(BUDGET_EPOCHS * r["swa_start"] / r["budget"])),
+            BUDGET_EPOCHS - 1,
+        )
     return cfg
 
 
@@ -182,18 +239,39 @@ rows = []
 if will_train:
     for model in MODELS:
         for seed in SEEDS:
-            sgd = run(TrainConfig(**{**recipe(model, 1, False), "eval_every": None},
-                                  seed=seed), runs_dir)  # its final metrics only
+            sgd = run(
+                TrainConfig(
+                    **{**recipe(model, 1, False), "eval_every": None}, seed=seed
+                ),
+                runs_dir,
+            )  # its final metrics only
             ends = tuple(sorted({recipe(model, b, True)["epochs"] for b in BUDGETS}))
-            long = run(TrainConfig(**{**recipe(model, max(BUDGETS), True), "eval_every": None,
-                                      "eval_epochs": ends}, seed=seed), runs_dir)
+            long = run(
+                TrainConfig(
+                    **{
+                        **recipe(model, max(BUDGETS), True),
+                        "eval_every": None,
+                        "eval_epochs": ends,
+                    },
+                    seed=seed,
+                ),
+                runs_dir,
+            )
             row = {"model": model, "seed": seed, "SGD": sgd.final["sgd_test_accuracy"]}
-            for b in BUDGETS:  # the long run's evaluation at the budget's last epoch, if any
-                at = long.metrics.loc[long.metrics["epoch"] == recipe(model, b, True)["epochs"],
-                                      "swa_test_accuracy"]
-                row[f"SWA {b:g}"] = (float(at.iloc[0]) if len(at) and not np.isnan(at.iloc[0])
-                                     else run(TrainConfig(**recipe(model, b, True), seed=seed),
-                                              runs_dir).final["swa_test_accuracy"])
+            for b in (
+                BUDGETS
+            ):  # the long run's evaluation at the budget's last epoch, if any
+                at = long.metrics.loc[
+                    long.metrics["epoch"] == recipe(model, b, True)["epochs"],
+                    "swa_test_accuracy",
+                ]
+                row[f"SWA {b:g}"] = (
+                    float(at.iloc[0])
+                    if len(at) and not np.isnan(at.iloc[0])
+                    else run(
+                        TrainConfig(**recipe(model, b, True), seed=seed), runs_dir
+                    ).final["swa_test_accuracy"]
+                )
             rows.append(row)
 ours = pd.DataFrame(rows)
 if ours.empty:
@@ -204,13 +282,22 @@ else:
     label = "FAKE DATA -- meaningless, " if FAKE_DATA else ""
     table = ours.groupby("model")[cols].agg(pct_mean_std)
     table.index.name = f"{label}{NAME}, ours (%)"
-    diffs = {f"SWA {b:g} - SGD": [paired_text(ours.loc[ours.model == m, f"SWA {b:g}"]
-                                              - ours.loc[ours.model == m, "SGD"])
-                                  for m in table.index] for b in BUDGETS}
+    diffs = {
+        f"SWA {b:g} - SGD": [
+            paired_text(
+                ours.loc[ours.model == m, f"SWA {b:g}"]
+                - ours.loc[ours.model == m, "SGD"]
+            )
+            for m in table.index
+        ]
+        for b in BUDGETS
+    }
     diff_table = pd.DataFrame(diffs, index=table.index)
-    glue_text("nb11_ours", "; ".join(f"{m}: {diff_table.loc[m].iloc[0]}"
-                                     for m in diff_table.index) + (" (FAKE data)" if FAKE_DATA
-                                                                   else ""))
+    glue_text(
+        "nb11_ours",
+        "; ".join(f"{m}: {diff_table.loc[m].iloc[0]}" for m in diff_table.index)
+        + (" (FAKE data)" if FAKE_DATA else ""),
+    )
     display(table)
     display(diff_table)
 
@@ -226,12 +313,20 @@ if not ours.empty:
         ax.bar(x + k * w, mean, w, label=f"ours: {c}", color=f"C{k}")
         if c in SWA_README_COLUMNS:
             pub_means = [pub.loc[m, c] if m in pub.index else np.nan for m in models]
-            ax.plot(x + k * w, pub_means, "k_", ms=14, mew=2,
-                    label="published (README)" if k == 0 else None)
+            ax.plot(
+                x + k * w,
+                pub_means,
+                "k_",
+                ms=14,
+                mew=2,
+                label="published (README)" if k == 0 else None,
+            )
     ax.set_xticks(x + 0.4 - w / 2, models)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(("FAKE DATA (meaningless numbers) -- " if FAKE_DATA else "")
-                 + f"{NAME}: ours (bars) and published (black marks)")
+    ax.set_title(
+        ("FAKE DATA (meaningless numbers) -- " if FAKE_DATA else "")
+        + f"{NAME}: ours (bars) and published (black marks)"
+    )
     ax.legend(fontsize=8, ncol=2)
     plt.show()
 

@@ -19,7 +19,7 @@
 # likelihood, better calibration and more uncertainty on inputs unlike the training data than SWA
 # and plain SGD, and does the low-rank part of the covariance matter compared with the diagonal?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/12_swag.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/12_swag.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): 3 seeds x 2 runs of a small BatchNorm 1-D CNN on
 # MNIST-1D (40 epochs each), then 30 posterior samples for SWAG and 30 for SWAG-diagonal per
@@ -37,24 +37,33 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 SEEDS = [0, 1, 2]
-MODEL = "cnn1d"         # has BatchNorm, so every SWAG sample needs its own BN update
-WIDTH = 8               # cnn1d channels (the library default is 32)
-EPOCHS = 40             # budget of both the SGD baseline and the SWA/SWAG run
-SWA_START = 21          # first collected epoch: epochs 21..40 give 20 models
-SWA_LR = 0.05           # constant learning rate of the SWA phase
-SWAG_RANK = 20          # K, deviations kept (reference: 20), at most the models collected
-NUM_BMA_SAMPLES = 30    # S, posterior samples per prediction (reference: 30)
-SWAG_SCALE = 0.5        # reference scale for SWAG
-DIAG_SCALE = 1.0        # reference scale for SWAG-diagonal
-NUM_BINS = 20           # calibration bins (reference: 20 equal-mass bins)
-BN_BATCH = 500          # batch size of the per-sample BN update over the training set
-OOD_SEED = 12345        # permutations and noise of the out-of-distribution inputs
-NUM_SAMPLES = 5000      # MNIST-1D samples (4/5 train, 1/5 test)
+MODEL = "cnn1d"  # has BatchNorm, so every SWAG sample needs its own BN update
+WIDTH = 8  # cnn1d channels (the library default is 32)
+EPOCHS = 40  # budget of both the SGD baseline and the SWA/SWAG run
+SWA_START = 21  # first collected epoch: epochs 21..40 give 20 models
+SWA_LR = 0.05  # constant learning rate of the SWA phase
+SWAG_RANK = 20  # K, deviations kept (reference: 20), at most the models collected
+NUM_BMA_SAMPLES = 30  # S, posterior samples per prediction (reference: 30)
+SWAG_SCALE = 0.5  # reference scale for SWAG
+DIAG_SCALE = 1.0  # reference scale for SWAG-diagonal
+NUM_BINS = 20  # calibration bins (reference: 20 equal-mass bins)
+BN_BATCH = 500  # batch size of the per-sample BN update over the training set
+OOD_SEED = 12345  # permutations and noise of the out-of-distribution inputs
+NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -110,17 +119,36 @@ DEVICE = resolve_device(DEVICE)
 
 # %%
 model_kw = {"width": WIDTH} if MODEL == "cnn1d" else {}
-base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, model_kw=model_kw, eval_every=None,
-                      data_root=DATA_DIR, device=DEVICE)
+base = laptop_mnist1d(
+    MODEL,
+    epochs=EPOCHS,
+    swa_start=SWA_START,
+    swa_lr=SWA_LR,
+    num_samples=NUM_SAMPLES,
+    model_kw=model_kw,
+    eval_every=None,
+    data_root=DATA_DIR,
+    device=DEVICE,
+)
 t0 = time.perf_counter()
-runs = {pair.seed: (pair.sgd, pair.swa) for pair in sgd_and_swa(
-    base, SEEDS, RUNS_DIR, swa_changes={"collect_swag": True, "swag_rank": SWAG_RANK})}
+runs = {
+    pair.seed: (pair.sgd, pair.swa)
+    for pair in sgd_and_swa(
+        base,
+        SEEDS,
+        RUNS_DIR,
+        swa_changes={"collect_swag": True, "swag_rank": SWAG_RANK},
+    )
+}
 train_wall = time.perf_counter() - t0
-train_time_recorded = sum(r.final["wall_time_s"] for pair in runs.values() for r in pair)
+train_time_recorded = sum(
+    r.final["wall_time_s"] for pair in runs.values() for r in pair
+)
 n_collected = {seed: swa_run.final["swa_n"] for seed, (_, swa_run) in runs.items()}
-print(f"training: {train_wall:.1f} s now, {train_time_recorded:.1f} s when first trained; "
-      f"models collected per seed: {n_collected}")
+print(
+    f"training: {train_wall:.1f} s now, {train_time_recorded:.1f} s when first trained; "
+    f"models collected per seed: {n_collected}"
+)
 
 # %% [markdown]
 # ## In- and out-of-distribution inputs
@@ -141,7 +169,9 @@ x_test, y_test = ds.x_test, ds.y_test
 n_test, length = x_test.shape[0], x_test.shape[-1]
 g_ood = torch.Generator().manual_seed(OOD_SEED)
 perm = torch.argsort(torch.rand(n_test, length, generator=g_ood), dim=1)
-x_perm = torch.gather(x_test.cpu(), 2, perm[:, None, :].expand_as(x_test.cpu())).to(DEVICE)
+x_perm = torch.gather(x_test.cpu(), 2, perm[:, None, :].expand_as(x_test.cpu())).to(
+    DEVICE
+)
 x_noise = torch.randn(x_test.shape, generator=g_ood).to(DEVICE)
 SETS = {"test": x_test, "permuted": x_perm, "noise": x_noise}
 x_all = torch.cat(list(SETS.values()))  # predicted in one pass, split again by SETS
@@ -171,20 +201,40 @@ plt.close(fig)
 METHODS = ["SGD", "SWA", "SWAG-Diag", "SWAG"]
 
 
-def swag_probs(swa_run, seed: int, *, diagonal: bool, scale: float) -> tuple[torch.Tensor, float]:
+def swag_probs(
+    swa_run, seed: int, *, diagonal: bool, scale: float
+) -> tuple[torch.Tensor, float]:
     """BMA probabilities over x_all (cached in the run folder) and the seconds they took."""
-    key = stable_hash({"samples": NUM_BMA_SAMPLES, "scale": scale, "diagonal": diagonal,
-                       "bn_batch": BN_BATCH, "ood_seed": OOD_SEED, "generator_seed": seed,
-                       "n": int(x_all.shape[0]), "device": DEVICE})
+    key = stable_hash(
+        {
+            "samples": NUM_BMA_SAMPLES,
+            "scale": scale,
+            "diagonal": diagonal,
+            "bn_batch": BN_BATCH,
+            "ood_seed": OOD_SEED,
+            "generator_seed": seed,
+            "n": int(x_all.shape[0]),
+            "device": DEVICE,
+        }
+    )
     file = Path(swa_run.path) / f"bma_{key}.pt"
     if file.exists():
         cached = load_torch(file, what="cached BMA predictions")
         return cached["probs"].to(DEVICE), cached["seconds"]
-    swag = SWAG(swa_run.load_model("swa", device=DEVICE), max_rank=SWAG_RANK, device=DEVICE)
+    swag = SWAG(
+        swa_run.load_model("swa", device=DEVICE), max_rank=SWAG_RANK, device=DEVICE
+    )
     swag.load_state_dict(load_torch(swa_run.path / "swag.pt", what="SWAG state"))
     t = time.perf_counter()
-    probs = predict_bma(swag, x_all, num_samples=NUM_BMA_SAMPLES, scale=scale, diagonal=diagonal,
-                        bn_batches=bn_batches, generator=torch.Generator().manual_seed(seed))
+    probs = predict_bma(
+        swag,
+        x_all,
+        num_samples=NUM_BMA_SAMPLES,
+        scale=scale,
+        diagonal=diagonal,
+        bn_batches=bn_batches,
+        generator=torch.Generator().manual_seed(seed),
+    )
     seconds = time.perf_counter() - t
     atomic_torch_save(file, {"probs": probs.cpu(), "seconds": seconds})
     return probs, seconds
@@ -195,22 +245,35 @@ probs, sample_seconds = {}, 0.0
 for seed, (sgd_run, swa_run) in runs.items():
     probs[seed, "SGD"] = predict_proba(sgd_run.load_model("sgd", device=DEVICE), x_all)
     probs[seed, "SWA"] = predict_proba(swa_run.load_model("swa", device=DEVICE), x_all)
-    for name, diagonal, scale in (("SWAG-Diag", True, DIAG_SCALE), ("SWAG", False, SWAG_SCALE)):
-        probs[seed, name], sec = swag_probs(swa_run, seed, diagonal=diagonal, scale=scale)
+    for name, diagonal, scale in (
+        ("SWAG-Diag", True, DIAG_SCALE),
+        ("SWAG", False, SWAG_SCALE),
+    ):
+        probs[seed, name], sec = swag_probs(
+            swa_run, seed, diagonal=diagonal, scale=scale
+        )
         sample_seconds += sec
 predict_wall = time.perf_counter() - t0
-print(f"predictions: {predict_wall:.1f} s now; SWAG sampling took {sample_seconds:.1f} s "
-      f"when first computed")
-parts = {key: dict(zip(SETS, p.split(sizes))) for key, p in probs.items()}  # [key][set name]
+print(
+    f"predictions: {predict_wall:.1f} s now; SWAG sampling took {sample_seconds:.1f} s "
+    f"when first computed"
+)
+parts = {
+    key: dict(zip(SETS, p.split(sizes))) for key, p in probs.items()
+}  # [key][set name]
 
 rows = []
 for (seed, method), p in parts.items():
     p_test = p["test"]
     entropy = {name: predictive_entropy(p[name]) for name in SETS}
-    row = {"seed": seed, "method": method,
-           "accuracy": accuracy(p_test, y_test), "nll": nll(p_test, y_test),
-           "ece_mass": ece(p_test, y_test, NUM_BINS, "equal_mass"),
-           "ece_width": ece(p_test, y_test, NUM_BINS, "equal_width")}
+    row = {
+        "seed": seed,
+        "method": method,
+        "accuracy": accuracy(p_test, y_test),
+        "nll": nll(p_test, y_test),
+        "ece_mass": ece(p_test, y_test, NUM_BINS, "equal_mass"),
+        "ece_width": ece(p_test, y_test, NUM_BINS, "equal_width"),
+    }
     for name in SETS:
         row[f"entropy_{name}"] = entropy[name].mean().item()
     for name in ("permuted", "noise"):
@@ -245,8 +308,14 @@ OOD = {
 }
 COLUMNS = {**IN_DIST, **OOD}
 summary = pd.DataFrame(
-    {col: [mean_std_text(per_seed.loc[m, metric], digits, scale=scale) for m in METHODS]
-     for col, (metric, scale, digits, _, _) in COLUMNS.items()}, index=METHODS)
+    {
+        col: [
+            mean_std_text(per_seed.loc[m, metric], digits, scale=scale) for m in METHODS
+        ]
+        for col, (metric, scale, digits, _, _) in COLUMNS.items()
+    },
+    index=METHODS,
+)
 summary.index.name = f"mean ± std, {len(SEEDS)} seeds"
 summary_in, summary_ood = summary[list(IN_DIST)], summary[list(OOD)]
 display(summary_in, summary_ood)
@@ -257,13 +326,20 @@ display(summary_in, summary_ood)
 # out-of-distribution sets, and the AUROC of entropy as an out-of-distribution score.
 
 # %%
-COMPARISONS = [("SWA", "SGD"), ("SWAG-Diag", "SGD"), ("SWAG", "SGD"), ("SWAG", "SWA"),
-               ("SWAG", "SWAG-Diag")]
+COMPARISONS = [
+    ("SWA", "SGD"),
+    ("SWAG-Diag", "SGD"),
+    ("SWAG", "SGD"),
+    ("SWAG", "SWA"),
+    ("SWAG", "SWAG-Diag"),
+]
 paired = {}
 for a, b in COMPARISONS:
     d = per_seed.loc[a] - per_seed.loc[b]  # aligned by seed: paired differences
-    paired[f"{a} - {b}"] = {col: paired_text(d[metric], scale=scale, digits=digits, unit=unit)
-                            for col, (metric, scale, digits, unit, _) in COLUMNS.items()}
+    paired[f"{a} - {b}"] = {
+        col: paired_text(d[metric], scale=scale, digits=digits, unit=unit)
+        for col, (metric, scale, digits, unit, _) in COLUMNS.items()
+    }
 paired_table = pd.DataFrame(paired)
 paired_table.index.name = "paired difference"
 display(paired_table)
@@ -279,16 +355,30 @@ display(paired_table)
 pooled = {m: torch.cat([parts[s, m]["test"] for s in SEEDS]) for m in METHODS}
 y_pooled = torch.cat([y_test] * len(SEEDS))
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-plot_reliability({m: reliability_diagram(pooled[m], y_pooled, NUM_BINS, "equal_mass")
-                  for m in METHODS}, style="gap", ax=axes[0],
-                 title=f"{NUM_BINS} equal-mass bins")
-plot_reliability({m: reliability_diagram(pooled[m], y_pooled, NUM_BINS, "equal_width")
-                  for m in METHODS}, style="diagram", ax=axes[1],
-                 title=f"{NUM_BINS} equal-width bins")
+plot_reliability(
+    {
+        m: reliability_diagram(pooled[m], y_pooled, NUM_BINS, "equal_mass")
+        for m in METHODS
+    },
+    style="gap",
+    ax=axes[0],
+    title=f"{NUM_BINS} equal-mass bins",
+)
+plot_reliability(
+    {
+        m: reliability_diagram(pooled[m], y_pooled, NUM_BINS, "equal_width")
+        for m in METHODS
+    },
+    style="diagram",
+    ax=axes[1],
+    title=f"{NUM_BINS} equal-width bins",
+)
 axes[1].set(xlim=(0.3, 1.0), ylim=(0.3, 1.0))
 fig.tight_layout()
-glue("nb12_reliability", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb12_reliability", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb12_reliability
@@ -306,14 +396,20 @@ fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
 bins = np.linspace(0, np.log(10), 31)
 for ax, name in zip(axes, SETS, strict=True):
     for m in METHODS:
-        h = torch.cat([predictive_entropy(parts[s, m][name]) for s in SEEDS]).cpu().numpy()
+        h = (
+            torch.cat([predictive_entropy(parts[s, m][name]) for s in SEEDS])
+            .cpu()
+            .numpy()
+        )
         ax.hist(h, bins=bins, histtype="step", lw=1.4, density=True, label=m)
     ax.set(title=name, xlabel="predictive entropy (nats)", yscale="log")
 axes[0].set(ylabel="density (log scale)")
 axes[0].legend(fontsize="small")
 fig.tight_layout()
-glue("nb12_entropy", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb12_entropy", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb12_entropy
@@ -338,9 +434,14 @@ reference_nll = swag_nll_table()[["SGD", "SWA", "SWAG-Diag", "SWAG"]]
 reference_nll.index.name = "CIFAR-100 test NLL, Maddox et al. 2019 (theirs)"
 ours_nll = pd.DataFrame(
     [{m: per_seed.loc[m, "nll"].mean() for m in METHODS}],
-    index=pd.Index([f"{MODEL}, {len(SEEDS)} seeds"], name="MNIST-1D test NLL (ours, mean)"))
+    index=pd.Index(
+        [f"{MODEL}, {len(SEEDS)} seeds"], name="MNIST-1D test NLL (ours, mean)"
+    ),
+)
 display(reference_nll, ours_nll.round(3))
 ref = reference_nll.loc["VGG16"]
+
+# %% tags=["remove-input"]
 for m, tag in (("SGD", "sgd"), ("SWA", "swa"), ("SWAG-Diag", "diag"), ("SWAG", "swag")):
     glue_text(f"nb12_ref_vgg_{tag}", f"{ref[m]:.2f}")
 
@@ -350,6 +451,8 @@ for m, tag in (("SGD", "sgd"), ("SWA", "swa"), ("SWAG-Diag", "diag"), ("SWAG", "
 
 # %%
 TAGS = {"SGD": "sgd", "SWA": "swa", "SWAG-Diag": "diag", "SWAG": "swag"}
+
+# %% tags=["remove-input"]
 glue_text("nb12_n_seeds", str(len(SEEDS)))
 glue_text("nb12_samples", str(NUM_BMA_SAMPLES))
 glue_text("nb12_rank", str(SWAG_RANK))
@@ -357,13 +460,17 @@ glue_text("nb12_n_collected", str(min(n_collected.values())))
 glue_text("nb12_train_s", f"{train_time_recorded:.0f}")
 glue_text("nb12_sample_s", f"{sample_seconds:.0f}")
 glue_text("nb12_n_test", str(n_test))
-glue_text("nb12_sgd_errors", f"{n_test * (1 - per_seed.loc['SGD', 'accuracy'].mean()):.0f}")
+glue_text(
+    "nb12_sgd_errors", f"{n_test * (1 - per_seed.loc['SGD', 'accuracy'].mean()):.0f}"
+)
 for m, tag in TAGS.items():
     for col, (*_, short) in COLUMNS.items():
         glue_text(f"nb12_{tag}_{short}", summary.loc[m, col])
 for a, b in COMPARISONS:
     for col, (*_, short) in COLUMNS.items():
-        glue_text(f"nb12_d_{TAGS[a]}_{TAGS[b]}_{short}", paired_table.loc[col, f"{a} - {b}"])
+        glue_text(
+            f"nb12_d_{TAGS[a]}_{TAGS[b]}_{short}", paired_table.loc[col, f"{a} - {b}"]
+        )
 
 # %% [markdown]
 # ## Conclusion

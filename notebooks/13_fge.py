@@ -21,7 +21,7 @@
 # of one model. Its Table 1 puts FGE beside SGD and SWA at the same budget. At laptop scale, with
 # enough seeds to tell: is FGE better than SWA, and how close are SWA's predictions to FGE's?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/13_fge.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/13_fge.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): per seed (5 seeds) the SGD and SWA runs of
 # {doc}`03_results_table`, then two 46-epoch pretraining runs and two 14-epoch FGE runs, a
@@ -43,32 +43,47 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
 SEEDS = [0, 1, 2, 3, 4]
-EPOCHS = 60            # the budget E (notebooks 01 and 03)
-SWA_START = 45         # first averaged epoch of the SWA run
-SWA_LR = 0.05          # the SWA run's constant rate
-NUM_SAMPLES = 5000     # MNIST-1D samples (4/5 train, 1/5 test)
+EPOCHS = 60  # the budget E (notebooks 01 and 03)
+SWA_START = 45  # first averaged epoch of the SWA run
+SWA_LR = 0.05  # the SWA run's constant rate
+NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
 MODEL = "mlp"
-FGE_CYCLE = 2          # epochs per FGE cycle (the reference's CIFAR recipes: 2)
-FGE_LR_1 = 0.05        # rate at the ends of a cycle: SWA_LR, the rate of the starting iterate
-FGE_LR_2 = 0.01        # rate at the middle, where snapshots are taken (lr_1 / 5, as the reference)
-GRID_POINTS = 15       # plane grid per axis (Garipov et al.: 21)
-GRID_MARGIN = 0.2      # the grid spans -margin .. 1 + margin in units of dx, dy
-PLANE_SEED = 0         # whose snapshots span the plane
-CIFAR = False          # also run FGE on CIFAR with the reference recipe (paper profile)
+FGE_CYCLE = 2  # epochs per FGE cycle (the reference's CIFAR recipes: 2)
+FGE_LR_1 = 0.05  # rate at the ends of a cycle: SWA_LR, the rate of the starting iterate
+FGE_LR_2 = (
+    0.01  # rate at the middle, where snapshots are taken (lr_1 / 5, as the reference)
+)
+GRID_POINTS = 15  # plane grid per axis (Garipov et al.: 21)
+GRID_MARGIN = 0.2  # the grid spans -margin .. 1 + margin in units of dx, dy
+PLANE_SEED = 0  # whose snapshots span the plane
+CIFAR = False  # also run FGE on CIFAR with the reference recipe (paper profile)
 CIFAR_DATASET = "cifar100"
-CIFAR_MODELS = ["vgg16", "preresnet164", "wrn28_10"]  # names of swa_lib.training.fge.FGE_RECIPES
+CIFAR_MODELS = [
+    "vgg16",
+    "preresnet164",
+    "wrn28_10",
+]  # names of swa_lib.training.fge.FGE_RECIPES
 CIFAR_SEEDS = [0]
-DOWNLOAD = False       # fetch CIFAR with torchvision if missing (needs internet)
-CIFAR_FAKE = False     # smoke test: a tiny fake CIFAR; its numbers mean nothing
-CIFAR_NUM_SAMPLES = None   # fake CIFAR: its size
+DOWNLOAD = False  # fetch CIFAR with torchvision if missing (needs internet)
+CIFAR_FAKE = False  # smoke test: a tiny fake CIFAR; its numbers mean nothing
+CIFAR_NUM_SAMPLES = None  # fake CIFAR: its size
 CIFAR_BUDGET_EPOCHS = None  # None: the recipes' epochs; an int shrinks them (smoke)
-CIFAR_SWA_START = None     # None: the recipe's; smoke: small enough to leave FGE an epoch
-CIFAR_OVERRIDES = {}       # extra TrainConfig fields for every CIFAR run
+CIFAR_SWA_START = None  # None: the recipe's; smoke: small enough to leave FGE an epoch
+CIFAR_OVERRIDES = {}  # extra TrainConfig fields for every CIFAR run
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -85,7 +100,12 @@ import torch
 from IPython.display import display
 
 from swa_lib.data import CIFAR_FOLDERS, iterate_batches, load_dataset
-from swa_lib.landscape import evaluate_plane, get_flat_params, plane_basis, plane_coordinates
+from swa_lib.landscape import (
+    evaluate_plane,
+    get_flat_params,
+    plane_basis,
+    plane_coordinates,
+)
 from swa_lib.landscape.summary import evaluate_at
 from swa_lib.metrics import accuracy, nll
 from swa_lib.plotting import plot_plane
@@ -113,7 +133,9 @@ from swa_lib.training.fge import (
 from swa_lib.training.presets import PAPER_RECIPES, laptop_mnist1d, paper_cifar
 
 torch.set_num_threads(1)
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm without ipywidgets
+warnings.filterwarnings(
+    "ignore", message="IProgress not found"
+)  # tqdm without ipywidgets
 T_START, CPU_START = time.perf_counter(), time.process_time()
 
 # %% [markdown]
@@ -169,8 +191,15 @@ T_START, CPU_START = time.perf_counter(), time.process_time()
 
 # %%
 device = resolve_device(DEVICE)
-base = laptop_mnist1d(MODEL, epochs=EPOCHS, swa_start=SWA_START, swa_lr=SWA_LR,
-                      num_samples=NUM_SAMPLES, data_root=DATA_DIR, device=DEVICE)  # = notebook 01
+base = laptop_mnist1d(
+    MODEL,
+    epochs=EPOCHS,
+    swa_start=SWA_START,
+    swa_lr=SWA_LR,
+    num_samples=NUM_SAMPLES,
+    data_root=DATA_DIR,
+    device=DEVICE,
+)  # = notebook 01
 PRE_EPOCHS = SWA_START + 1
 FGE_EPOCHS = EPOCHS - PRE_EPOCHS
 
@@ -178,51 +207,96 @@ FGE_EPOCHS = EPOCHS - PRE_EPOCHS
 def fge_config(seed: int, start: str) -> FGEConfig:
     """FGE for ``seed`` from the SWA run's iterate (``start="swa_run"``) or from a converged SGD
     run of ``PRE_EPOCHS`` epochs (``"sgd_run"``); both spend the rest of the budget on FGE."""
-    pre = TrainConfig(**{**base, "epochs": PRE_EPOCHS, "eval_every": None}, seed=seed,
-                      swa=start == "swa_run")
-    return FGEConfig(pre, which="sgd", epochs=FGE_EPOCHS, cycle=FGE_CYCLE, lr_1=FGE_LR_1,
-                     lr_2=FGE_LR_2)
+    pre = TrainConfig(
+        **{**base, "epochs": PRE_EPOCHS, "eval_every": None},
+        seed=seed,
+        swa=start == "swa_run",
+    )
+    return FGEConfig(
+        pre,
+        which="sgd",
+        epochs=FGE_EPOCHS,
+        cycle=FGE_CYCLE,
+        lr_1=FGE_LR_1,
+        lr_2=FGE_LR_2,
+    )
 
 
 pairs = {p.seed: p for p in sgd_and_swa(base, SEEDS, RUNS_DIR)}  # notebooks 01 and 03
-fges = {(s, start): run_fge(fge_config(s, start), RUNS_DIR)
-        for s in SEEDS for start in ("swa_run", "sgd_run")}
-n_cached = sum(p.sgd.cached + p.swa.cached for p in pairs.values()) + \
-    sum(f.cached for f in fges.values())
+fges = {
+    (s, start): run_fge(fge_config(s, start), RUNS_DIR)
+    for s in SEEDS
+    for start in ("swa_run", "sgd_run")
+}
+n_cached = sum(p.sgd.cached + p.swa.cached for p in pairs.values()) + sum(
+    f.cached for f in fges.values()
+)
 main = {s: fges[s, "swa_run"] for s in SEEDS}
 K = main[SEEDS[0]].final["n_snapshots"]
 budgets = {f.final["budget_epochs"] for f in fges.values()}
 assert budgets == {EPOCHS}, budgets
-print(f"{2 * len(pairs)} SGD/SWA runs and {len(fges)} FGE runs (each with its pretraining run); "
-      f"{n_cached} of them from the cache. FGE: {PRE_EPOCHS} + {FGE_EPOCHS} epochs, {K} snapshots "
-      f"(after FGE epochs {main[SEEDS[0]].final['snapshot_epochs']})")
+print(
+    f"{2 * len(pairs)} SGD/SWA runs and {len(fges)} FGE runs (each with its pretraining run); "
+    f"{n_cached} of them from the cache. FGE: {PRE_EPOCHS} + {FGE_EPOCHS} epochs, {K} snapshots "
+    f"(after FGE epochs {main[SEEDS[0]].final['snapshot_epochs']})"
+)
 
 # %%
 cfg0, m0 = main[SEEDS[0]].config, main[SEEDS[0]].metrics
 iters = -(-main[SEEDS[0]].final["n_train"] // cfg0.batch_size)
 steps = np.arange(FGE_EPOCHS * iters) / iters
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.6))
-ax0.plot(PRE_EPOCHS + steps, [fge_lr(e, lr_1=FGE_LR_1, lr_2=FGE_LR_2, cycle=FGE_CYCLE)
-                              for e in steps], color="C2", label="FGE (per step)")
+ax0.plot(
+    PRE_EPOCHS + steps,
+    [fge_lr(e, lr_1=FGE_LR_1, lr_2=FGE_LR_2, cycle=FGE_CYCLE) for e in steps],
+    color="C2",
+    label="FGE (per step)",
+)
 ax0.axhline(SWA_LR, color="C3", ls="--", label="SWA run (constant)")
-ax0.plot(PRE_EPOCHS + m0.loc[m0.snapshot, "epoch"], [FGE_LR_2] * K, "kv", label="snapshot")
-ax0.set(xlabel="epoch of the budget", ylabel="learning rate", ylim=(0, 1.45 * FGE_LR_1),
-        title="the last epochs of the budget")
+ax0.plot(
+    PRE_EPOCHS + m0.loc[m0.snapshot, "epoch"], [FGE_LR_2] * K, "kv", label="snapshot"
+)
+ax0.set(
+    xlabel="epoch of the budget",
+    ylabel="learning rate",
+    ylim=(0, 1.45 * FGE_LR_1),
+    title="the last epochs of the budget",
+)
 ax0.legend(fontsize=8, loc="upper right", ncol=3)
 snap_rows = m0[m0.snapshot]
-ax1.plot(PRE_EPOCHS + snap_rows.epoch, 100 * (1 - snap_rows.snap_test_accuracy), "o-",
-         color="C0", label="one snapshot")
-ax1.plot(PRE_EPOCHS + snap_rows.epoch, 100 * (1 - snap_rows.ens_test_accuracy), "s-",
-         color="C2", label="FGE ensemble so far")
-ax1.axhline(100 * (1 - pairs[SEEDS[0]].swa.final["swa_test_accuracy"]), color="C3", ls="--",
-            label="SWA run (final)")
-ax1.axhline(100 * (1 - pairs[SEEDS[0]].sgd.final["sgd_test_accuracy"]), color="grey", ls=":",
-            label="SGD (final)")
+ax1.plot(
+    PRE_EPOCHS + snap_rows.epoch,
+    100 * (1 - snap_rows.snap_test_accuracy),
+    "o-",
+    color="C0",
+    label="one snapshot",
+)
+ax1.plot(
+    PRE_EPOCHS + snap_rows.epoch,
+    100 * (1 - snap_rows.ens_test_accuracy),
+    "s-",
+    color="C2",
+    label="FGE ensemble so far",
+)
+ax1.axhline(
+    100 * (1 - pairs[SEEDS[0]].swa.final["swa_test_accuracy"]),
+    color="C3",
+    ls="--",
+    label="SWA run (final)",
+)
+ax1.axhline(
+    100 * (1 - pairs[SEEDS[0]].sgd.final["sgd_test_accuracy"]),
+    color="grey",
+    ls=":",
+    label="SGD (final)",
+)
 ax1.set(xlabel="epoch of the budget", ylabel="test error (%)", title=f"seed {SEEDS[0]}")
 ax1.legend(fontsize=8)
 fig.tight_layout()
-glue("nb13_schedule", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb13_schedule", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb13_schedule
@@ -247,26 +321,53 @@ rows = []
 for s in SEEDS:
     p, f, g = pairs[s], main[s], fges[s, "sgd_run"]
     rows += [
-        dict(seed=s, method="SGD", acc=p.sgd.final["sgd_test_accuracy"],
-             nll=p.sgd.final["sgd_test_nll"], models=1),
-        dict(seed=s, method="SWA", acc=p.swa.final["swa_test_accuracy"],
-             nll=p.swa.final["swa_test_nll"], models=1),
-        dict(seed=s, method="FGE", acc=f.final["fge_test_accuracy"],
-             nll=f.final["fge_test_nll"], models=f.final["n_snapshots"]),
-        dict(seed=s, method="SWA of the FGE snapshots", acc=f.final["swa_test_accuracy"],
-             nll=f.final["swa_test_nll"], models=1),
-        dict(seed=s, method="FGE from converged SGD", acc=g.final["fge_test_accuracy"],
-             nll=g.final["fge_test_nll"], models=g.final["n_snapshots"]),
+        dict(
+            seed=s,
+            method="SGD",
+            acc=p.sgd.final["sgd_test_accuracy"],
+            nll=p.sgd.final["sgd_test_nll"],
+            models=1,
+        ),
+        dict(
+            seed=s,
+            method="SWA",
+            acc=p.swa.final["swa_test_accuracy"],
+            nll=p.swa.final["swa_test_nll"],
+            models=1,
+        ),
+        dict(
+            seed=s,
+            method="FGE",
+            acc=f.final["fge_test_accuracy"],
+            nll=f.final["fge_test_nll"],
+            models=f.final["n_snapshots"],
+        ),
+        dict(
+            seed=s,
+            method="SWA of the FGE snapshots",
+            acc=f.final["swa_test_accuracy"],
+            nll=f.final["swa_test_nll"],
+            models=1,
+        ),
+        dict(
+            seed=s,
+            method="FGE from converged SGD",
+            acc=g.final["fge_test_accuracy"],
+            nll=g.final["fge_test_nll"],
+            models=g.final["n_snapshots"],
+        ),
     ]
 res = pd.DataFrame(rows)
 METHODS = list(dict.fromkeys(res.method))
 by = res.groupby("method", sort=False)
-table = pd.DataFrame({
-    "test accuracy (%)": by["acc"].agg(pct_mean_std),
-    "test NLL": by["nll"].agg(lambda x: mean_std_text(x, 3)),
-    "models at test time": by["models"].first(),
-    "budget (epochs)": EPOCHS,
-}).loc[METHODS]
+table = pd.DataFrame(
+    {
+        "test accuracy (%)": by["acc"].agg(pct_mean_std),
+        "test NLL": by["nll"].agg(lambda x: mean_std_text(x, 3)),
+        "models at test time": by["models"].first(),
+        "budget (epochs)": EPOCHS,
+    }
+).loc[METHODS]
 table.index.name = f"MNIST-1D {MODEL}, {len(SEEDS)} seeds"
 display(table)
 
@@ -277,26 +378,38 @@ display(table)
 
 # %%
 wide = res.pivot(index="seed", columns="method", values=["acc", "nll"])
-COMPARE = [("FGE", "SGD"), ("FGE", "SWA"), ("SWA of the FGE snapshots", "SWA"),
-           ("FGE", "SWA of the FGE snapshots"), ("FGE", "FGE from converged SGD")]
+COMPARE = [
+    ("FGE", "SGD"),
+    ("FGE", "SWA"),
+    ("SWA of the FGE snapshots", "SWA"),
+    ("FGE", "SWA of the FGE snapshots"),
+    ("FGE", "FGE from converged SGD"),
+]
 WHO = ["FGE", "FGE", "the snapshots' SWA", "FGE", "the start on the SWA trajectory"]
 diff_rows = []
 for (a, b), who in zip(COMPARE, WHO):
     d_acc, d_nll = wide["acc", a] - wide["acc", b], wide["nll", a] - wide["nll", b]
-    diff_rows.append({
-        "comparison": f"{a} - {b}",
-        "accuracy (points)": paired_text(d_acc),
-        "NLL": paired_text(d_nll, scale=1.0, digits=3, unit=" nats"),
-        "accuracy verdict": verdict(d_acc, better="higher", who=who),
-        "NLL verdict": verdict(d_nll, better="lower", who=who),
-        "first more accurate (seeds)": f"{int((d_acc > 0).sum())}/{len(d_acc)}",
-    })
+    diff_rows.append(
+        {
+            "comparison": f"{a} - {b}",
+            "accuracy (points)": paired_text(d_acc),
+            "NLL": paired_text(d_nll, scale=1.0, digits=3, unit=" nats"),
+            "accuracy verdict": verdict(d_acc, better="higher", who=who),
+            "NLL verdict": verdict(d_nll, better="lower", who=who),
+            "first more accurate (seeds)": f"{int((d_acc > 0).sum())}/{len(d_acc)}",
+        }
+    )
 diffs = pd.DataFrame(diff_rows).set_index("comparison")
 display(diffs)
 
 # %%
-KEYS = {"SGD": "sgd", "SWA": "swa", "FGE": "fge", "SWA of the FGE snapshots": "snapswa",
-        "FGE from converged SGD": "fge_sgdstart"}
+KEYS = {
+    "SGD": "sgd",
+    "SWA": "swa",
+    "FGE": "fge",
+    "SWA of the FGE snapshots": "snapswa",
+    "FGE from converged SGD": "fge_sgdstart",
+}
 for method, key in KEYS.items():
     glue_text(f"nb13_{key}_acc", pct_mean_std(by["acc"].get_group(method)))
     glue_text(f"nb13_{key}_nll", mean_std_text(by["nll"].get_group(method), 3))
@@ -309,7 +422,9 @@ for key, (a, b) in zip(DIFF_KEYS, COMPARE):
     glue_text(f"nb13_{key}_nll_verdict", r["NLL verdict"])
 
 
-def plainly(diffs_: pd.Series, better: str, what: str, a: str = "FGE", b: str = "SWA") -> str:
+def plainly(
+    diffs_: pd.Series, better: str, what: str, a: str = "FGE", b: str = "SWA"
+) -> str:
     """Who beats whom in ``what``, in words, from the paired interval of ``a - b``."""
     v = verdict(diffs_, better=better, who=a)
     if v.endswith(f"in favour of {a}"):
@@ -321,18 +436,27 @@ def plainly(diffs_: pd.Series, better: str, what: str, a: str = "FGE", b: str = 
     return f"neither {a} nor {b} is ahead in {what} (the interval includes zero)"
 
 
-for metric, better, what in (("acc", "higher", "test accuracy"), ("nll", "lower", "test NLL")):
-    glue_text(f"nb13_plain_{metric}", plainly(wide[metric, "FGE"] - wide[metric, "SWA"], better,
-                                              what))
-    glue_text(f"nb13_plain_sgd_{metric}", plainly(wide[metric, "FGE"] - wide[metric, "SGD"],
-                                                  better, what, b="SGD"))
+_ = glue("nb13_diffs", diffs, display=False)
+
+# %% tags=["remove-input"]
+for metric, better, what in (
+    ("acc", "higher", "test accuracy"),
+    ("nll", "lower", "test NLL"),
+):
+    glue_text(
+        f"nb13_plain_{metric}",
+        plainly(wide[metric, "FGE"] - wide[metric, "SWA"], better, what),
+    )
+    glue_text(
+        f"nb13_plain_sgd_{metric}",
+        plainly(wide[metric, "FGE"] - wide[metric, "SGD"], better, what, b="SGD"),
+    )
 glue_text("nb13_n_seeds", str(len(SEEDS)))
 glue_text("nb13_k", f"{K} snapshots")
 glue_text("nb13_budget", f"{EPOCHS} epochs")
 glue_text("nb13_split", f"{PRE_EPOCHS} + {FGE_EPOCHS} epochs")
 glue_text("nb13_n_test", f"{main[SEEDS[0]].final['n_test']} test signals")
 glue("nb13_table", table, display=False)
-_ = glue("nb13_diffs", diffs, display=False)
 
 
 # %% [markdown]
@@ -353,21 +477,34 @@ PUBLISHED_FGE = {  # README of timgaripov/dnn-mode-connectivity, lines 251-256: 
     "preresnet164": {"Ind": (78.4, 0.1), "FGE": (80.3, 0.2)},
     "wrn28_10": {"Ind": (80.8, 0.3), "FGE": (82.3, 0.2)},
 }
-swa_pub = swa_readme_table("cifar100")          # the SWA README, as notebooks 03 and 11 show it
+swa_pub = swa_readme_table("cifar100")  # the SWA README, as notebooks 03 and 11 show it
 swa_pub_num = swa_readme_table("cifar100", text=False)
-published = pd.DataFrame({
-    MODEL_LABELS[m]: {"FGE, 1 budget": "{:.1f} ± {:.1f}".format(*v["FGE"]),
-                      "Ind, 1 budget": "{:.1f} ± {:.1f}".format(*v["Ind"]),
-                      "SGD (SWA README; budget)":
-                          f"{swa_pub.loc[m, 'SGD']} ({PAPER_RECIPES[m]['budget']})",
-                      "SWA 1 (SWA README)": swa_pub.loc[m, "SWA 1"]}
-    for m, v in PUBLISHED_FGE.items()}).T
+published = pd.DataFrame(
+    {
+        MODEL_LABELS[m]: {
+            "FGE, 1 budget": "{:.1f} ± {:.1f}".format(*v["FGE"]),
+            "Ind, 1 budget": "{:.1f} ± {:.1f}".format(*v["Ind"]),
+            "SGD (SWA README; budget)": f"{swa_pub.loc[m, 'SGD']} ({PAPER_RECIPES[m]['budget']})",
+            "SWA 1 (SWA README)": swa_pub.loc[m, "SWA 1"],
+        }
+        for m, v in PUBLISHED_FGE.items()
+    }
+).T
 published.index.name = "CIFAR-100, published"
-fge_minus_swa = [v["FGE"][0] - swa_pub_num.loc[m, "SWA 1"] for m, v in PUBLISHED_FGE.items()]
-glue_text("nb13_pub_fge_swa", f"{min(fge_minus_swa):+.2f} to {max(fge_minus_swa):+.2f} points")
-display(published.style.set_caption(
-    "Published by Garipov et al. (README of timgaripov/dnn-mode-connectivity) and Izmailov et "
-    "al. (README of timgaripov/swa): CIFAR-100 test accuracy (%). Not computed in this book."))
+fge_minus_swa = [
+    v["FGE"][0] - swa_pub_num.loc[m, "SWA 1"] for m, v in PUBLISHED_FGE.items()
+]
+display(
+    published.style.set_caption(
+        "Published by Garipov et al. (README of timgaripov/dnn-mode-connectivity) and Izmailov et "
+        "al. (README of timgaripov/swa): CIFAR-100 test accuracy (%). Not computed in this book."
+    )
+)
+
+# %% tags=["remove-input"]
+glue_text(
+    "nb13_pub_fge_swa", f"{min(fge_minus_swa):+.2f} to {max(fge_minus_swa):+.2f} points"
+)
 
 # %% [markdown]
 # ## Figure 1, left: the plane through three FGE snapshots
@@ -385,7 +522,9 @@ plane_fge = main[PLANE_SEED]
 snaps = plane_fge.load_snapshots(device)
 w_all = torch.stack([get_flat_params(m) for m in snaps])
 picks = sorted({0, (len(snaps) - 1) // 2, len(snaps) - 1})
-assert len(picks) == 3, "the plane needs three distinct snapshots (FGE_EPOCHS >= 3 cycles)"
+assert len(picks) == 3, (
+    "the plane needs three distinct snapshots (FGE_EPOCHS >= 3 cycles)"
+)
 w1, w2, w3 = (w_all[i] for i in picks)
 u, v, dx, dy = plane_basis(w1, w2, w3)
 w_mean3 = (w1 + w2 + w3) / 3
@@ -397,15 +536,23 @@ off_plane = float((w_swa - w_swa_proj).norm())
 mean3_xy = plane_coordinates(w_mean3, w1, u, v)
 mean3_off = float((w_mean3 - (w1 + mean3_xy[0] * u + mean3_xy[1] * v)).norm())
 snap_epochs = [PRE_EPOCHS + e for e in plane_fge.final["snapshot_epochs"]]
-coords = {f"$w_{k}$": plane_coordinates(w, w1, u, v) for k, w in enumerate((w1, w2, w3), 1)}
-print(f"dx = {dx:.3f}, dy = {dy:.3f}; SWA of all {K} snapshots at ({swa_xy[0]:.3f}, "
-      f"{swa_xy[1]:.3f}), {off_plane:.3f} from the plane (|w| = {float(w_swa.norm()):.1f}); "
-      f"mean of the three: {mean3_off:.1e} from the plane")
+coords = {
+    f"$w_{k}$": plane_coordinates(w, w1, u, v) for k, w in enumerate((w1, w2, w3), 1)
+}
+print(
+    f"dx = {dx:.3f}, dy = {dy:.3f}; SWA of all {K} snapshots at ({swa_xy[0]:.3f}, "
+    f"{swa_xy[1]:.3f}), {off_plane:.3f} from the plane (|w| = {float(w_swa.norm()):.1f}); "
+    f"mean of the three: {mean3_off:.1e} from the plane"
+)
 
 ds0 = plane_fge.dataset(device=device)
-options = dict(data=ds0, metrics=("train_loss", "test_error", "test_nll"),
-               weight_decay=cfg0.weight_decay, bn_recompute=True,
-               cache=Path(RUNS_DIR) / "landscapes")
+options = dict(
+    data=ds0,
+    metrics=("train_loss", "test_error", "test_nll"),
+    weight_decay=cfg0.weight_decay,
+    bn_recompute=True,
+    cache=Path(RUNS_DIR) / "landscapes",
+)
 ticks = np.linspace(-GRID_MARGIN, 1 + GRID_MARGIN, GRID_POINTS)
 surface = evaluate_plane(snaps[0], w1, u, v, ticks * dx, ticks * dy, **options)
 print(f"{GRID_POINTS}x{GRID_POINTS} grid: {surface.evaluated} points evaluated now")
@@ -413,18 +560,33 @@ print(f"{GRID_POINTS}x{GRID_POINTS} grid: {surface.evaluated} points evaluated n
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
 for ax, metric in zip(axes, ("test_error", "train_loss")):
-    plot_plane(surface, metric, points=coords, ax=ax, xlabel="$a$ (L2, along $u$)",
-               ylabel="$b$ (L2, along $v$)")
+    plot_plane(
+        surface,
+        metric,
+        points=coords,
+        ax=ax,
+        xlabel="$a$ (L2, along $u$)",
+        ylabel="$b$ (L2, along $v$)",
+    )
     # the two averages lie close together: marked here with labels on opposite sides
-    for (px, py), label, marker, offset in ((mean3_xy, "mean of $w_1, w_2, w_3$", "s", (6, -14)),
-                                             (swa_xy, f"SWA of all {K} (projected)", "*",
-                                              (6, 6))):
+    for (px, py), label, marker, offset in (
+        (mean3_xy, "mean of $w_1, w_2, w_3$", "s", (6, -14)),
+        (swa_xy, f"SWA of all {K} (projected)", "*", (6, 6)),
+    ):
         ax.scatter([px], [py], s=90, c="k", marker=marker, zorder=3, edgecolors="white")
-        ax.annotate(label, (px, py), xytext=offset, textcoords="offset points", fontsize=10,
-                    zorder=4)
+        ax.annotate(
+            label,
+            (px, py),
+            xytext=offset,
+            textcoords="offset points",
+            fontsize=10,
+            zorder=4,
+        )
 fig.tight_layout()
-glue("nb13_plane", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb13_plane", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb13_plane
@@ -449,27 +611,47 @@ at["test error (%)"] *= 100
 test_batches = list(iterate_batches(ds0.x_test, ds0.y_test, 1000, shuffle=False))
 ens3 = predict_ensemble([snaps[i] for i in picks], test_batches)
 ensK = predict_ensemble(snaps, test_batches)
-at.loc["FGE ensemble of w1..w3"] = [np.nan, 100 * (1 - accuracy(ens3, ds0.y_test)),
-                                    nll(ens3, ds0.y_test)]
-at.loc[f"FGE ensemble of all {K}"] = [np.nan, 100 * (1 - accuracy(ensK, ds0.y_test)),
-                                      nll(ensK, ds0.y_test)]
+at.loc["FGE ensemble of w1..w3"] = [
+    np.nan,
+    100 * (1 - accuracy(ens3, ds0.y_test)),
+    nll(ens3, ds0.y_test),
+]
+at.loc[f"FGE ensemble of all {K}"] = [
+    np.nan,
+    100 * (1 - accuracy(ensK, ds0.y_test)),
+    nll(ensK, ds0.y_test),
+]
 at.insert(0, "epoch", [str(snap_epochs[i]) for i in picks] + [""] * 5)
-display(at.style.format({"train loss": "{:.4f}", "test error (%)": "{:.1f}",
-                         "test NLL": "{:.4f}"}, na_rep="--"))
+display(
+    at.style.format(
+        {"train loss": "{:.4f}", "test error (%)": "{:.1f}", "test NLL": "{:.4f}"},
+        na_rep="--",
+    )
+)
 iter_err = at.iloc[:3]["test error (%)"]
+
+# %% tags=["remove-input"]
 glue_number("nb13_off_plane", off_plane)
 glue_number("nb13_w_norm", float(w_swa.norm()))
 glue_number("nb13_dx", dx)
 glue_number("nb13_dy", dy)
-glue_text("nb13_plane_epochs", ", ".join(str(snap_epochs[i]) for i in picks[:2]) +
-          f" and {snap_epochs[picks[2]]}")
-for key, name in (("mean3", "mean of w1..w3"), ("swa_all", f"SWA of all {K}"),
-                  ("ens3", "FGE ensemble of w1..w3"), ("ensk", f"FGE ensemble of all {K}")):
+glue_text(
+    "nb13_plane_epochs",
+    ", ".join(str(snap_epochs[i]) for i in picks[:2]) + f" and {snap_epochs[picks[2]]}",
+)
+for key, name in (
+    ("mean3", "mean of w1..w3"),
+    ("swa_all", f"SWA of all {K}"),
+    ("ens3", "FGE ensemble of w1..w3"),
+    ("ensk", f"FGE ensemble of all {K}"),
+):
     glue_number(f"nb13_plane_{key}_err", at.loc[name, "test error (%)"])
 glue_text("nb13_plane_iter_err", f"{iter_err.min():.1f} to {iter_err.max():.1f} %")
-glue_text("nb13_plane_mean3_lower",
-          f"{int((at.loc['mean of w1..w3', 'train loss'] < at.iloc[:3]['train loss']).sum())} "
-          f"of the 3")
+glue_text(
+    "nb13_plane_mean3_lower",
+    f"{int((at.loc['mean of w1..w3', 'train loss'] < at.iloc[:3]['train loss']).sum())} "
+    f"of the 3",
+)
 
 # %% [markdown]
 # ## Section 3.5 measured: SWA's predictions against the ensemble's
@@ -483,6 +665,7 @@ glue_text("nb13_plane_mean3_lower",
 # `swa_lib.training.fge.compare_predictions`. If SWA approximates the ensemble, its KL should be
 # far below a single snapshot's and its agreement far above.
 
+
 # %%
 def closeness(fge, fixed: dict, ks) -> pd.DataFrame:
     """FGE_k against the SWA of its k snapshots, its k-th snapshot and ``fixed`` models: KL,
@@ -495,60 +678,124 @@ def closeness(fge, fixed: dict, ks) -> pd.DataFrame:
     rows = []
     for k in ks:
         ens = predict_ensemble(snaps[:k], batches)
-        swa_k = average_models(snaps[:k], iterate_batches(ds.x_train, ds.y_train,
-                                                          fge.config.batch_size, shuffle=False))
-        others = {"SWA of the same snapshots": predict_ensemble([swa_k], batches),
-                  "one snapshot (the k-th)": predict_ensemble([snaps[k - 1]], batches),
-                  **fixed_probs}
-        rows.append(dict(k=k, who="FGE ensemble", kl=0.0, agreement=1.0,
-                         accuracy=accuracy(ens, y), nll=nll(ens, y)))
+        swa_k = average_models(
+            snaps[:k],
+            iterate_batches(
+                ds.x_train, ds.y_train, fge.config.batch_size, shuffle=False
+            ),
+        )
+        others = {
+            "SWA of the same snapshots": predict_ensemble([swa_k], batches),
+            "one snapshot (the k-th)": predict_ensemble([snaps[k - 1]], batches),
+            **fixed_probs,
+        }
+        rows.append(
+            dict(
+                k=k,
+                who="FGE ensemble",
+                kl=0.0,
+                agreement=1.0,
+                accuracy=accuracy(ens, y),
+                nll=nll(ens, y),
+            )
+        )
         for who, p in others.items():
-            rows.append(dict(k=k, who=who, **compare_predictions(ens, p),
-                             accuracy=accuracy(p, y), nll=nll(p, y)))
+            rows.append(
+                dict(
+                    k=k,
+                    who=who,
+                    **compare_predictions(ens, p),
+                    accuracy=accuracy(p, y),
+                    nll=nll(p, y),
+                )
+            )
     return pd.DataFrame(rows)
 
 
-close = pd.concat([
-    closeness(main[s], {"SGD": pairs[s].sgd.load_model("sgd", device),
-                        "SWA run": pairs[s].swa.load_model("swa", device)},
-              range(1, K + 1)).assign(seed=s)
-    for s in SEEDS], ignore_index=True)
+close = pd.concat(
+    [
+        closeness(
+            main[s],
+            {
+                "SGD": pairs[s].sgd.load_model("sgd", device),
+                "SWA run": pairs[s].swa.load_model("swa", device),
+            },
+            range(1, K + 1),
+        ).assign(seed=s)
+        for s in SEEDS
+    ],
+    ignore_index=True,
+)
 at_k = close[close.k == K]
 summary = at_k.groupby("who", sort=False).agg(
     kl=("kl", lambda x: mean_std_text(x, 4)),
     agreement=("agreement", lambda x: pct_mean_std(x)),
     accuracy=("accuracy", lambda x: pct_mean_std(x)),
-    nll=("nll", lambda x: mean_std_text(x, 3)))
-summary.columns = [f"KL(FGE_{K} || model), nats", "agreement with FGE (%)",
-                   "test accuracy (%)", "test NLL"]
+    nll=("nll", lambda x: mean_std_text(x, 3)),
+)
+summary.columns = [
+    f"KL(FGE_{K} || model), nats",
+    "agreement with FGE (%)",
+    "test accuracy (%)",
+    "test NLL",
+]
 summary.index.name = f"k = K = {K}, {len(SEEDS)} seeds"
 display(summary)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-STYLE = {"FGE ensemble": ("C2", "s"), "SWA of the same snapshots": ("C3", "o"),
-         "one snapshot (the k-th)": ("C0", "^"), "SGD": ("grey", "x"), "SWA run": ("C1", "d")}
-mean_by_k = close.groupby(["who", "k"], sort=False)[["kl", "agreement", "accuracy", "nll"]]
+STYLE = {
+    "FGE ensemble": ("C2", "s"),
+    "SWA of the same snapshots": ("C3", "o"),
+    "one snapshot (the k-th)": ("C0", "^"),
+    "SGD": ("grey", "x"),
+    "SWA run": ("C1", "d"),
+}
+mean_by_k = close.groupby(["who", "k"], sort=False)[
+    ["kl", "agreement", "accuracy", "nll"]
+]
 means, stds = mean_by_k.mean(), mean_by_k.std()
 for who, (color, marker) in STYLE.items():
     m, sd = means.loc[who], stds.loc[who]
-    for ax, col, scale in ((axes[0], "kl", 1), (axes[1], "agreement", 100),
-                           (axes[2], "accuracy", -100)):
+    for ax, col, scale in (
+        (axes[0], "kl", 1),
+        (axes[1], "agreement", 100),
+        (axes[2], "accuracy", -100),
+    ):
         if who == "FGE ensemble" and col != "accuracy":
             continue
-        keep = m.index >= (1 if col == "accuracy" else 2)  # k = 1: the snapshot is the ensemble
+        keep = m.index >= (
+            1 if col == "accuracy" else 2
+        )  # k = 1: the snapshot is the ensemble
         y = 100 + scale * m[col] if scale < 0 else scale * m[col]
-        ax.errorbar(m.index[keep], y[keep], yerr=abs(scale) * sd[col][keep], color=color,
-                    marker=marker, ms=4, capsize=2, label=who)
-axes[0].set(xlabel="k (snapshots in the ensemble)", ylabel="mean KL(FGE$_k$ || model) (nats)",
-            yscale="log", title="distance to the ensemble")
+        ax.errorbar(
+            m.index[keep],
+            y[keep],
+            yerr=abs(scale) * sd[col][keep],
+            color=color,
+            marker=marker,
+            ms=4,
+            capsize=2,
+            label=who,
+        )
+axes[0].set(
+    xlabel="k (snapshots in the ensemble)",
+    ylabel="mean KL(FGE$_k$ || model) (nats)",
+    yscale="log",
+    title="distance to the ensemble",
+)
 axes[1].set(xlabel="k", ylabel="top-1 agreement with FGE$_k$ (%)", title="agreement")
-axes[2].set(xlabel="k (snapshots averaged or ensembled)", ylabel="test error (%)",
-            title="test error")
+axes[2].set(
+    xlabel="k (snapshots averaged or ensembled)",
+    ylabel="test error (%)",
+    title="test error",
+)
 axes[2].legend(fontsize=7)
 fig.tight_layout()
-glue("nb13_closeness", fig, display=False)
 plt.close(fig)
+
+# %% tags=["remove-input"]
+glue("nb13_closeness", fig, display=False)
 
 # %% [markdown]
 # ```{glue:figure} nb13_closeness
@@ -565,32 +812,50 @@ plt.close(fig)
 # %%
 piv = at_k.pivot(index="seed", columns="who", values=["kl", "agreement"])
 kl_gap = piv["kl", "one snapshot (the k-th)"] - piv["kl", "SWA of the same snapshots"]
-agree_gap = piv["agreement", "SWA of the same snapshots"] - piv["agreement",
-                                                                "one snapshot (the k-th)"]
+agree_gap = (
+    piv["agreement", "SWA of the same snapshots"]
+    - piv["agreement", "one snapshot (the k-th)"]
+)
 ratio = piv["kl", "one snapshot (the k-th)"] / piv["kl", "SWA of the same snapshots"]
-for key, who in (("swa", "SWA of the same snapshots"), ("snap", "one snapshot (the k-th)"),
-                 ("sgd", "SGD"), ("swarun", "SWA run")):
+kl_v = verdict(kl_gap, better="higher", who="SWA")
+if kl_v.endswith("in favour of SWA") and verdict(agree_gap, who="SWA").endswith(
+    "of SWA"
+):
+    claim = (
+        "the paper's claim holds here: the weight average of the snapshots predicts "
+        "closer to their ensemble than one of the snapshots does"
+    )
+elif "one seed" in kl_v:
+    claim = "one seed cannot test the paper's claim"
+else:
+    claim = (
+        "the paper's claim is not borne out here: the weight average of the snapshots is "
+        "not measurably closer to their ensemble than one of the snapshots"
+    )
+run_gap = (
+    piv["kl", "SGD"] - piv["kl", "SWA run"]
+)  # > 0: the SWA run is closer to FGE than SGD
+print(
+    f"KL(FGE_K || SWA_K) is {ratio.min():.1f}-{ratio.max():.1f} times below KL(FGE_K || one "
+    f"snapshot); paired difference: {verdict(kl_gap, better='higher', who='SWA')}"
+)
+
+# %% tags=["remove-input"]
+for key, who in (
+    ("swa", "SWA of the same snapshots"),
+    ("snap", "one snapshot (the k-th)"),
+    ("sgd", "SGD"),
+    ("swarun", "SWA run"),
+):
     glue_text(f"nb13_kl_{key}", mean_std_text(piv["kl", who], 4) + " nats")
     glue_text(f"nb13_agree_{key}", pct_mean_std(piv["agreement", who]) + " %")
 glue_text("nb13_kl_ratio", f"{ratio.min():.1f} to {ratio.max():.1f} times")
 glue_text("nb13_kl_verdict", verdict(kl_gap, better="higher", who="SWA"))
 glue_text("nb13_agree_verdict", verdict(agree_gap, better="higher", who="SWA"))
 glue_text("nb13_agree_gap", paired_text(agree_gap))
-kl_v = verdict(kl_gap, better="higher", who="SWA")
-if kl_v.endswith("in favour of SWA") and verdict(agree_gap, who="SWA").endswith("of SWA"):
-    claim = ("the paper's claim holds here: the weight average of the snapshots predicts "
-             "closer to their ensemble than one of the snapshots does")
-elif "one seed" in kl_v:
-    claim = "one seed cannot test the paper's claim"
-else:
-    claim = ("the paper's claim is not borne out here: the weight average of the snapshots is "
-             "not measurably closer to their ensemble than one of the snapshots")
 glue_text("nb13_claim", claim)
-run_gap = piv["kl", "SGD"] - piv["kl", "SWA run"]  # > 0: the SWA run is closer to FGE than SGD
 glue_text("nb13_swarun_vs_sgd", paired_text(run_gap, scale=1.0, digits=4, unit=" nats"))
 glue_text("nb13_swarun_verdict", verdict(run_gap, better="higher", who="the SWA run"))
-print(f"KL(FGE_K || SWA_K) is {ratio.min():.1f}-{ratio.max():.1f} times below KL(FGE_K || one "
-      f"snapshot); paired difference: {verdict(kl_gap, better='higher', who='SWA')}")
 
 # %% [markdown]
 # ## CIFAR with the reference recipe (paper profile)
@@ -609,48 +874,72 @@ NAME = DATASET_LABELS[CIFAR_DATASET]
 data_root, cifar_runs = DATA_DIR, RUNS_DIR
 if CIFAR and CIFAR_FAKE:
     if CIFAR_NUM_SAMPLES is None:
-        raise ValueError("CIFAR_FAKE needs CIFAR_NUM_SAMPLES (the size of the fake set)")
+        raise ValueError(
+            "CIFAR_FAKE needs CIFAR_NUM_SAMPLES (the size of the fake set)"
+        )
     data_root = str(Path(RUNS_DIR) / "fake_cifar")  # apart, as in notebook 11
     cifar_runs = str(Path(RUNS_DIR) / "fake_cifar" / "runs")
     n_fake = round(CIFAR_NUM_SAMPLES * 5 / 6)
-    write_fake_cifar(data_root, CIFAR_DATASET, n_train=n_fake,
-                     n_test=CIFAR_NUM_SAMPLES - n_fake)
+    write_fake_cifar(
+        data_root, CIFAR_DATASET, n_train=n_fake, n_test=CIFAR_NUM_SAMPLES - n_fake
+    )
 have_cifar = False
 if CIFAR:
     try:
-        load_dataset(CIFAR_DATASET, data_root, download=DOWNLOAD, augment=False,
-                     num_samples=min(12, CIFAR_NUM_SAMPLES or 12))
+        load_dataset(
+            CIFAR_DATASET,
+            data_root,
+            download=DOWNLOAD,
+            augment=False,
+            num_samples=min(12, CIFAR_NUM_SAMPLES or 12),
+        )
         have_cifar = True
     except FileNotFoundError:
         pass
 gpu_ok = device != "cpu" or CIFAR_FAKE
 if not CIFAR:
-    cifar_status = ("not run at this profile (CIFAR = False): the paper profile runs it where "
-                    "CIFAR and a GPU are present")
+    cifar_status = (
+        "not run at this profile (CIFAR = False): the paper profile runs it where "
+        "CIFAR and a GPU are present"
+    )
 elif not have_cifar:
-    cifar_status = (f"not run here: {NAME} is not on disk under {DATA_DIR} (expected "
-                    f"{CIFAR_FOLDERS[CIFAR_DATASET][0]}/), so nothing was trained")
+    cifar_status = (
+        f"not run here: {NAME} is not on disk under {DATA_DIR} (expected "
+        f"{CIFAR_FOLDERS[CIFAR_DATASET][0]}/), so nothing was trained"
+    )
 elif not gpu_ok:
     cifar_status = f"not run here: {NAME} is present but no GPU is (device {device})"
 elif CIFAR_FAKE:
-    cifar_status = (f"run on a FAKE {NAME} of {CIFAR_NUM_SAMPLES} random images (a smoke test "
-                    f"of the code path; its numbers mean nothing)")
+    cifar_status = (
+        f"run on a FAKE {NAME} of {CIFAR_NUM_SAMPLES} random images (a smoke test "
+        f"of the code path; its numbers mean nothing)"
+    )
 else:
-    cifar_status = f"run on {NAME}: {', '.join(CIFAR_MODELS)}, {len(CIFAR_SEEDS)} seed(s)"
-glue_text("nb13_cifar_status", cifar_status)
+    cifar_status = (
+        f"run on {NAME}: {', '.join(CIFAR_MODELS)}, {len(CIFAR_SEEDS)} seed(s)"
+    )
 print(cifar_status)
 
 
 def recipe(model: str, budget: float, swa: bool) -> dict:
     """Notebook 11's configuration (the same dict, so the same runs)."""
-    cfg = paper_cifar(model, CIFAR_DATASET, budget=budget, swa=swa, device=DEVICE,
-                      data_root=data_root, num_samples=None if CIFAR_FAKE else CIFAR_NUM_SAMPLES,
-                      **CIFAR_OVERRIDES)
+    cfg = paper_cifar(
+        model,
+        CIFAR_DATASET,
+        budget=budget,
+        swa=swa,
+        device=DEVICE,
+        data_root=data_root,
+        num_samples=None if CIFAR_FAKE else CIFAR_NUM_SAMPLES,
+        **CIFAR_OVERRIDES,
+    )
     if CIFAR_BUDGET_EPOCHS is not None:
         r = PAPER_RECIPES[model]
         cfg["epochs"] = max(2, round((budget if swa else 1) * CIFAR_BUDGET_EPOCHS))
-        cfg["swa_start"] = min(max(1, round(CIFAR_BUDGET_EPOCHS * r["swa_start"] / r["budget"])),
-                               CIFAR_BUDGET_EPOCHS - 1)
+        cfg["swa_start"] = min(
+            max(1, round(CIFAR_BUDGET_EPOCHS * r["swa_start"] / r["budget"])),
+            CIFAR_BUDGET_EPOCHS - 1,
+        )
     return cfg
 
 
@@ -661,43 +950,88 @@ def cifar_fge(model: str, seed: int) -> dict:
     one = recipe(model, 1, True)
     swa_acc = long.metrics.set_index("epoch").loc[one["epochs"], "swa_test_accuracy"]
     start = CIFAR_SWA_START or one["swa_start"]
-    pre = TrainConfig(**{**one, "swa_start": start, "epochs": start + 1, "eval_every": None},
-                      seed=seed)
+    pre = TrainConfig(
+        **{**one, "swa_start": start, "epochs": start + 1, "eval_every": None},
+        seed=seed,
+    )
     r = FGE_RECIPES[model]
-    fge = run_fge(FGEConfig(pre, epochs=one["epochs"] - pre.epochs, cycle=int(r["cycle"]),
-                            lr_1=r["lr_1"], lr_2=r["lr_2"]), cifar_runs)
+    fge = run_fge(
+        FGEConfig(
+            pre,
+            epochs=one["epochs"] - pre.epochs,
+            cycle=int(r["cycle"]),
+            lr_1=r["lr_1"],
+            lr_2=r["lr_2"],
+        ),
+        cifar_runs,
+    )
     k = fge.final["n_snapshots"]
     c = closeness(fge, {"SGD": sgd.load_model("sgd", device)}, [k]).set_index("who")
-    return {"model": model, "seed": seed, "SGD": sgd.final["sgd_test_accuracy"],
-            "SWA 1": float(swa_acc), "FGE": fge.final["fge_test_accuracy"],
-            "SWA of the FGE snapshots": fge.final["swa_test_accuracy"], "K": k,
-            "KL to SWA of snapshots": c.loc["SWA of the same snapshots", "kl"],
-            "KL to one snapshot": c.loc["one snapshot (the k-th)", "kl"],
-            "agreement with SWA of snapshots": c.loc["SWA of the same snapshots", "agreement"]}
+    return {
+        "model": model,
+        "seed": seed,
+        "SGD": sgd.final["sgd_test_accuracy"],
+        "SWA 1": float(swa_acc),
+        "FGE": fge.final["fge_test_accuracy"],
+        "SWA of the FGE snapshots": fge.final["swa_test_accuracy"],
+        "K": k,
+        "KL to SWA of snapshots": c.loc["SWA of the same snapshots", "kl"],
+        "KL to one snapshot": c.loc["one snapshot (the k-th)", "kl"],
+        "agreement with SWA of snapshots": c.loc[
+            "SWA of the same snapshots", "agreement"
+        ],
+    }
 
 
-cifar = pd.DataFrame([cifar_fge(m, s) for m in CIFAR_MODELS for s in CIFAR_SEEDS]
-                     if CIFAR and have_cifar and gpu_ok else [])
+cifar = pd.DataFrame(
+    [cifar_fge(m, s) for m in CIFAR_MODELS for s in CIFAR_SEEDS]
+    if CIFAR and have_cifar and gpu_ok
+    else []
+)
 if cifar.empty:
     glue_text("nb13_cifar_result", "none (see the status above)")
     print("No CIFAR runs: see the status above.")
 else:
     acc_cols = ["SGD", "SWA 1", "FGE", "SWA of the FGE snapshots"]
     shown = cifar.groupby("model")[acc_cols].agg(pct_mean_std)
-    shown.index.name = ("FAKE DATA -- meaningless, " if CIFAR_FAKE else "") + f"{NAME} (%)"
+    shown.index.name = (
+        "FAKE DATA -- meaningless, " if CIFAR_FAKE else ""
+    ) + f"{NAME} (%)"
     display(shown)
-    display(cifar.groupby("model")[["K", "KL to SWA of snapshots", "KL to one snapshot",
-                                    "agreement with SWA of snapshots"]].mean())
-    glue_text("nb13_cifar_result", "; ".join(
-        f"{m}: FGE - SWA 1 {paired_text(g['FGE'] - g['SWA 1'])}" for m, g in cifar.groupby(
-            "model")) + (" (FAKE data)" if CIFAR_FAKE else ""))
+    display(
+        cifar.groupby("model")[
+            [
+                "K",
+                "KL to SWA of snapshots",
+                "KL to one snapshot",
+                "agreement with SWA of snapshots",
+            ]
+        ].mean()
+    )
+    glue_text(
+        "nb13_cifar_result",
+        "; ".join(
+            f"{m}: FGE - SWA 1 {paired_text(g['FGE'] - g['SWA 1'])}"
+            for m, g in cifar.groupby("model")
+        )
+        + (" (FAKE data)" if CIFAR_FAKE else ""),
+    )
+
+# %% tags=["remove-input"]
+glue_text("nb13_cifar_status", cifar_status)
 
 # %%
 wall_s, cpu_s = time.perf_counter() - T_START, time.process_time() - CPU_START
+print(
+    f"this execution: {wall_s:.0f} s after the imports, {cpu_s:.0f} s of CPU time "
+    f"({n_cached} of the MNIST-1D runs from the cache)"
+)
+
+# %% tags=["remove-input"]
 glue_text("nb13_cost", f"{wall_s:.0f} s ({cpu_s:.0f} s of CPU time; one torch thread)")
-glue_text("nb13_n_cached", f"{n_cached} of its {2 * len(pairs) + len(fges)} MNIST-1D runs")
-print(f"this execution: {wall_s:.0f} s after the imports, {cpu_s:.0f} s of CPU time "
-      f"({n_cached} of the MNIST-1D runs from the cache)")
+glue_text(
+    "nb13_n_cached", f"{n_cached} of its {2 * len(pairs) + len(fges)} MNIST-1D runs"
+)
 
 # %% [markdown]
 # ## Conclusion

@@ -19,7 +19,7 @@
 # SWA numbers come back, and does the paper's protocol from the *same* pre-trained model change
 # the verdict?
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/14_course_domains.ipynb)
+# **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/14_course_domains.ipynb)**
 #
 # **Cost.** Laptop profile: the three regression rows (2-D function, Friedman 1, Friedman 3)
 # over 5 seeds trained together, plus the from-scratch and undertrained arms and the landscape on
@@ -34,22 +34,31 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "swa_lib @ git+https://github.com/swa-book/swa-book"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "swa_lib @ git+https://github.com/swa-book/swa-book",
+        ],
+        check=True,
+    )
 
 # %% tags=["parameters"]
-ROWS = ["two_d", "friedman1", "friedman3"]   # names of swa_lib.domains.ROW_NAMES
+ROWS = ["two_d", "friedman1", "friedman3"]  # names of swa_lib.domains.ROW_NAMES
 SEEDS = [0, 1, 2, 3, 4]
-SBM_TRAIN = 200                   # training graphs (CLUSTER: 10,000)
-SBM_TEST = 50                     # test graphs (CLUSTER: 1,000)
-EPOCH_SCALE = 1.0                 # 1: the course's epochs; smaller only for smoke tests
-CIFAR_NUM_SAMPLES = None          # None: all of CIFAR; an int: a random subset
-NUM_SAMPLES = None                # Friedman sets' size (None: the course's 10,000)
-FAKE_CIFAR = False                # smoke: a tiny fake CIFAR; its numbers mean nothing
-ARMS_ROW = "two_d"                # the row that also gets the from-scratch and undertrained arms
-SCRATCH_LR = [0.05, 0.005]        # the from-scratch SWA run: lr_init, swa_lr (momentum 0.9)
-UNDERTRAINED_FRACTION = 0.1       # the undertrained start: this fraction of the pre-training
-LANDSCAPE_FINE = 21               # the paper-style plane: grid points per axis (course: 5)
+SBM_TRAIN = 200  # training graphs (CLUSTER: 10,000)
+SBM_TEST = 50  # test graphs (CLUSTER: 1,000)
+EPOCH_SCALE = 1.0  # 1: the course's epochs; smaller only for smoke tests
+CIFAR_NUM_SAMPLES = None  # None: all of CIFAR; an int: a random subset
+NUM_SAMPLES = None  # Friedman sets' size (None: the course's 10,000)
+FAKE_CIFAR = False  # smoke: a tiny fake CIFAR; its numbers mean nothing
+ARMS_ROW = "two_d"  # the row that also gets the from-scratch and undertrained arms
+SCRATCH_LR = [0.05, 0.005]  # the from-scratch SWA run: lr_init, swa_lr (momentum 0.9)
+UNDERTRAINED_FRACTION = 0.1  # the undertrained start: this fraction of the pre-training
+LANDSCAPE_FINE = 21  # the paper-style plane: grid points per axis (course: 5)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -79,7 +88,10 @@ from swa_lib.domains import (
 from swa_lib.landscape import evaluate_plane, plane_basis, plane_coordinates
 from swa_lib.plotting import plot_plane
 from swa_lib.reporting import glue_text
-from swa_lib.reporting.published import COURSE_PROJECT_LOG_DISTANCES, course_project_table
+from swa_lib.reporting.published import (
+    COURSE_PROJECT_LOG_DISTANCES,
+    course_project_table,
+)
 from swa_lib.reporting.stats import paired_sign
 from swa_lib.reporting.text import listing, mean_std_text, paired_text
 from swa_lib.testing import write_fake_cifar
@@ -129,8 +141,9 @@ if FAKE_CIFAR:
 
 
 def cifar_missing(row):
-    folder, train, test, *_ = CIFAR_FOLDERS["cifar100" if row.startswith("cifar100")
-                                            else "cifar10"]
+    folder, train, test, *_ = CIFAR_FOLDERS[
+        "cifar100" if row.startswith("cifar100") else "cifar10"
+    ]
     return any(not (Path(data_root) / folder / f).is_file() for f in train + test)
 
 
@@ -140,18 +153,32 @@ UNDER = f"{ARMS_ROW}_undertrained"
 
 
 def run_row(row, recipe, phases, name):
-    build_domain, build_model = domain_and_model(row, num_train=SBM_TRAIN, num_test=SBM_TEST,
-                                                 data_root=data_root,
-                                                 num_samples=CIFAR_NUM_SAMPLES,
-                                                 friedman_samples=NUM_SAMPLES)
-    spec = {"domain": name, "sbm": [SBM_TRAIN, SBM_TEST] if row == "cluster" else None,
-            "cifar_num_samples": CIFAR_NUM_SAMPLES, "fake": FAKE_CIFAR}
+    build_domain, build_model = domain_and_model(
+        row,
+        num_train=SBM_TRAIN,
+        num_test=SBM_TEST,
+        data_root=data_root,
+        num_samples=CIFAR_NUM_SAMPLES,
+        friedman_samples=NUM_SAMPLES,
+    )
+    spec = {
+        "domain": name,
+        "sbm": [SBM_TRAIN, SBM_TEST] if row == "cluster" else None,
+        "cifar_num_samples": CIFAR_NUM_SAMPLES,
+        "fake": FAKE_CIFAR,
+    }
     if NUM_SAMPLES and row.startswith("friedman"):
         spec["friedman_samples"] = NUM_SAMPLES
     if resolve_device(DEVICE) == "cpu":
-        return course_swa_runs(spec, build_domain, build_model, recipe, phases, SEEDS, runs_dir)
-    return [course_swa_run(spec, build_domain, build_model, recipe, phases, s, runs_dir,
-                           device=DEVICE) for s in SEEDS]
+        return course_swa_runs(
+            spec, build_domain, build_model, recipe, phases, SEEDS, runs_dir
+        )
+    return [
+        course_swa_run(
+            spec, build_domain, build_model, recipe, phases, s, runs_dir, device=DEVICE
+        )
+        for s in SEEDS
+    ]
 
 
 runs, tasks, recipes = {}, {}, {}
@@ -159,15 +186,32 @@ for row in rows:
     recipe = scale_epochs(COURSE_RECIPES[row][0], EPOCH_SCALE)
     cycle = max(1, round(EPOCH_SCALE * DIGITS_EPOCH_SCALE)) if row == "digits" else 1
     phases = [recipe.swa, paper_table2_phase(recipe, cycle_epochs=cycle)]
-    task = "regression" if row in ("two_d", "friedman1", "friedman3") else "classification"
+    task = (
+        "regression" if row in ("two_d", "friedman1", "friedman3") else "classification"
+    )
     if row == ARMS_ROW:
         budget = recipe.pretrain_epochs + recipe.swa.epochs
-        phases.append(SWAPhase("scratch_swa", budget, lr_max=SCRATCH_LR[0],
-                               lr_min=SCRATCH_LR[1], cycle_epochs=1, schedule="paper_swa",
-                               momentum=0.9, weight_decay=recipe.weight_decay, bn="exact",
-                               start="scratch", swa_start=max(1, round(0.75 * budget))))
-        under = dataclasses.replace(recipe, pretrain_epochs=max(
-            1, round(UNDERTRAINED_FRACTION * recipe.pretrain_epochs)))
+        phases.append(
+            SWAPhase(
+                "scratch_swa",
+                budget,
+                lr_max=SCRATCH_LR[0],
+                lr_min=SCRATCH_LR[1],
+                cycle_epochs=1,
+                schedule="paper_swa",
+                momentum=0.9,
+                weight_decay=recipe.weight_decay,
+                bn="exact",
+                start="scratch",
+                swa_start=max(1, round(0.75 * budget)),
+            )
+        )
+        under = dataclasses.replace(
+            recipe,
+            pretrain_epochs=max(
+                1, round(UNDERTRAINED_FRACTION * recipe.pretrain_epochs)
+            ),
+        )
         runs[UNDER] = run_row(row, under, phases[:2], UNDER)
         tasks[UNDER], recipes[UNDER] = task, under
     runs[row] = run_row(row, recipe, phases, row)
@@ -189,7 +233,9 @@ print("rows run:", list(runs), "| skipped (no CIFAR on disk):", skipped)
 
 # %%
 table = summary_table(frame)
-nan_seeds = frame.groupby(["row", "phase"], sort=False)["SWA"].apply(lambda c: int(c.isna().sum()))
+nan_seeds = frame.groupby(["row", "phase"], sort=False)["SWA"].apply(
+    lambda c: int(c.isna().sum())
+)
 table["diverged (NaN) seeds"] = nan_seeds.values
 table
 
@@ -208,6 +254,7 @@ theirs
 # Side by side for the rows both have: **ours** (the course's protocol and its per-batch metric,
 # mean ± std over our seeds) and **theirs** (one run each). Accuracy in %.
 
+
 # %%
 def side_by_side():
     out = []
@@ -216,11 +263,19 @@ def side_by_side():
         cls = tasks[row] == "classification"
         q = "accuracy" if cls else "mse"
         for col in ("Pretrained", "Final", "Ensemble", "SWA"):
-            out.append({"row": row, "column": col,
-                        "ours": mean_std_text(g[col].tolist(), 2 if cls else 4,
-                                              scale=100.0 if cls else 1.0),
-                        "theirs": theirs.loc[(row, q), col]})
-    return pd.DataFrame(out).pivot(index="row", columns="column", values=["ours", "theirs"])
+            out.append(
+                {
+                    "row": row,
+                    "column": col,
+                    "ours": mean_std_text(
+                        g[col].tolist(), 2 if cls else 4, scale=100.0 if cls else 1.0
+                    ),
+                    "theirs": theirs.loc[(row, q), col],
+                }
+            )
+    return pd.DataFrame(out).pivot(
+        index="row", columns="column", values=["ours", "theirs"]
+    )
 
 
 both = side_by_side() if rows else pd.DataFrame()
@@ -238,10 +293,16 @@ both
 
 # %%
 measures = frame.groupby(["row", "phase"], sort=False)[
-    ["dist_pretrained_to_final", "dist_swa_to_final", "snapshot_disagreement",
-     "swa_predictions_identical"]].mean()
-measures["course log distance"] = [COURSE_PROJECT_LOG_DISTANCES.get(r, float("nan"))
-                                   for r, _ in measures.index]
+    [
+        "dist_pretrained_to_final",
+        "dist_swa_to_final",
+        "snapshot_disagreement",
+        "swa_predictions_identical",
+    ]
+].mean()
+measures["course log distance"] = [
+    COURSE_PROJECT_LOG_DISTANCES.get(r, float("nan")) for r, _ in measures.index
+]
 measures
 
 # %%
@@ -251,21 +312,32 @@ for (row, phase), g in frame.groupby(["row", "phase"], sort=False):
     d = (g["SWA"] - g["Final"]).tolist() if cls else (g["Final"] - g["SWA"]).tolist()
     bad = int(np.isnan(d).sum())
     d = [x for x in d if not np.isnan(x)]
-    words = {1: "SWA better than Final", -1: "SWA worse than Final", 0: "no difference shown"}
+    words = {
+        1: "SWA better than Final",
+        -1: "SWA worse than Final",
+        0: "no difference shown",
+    }
     if len(d) < 2:
-        verdicts.append(f"{row}, {phase}: diverged (NaN) in {bad} of {len(g)} seeds, not "
-                        f"compared")
+        verdicts.append(
+            f"{row}, {phase}: diverged (NaN) in {bad} of {len(g)} seeds, not compared"
+        )
         continue
-    text = paired_text(d, scale=100.0 if cls else 1.0, digits=2 if cls else 5,
-                       unit=" points" if cls else " MSE (Final - SWA)")
+    text = paired_text(
+        d,
+        scale=100.0 if cls else 1.0,
+        digits=2 if cls else 5,
+        unit=" points" if cls else " MSE (Final - SWA)",
+    )
     extra = f"; diverged (NaN) in {bad} more seeds" if bad else ""
     verdicts.append(f"{row}, {phase}: {words[paired_sign(d)]}, {text}{extra}")
+dist = frame[frame.phase == "course"].groupby("row")["dist_pretrained_to_final"].mean()
+pd.DataFrame({"verdict": verdicts})
+
+# %% tags=["remove-input"]
 glue_text("nb14_verdicts", "; ".join(verdicts))
 glue_text("nb14_rows", listing(rows))
 glue_text("nb14_nseeds", f"{len(SEEDS)} seeds")
-dist = frame[frame.phase == "course"].groupby("row")["dist_pretrained_to_final"].mean()
 glue_text("nb14_course_dist", listing([f"{r}: {v:.4f}" for r, v in dist.items()]))
-pd.DataFrame({"verdict": verdicts})
 
 # %% [markdown]
 # ## The fair comparison on one row
@@ -277,6 +349,7 @@ pd.DataFrame({"verdict": verdicts})
 # the table above is the other arms' start, not its own); and (a), (b) from the undertrained
 # start. Exact (sample-weighted) MSE.
 
+
 # %%
 def arm_rows():
     out, words = [], {1: "better than", -1: "worse than", 0: "not distinguishable from"}
@@ -286,45 +359,75 @@ def arm_rows():
             g = g.set_index("seed")
             for col in ("Final", "SWA"):
                 d = (ref["SWA"] - g[col]).tolist()
-                out.append({"start": "undertrained" if row == UNDER else
-                            ("scratch" if phase == "scratch_swa" else "pretrained"),
-                            "arm": phase, "model": col,
-                            "test MSE": mean_std_text(g[col].tolist(), 5, scale=1.0),
-                            "course SWA - this": paired_text(d, scale=1.0, digits=5, unit=""),
-                            "verdict": f"{words[paired_sign(d)]} the course's SWA"})
+                out.append(
+                    {
+                        "start": "undertrained"
+                        if row == UNDER
+                        else ("scratch" if phase == "scratch_swa" else "pretrained"),
+                        "arm": phase,
+                        "model": col,
+                        "test MSE": mean_std_text(g[col].tolist(), 5, scale=1.0),
+                        "course SWA - this": paired_text(
+                            d, scale=1.0, digits=5, unit=""
+                        ),
+                        "verdict": f"{words[paired_sign(d)]} the course's SWA",
+                    }
+                )
     return pd.DataFrame(out)
 
 
 arms = arm_rows() if ARMS_ROW in runs else pd.DataFrame()
 if len(arms):
     pick = arms[arms.model == "SWA"].set_index(["start", "arm"])
-    glue_text("nb14_arms", "; ".join(f"{a} from the {st} start: {v['test MSE']} MSE, "
-                                     f"{v['verdict']} ({v['course SWA - this']})"
-                                     for (st, a), v in pick.iterrows()
-                                     if (st, a) != ("pretrained", "course")))
+    glue_text(
+        "nb14_arms",
+        "; ".join(
+            f"{a} from the {st} start: {v['test MSE']} MSE, "
+            f"{v['verdict']} ({v['course SWA - this']})"
+            for (st, a), v in pick.iterrows()
+            if (st, a) != ("pretrained", "course")
+        ),
+    )
     sc = exact[(exact.row == ARMS_ROW) & (exact.phase == "scratch_swa")]
     d = (sc["Final"] - sc["SWA"]).tolist()
-    glue_text("nb14_scratch_avg", paired_text(d, scale=1.0, digits=5, unit=" MSE") + {
-        1: ": its average beats its own last iterate, so part of its gain is the averaging",
-        -1: ": its average is worse than its own last iterate, so what separates it from the "
+    glue_text(
+        "nb14_scratch_avg",
+        paired_text(d, scale=1.0, digits=5, unit=" MSE")
+        + {
+            1: ": its average beats its own last iterate, so part of its gain is the averaging",
+            -1: ": its average is worse than its own last iterate, so what separates it from the "
             "course's SWA is its training (momentum SGD at high rates for the whole budget), "
             "not the averaging",
-        0: ": its average is not distinguishable from its own last iterate, so what separates "
-           "it from the course's SWA is its training (momentum SGD at high rates for the whole "
-           "budget), not the averaging"}[paired_sign(d)])
+            0: ": its average is not distinguishable from its own last iterate, so what separates "
+            "it from the course's SWA is its training (momentum SGD at high rates for the whole "
+            "budget), not the averaging",
+        }[paired_sign(d)],
+    )
     under = []
     for phase, g in exact[exact.row == UNDER].groupby("phase", sort=False):
         d = (g["Final"] - g["SWA"]).tolist()
-        under.append(f"the {phase} phase's SWA is " + {
-            1: "better than", -1: "worse than", 0: "not distinguishable from"}[paired_sign(d)]
-            + f" its Final (Final - SWA {paired_text(d, scale=1.0, digits=5, unit=' MSE')})")
+        under.append(
+            f"the {phase} phase's SWA is "
+            + {1: "better than", -1: "worse than", 0: "not distinguishable from"}[
+                paired_sign(d)
+            ]
+            + f" its Final (Final - SWA {paired_text(d, scale=1.0, digits=5, unit=' MSE')})"
+        )
     glue_text("nb14_under_verdict", "; ".join(under))
     pre_u = exact[(exact.row == UNDER) & (exact.phase == "course")]["Pretrained"]
     pre_f = exact[(exact.row == ARMS_ROW) & (exact.phase == "course")]["Pretrained"]
-    glue_text("nb14_under_pre", f"{pre_u.mean():.4f} MSE against {pre_f.mean():.4f} for the "
-                                f"fully pre-trained model (means over {len(pre_u)} seeds)")
+    glue_text(
+        "nb14_under_pre",
+        f"{pre_u.mean():.4f} MSE against {pre_f.mean():.4f} for the "
+        f"fully pre-trained model (means over {len(pre_u)} seeds)",
+    )
 else:
-    for key in ("nb14_arms", "nb14_scratch_avg", "nb14_under_pre", "nb14_under_verdict"):
+    for key in (
+        "nb14_arms",
+        "nb14_scratch_avg",
+        "nb14_under_pre",
+        "nb14_under_verdict",
+    ):
         glue_text(key, f"not run ({ARMS_ROW} is not among the rows)")
 arms
 
@@ -344,6 +447,7 @@ arms
 # own values (they share the bottom level, the minimum; `plot_plane` takes no explicit levels, so
 # the upper levels differ -- read the colour bars).
 
+
 # %%
 def landscape(row):
     folder = runs_dir / runs[row][0]["key"]
@@ -351,12 +455,16 @@ def landscape(row):
         return None
     build_domain, build_model = domain_and_model(row)
     dom, model = build_domain(SEEDS[0]), build_model(build_domain(SEEDS[0]))
-    flat = {n: torch.cat([t.flatten() for t in torch.load(folder / f"{n}.pt").values()])
-            for n in ("pretrained", "final", "swa")}
+    flat = {
+        n: torch.cat([t.flatten() for t in torch.load(folder / f"{n}.pt").values()])
+        for n in ("pretrained", "final", "swa")
+    }
     u, v, dx, dy = plane_basis(flat["pretrained"], flat["swa"], flat["final"])
-    pts = {"pretrained": (0.0, 0.0),
-           "final": plane_coordinates(flat["final"], flat["pretrained"], u, v),
-           "SWA": plane_coordinates(flat["swa"], flat["pretrained"], u, v)}
+    pts = {
+        "pretrained": (0.0, 0.0),
+        "final": plane_coordinates(flat["final"], flat["pretrained"], u, v),
+        "SWA": plane_coordinates(flat["swa"], flat["pretrained"], u, v),
+    }
     xs, ys = [p[0] for p in pts.values()], [p[1] for p in pts.values()]
     xr, yr = max(xs) - min(xs), max(ys) - min(ys)
     window = lambda lo, hi, r, n: np.linspace(lo - 0.3 * r, hi + 0.3 * r, n)  # noqa: E731
@@ -364,15 +472,35 @@ def landscape(row):
     sq = lambda out, y: (out - y).pow(2).flatten(1).sum(1)  # noqa: E731 - per-sample MSE
     half = 0.5 * 1.6 * xr  # the paper's panel: a square window, as wide as the course's
     ymid = 0.5 * (min(ys) + max(ys))
-    grids = {"course: 5 x 5, the first model's buffers":
-             (window(min(xs), max(xs), xr, 5), window(min(ys), max(ys), yr, 5), False),
-             f"paper: {LANDSCAPE_FINE} x {LANDSCAPE_FINE}, BN recomputed, square window":
-             (window(min(xs), max(xs), xr, LANDSCAPE_FINE),
-              np.linspace(ymid - half, ymid + half, LANDSCAPE_FINE), True)}
-    surfaces = {name: evaluate_plane(model, flat["pretrained"], u, v, a, b, data=data,
-                                     metrics=("test_loss",), loss_fn=sq, bn_recompute=bn,
-                                     progress=False, cache_tag="nb14-mse")
-                for name, (a, b, bn) in grids.items()}
+    grids = {
+        "course: 5 x 5, the first model's buffers": (
+            window(min(xs), max(xs), xr, 5),
+            window(min(ys), max(ys), yr, 5),
+            False,
+        ),
+        f"paper: {LANDSCAPE_FINE} x {LANDSCAPE_FINE}, BN recomputed, square window": (
+            window(min(xs), max(xs), xr, LANDSCAPE_FINE),
+            np.linspace(ymid - half, ymid + half, LANDSCAPE_FINE),
+            True,
+        ),
+    }
+    surfaces = {
+        name: evaluate_plane(
+            model,
+            flat["pretrained"],
+            u,
+            v,
+            a,
+            b,
+            data=data,
+            metrics=("test_loss",),
+            loss_fn=sq,
+            bn_recompute=bn,
+            progress=False,
+            cache_tag="nb14-mse",
+        )
+        for name, (a, b, bn) in grids.items()
+    }
     return surfaces, pts
 
 
@@ -382,22 +510,33 @@ if land is not None:
     top = max(float(np.nanmax(sf["test_loss"])) for sf in surfaces.values())
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for ax, (name, sf) in zip(axes, surfaces.items()):
-        plot_plane(sf, "test_loss", points=pts, ax=ax, title=name, vmax=top,
-                   xlabel="along final - pretrained (L2)", ylabel="towards SWA (L2)")
+        plot_plane(
+            sf,
+            "test_loss",
+            points=pts,
+            ax=ax,
+            title=name,
+            vmax=top,
+            xlabel="along final - pretrained (L2)",
+            ylabel="towards SWA (L2)",
+        )
     axes[0].set_aspect("auto")  # the course's axes are stretched to the points' extent
     fig.tight_layout()
     sf_c, sf_f = surfaces.values()
     coarse, fine = sf_c["test_loss"], sf_f["test_loss"]
     step = sf_c.alphas[1] - sf_c.alphas[0]
-    glue_text("nb14_land", f"final lies {pts['final'][0]:.3f} from the pre-trained point and SWA "
-                           f"{pts['SWA'][1]:.4f} off that line, while the 5 x 5 grid's cells "
-                           f"are {step:.3f} apart along it: final and SWA are "
-                           f"{pts['final'][0] / step:.1f} and "
-                           f"{float(np.hypot(*pts['SWA'])) / step:.1f} cells from the "
-                           f"pre-trained point. The test MSE spans "
-                           f"{np.nanmin(coarse):.4f}-{np.nanmax(coarse):.4f} on the coarse "
-                           f"grid and {np.nanmin(fine):.4f}-{np.nanmax(fine):.4f} on the fine "
-                           f"square one")
+    glue_text(
+        "nb14_land",
+        f"final lies {pts['final'][0]:.3f} from the pre-trained point and SWA "
+        f"{pts['SWA'][1]:.4f} off that line, while the 5 x 5 grid's cells "
+        f"are {step:.3f} apart along it: final and SWA are "
+        f"{pts['final'][0] / step:.1f} and "
+        f"{float(np.hypot(*pts['SWA'])) / step:.1f} cells from the "
+        f"pre-trained point. The test MSE spans "
+        f"{np.nanmin(coarse):.4f}-{np.nanmax(coarse):.4f} on the coarse "
+        f"grid and {np.nanmin(fine):.4f}-{np.nanmax(fine):.4f} on the fine "
+        f"square one",
+    )
 else:
     glue_text("nb14_land", "not drawn (no stored course-phase models for this row)")
 

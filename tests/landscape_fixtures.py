@@ -46,18 +46,29 @@ def quad_data(n: int = 6):
 def tiny_bn_cnn(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Conv1d(1, 4, 3, padding=1, bias=False), nn.BatchNorm1d(4), nn.ReLU(),
-        nn.Conv1d(4, 4, 3, padding=1), nn.BatchNorm1d(4), nn.ReLU(),
-        nn.Flatten(), nn.Linear(4 * 12, 3),
+        nn.Conv1d(1, 4, 3, padding=1, bias=False),
+        nn.BatchNorm1d(4),
+        nn.ReLU(),
+        nn.Conv1d(4, 4, 3, padding=1),
+        nn.BatchNorm1d(4),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 12, 3),
     )
 
 
 def tiny_data(seed: int = 0, n_train: int = 70, n_test: int = 30):
     g = torch.Generator().manual_seed(seed + 100)
-    return {"train": (torch.randn(n_train, 1, 12, generator=g),
-                      torch.randint(0, 3, (n_train,), generator=g)),
-            "test": (torch.randn(n_test, 1, 12, generator=g),
-                     torch.randint(0, 3, (n_test,), generator=g))}
+    return {
+        "train": (
+            torch.randn(n_train, 1, 12, generator=g),
+            torch.randint(0, 3, (n_train,), generator=g),
+        ),
+        "test": (
+            torch.randn(n_test, 1, 12, generator=g),
+            torch.randint(0, 3, (n_test,), generator=g),
+        ),
+    }
 
 
 def tiny_plane(model: nn.Module):

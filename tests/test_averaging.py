@@ -43,7 +43,7 @@ def test_swa_matches_averaged_model(use_buffers: bool, k: int) -> None:
         ref.update_parameters(model)
         snapshots.append(copy.deepcopy(model.state_dict()))
     assert ours.n_averaged == k == int(ref.n_averaged)
-    ref_sd = {n[len("module."):]: t for n, t in ref.state_dict().items() if n != "n_averaged"}
+    ref_sd = {n[len("module.") :]: t for n, t in ref.state_dict().items() if n != "n_averaged"}
     ours_sd = ours.module.state_dict()
     assert set(ours_sd) == set(model.state_dict()) == set(ref_sd)
     for name, t in ours_sd.items():
@@ -128,6 +128,7 @@ def test_ema_matches_float64_recursion_and_timm_style_reference() -> None:
 
 # -- update_bn ------------------------------------------------------------------------------
 
+
 class TwoBN(nn.Module):
     """BN on the raw input and on a linear map of it, so both inputs are known exactly."""
 
@@ -191,8 +192,9 @@ def test_update_bn_dict_batches_with_forward_and_device() -> None:
     data = torch.randn(30, 3)
     batches = [{"signal": data[:20], "id": 1}, {"signal": data[20:], "id": 2}]
     update_bn(model, batches, forward=lambda m, b: m(b["signal"]), device="cpu")
-    torch.testing.assert_close(model.bn1.running_mean.double(), data.double().mean(0),
-                               rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        model.bn1.running_mean.double(), data.double().mean(0), rtol=0, atol=1e-5
+    )
     assert model.training
     with pytest.raises(TypeError, match="forward"):
         update_bn(TwoBN(), batches)

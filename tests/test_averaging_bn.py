@@ -19,8 +19,9 @@ from swa_lib.averaging import SWA, update_bn
 def dropout_bn_net() -> nn.Sequential:
     """BN after a dropout: in train mode the dropout noise is in the BN input."""
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(3, 6), nn.Dropout(0.5), nn.BatchNorm1d(6), nn.ReLU(),
-                         nn.Linear(6, 2))
+    return nn.Sequential(
+        nn.Linear(3, 6), nn.Dropout(0.5), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2)
+    )
 
 
 def exact_stats(h_batches: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,15 +79,23 @@ def test_average_module_is_in_eval_mode_so_dropout_stays_off() -> None:
     lin = swa.module[0]
     with torch.no_grad():
         h = [x.double() @ lin.weight.double().T + lin.bias.double() for x in batches]
-    torch.testing.assert_close(swa.module[2].running_var.double(), exact_stats(h)[1],
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        swa.module[2].running_var.double(), exact_stats(h)[1], rtol=1e-5, atol=1e-5
+    )
 
 
 def bn_cnn() -> nn.Sequential:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv1d(1, 4, 3, padding=1), nn.BatchNorm1d(4), nn.ReLU(),
-                         nn.Conv1d(4, 4, 3, padding=1), nn.BatchNorm1d(4), nn.ReLU(),
-                         nn.Flatten(), nn.Linear(4 * 10, 3))
+    return nn.Sequential(
+        nn.Conv1d(1, 4, 3, padding=1),
+        nn.BatchNorm1d(4),
+        nn.ReLU(),
+        nn.Conv1d(4, 4, 3, padding=1),
+        nn.BatchNorm1d(4),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 10, 3),
+    )
 
 
 def test_models_without_dropout_give_torch_numbers_bit_for_bit() -> None:
@@ -133,8 +142,12 @@ def test_max_samples_cuts_the_crossing_batch() -> None:
     batches = data_batches((5, 9, 4, 8))
     Batch = namedtuple("Batch", "x y")
     model = TwoBN()
-    update_bn(model, [Batch(x, torch.arange(len(x))) for x in batches],
-              forward=lambda m, b: m(b.x), max_samples=11)
+    update_bn(
+        model,
+        [Batch(x, torch.arange(len(x))) for x in batches],
+        forward=lambda m, b: m(b.x),
+        max_samples=11,
+    )
     # the first 11 samples: batch 1 whole, batch 2 cut to its first 6 rows
     used = [batches[0].double(), batches[1][:6].double()]
     mean, var = exact_stats(used)
@@ -154,8 +167,12 @@ def test_an_average_stands_for_its_module() -> None:
     swa.update(model)
     batches = data_batches()
     assert update_bn(swa, batches) is swa
-    torch.testing.assert_close(swa.module.bn1.running_mean.double(),
-                               exact_stats([x.double() for x in batches])[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        swa.module.bn1.running_mean.double(),
+        exact_stats([x.double() for x in batches])[0],
+        rtol=0,
+        atol=1e-5,
+    )
 
 
 # -- torch.distributed: 2 gloo ranks = one process over the union --------------------------------
@@ -172,15 +189,20 @@ def _bn_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     import torch.distributed as dist
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=world)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         mine = _cnn_batches()[rank::world]
         union = update_bn(bn_cnn(), mine)  # distributed=None: on, since 2 ranks are initialized
         alone = update_bn(bn_cnn(), mine, distributed=False)
         capped = update_bn(bn_cnn(), mine, max_batches=1)
-        torch.save({"union": union.state_dict(), "alone": alone.state_dict(),
-                    "capped": capped.state_dict()}, os.path.join(out_dir, f"rank{rank}.pt"))
+        torch.save(
+            {
+                "union": union.state_dict(),
+                "alone": alone.state_dict(),
+                "capped": capped.state_dict(),
+            },
+            os.path.join(out_dir, f"rank{rank}.pt"),
+        )
     finally:
         dist.destroy_process_group()
 
@@ -201,8 +223,7 @@ def test_two_gloo_ranks_get_the_statistics_of_one_process_over_all_batches(tmp_p
         for key, ref in single.items():
             if ref.is_floating_point():
                 torch.testing.assert_close(got["union"][key], ref, rtol=1e-5, atol=1e-6)
-                torch.testing.assert_close(got["capped"][key], capped[key], rtol=1e-5,
-                                           atol=1e-6)
+                torch.testing.assert_close(got["capped"][key], capped[key], rtol=1e-5, atol=1e-6)
             else:
                 assert torch.equal(got["union"][key], ref)  # num_batches_tracked: all 5
         # without the all-reduce a rank only has its own shard's statistics

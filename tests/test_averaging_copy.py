@@ -22,8 +22,9 @@ def old_weight_norm_net(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # deprecated in favour of parametrizations
-        return nn.Sequential(torch.nn.utils.weight_norm(nn.Linear(3, 4)), nn.ReLU(),
-                             nn.Linear(4, 2))
+        return nn.Sequential(
+            torch.nn.utils.weight_norm(nn.Linear(3, 4)), nn.ReLU(), nn.Linear(4, 2)
+        )
 
 
 def jiggle(model: nn.Module, t: int) -> dict[str, torch.Tensor]:
@@ -81,8 +82,9 @@ def test_parametrized_model_with_a_user_copy() -> None:
         weights.append(model.weight.double().clone())  # the effective (symmetric) weight
         swa.update(model)
     # X -> X + X^T is linear: the average of the originals gives the average weight
-    torch.testing.assert_close(swa.module.weight.double(), torch.stack(weights).mean(0),
-                               rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        swa.module.weight.double(), torch.stack(weights).mean(0), rtol=1e-6, atol=1e-6
+    )
     assert set(swa.module.state_dict()) == set(model.state_dict())
 
 
@@ -105,6 +107,7 @@ def test_bad_module_arguments() -> None:
 
 # -- wrappers -----------------------------------------------------------------------------------
 
+
 def bn_mlp(seed: int = 0) -> nn.Sequential:
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3))
@@ -121,7 +124,7 @@ def test_dataparallel_and_compile_are_unwrapped() -> None:
         assert set(swa.module.state_dict()) == keys
         bn_mlp(1).load_state_dict(swa.module.state_dict())  # strict, into a plain model
         ref = AveragedModel(wrapped)  # torch: the wrapper's prefixes under its own "module."
-        assert not any(k[len("module."):] in keys for k in ref.state_dict() if k != "n_averaged")
+        assert not any(k[len("module.") :] in keys for k in ref.state_dict() if k != "n_averaged")
 
 
 def test_prefixed_state_dicts_load() -> None:
@@ -129,8 +132,7 @@ def test_prefixed_state_dicts_load() -> None:
     swa = SWA(bn_mlp())
     plain = gen_model.state_dict()
     for prefix in ("module.", "_orig_mod.", "_orig_mod.module.", "module._orig_mod."):
-        swa.load_state_dict({"module": {prefix + k: v for k, v in plain.items()},
-                             "n_averaged": 3})
+        swa.load_state_dict({"module": {prefix + k: v for k, v in plain.items()}, "n_averaged": 3})
         assert swa.n_averaged == 3
         for k, v in swa.module.state_dict().items():
             assert torch.equal(v, plain[k])
@@ -140,8 +142,9 @@ def test_prefixed_state_dicts_load() -> None:
     swa.load_state_dict(ref.state_dict())
     assert swa.n_averaged == 1 and torch.equal(swa.module[0].weight, gen_model[0].weight)
     # a compiled submodule: "_orig_mod." inside the keys
-    inner = {k.replace("0.", "0._orig_mod.", 1) if k.startswith("0.") else k: v
-             for k, v in plain.items()}
+    inner = {
+        k.replace("0.", "0._orig_mod.", 1) if k.startswith("0.") else k: v for k, v in plain.items()
+    }
     assert set(strip_wrapper_prefixes(inner, plain.keys())) == set(plain)
     # a model whose own submodule is called "module" is not over-stripped
     holder = nn.Sequential()
@@ -151,6 +154,7 @@ def test_prefixed_state_dicts_load() -> None:
 
 
 # -- 2 gloo ranks: FSDP2 shards averaged rank-locally; DDP unwrapped -----------------------------
+
 
 def _fsdp_model(mesh) -> nn.Module:
     from torch.distributed.fsdp import fully_shard
@@ -174,8 +178,7 @@ def _dist_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     from torch.distributed.tensor import distribute_tensor
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=world)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         mesh = init_device_mesh("cpu", (world,))
         model = _fsdp_model(mesh)
@@ -196,9 +199,15 @@ def _dist_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         ddp = nn.parallel.DistributedDataParallel(bn_mlp())
         swa_ddp = SWA(ddp)
         swa_ddp.update(ddp)
-        torch.save({"deepcopy_error": deepcopy_error, "local": local, "gathered": gathered,
-                    "ddp_keys": sorted(swa_ddp.module.state_dict())},
-                   os.path.join(out_dir, f"rank{rank}.pt"))
+        torch.save(
+            {
+                "deepcopy_error": deepcopy_error,
+                "local": local,
+                "gathered": gathered,
+                "ddp_keys": sorted(swa_ddp.module.state_dict()),
+            },
+            os.path.join(out_dir, f"rank{rank}.pt"),
+        )
     finally:
         dist.destroy_process_group()
 
@@ -219,8 +228,7 @@ def test_fsdp2_shards_average_rank_locally_like_the_unsharded_model(tmp_path) ->
         for name, p in ref.module.named_parameters():
             torch.testing.assert_close(got["gathered"][name], p, rtol=1e-6, atol=1e-7)
             mean64 = torch.stack([s[name] for s in snaps]).mean(0)
-            torch.testing.assert_close(got["gathered"][name].double(), mean64, rtol=1e-6,
-                                       atol=1e-6)
+            torch.testing.assert_close(got["gathered"][name].double(), mean64, rtol=1e-6, atol=1e-6)
             # each rank holds only its shard (dim-0 chunks, as FSDP2 shards)
             shard = torch.chunk(p, 2, dim=0)[rank]
             torch.testing.assert_close(got["local"][name], shard, rtol=1e-6, atol=1e-7)

@@ -32,8 +32,9 @@ def vec(ema: EMA) -> torch.Tensor:
     return parameters_to_vector(ema.module.parameters()).double()
 
 
-def timm_decay(step: int, decay: float, min_decay: float, start: int, warmup: bool,
-               gamma: float, power: float) -> float:
+def timm_decay(
+    step: int, decay: float, min_decay: float, start: int, warmup: bool, gamma: float, power: float
+) -> float:
     """timm ModelEmaV3.get_decay(step) with update_after_step=start."""
     step = max(0, step - start - 1)
     if step <= 0:
@@ -47,8 +48,15 @@ def timm_decay(step: int, decay: float, min_decay: float, start: int, warmup: bo
 @pytest.mark.parametrize("start, gamma, power", [(0, 1.0, 2 / 3), (3, 2.0, 0.75)])
 def test_warmup_follows_timm_model_ema_v3(start: int, gamma: float, power: float) -> None:
     model = net()
-    ema = EMA(model, decay=0.95, warmup=True, warmup_gamma=gamma, warmup_power=power,
-              min_decay=0.2, start_step=start)
+    ema = EMA(
+        model,
+        decay=0.95,
+        warmup=True,
+        warmup_gamma=gamma,
+        warmup_power=power,
+        min_decay=0.2,
+        start_step=start,
+    )
     expected = None
     for step in range(1, 41):
         w = set_step(model, step)
@@ -70,8 +78,9 @@ def test_warmup_gamma_1_power_1_is_the_running_mean() -> None:
         set_step(model, step)
         ema.update(model)
         swa.update(model)
-    torch.testing.assert_close(vec(ema), parameters_to_vector(swa.module.parameters()).double(),
-                               rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        vec(ema), parameters_to_vector(swa.module.parameters()).double(), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_update_every_k_uses_decay_to_the_k() -> None:
@@ -86,7 +95,7 @@ def test_update_every_k_uses_decay_to_the_k() -> None:
         every_step.update(model)
         sparse.update(model)
         if step % k == 0:
-            dk = decay ** k
+            dk = decay**k
             expected = w.clone() if expected is None else dk * expected + (1 - dk) * w
     torch.testing.assert_close(vec(sparse), expected, rtol=1e-5, atol=1e-5)
     # with the model constant over each block, k steps of d are one step of d^k: the sparse EMA
@@ -132,11 +141,14 @@ def test_config_mismatch_and_bad_arguments() -> None:
     ema.update(model)
     with pytest.raises(ValueError, match="warmup_power"):
         EMA(model, decay=0.9, warmup=True, warmup_power=0.5).load_state_dict(ema.state_dict())
-    for kwargs, field in ((dict(decay=1.0), "decay"), (dict(min_decay=0.9995), "min_decay"),
-                          (dict(warmup_gamma=0.0), "warmup_gamma"),
-                          (dict(warmup_power=-1.0), "warmup_power"),
-                          (dict(update_every=0), "update_every"),
-                          (dict(start_step=-1), "start_step"),
-                          (dict(update_every=2.5), "update_every")):
+    for kwargs, field in (
+        (dict(decay=1.0), "decay"),
+        (dict(min_decay=0.9995), "min_decay"),
+        (dict(warmup_gamma=0.0), "warmup_gamma"),
+        (dict(warmup_power=-1.0), "warmup_power"),
+        (dict(update_every=0), "update_every"),
+        (dict(start_step=-1), "start_step"),
+        (dict(update_every=2.5), "update_every"),
+    ):
         with pytest.raises(ValueError, match=field):
             EMA(model, **kwargs)

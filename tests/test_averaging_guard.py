@@ -149,9 +149,19 @@ def test_the_library_paths_never_trigger_the_guard(tmp_path) -> None:
     from swa_lib.training import TrainConfig, run
     from swa_lib.training.fge import average_models
 
-    cfg = TrainConfig(dataset="mnist1d", model="cnn1d", epochs=3, swa_start=1, swa_lr=0.02,
-                      lr_init=0.05, batch_size=64, num_samples=400, data_root=str(tmp_path),
-                      model_kw={"width": 8}, ema_decay=0.9)
+    cfg = TrainConfig(
+        dataset="mnist1d",
+        model="cnn1d",
+        epochs=3,
+        swa_start=1,
+        swa_lr=0.02,
+        lr_init=0.05,
+        batch_size=64,
+        num_samples=400,
+        data_root=str(tmp_path),
+        model_kw={"width": 8},
+        ema_decay=0.9,
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*update_bn.*")
         result = run(cfg, tmp_path / "runs")

@@ -38,7 +38,7 @@ def test_bf16_model_is_averaged_in_float32_and_does_not_stall() -> None:
     mean64 = total / N_UPDATES
     err = (ours.module.weight.double() - mean64).abs().max().item()
     # float32 rounding: at most half an ulp (2^-24 relative) per update, N updates
-    bound = N_UPDATES * 2.0 ** -24 * mean64.abs().max().item()
+    bound = N_UPDATES * 2.0**-24 * mean64.abs().max().item()
     assert err <= bound
     for stalled in (half.module.weight, ref.module.weight):
         assert (stalled.double() - mean64).abs().max().item() > 1000 * bound

@@ -58,6 +58,7 @@ def _ids(paths: list[Path]) -> list[str]:
 
 # -- reading notebooks ----------------------------------------------------------------------------
 
+
 def _source_nb(src: Path):
     """The notebook as jupytext reads it from the ``.py`` (the source of truth)."""
     return jupytext.read(src)
@@ -101,17 +102,20 @@ def _glued_outputs(nb) -> dict[str, set[str]]:
             if not name:
                 continue
             prefix = (meta.get("scrapbook") or {}).get("mime_prefix", "")
-            mimes = {m[len(prefix):] if prefix and m.startswith(prefix) else m
-                     for m in (out.get("data", {}) or {})}
+            mimes = {
+                m[len(prefix) :] if prefix and m.startswith(prefix) else m
+                for m in (out.get("data", {}) or {})
+            }
             found.setdefault(name, set()).update(mimes)
     return found
 
 
 # -- parsing MyST the way myst-nb 1.x does for glue ----------------------------------------------
 
+
 class GlueRef(NamedTuple):
-    kind: str          # "role:any", "role:text", "role:md", "directive:figure", ...
-    doc: str | None    # the other document's path as written (None: this document)
+    kind: str  # "role:any", "role:text", "role:md", "directive:figure", ...
+    doc: str | None  # the other document's path as written (None: this document)
     key: str
     line: int
     raw: str
@@ -120,7 +124,8 @@ class GlueRef(NamedTuple):
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,}|:{3,})(.*)$")
 _ROLE = re.compile(r"\{glue(?::(any|text|md|))?\}`([^`]*)`")
 _DIRECTIVE = re.compile(
-    r"^[ \t]*(?:`{3,}|~{3,}|:{3,})\{glue(?::(any|figure|math|md|))?\}[ \t]*(\S*)[ \t]*$")
+    r"^[ \t]*(?:`{3,}|~{3,}|:{3,})\{glue(?::(any|figure|math|md|))?\}[ \t]*(\S*)[ \t]*$"
+)
 _OPTION = re.compile(r"^[ \t]*:([\w-]+):[ \t]*(.*?)[ \t]*$")
 _CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]*)`")
 
@@ -172,7 +177,7 @@ def glue_refs(text: str) -> list[GlueRef]:
         if d:
             kind = "directive:" + (d.group(1) or "any")
             doc = None
-            for _, opt_line in lines[idx + 1:]:
+            for _, opt_line in lines[idx + 1 :]:
                 o = _OPTION.match(opt_line)
                 if not o:
                     break
@@ -202,23 +207,26 @@ def _cite_keys(text: str) -> list[tuple[int, str]]:
 
 
 def _bib_keys() -> list[str]:
-    return re.findall(r"^\s*@\w+\s*\{\s*([^,\s]+)\s*,", (BOOK_DIR / "references.bib").read_text(),
-                      flags=re.M)
+    return re.findall(
+        r"^\s*@\w+\s*\{\s*([^,\s]+)\s*,", (BOOK_DIR / "references.bib").read_text(), flags=re.M
+    )
 
 
 # -- the documents of the book --------------------------------------------------------------------
 
+
 class Doc(NamedTuple):
-    name: str        # e.g. "book/intro.md", "notebooks/01_quickstart"
-    path: Path       # the committed file whose glue data the document has (.ipynb) or the .md
-    text: str        # its MyST markdown
+    name: str  # e.g. "book/intro.md", "notebooks/01_quickstart"
+    path: Path  # the committed file whose glue data the document has (.ipynb) or the .md
+    text: str  # its MyST markdown
 
 
 def _documents() -> list[Doc]:
     docs = [Doc(f"book/{p.name}", p, p.read_text()) for p in CHAPTERS]
     for src in NOTEBOOKS:
-        docs.append(Doc(f"notebooks/{src.stem}", src.with_suffix(".ipynb"),
-                        _markdown(_source_nb(src))))
+        docs.append(
+            Doc(f"notebooks/{src.stem}", src.with_suffix(".ipynb"), _markdown(_source_nb(src)))
+        )
     return docs
 
 
@@ -233,8 +241,9 @@ _MIMES_NEEDED = {
 }
 
 
-def _check_glue(doc: Doc, own_outputs: dict[str, set[str]] | None = None, *,
-                cross_document: bool = True) -> list[str]:
+def _check_glue(
+    doc: Doc, own_outputs: dict[str, set[str]] | None = None, *, cross_document: bool = True
+) -> list[str]:
     """Problems with ``doc``'s glue references.
 
     ``own_outputs``: the document's own glued outputs (default: read from ``doc.path``);
@@ -249,69 +258,95 @@ def _check_glue(doc: Doc, own_outputs: dict[str, set[str]] | None = None, *,
     if doc.path.suffix == ".ipynb" and local and not own:
         # One message instead of one per key: the notebook has not been executed (or synced).
         names = ", ".join(local[:5]) + (", ..." if len(local) > 5 else "")
-        problems.append(f"{doc.name}: {doc.path.name} has no glued outputs but its text uses "
-                        f"{len(local)} keys ({names}); execute it: "
-                        f"tools/execute_notebooks.py --in-place --only {doc.path.stem[:2]}")
+        problems.append(
+            f"{doc.name}: {doc.path.name} has no glued outputs but its text uses "
+            f"{len(local)} keys ({names}); execute it: "
+            f"tools/execute_notebooks.py --in-place --only {doc.path.stem[:2]}"
+        )
         refs = [r for r in refs if r.doc is not None or "::" in r.raw]
     for ref in refs:
         where = f"{doc.name}:{ref.line}: {ref.raw}"
         if ref.kind == "role:text" and ref.doc is None and "::" in ref.raw:
-            problems.append(f"{where}: a cross-document {{glue:text}} needs a format spec, "
-                            f"e.g. path::key:s (myst-nb splits the format at the last colon)")
+            problems.append(
+                f"{where}: a cross-document {{glue:text}} needs a format spec, "
+                f"e.g. path::key:s (myst-nb splits the format at the last colon)"
+            )
             continue
         if ref.doc is not None and not cross_document:
             continue
         if ref.doc is None:
             if doc.path.suffix != ".ipynb":
-                problems.append(f"{where}: a markdown chapter has no glue data of its own; "
-                                f"reference a notebook: {{glue:text}}`../notebooks/NN_name.ipynb"
-                                f"::{ref.key}:s`")
+                problems.append(
+                    f"{where}: a markdown chapter has no glue data of its own; "
+                    f"reference a notebook: {{glue:text}}`../notebooks/NN_name.ipynb"
+                    f"::{ref.key}:s`"
+                )
                 continue
             outputs, source = own or {}, doc.path.name
         else:
-            target = (ROOT / ref.doc.lstrip("/")) if ref.doc.startswith("/") else \
-                (doc.path.parent / ref.doc)
+            target = (
+                (ROOT / ref.doc.lstrip("/"))
+                if ref.doc.startswith("/")
+                else (doc.path.parent / ref.doc)
+            )
             target = target.resolve()
             if target.suffix != ".ipynb" or not target.exists():
-                problems.append(f"{where}: {ref.doc!r} is not a committed notebook "
-                                f"(resolved to {target}); give the .ipynb path relative to "
-                                f"this document")
+                problems.append(
+                    f"{where}: {ref.doc!r} is not a committed notebook "
+                    f"(resolved to {target}); give the .ipynb path relative to "
+                    f"this document"
+                )
                 continue
             outputs, source = _glued_outputs(nbformat.read(target, as_version=4)), target.name
         if ref.key not in outputs:
             glued = sorted(outputs)
             shown = ", ".join(glued[:10]) + (", ..." if len(glued) > 10 else "") or "nothing"
-            problems.append(f"{where}: key {ref.key!r} is not glued in {source} (glued there: "
-                            f"{shown}); re-execute the notebook")
+            problems.append(
+                f"{where}: key {ref.key!r} is not glued in {source} (glued there: "
+                f"{shown}); re-execute the notebook"
+            )
             continue
         needed = _MIMES_NEEDED.get(ref.kind)
         if needed and not (outputs[ref.key] & needed[0]):
-            hint = (" (matplotlib figures glued under MPLBACKEND=Agg have no image: let the "
-                    "kernel use its inline backend)" if ref.kind == "directive:figure" else "")
-            problems.append(f"{where}: glued value {ref.key!r} in {source} has no {needed[1]} "
-                            f"data (only {sorted(outputs[ref.key])}){hint}")
+            hint = (
+                " (matplotlib figures glued under MPLBACKEND=Agg have no image: let the "
+                "kernel use its inline backend)"
+                if ref.kind == "directive:figure"
+                else ""
+            )
+            problems.append(
+                f"{where}: glued value {ref.key!r} in {source} has no {needed[1]} "
+                f"data (only {sorted(outputs[ref.key])}){hint}"
+            )
     return problems
 
 
 # == fast tests ===================================================================================
 
+
 @pytest.mark.parametrize("src", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_is_paired_and_in_sync(src: Path):
     ipynb = src.with_suffix(".ipynb")
-    assert ipynb.exists(), (f"{src.name} has no paired {ipynb.name}: create it with `make sync` "
-                            f"or tools/execute_notebooks.py")
+    assert ipynb.exists(), (
+        f"{src.name} has no paired {ipynb.name}: create it with `make sync` "
+        f"or tools/execute_notebooks.py"
+    )
     want, have = _cell_signature(_source_nb(src)), _cell_signature(_committed_nb(src))
     if want == have:
         return
     for i, (w, h) in enumerate(zip(want, have)):
         if w != h:
-            detail = (f"first difference at cell {i}: .py has {w[0]} {w[2]} "
-                      f"{w[1][:120]!r}, .ipynb has {h[0]} {h[2]} {h[1][:120]!r}")
+            detail = (
+                f"first difference at cell {i}: .py has {w[0]} {w[2]} "
+                f"{w[1][:120]!r}, .ipynb has {h[0]} {h[2]} {h[1][:120]!r}"
+            )
             break
     else:
         detail = f".py has {len(want)} cells, .ipynb has {len(have)}"
-    pytest.fail(f"{ipynb.name} is out of sync with {src.name}: {detail}. Regenerate the inputs "
-                f"with `make sync` and re-execute the notebook.")
+    pytest.fail(
+        f"{ipynb.name} is out of sync with {src.name}: {detail}. Regenerate the inputs "
+        f"with `make sync` and re-execute the notebook."
+    )
 
 
 @pytest.mark.parametrize("src", NOTEBOOKS, ids=_ids(NOTEBOOKS))
@@ -329,8 +364,9 @@ def _colab_prefix() -> str:
     repo = yaml.safe_load((ROOT / "_config.yml").read_text()).get("repository", {})
     url = str(repo.get("url", "")).rstrip("/")
     owner_repo = url.split("github.com/", 1)[-1]
-    return (f"https://colab.research.google.com/github/{owner_repo}/blob/"
-            f"{repo.get('branch', 'main')}/")
+    return (
+        f"https://colab.research.google.com/github/{owner_repo}/blob/{repo.get('branch', 'main')}/"
+    )
 
 
 @pytest.mark.parametrize("src", NOTEBOOKS, ids=_ids(NOTEBOOKS))
@@ -356,8 +392,12 @@ def test_citations_are_in_the_bibliography():
     keys = _bib_keys()
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     assert not duplicates, f"book/references.bib: duplicate keys {duplicates}"
-    missing = [f"{d.name}:{line}: {key}" for d in DOCS for line, key in _cite_keys(d.text)
-               if key not in keys]
+    missing = [
+        f"{d.name}:{line}: {key}"
+        for d in DOCS
+        for line, key in _cite_keys(d.text)
+        if key not in keys
+    ]
     assert not missing, "cited but not in book/references.bib:\n" + "\n".join(missing)
 
 
@@ -381,13 +421,13 @@ def _toc_files() -> list[str]:
 
 def test_toc_lists_every_page_and_only_existing_ones():
     files = _toc_files()
-    missing = [f for f in files
-               if not any((ROOT / f).with_suffix(s).exists() for s in (".md", ".ipynb"))]
+    missing = [
+        f for f in files if not any((ROOT / f).with_suffix(s).exists() for s in (".md", ".ipynb"))
+    ]
     assert not missing, f"_toc.yml entries with no .md or .ipynb: {missing}"
     pages = [f"notebooks/{p.stem}" for p in NOTEBOOKS] + [f"book/{p.stem}" for p in CHAPTERS]
     absent = [p for p in pages if p not in files]
-    assert not absent, (f"not in _toc.yml, so left out of the book (only_build_toc_files): "
-                        f"{absent}")
+    assert not absent, f"not in _toc.yml, so left out of the book (only_build_toc_files): {absent}"
 
 
 _PYCON = re.compile(r"^([ \t]*)```pycon[ \t]*\n(.*?)^\1```[ \t]*$", re.M | re.S)
@@ -397,9 +437,13 @@ _PYCON = re.compile(r"^([ \t]*)```pycon[ \t]*\n(.*?)^\1```[ \t]*$", re.M | re.S)
 def test_chapter_examples_run(chapter: Path):
     """The ``pycon`` blocks of a chapter, run in order in one namespace, print what they show."""
     text = chapter.read_text()
-    blocks = [(text.count("\n", 0, m.start()) + 1,
-               "\n".join(line[len(m.group(1)):] for line in m.group(2).splitlines()))
-              for m in _PYCON.finditer(text)]
+    blocks = [
+        (
+            text.count("\n", 0, m.start()) + 1,
+            "\n".join(line[len(m.group(1)) :] for line in m.group(2).splitlines()),
+        )
+        for m in _PYCON.finditer(text)
+    ]
     if not blocks:
         pytest.skip(f"{chapter.name} has no pycon examples")
     parser = doctest.DocTestParser()
@@ -420,36 +464,45 @@ def test_chapter_examples_run(chapter: Path):
 
 
 def test_glue_parser_follows_myst_nb():
-    text = "\n".join([
-        "Local {glue:text}`nb_a` and {glue:text}`nb_b:.2f`, {glue}`nb_c`, {glue:md}`nb_d:myst`.",
-        "Other {glue:text}`../notebooks/01_x.ipynb::nb_e:s` and {glue:any}`01_x.ipynb::nb_f`.",
-        "Broken {glue:text}`01_x.ipynb::nb_g` (no format).",
-        "```{glue:figure} nb_h",
-        ":name: fig-h",
-        "",
-        "Caption.",
-        "```",
-        "```{glue} nb_i",
-        ":doc: 01_x.ipynb",
-        "```",
-        ":::{glue:math} nb_j",
-        ":::",
-        "```python",
-        'glue_text("nb_k", "{glue:text}`nb_not_a_ref`")',
-        "```",
-    ])
+    text = "\n".join(
+        [
+            "Local {glue:text}`nb_a` and {glue:text}`nb_b:.2f`, {glue}`nb_c`, "
+            "{glue:md}`nb_d:myst`.",
+            "Other {glue:text}`../notebooks/01_x.ipynb::nb_e:s` and {glue:any}`01_x.ipynb::nb_f`.",
+            "Broken {glue:text}`01_x.ipynb::nb_g` (no format).",
+            "```{glue:figure} nb_h",
+            ":name: fig-h",
+            "",
+            "Caption.",
+            "```",
+            "```{glue} nb_i",
+            ":doc: 01_x.ipynb",
+            "```",
+            ":::{glue:math} nb_j",
+            ":::",
+            "```python",
+            'glue_text("nb_k", "{glue:text}`nb_not_a_ref`")',
+            "```",
+        ]
+    )
     refs = {(r.kind, r.doc, r.key) for r in glue_refs(text)}
     assert refs == {
-        ("role:text", None, "nb_a"), ("role:text", None, "nb_b"), ("role:any", None, "nb_c"),
-        ("role:md", None, "nb_d"), ("role:text", "../notebooks/01_x.ipynb", "nb_e"),
-        ("role:any", "01_x.ipynb", "nb_f"), ("role:text", None, "01_x.ipynb:"),
-        ("directive:figure", None, "nb_h"), ("directive:any", "01_x.ipynb", "nb_i"),
+        ("role:text", None, "nb_a"),
+        ("role:text", None, "nb_b"),
+        ("role:any", None, "nb_c"),
+        ("role:md", None, "nb_d"),
+        ("role:text", "../notebooks/01_x.ipynb", "nb_e"),
+        ("role:any", "01_x.ipynb", "nb_f"),
+        ("role:text", None, "01_x.ipynb:"),
+        ("directive:figure", None, "nb_h"),
+        ("directive:any", "01_x.ipynb", "nb_i"),
         ("directive:math", None, "nb_j"),
     }
     assert _cite_keys("{cite:p}`a, b` and {cite:t}`c`") == [(1, "a"), (1, "b"), (1, "c")]
 
 
 # == slow tests: execute every notebook, build the book ===========================================
+
 
 @pytest.fixture(scope="session")
 def smoke_durations(request: pytest.FixtureRequest):
@@ -467,15 +520,18 @@ def smoke_durations(request: pytest.FixtureRequest):
         return
     with capture.global_and_fixture_disabled():  # teardown output is captured otherwise
         reporter.write_line("")
-        reporter.write_line(f"smoke-profile execution ({len(durations)} notebooks, "
-                            f"{sum(durations.values()):.1f} s):")
+        reporter.write_line(
+            f"smoke-profile execution ({len(durations)} notebooks, "
+            f"{sum(durations.values()):.1f} s):"
+        )
         for stem, secs in sorted(durations.items()):
             reporter.write_line(f"  {stem:<28} {secs:7.1f} s")
 
 
 def _executor():
-    spec = importlib.util.spec_from_file_location("execute_notebooks",
-                                                  ROOT / "tools" / "execute_notebooks.py")
+    spec = importlib.util.spec_from_file_location(
+        "execute_notebooks", ROOT / "tools" / "execute_notebooks.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -493,27 +549,40 @@ def _parameter_names(src: Path) -> set[str]:
 @pytest.mark.book
 @pytest.mark.timeout(SMOKE_TIMEOUT)
 @pytest.mark.parametrize("src", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_executes_at_smoke_profile(src: Path, tmp_path: Path, mnist1d_root: Path,
-                                            monkeypatch: pytest.MonkeyPatch,
-                                            smoke_durations: dict[str, float],
-                                            record_property):
+def test_notebook_executes_at_smoke_profile(
+    src: Path,
+    tmp_path: Path,
+    mnist1d_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    smoke_durations: dict[str, float],
+    record_property,
+):
     executor = _executor()
     # The kernel inherits this environment: one thread, no progress bars, and matplotlib's inline
     # backend (as in a normal kernel) so that glued figures carry their images.
-    for var, value in (("OMP_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"),
-                       ("SWA_LIB_PROGRESS", "0"),
-                       ("MPLBACKEND", "module://matplotlib_inline.backend_inline")):
+    for var, value in (
+        ("OMP_NUM_THREADS", "1"),
+        ("MKL_NUM_THREADS", "1"),
+        ("SWA_LIB_PROGRESS", "0"),
+        ("MPLBACKEND", "module://matplotlib_inline.backend_inline"),
+    ):
         monkeypatch.setenv(var, value)
     # Runs (and the generated MNIST-1D) go to temporary folders, unless the profile sets them:
     # the test trains instead of reading the repository's run cache, and leaves no trace.
     knobs = _parameter_names(src)
     smoke = executor.profile_parameters("smoke", src.stem)
-    extra = {k: str(v) for k, v in (("RUNS_DIR", tmp_path / "runs"), ("DATA_DIR", mnist1d_root))
-             if k in knobs and k not in smoke}
+    extra = {
+        k: str(v)
+        for k, v in (("RUNS_DIR", tmp_path / "runs"), ("DATA_DIR", mnist1d_root))
+        if k in knobs and k not in smoke
+    }
     if extra:
         original = executor.profile_parameters
-        monkeypatch.setattr(executor, "profile_parameters",
-                            lambda profile, stem: {**original(profile, stem), **extra})
+        monkeypatch.setattr(
+            executor,
+            "profile_parameters",
+            lambda profile, stem: {**original(profile, stem), **extra},
+        )
     out_dir = tmp_path / "executed"
     t0 = time.perf_counter()
     executor.execute_one(src, "smoke", out_dir, SMOKE_TIMEOUT)
@@ -525,8 +594,9 @@ def test_notebook_executes_at_smoke_profile(src: Path, tmp_path: Path, mnist1d_r
     assert executed.exists()
     doc = Doc(f"notebooks/{src.stem} (smoke run)", executed, _markdown(_source_nb(src)))
     # (references to other notebooks are checked on the committed files by the fast test)
-    problems = _check_glue(doc, _glued_outputs(nbformat.read(executed, as_version=4)),
-                           cross_document=False)
+    problems = _check_glue(
+        doc, _glued_outputs(nbformat.read(executed, as_version=4)), cross_document=False
+    )
     assert not problems, "after the smoke run:\n" + "\n".join(problems)
 
 
@@ -552,12 +622,18 @@ def test_book_builds_without_warnings(tmp_path: Path):
     for nb in sorted(NB_DIR.glob("*.ipynb")):
         shutil.copy2(nb, src / "notebooks" / nb.name)
     t0 = time.perf_counter()
-    proc = subprocess.run([jb, "build", str(src), "-W", "-n", "--keep-going"], cwd=src,
-                          capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    proc = subprocess.run(
+        [jb, "build", str(src), "-W", "-n", "--keep-going"],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+    )
     secs = time.perf_counter() - t0
     log = proc.stdout + proc.stderr
     warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
     shown = "\n".join(warnings or log.splitlines()[-40:])
-    assert proc.returncode == 0, (f"jupyter-book build failed (exit {proc.returncode}, "
-                                  f"{secs:.0f} s):\n{shown}")
+    assert proc.returncode == 0, (
+        f"jupyter-book build failed (exit {proc.returncode}, {secs:.0f} s):\n{shown}"
+    )
     assert (src / "_build" / "html" / "index.html").exists()

@@ -40,8 +40,15 @@ def _need(tool: str) -> str:
 def _normal(text: str) -> str:
     """NFKC, one space for any run of whitespace, typographic dashes and quotes as ASCII."""
     text = unicodedata.normalize("NFKC", text)
-    for fancy, plain in (("\u2212", "-"), ("\u2013", "-"), ("\u2014", "-"), ("\u2019", "'"),
-                         ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"')):
+    for fancy, plain in (
+        ("\u2212", "-"),
+        ("\u2013", "-"),
+        ("\u2014", "-"),
+        ("\u2019", "'"),
+        ("\u2018", "'"),
+        ("\u201c", '"'),
+        ("\u201d", '"'),
+    ):
         text = text.replace(fancy, plain)
     return re.sub(r"\s+", " ", text)
 
@@ -78,26 +85,39 @@ def test_pdf_builds_with_chapters_and_glued_numbers(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "book", src / "book")
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         shutil.copy2(nb, src / "notebooks" / nb.name)
-    proc = subprocess.run([str(jb), "build", str(src), "--builder", "pdflatex", "-n",
-                           "--keep-going"], cwd=src, capture_output=True, text=True,
-                          timeout=TIMEOUT)
+    proc = subprocess.run(
+        [str(jb), "build", str(src), "--builder", "pdflatex", "-n", "--keep-going"],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     pdf = src / "_build" / "latex" / "swa-book.pdf"
     assert proc.returncode == 0 and pdf.exists(), (proc.stdout + proc.stderr)[-4000:]
 
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
     pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))
-    n_chapters = sum(1 for line in (ROOT / "_toc.yml").read_text().splitlines()
-                     if line.strip().startswith("- file:"))
+    n_chapters = sum(
+        1
+        for line in (ROOT / "_toc.yml").read_text().splitlines()
+        if line.strip().startswith("- file:")
+    )
     assert pages >= 2 * n_chapters, f"{pages} pages for {n_chapters} chapters"
 
-    text = _normal(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
-                                  check=True).stdout)
+    text = _normal(
+        subprocess.run(
+            ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
+    )
     for line in (ROOT / "_toc.yml").read_text().splitlines():  # every chapter's title is there
         if line.strip().startswith("- file:"):
             stem = line.split(":", 1)[1].strip()
             md = ROOT / f"{stem}.md"
-            first = (md.read_text() if md.exists() else
-                     nbformat.read(ROOT / f"{stem}.ipynb", as_version=4).cells[0].source)
+            first = (
+                md.read_text()
+                if md.exists()
+                else nbformat.read(ROOT / f"{stem}.ipynb", as_version=4).cells[0].source
+            )
             title = next(t for t in first.splitlines() if t.startswith("# "))[2:]
             title = re.sub(r"[`*]", "", title)
             assert _normal(title)[:30] in text, f"chapter {stem!r} ({title!r}) not in the PDF"
@@ -107,5 +127,6 @@ def test_pdf_builds_with_chapters_and_glued_numbers(tmp_path: Path) -> None:
     bare = _letters_digits(text)
     missing = [f"{k} = {v!r}" for k, v in values.items() if _letters_digits(v) not in bare]
     assert len(values) > 100, f"only {len(values)} glued values found in the notebooks' prose"
-    assert not missing, f"{len(missing)} of {len(values)} glued values not in the PDF:\n" + \
-        "\n".join(missing[:30])
+    assert not missing, (
+        f"{len(missing)} of {len(values)} glued values not in the PDF:\n" + "\n".join(missing[:30])
+    )

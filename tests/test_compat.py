@@ -29,11 +29,13 @@ def test_from_package_import_old_name() -> None:
 
 def test_old_from_import_in_a_fresh_interpreter() -> None:
     # A fresh process: nothing imported yet, so the alias finder alone must resolve the path.
-    code = ("from swa_lib.train import TrainConfig, run\n"
-            "from swa_lib.flatness import hessian_trace\n"
-            "import swa_lib.training as t\n"
-            "assert TrainConfig is t.TrainConfig\n"
-            "print('ok')")
+    code = (
+        "from swa_lib.train import TrainConfig, run\n"
+        "from swa_lib.flatness import hessian_trace\n"
+        "import swa_lib.training as t\n"
+        "assert TrainConfig is t.TrainConfig\n"
+        "print('ok')"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
 

@@ -37,8 +37,9 @@ def test_bn_no_reset_is_an_exponential_average_of_the_stale_stats():
     update_bn_no_reset(course, batches)
     m = 0.1
     stale = torch.tensor([5.0, -5.0])
-    expected = (1 - m) * ((1 - m) * stale + m * torch.tensor([2.0, 3.0])) \
-        + m * torch.tensor([10.0, 20.0])
+    expected = (1 - m) * ((1 - m) * stale + m * torch.tensor([2.0, 3.0])) + m * torch.tensor(
+        [10.0, 20.0]
+    )
     torch.testing.assert_close(course[0].running_mean, expected)
     assert not course.training and course[0].momentum == m  # mode and momentum untouched
 
@@ -91,21 +92,34 @@ def test_schedules():
     assert paper.pretrain_key() == cfg.pretrain_key() and paper.key() != cfg.key()
 
 
-@pytest.mark.parametrize("changes, name", [
-    ({"model": "resnet"}, "model"), ({"swa_momentum": 1.0}, "swa_momentum"),
-    ({"swa_lr": 0.0}, "swa_lr"), ({"swa_c_epochs": 13}, "swa_c_epochs"),
-    ({"swa_lr_schedule": "cosine"}, "swa_lr_schedule"), ({"swa_lr_max": 1e-5}, "swa_lr_max"),
-    ({"pretrain_epochs": 0}, "pretrain_epochs"), ({"device": "tpu"}, "device"),
-])
+@pytest.mark.parametrize(
+    "changes, name",
+    [
+        ({"model": "resnet"}, "model"),
+        ({"swa_momentum": 1.0}, "swa_momentum"),
+        ({"swa_lr": 0.0}, "swa_lr"),
+        ({"swa_c_epochs": 13}, "swa_c_epochs"),
+        ({"swa_lr_schedule": "cosine"}, "swa_lr_schedule"),
+        ({"swa_lr_max": 1e-5}, "swa_lr_max"),
+        ({"pretrain_epochs": 0}, "pretrain_epochs"),
+        ({"device": "tpu"}, "device"),
+    ],
+)
 def test_config_errors_name_the_field(changes, name):
     with pytest.raises(ValueError, match=rf"CourseConfig\.{name}\b"):
         CourseConfig(**{**course_protocol(), **changes})
 
 
 def _tiny(root, **kw) -> CourseConfig:
-    base = course_protocol(model_kw={"width": 4}, num_samples=200, batch_size=32,
-                           eval_batch_size=32, pretrain_epochs=1, data_root=str(root),
-                           save_snapshots=True)
+    base = course_protocol(
+        model_kw={"width": 4},
+        num_samples=200,
+        batch_size=32,
+        eval_batch_size=32,
+        pretrain_epochs=1,
+        data_root=str(root),
+        save_snapshots=True,
+    )
     base.update(kw)
     return CourseConfig(**base)
 
@@ -123,8 +137,10 @@ def test_run_averages_four_snapshots_caches_and_shares_pretraining(tmp_path, mni
     # every model is evaluated under every evaluation choice
     table = res.table()
     assert list(table.index) == ["pretrained", "last"] + [f"swa_{m}" for m in BN_MODES]
-    assert table.notna().all().all() and ((table["test_accuracy"] >= 0)
-                                          & (table["test_accuracy"] <= 1)).all()
+    assert (
+        table.notna().all().all()
+        and ((table["test_accuracy"] >= 0) & (table["test_accuracy"] <= 1)).all()
+    )
     # 40 test samples in batches of 32: 32 + 8, so the two accuracies may differ; exact agrees
     # with a direct evaluation of the saved model
     model = res.load_model("swa").eval()
@@ -163,10 +179,11 @@ class Killed(RuntimeError):
     pass
 
 
-@pytest.mark.parametrize("phase, epoch, next_epoch", [
-    ("pretrain", 0, ("pretrain", 1)), ("pretrain", 1, ("swa", 0)), ("swa", 3, ("swa", 4))])
-def test_killed_run_resumes_to_identical_result(tmp_path, mnist1d_root, phase, epoch,
-                                                next_epoch):
+@pytest.mark.parametrize(
+    "phase, epoch, next_epoch",
+    [("pretrain", 0, ("pretrain", 1)), ("pretrain", 1, ("swa", 0)), ("swa", 3, ("swa", 4))],
+)
+def test_killed_run_resumes_to_identical_result(tmp_path, mnist1d_root, phase, epoch, next_epoch):
     cfg = _tiny(mnist1d_root, pretrain_epochs=2, swa_epochs=6, save_snapshots=False)
     full = course_project_run(cfg, tmp_path / "full")
 
@@ -178,29 +195,31 @@ def test_killed_run_resumes_to_identical_result(tmp_path, mnist1d_root, phase, e
         course_project_run(cfg, tmp_path / "killed", callback=kill)
     assert list((tmp_path / "killed").glob("*/checkpoint.pt"))
     seen = []
-    resumed = course_project_run(cfg, tmp_path / "killed",
-                                 callback=lambda p, e: seen.append((p, e)))
+    resumed = course_project_run(
+        cfg, tmp_path / "killed", callback=lambda p, e: seen.append((p, e))
+    )
     done = epoch + 1 + (cfg.pretrain_epochs if phase == "swa" else 0)
     assert seen[0] == next_epoch and len(seen) == cfg.n_epochs - done  # no epoch trained twice
     times = ("wall_time_s", "pretrain_wall_time_s")
-    assert {k: v for k, v in resumed.final.items() if k not in times} == \
-        {k: v for k, v in full.final.items() if k not in times}
+    assert {k: v for k, v in resumed.final.items() if k not in times} == {
+        k: v for k, v in full.final.items() if k not in times
+    }
     for name in ("sgd", "swa"):
         a, b = torch.load(resumed.path / f"{name}.pt"), torch.load(full.path / f"{name}.pt")
         assert all(torch.equal(a[k], b[k]) for k in a)
     assert not list((tmp_path / "killed").glob("*/checkpoint.pt"))
 
 
-def test_cached_run_loads_nothing_and_trains_with_train_epoch(tmp_path, mnist1d_root,
-                                                             monkeypatch):
+def test_cached_run_loads_nothing_and_trains_with_train_epoch(tmp_path, mnist1d_root, monkeypatch):
     from swa_lib.training import course_project as cp
     from swa_lib.training import runs as runs_mod
 
     cfg = _tiny(mnist1d_root, pretrain_epochs=2, swa_epochs=3, save_snapshots=False)
     calls = []
     real = cp.train_epoch
-    monkeypatch.setattr(cp, "train_epoch",
-                        lambda *a, **k: calls.append(type(a[1]).__name__) or real(*a, **k))
+    monkeypatch.setattr(
+        cp, "train_epoch", lambda *a, **k: calls.append(type(a[1]).__name__) or real(*a, **k)
+    )
     first = course_project_run(cfg, tmp_path)
     assert calls == ["AdamW", "AdamW", "SGD", "SGD", "SGD"]  # both phases, one call per epoch
 
@@ -212,12 +231,18 @@ def test_cached_run_loads_nothing_and_trains_with_train_epoch(tmp_path, mnist1d_
     again = course_project_run(cfg, tmp_path)
     assert again.cached and again.final == first.final
     # what it saved loads with weights_only=True, as RunResult's files do
-    for file in [again.path / "sgd.pt", again.path / "swa.pt",
-                 *tmp_path.glob("course-pretrain-*/model.pt")]:
+    for file in [
+        again.path / "sgd.pt",
+        again.path / "swa.pt",
+        *tmp_path.glob("course-pretrain-*/model.pt"),
+    ]:
         torch.load(file, weights_only=True)
 
 
 def test_batch_size_larger_than_train_set_is_rejected(tmp_path, mnist1d_root):
-    with pytest.raises(ValueError, match=r"CourseConfig\.batch_size=1000 is larger than the "
-                                         r"training set"):
+    with pytest.raises(
+        ValueError,
+        match=r"CourseConfig\.batch_size=1000 is larger than the "
+        r"training set",
+    ):
         course_project_run(_tiny(mnist1d_root, batch_size=1000), tmp_path)

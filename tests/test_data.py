@@ -126,6 +126,7 @@ def test_bad_inputs(tmp_path):
 
 # -- fake CIFAR in torchvision's on-disk format -----------------------------------------------
 
+
 def _write_pickle(path: Path, obj) -> None:
     with open(path, "wb") as f:
         pickle.dump(obj, f, protocol=2)
@@ -133,15 +134,28 @@ def _write_pickle(path: Path, obj) -> None:
 
 # torchvision's layout, spelled out here independently of swa_lib.data.CIFAR_FOLDERS
 TV_LAYOUT = {
-    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"],
-                "labels", "batches.meta", "label_names"),
-    "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels", "meta",
-                 "fine_label_names"),
+    "cifar10": (
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)],
+        ["test_batch"],
+        "labels",
+        "batches.meta",
+        "label_names",
+    ),
+    "cifar100": (
+        "cifar-100-python",
+        ["train"],
+        ["test"],
+        "fine_labels",
+        "meta",
+        "fine_label_names",
+    ),
 }
 
 
-def _make_fake_cifar(root: Path, name: str, n_per_file: int, rng: np.random.Generator, *,
-                     manifest: bool = True) -> dict:
+def _make_fake_cifar(
+    root: Path, name: str, n_per_file: int, rng: np.random.Generator, *, manifest: bool = True
+) -> dict:
     """Write a fake ``cifar-10-batches-py`` / ``cifar-100-python`` folder; return what it holds.
 
     Its bytes are not the official ones: with ``manifest`` the folder lists their MD5 sums (the
@@ -155,8 +169,12 @@ def _make_fake_cifar(root: Path, name: str, n_per_file: int, rng: np.random.Gene
         for fname in files:
             x = rng.integers(0, 256, size=(n_per_file, 3072), dtype=np.uint8)
             y = rng.integers(0, n_classes, size=n_per_file).tolist()
-            entry = {"batch_label": f"fake {fname}", "data": x,
-                     "filenames": [f"img_{i}.png" for i in range(n_per_file)], label_key: y}
+            entry = {
+                "batch_label": f"fake {fname}",
+                "data": x,
+                "filenames": [f"img_{i}.png" for i in range(n_per_file)],
+                label_key: y,
+            }
             if name == "cifar100":
                 entry["coarse_labels"] = [c // 5 for c in y]
             _write_pickle(root / folder / fname, entry)
@@ -189,10 +207,12 @@ def test_fake_cifar_loads(tmp_path, name, n_per_file):
     assert ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
     np.testing.assert_array_equal(ds.y_train.numpy(), fake["train"][1])
     np.testing.assert_array_equal(ds.y_test.numpy(), fake["test"][1])
-    np.testing.assert_allclose(ds.x_train.numpy(), _reference_normalise(fake["train"][0]),
-                               atol=1e-5, rtol=0)
-    np.testing.assert_allclose(ds.x_test.numpy(), _reference_normalise(fake["test"][0]),
-                               atol=1e-5, rtol=0)
+    np.testing.assert_allclose(
+        ds.x_train.numpy(), _reference_normalise(fake["train"][0]), atol=1e-5, rtol=0
+    )
+    np.testing.assert_allclose(
+        ds.x_test.numpy(), _reference_normalise(fake["test"][0]), atol=1e-5, rtol=0
+    )
     assert ds.classes == fake["classes"] and ds.augmentation == "crop_flip"
 
 
@@ -209,8 +229,9 @@ def test_fake_cifar_agrees_with_torchvision(tmp_path, monkeypatch, name):
         tv = tv_class(str(tmp_path), train=train, download=False)
         assert tv.targets == y.tolist()
         chw = torch.from_numpy(tv.data).permute(0, 3, 1, 2).double() / 255  # HWC uint8 -> CHW
-        ref = (chw - torch.tensor(CIFAR_MEAN, dtype=torch.float64).view(1, 3, 1, 1)) \
-            / torch.tensor(CIFAR_STD, dtype=torch.float64).view(1, 3, 1, 1)
+        ref = (chw - torch.tensor(CIFAR_MEAN, dtype=torch.float64).view(1, 3, 1, 1)) / torch.tensor(
+            CIFAR_STD, dtype=torch.float64
+        ).view(1, 3, 1, 1)
         torch.testing.assert_close(x.double(), ref, atol=1e-5, rtol=0)
         assert tuple(tv.classes) == ds.classes == fake["classes"]
 
@@ -223,19 +244,30 @@ def test_cifar_subset_and_options(tmp_path):
     # the subset rows are rows of the full set, in file order, and reproducible from the seed
     rows = [int((full.x_train == xi).flatten(1).all(1).nonzero()) for xi in sub.x_train]
     assert rows == sorted(rows) and torch.equal(full.y_train[rows], sub.y_train)
-    assert torch.equal(load_dataset("cifar10", tmp_path, num_samples=12, seed=5).x_train,
-                       sub.x_train)
+    assert torch.equal(
+        load_dataset("cifar10", tmp_path, num_samples=12, seed=5).x_train, sub.x_train
+    )
     with pytest.raises(ValueError, match="num_samples=1000"):
         load_dataset("cifar10", tmp_path, num_samples=1000)
     with pytest.raises(ValueError, match=r"unknown option\(s\).*max_shift"):
         load_dataset("cifar10", tmp_path, max_shift=2)
     custom = load_dataset("cifar10", tmp_path, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
-    torch.testing.assert_close(custom.x_train, (full.x_train * torch.tensor(CIFAR_STD).view(
-        1, 3, 1, 1) + torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1) - 0.5) / 0.25, atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        custom.x_train,
+        (
+            full.x_train * torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
+            + torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)
+            - 0.5
+        )
+        / 0.25,
+        atol=1e-5,
+        rtol=0,
+    )
 
 
-@pytest.mark.parametrize("name, folder", [("cifar10", "cifar-10-batches-py"),
-                                          ("cifar100", "cifar-100-python")])
+@pytest.mark.parametrize(
+    "name, folder", [("cifar10", "cifar-10-batches-py"), ("cifar100", "cifar-100-python")]
+)
 def test_missing_cifar_message(tmp_path, name, folder):
     with pytest.raises(FileNotFoundError) as err:
         load_dataset(name, tmp_path)
@@ -259,6 +291,7 @@ def test_cifar_partial_folder_and_corrupt_file(tmp_path):
 
 
 # -- CIFAR integrity: MD5 before unpickling ------------------------------------------------------
+
 
 def test_md5_table_is_torchvisions():
     tv_cifar = pytest.importorskip("torchvision.datasets.cifar")
@@ -358,13 +391,14 @@ def test_cifar_download_calls_torchvision(tmp_path, monkeypatch):
 
 # -- augmentation -----------------------------------------------------------------------------
 
+
 def _brute_force_crop_flip(x, top, left, flip, padding, fill):
     out = torch.empty_like(x)
     for i in range(x.shape[0]):
         c, h, w = x.shape[1:]
         p = fill.view(c, 1, 1).expand(c, h + 2 * padding, w + 2 * padding).clone()
-        p[:, padding:padding + h, padding:padding + w] = x[i]
-        crop = p[:, int(top[i]):int(top[i]) + h, int(left[i]):int(left[i]) + w]
+        p[:, padding : padding + h, padding : padding + w] = x[i]
+        crop = p[:, int(top[i]) : int(top[i]) + h, int(left[i]) : int(left[i]) + w]
         out[i] = crop.flip(-1) if bool(flip[i]) else crop
     return out
 
@@ -380,8 +414,9 @@ def test_crop_flip_matches_brute_force():
     assert torch.equal(out, _brute_force_crop_flip(x, top, left, flip, 4, fill))
     # no shift and no flip is the identity
     zeros = torch.full((64,), 4)
-    assert torch.equal(D.crop_flip(x, zeros, zeros, torch.zeros(64, dtype=torch.bool),
-                                   padding=4, fill=fill), x)
+    assert torch.equal(
+        D.crop_flip(x, zeros, zeros, torch.zeros(64, dtype=torch.bool), padding=4, fill=fill), x
+    )
 
 
 def test_dataset_augment_crop_flip_replays_draws(tmp_path):
@@ -395,11 +430,17 @@ def test_dataset_augment_crop_flip_replays_draws(tmp_path):
     black = -torch.tensor(CIFAR_MEAN) / torch.tensor(CIFAR_STD)
     assert torch.allclose(out, _brute_force_crop_flip(x, top, left, flip, 4, black), atol=1e-6)
     # the padding is black in pixel space: un-normalised padded pixels are 0
-    edge = D.crop_flip(x, torch.zeros(len(x), dtype=torch.long), torch.zeros(len(x),
-                       dtype=torch.long), torch.zeros(len(x), dtype=torch.bool), padding=4,
-                       fill=black)[:, :, :4, :]
+    edge = D.crop_flip(
+        x,
+        torch.zeros(len(x), dtype=torch.long),
+        torch.zeros(len(x), dtype=torch.long),
+        torch.zeros(len(x), dtype=torch.bool),
+        padding=4,
+        fill=black,
+    )[:, :, :4, :]
     pixels = edge * torch.tensor(CIFAR_STD).view(1, 3, 1, 1) + torch.tensor(CIFAR_MEAN).view(
-        1, 3, 1, 1)
+        1, 3, 1, 1
+    )
     assert pixels.abs().max() < 1e-6
 
 
@@ -435,6 +476,7 @@ def test_augment_options_and_to(tmp_path):
 
 # -- batching ---------------------------------------------------------------------------------
 
+
 def test_iterate_batches_epoch_cover_and_sizes():
     x = torch.arange(23, dtype=torch.float32).view(23, 1)
     y = torch.arange(23)
@@ -445,8 +487,11 @@ def test_iterate_batches_epoch_cover_and_sizes():
     assert sorted(seen.tolist()) == list(range(23)) and seen.tolist() != list(range(23))
     for xb, yb in batches:
         assert torch.equal(xb[:, 0].long(), yb)  # x and y stay paired
-    dropped = list(iterate_batches(x, y, 5, shuffle=True, drop_last=True,
-                                   generator=torch.Generator().manual_seed(0)))
+    dropped = list(
+        iterate_batches(
+            x, y, 5, shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(0)
+        )
+    )
     assert [len(b[1]) for b in dropped] == [5, 5, 5, 5]
     assert torch.equal(torch.cat([b[1] for b in dropped]), seen[:20])
     ordered = list(iterate_batches(x, y, 10, shuffle=False))

@@ -43,8 +43,7 @@ def test_swa_linear_table_cycles_end_at_min():
 
 def test_fold_parameters_is_running_mean_and_leaves_buffers():
     torch.manual_seed(0)
-    models = [torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
-              for _ in range(4)]
+    models = [torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2)) for _ in range(4)]
     avg = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
     models[0][1].running_mean.fill_(5.0)
     for n, m in enumerate(models):
@@ -78,10 +77,18 @@ def test_two_d_function_and_grid():
     d = make_two_d(10, noise=0.0)
     x = torch.cat([d.x_train, d.x_test])
     y = torch.cat([d.y_train, d.y_test]).squeeze(1)
-    ref = (2 * torch.cos(torch.pi * x[:, 0] * x[:, 1]) - 0.5 * x[:, 0] + 0.08 * x[:, 1]
-           + torch.sin(torch.pi * x[:, 0]) - torch.sin(torch.pi * x[:, 1]))
-    assert x.shape == (100, 2) and torch.allclose(y, ref) and float(two_d_function(
-        torch.tensor(0.0), torch.tensor(0.0))) == pytest.approx(2.0)
+    ref = (
+        2 * torch.cos(torch.pi * x[:, 0] * x[:, 1])
+        - 0.5 * x[:, 0]
+        + 0.08 * x[:, 1]
+        + torch.sin(torch.pi * x[:, 0])
+        - torch.sin(torch.pi * x[:, 1])
+    )
+    assert (
+        x.shape == (100, 2)
+        and torch.allclose(y, ref)
+        and float(two_d_function(torch.tensor(0.0), torch.tensor(0.0))) == pytest.approx(2.0)
+    )
 
 
 def test_sbm_graphs_follow_cluster_recipe():
@@ -158,29 +165,47 @@ def test_stacked_seeds_equal_sequential_runs(tmp_path):
     from swa_lib.domains import paper_table2_phase as t2
 
     recipe = scale_epochs(COURSE_RECIPES["friedman1"][0], 0.03)
-    phases = [recipe.swa, t2(recipe),
-              SWAPhase("scratch_swa", 4, lr_max=0.01, lr_min=0.001, cycle_epochs=1,
-                       schedule="paper_swa", momentum=0.9, start="scratch", swa_start=2)]
+    phases = [
+        recipe.swa,
+        t2(recipe),
+        SWAPhase(
+            "scratch_swa",
+            4,
+            lr_max=0.01,
+            lr_min=0.001,
+            cycle_epochs=1,
+            schedule="paper_swa",
+            momentum=0.9,
+            start="scratch",
+            swa_start=2,
+        ),
+    ]
 
     def build(d):
         return CourseMLP(5, 8, 1, 2)
 
-    stacked = course_swa_runs({"domain": "t"}, _tiny_friedman, build, recipe, phases, [0, 1],
-                              tmp_path / "a")
+    stacked = course_swa_runs(
+        {"domain": "t"}, _tiny_friedman, build, recipe, phases, [0, 1], tmp_path / "a"
+    )
     for j, s in enumerate([0, 1]):
-        seq = course_swa_run({"domain": "t"}, _tiny_friedman, build, recipe, phases, s,
-                             tmp_path / "b")
-        assert stacked[j]["pretrained"]["metric"] == pytest.approx(seq["pretrained"]["metric"],
-                                                                   rel=1e-4)
+        seq = course_swa_run(
+            {"domain": "t"}, _tiny_friedman, build, recipe, phases, s, tmp_path / "b"
+        )
+        assert stacked[j]["pretrained"]["metric"] == pytest.approx(
+            seq["pretrained"]["metric"], rel=1e-4
+        )
         for ph in ("course", "paper_table2", "scratch_swa"):
             for col in ("final", "swa", "ensemble", "snapshot_ensemble"):
                 assert stacked[j][ph][col]["metric_per_batch"] == pytest.approx(
-                    seq[ph][col]["metric_per_batch"], rel=1e-3), (ph, col)
+                    seq[ph][col]["metric_per_batch"], rel=1e-3
+                ), (ph, col)
             assert stacked[j][ph]["n_averaged"] == seq[ph]["n_averaged"]
             assert stacked[j][ph]["dist_pretrained_to_final"] == pytest.approx(
-                seq[ph]["dist_pretrained_to_final"], rel=1e-3)
-    again = course_swa_runs({"domain": "t"}, _tiny_friedman, build, recipe, phases, [0, 1],
-                            tmp_path / "a")
+                seq[ph]["dist_pretrained_to_final"], rel=1e-3
+            )
+    again = course_swa_runs(
+        {"domain": "t"}, _tiny_friedman, build, recipe, phases, [0, 1], tmp_path / "a"
+    )
     assert again == stacked
 
 
@@ -189,8 +214,7 @@ def test_stacked_forward_cnn_matches_members():
 
     torch.manual_seed(0)
     members = [CourseCNN(1, 10, 8, 3) for _ in range(3)]
-    params = {k: torch.stack([m.state_dict()[k] for m in members])
-              for k in members[0].state_dict()}
+    params = {k: torch.stack([m.state_dict()[k] for m in members]) for k in members[0].state_dict()}
     x = torch.randn(3, 4, 1, 8, 8)
     out = stacked_forward(members[0], params, x)
     for j, m in enumerate(members):
@@ -200,8 +224,9 @@ def test_stacked_forward_cnn_matches_members():
 def test_paper_swa_phase_rates_and_snapshots():
     from swa_lib.domains import SWAPhase
 
-    ph = SWAPhase("s", 8, lr_max=0.1, lr_min=0.01, cycle_epochs=1, schedule="paper_swa",
-                  swa_start=6)
+    ph = SWAPhase(
+        "s", 8, lr_max=0.1, lr_min=0.01, cycle_epochs=1, schedule="paper_swa", swa_start=6
+    )
     r = ph.rates(2)
     assert r[0] == pytest.approx(0.1) and r[-1] == pytest.approx(0.01)
     assert [e for e in range(8) if ph.snapshot_after(e)] == [6, 7]

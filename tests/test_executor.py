@@ -41,7 +41,7 @@ def test_gpus_give_each_running_notebook_its_own_device() -> None:
         assert gpu_of.setdefault(pid, gpu) == gpu  # a worker keeps its GPU
     assert sorted(gpu_of.values()) == ["0", "1"]  # two workers, one per GPU, not five
     for i, a in enumerate(seen):
-        for b in seen[i + 1:]:
+        for b in seen[i + 1 :]:
             if a[2] < b[3] and b[2] < a[3]:  # ran at the same time: on different GPUs
                 assert a[1] != b[1]
     assert os.environ.get("CUDA_VISIBLE_DEVICES") == before  # only the workers are restricted
@@ -64,18 +64,37 @@ def test_slurm_path_submits_one_job_per_notebook_with_the_local_executor(tmp_pat
     assert sl.notebook_stems(["03"]) == ["03_results_table"]
     cmd = sl.notebook_command("03_results_table", "paper", tmp_path / "out")
     assert cmd[1].endswith("tools/execute_notebooks.py")
-    assert cmd[2:] == ["--profile", "paper", "--out", str(tmp_path / "out"), "--only",
-                       "03_results_table", "--jobs", "1", "--progress", "off"]
+    assert cmd[2:] == [
+        "--profile",
+        "paper",
+        "--out",
+        str(tmp_path / "out"),
+        "--only",
+        "03_results_table",
+        "--jobs",
+        "1",
+        "--progress",
+        "off",
+    ]
 
     def fake(stem, profile, out):  # stands for one notebook's execution
-        code = ("import os, pathlib, sys; n = sys.argv[1]; "
-                "pathlib.Path(sys.argv[2], n + '.txt').write_text("
-                "sys.argv[3] + ' ' + os.environ['SWA_BOOK_RUNS']); "
-                "sys.exit(3 if n.startswith('99') else 0)")
+        code = (
+            "import os, pathlib, sys; n = sys.argv[1]; "
+            "pathlib.Path(sys.argv[2], n + '.txt').write_text("
+            "sys.argv[3] + ' ' + os.environ['SWA_BOOK_RUNS']); "
+            "sys.exit(3 if n.startswith('99') else 0)"
+        )
         return [sys.executable, "-c", code, stem, str(out), profile]
 
-    executor = sl.make_executor(tmp_path / "logs", local=True, timeout_min=5, partition=None,
-                                gpus_per_job=1, cpus_per_task=1, mem_gb=None)
+    executor = sl.make_executor(
+        tmp_path / "logs",
+        local=True,
+        timeout_min=5,
+        partition=None,
+        gpus_per_job=1,
+        cpus_per_task=1,
+        mem_gb=None,
+    )
     env = {**os.environ, "SWA_BOOK_RUNS": str(tmp_path / "runs")}
     stems = ["01_quickstart", "02_schedules", "99_broken"]
     jobs = sl.submit(stems, "smoke", tmp_path, executor, command=fake, env=env)
@@ -99,10 +118,12 @@ def test_table_ids_are_stable_across_executions() -> None:
 
 def test_summary_counts_trained_and_cached_runs() -> None:
     executor = _tool("execute_notebooks")
-    events = [{"event": "run_start", "name": "a", "cached": False},
-              {"event": "run_end", "name": "a", "cached": False},
-              {"event": "run_end", "name": "b", "cached": True},
-              {"event": "run_end", "name": "c", "cached": True}]
+    events = [
+        {"event": "run_start", "name": "a", "cached": False},
+        {"event": "run_end", "name": "a", "cached": False},
+        {"event": "run_end", "name": "b", "cached": True},
+        {"event": "run_end", "name": "c", "cached": True},
+    ]
     assert executor._runs_summary(events) == (1, 2)
     line = executor._live_line("03_results", events[:1], started=time.time() - 5, expected=65)
     assert "a: epoch 0/None" in line and "(0 trained, 0 cached)" in line and "left" in line

@@ -35,8 +35,9 @@ def test_fake_cifar_agrees_with_torchvision(tmp_path, monkeypatch, name):
         tv = cls(str(tmp_path), train=train, download=False)
         assert tv.targets == y.tolist() and tuple(tv.classes) == ds.classes
         chw = torch.from_numpy(tv.data).permute(0, 3, 1, 2).double() / 255
-        ref = (chw - torch.tensor(CIFAR_MEAN, dtype=torch.float64).view(1, 3, 1, 1)) \
-            / torch.tensor(CIFAR_STD, dtype=torch.float64).view(1, 3, 1, 1)
+        ref = (chw - torch.tensor(CIFAR_MEAN, dtype=torch.float64).view(1, 3, 1, 1)) / torch.tensor(
+            CIFAR_STD, dtype=torch.float64
+        ).view(1, 3, 1, 1)
         torch.testing.assert_close(x.double(), ref, atol=1e-5, rtol=0)
 
 

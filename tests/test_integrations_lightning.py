@@ -40,15 +40,15 @@ class Net(pl.LightningModule):
         return F.cross_entropy(self(x), y)
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
-        self.snapshots.append({k: v.detach().double().clone()
-                               for k, v in self.named_parameters()})
+        self.snapshots.append({k: v.detach().double().clone() for k, v in self.named_parameters()})
         if batch_idx + 1 == self.trainer.num_training_batches:
             self.epoch_ends.append(len(self.snapshots) - 1)
 
     def validation_step(self, batch, batch_idx):
         if batch_idx == 0:
             self.seen_in_validation.append(
-                (self.current_epoch, {k: v.detach().clone() for k, v in self.state_dict().items()}))
+                (self.current_epoch, {k: v.detach().clone() for k, v in self.state_dict().items()})
+            )
         x, y = batch
         self.log("val_loss", F.cross_entropy(self(x), y))
 
@@ -62,19 +62,32 @@ def data() -> tuple[DataLoader, DataLoader]:
     y = (x[:, 0] > 1).long() + (x[:, 1] > 1).long()
     xv = torch.randn(32, 4, generator=g)
     yv = torch.randint(0, 3, (32,), generator=g)
-    return (DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=False),
-            DataLoader(TensorDataset(xv, yv), batch_size=32))
+    return (
+        DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=False),
+        DataLoader(TensorDataset(xv, yv), batch_size=32),
+    )
 
 
-def fit(model: Net, callbacks: list, max_epochs: int = EPOCHS, ckpt_path=None,
-        checkpoint_dir=None) -> pl.Trainer:
+def fit(
+    model: Net, callbacks: list, max_epochs: int = EPOCHS, ckpt_path=None, checkpoint_dir=None
+) -> pl.Trainer:
     if checkpoint_dir is not None:
-        callbacks = callbacks + [pl.callbacks.ModelCheckpoint(
-            dirpath=checkpoint_dir, filename="{epoch}", save_top_k=-1, every_n_epochs=1)]
-    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=max_epochs, logger=False,
-                         enable_checkpointing=checkpoint_dir is not None, callbacks=callbacks,
-                         enable_progress_bar=False, enable_model_summary=False,
-                         num_sanity_val_steps=0)
+        callbacks = callbacks + [
+            pl.callbacks.ModelCheckpoint(
+                dirpath=checkpoint_dir, filename="{epoch}", save_top_k=-1, every_n_epochs=1
+            )
+        ]
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=max_epochs,
+        logger=False,
+        enable_checkpointing=checkpoint_dir is not None,
+        callbacks=callbacks,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         train, val = data()
@@ -111,7 +124,7 @@ def test_validation_sees_the_average_with_bn_recomputed_and_training_is_untouche
                 torch.testing.assert_close(seen[k].double(), v, rtol=0, atol=0)
             assert not torch.allclose(seen["net.0.weight"].double(), initial["net.0.weight"])
             continue
-        averaged = ends[swa_start:epoch + 1]
+        averaged = ends[swa_start : epoch + 1]
         for k in averaged[0]:
             mean64 = torch.stack([s[k] for s in averaged]).mean(0)
             torch.testing.assert_close(seen[k].double(), mean64, rtol=1e-5, atol=1e-6)
@@ -132,9 +145,11 @@ def _state(cb) -> dict[str, torch.Tensor]:
     return cb.average.module.state_dict()
 
 
-@pytest.mark.parametrize("make", [lambda: SWACallback(swa_start=1),
-                                  lambda: EMACallback(0.8, warmup=True, update_every=2)],
-                         ids=["swa", "ema"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: SWACallback(swa_start=1), lambda: EMACallback(0.8, warmup=True, update_every=2)],
+    ids=["swa", "ema"],
+)
 def test_resume_in_the_middle_of_averaging_equals_the_uninterrupted_run(tmp_path, make) -> None:
     whole_cb = make()
     whole = Net()
@@ -167,7 +182,7 @@ def test_ema_callback_follows_the_step_recursion() -> None:
         if step % every:
             continue
         w = torch.cat([v.flatten() for v in snap.values()])
-        d = decay ** every
+        d = decay**every
         expected = w if expected is None else d * expected + (1 - d) * w
     got = torch.cat([v.detach().double().flatten() for v in cb.average.module.parameters()])
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)

@@ -150,6 +150,7 @@ def test_killed_write_leaves_no_partial_file(tmp_path):
 
 # -- weights-only loading and strict JSON -------------------------------------------------------
 
+
 class _Payload:
     """Unpickling this object opens (creates) ``marker``: arbitrary code run by ``torch.load``."""
 
@@ -161,8 +162,13 @@ class _Payload:
 
 
 def test_load_torch_reads_plain_data_and_refuses_a_pickled_object_unexecuted(tmp_path):
-    plain = {"probs": torch.rand(3, 2), "seconds": 1.5, "rows": [{"epoch": 1, "name": "x"}],
-             "state": {"w": torch.arange(4)}, "none": None}
+    plain = {
+        "probs": torch.rand(3, 2),
+        "seconds": 1.5,
+        "rows": [{"epoch": 1, "name": "x"}],
+        "state": {"w": torch.arange(4)},
+        "none": None,
+    }
     atomic_torch_save(tmp_path / "plain.pt", plain)
     back = load_torch(tmp_path / "plain.pt")
     assert back["seconds"] == 1.5 and back["rows"] == plain["rows"] and back["none"] is None
@@ -170,8 +176,11 @@ def test_load_torch_reads_plain_data_and_refuses_a_pickled_object_unexecuted(tmp
 
     marker = tmp_path / "executed"
     torch.save({"probs": torch.zeros(2), "evil": _Payload(marker)}, tmp_path / "evil.pt")
-    with pytest.raises(ValueError, match=r"^SWAG state .*evil\.pt is corrupt or not a "
-                                         r"weights-only file"):
+    with pytest.raises(
+        ValueError,
+        match=r"^SWAG state .*evil\.pt is corrupt or not a "
+        r"weights-only file",
+    ):
         load_torch(tmp_path / "evil.pt", what="SWAG state")
     assert not marker.exists()
     torch.load(tmp_path / "evil.pt", weights_only=False)  # the payload is live: refusing mattered

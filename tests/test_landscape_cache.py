@@ -33,12 +33,29 @@ def test_interrupted_grid_resumes_missing_cells_only(tmp_path):
         assert int(z["done"].sum()) == 7  # saved on the way out, not only at checkpoints
 
     resumed_cells: list[int] = []
-    part = L.evaluate_plane(model, w0, d1, d2, *grid, cache=tmp_path, max_cells=2,
-                            callback=lambda c, v: resumed_cells.append(c), **opts)
+    part = L.evaluate_plane(
+        model,
+        w0,
+        d1,
+        d2,
+        *grid,
+        cache=tmp_path,
+        max_cells=2,
+        callback=lambda c, v: resumed_cells.append(c),
+        **opts,
+    )
     assert not part.complete and part.evaluated == 2
     assert np.isnan(part["train_loss"]).sum() == 12 - 9
-    rest = L.evaluate_plane(model, w0, d1, d2, *grid, cache=tmp_path,
-                            callback=lambda c, v: resumed_cells.append(c), **opts)
+    rest = L.evaluate_plane(
+        model,
+        w0,
+        d1,
+        d2,
+        *grid,
+        cache=tmp_path,
+        callback=lambda c, v: resumed_cells.append(c),
+        **opts,
+    )
     assert rest.complete and rest.evaluated == 3
     assert sorted(seen + resumed_cells) == list(range(12))  # every cell exactly once
     for m in full.metrics:
@@ -56,23 +73,44 @@ def test_stale_cache_is_detected(tmp_path):
     path = tmp_path / "grid.npz"
     L.evaluate_plane(model, w0, d1, d2, *grid, data=data, cache=path, progress=False)
     with pytest.raises(L.CacheMismatchError, match="metrics"):
-        L.evaluate_plane(model, w0, d1, d2, *grid, data=data, cache=path, progress=False,
-                         metrics=("train_loss",))
+        L.evaluate_plane(
+            model, w0, d1, d2, *grid, data=data, cache=path, progress=False, metrics=("train_loss",)
+        )
     with pytest.raises(L.CacheMismatchError, match="base"):
         L.evaluate_plane(model, w0 + 1, d1, d2, *grid, data=data, cache=path, progress=False)
     other = tiny_data(seed=5)
     with pytest.raises(L.CacheMismatchError, match="data"):
         L.evaluate_plane(model, w0, d1, d2, *grid, data=other, cache=path, progress=False)
     with pytest.raises(L.CacheMismatchError, match="bn_recompute"):
-        L.evaluate_plane(model, w0, d1, d2, *grid, data=data, cache=path, progress=False,
-                         bn_recompute=True)
+        L.evaluate_plane(
+            model, w0, d1, d2, *grid, data=data, cache=path, progress=False, bn_recompute=True
+        )
     with pytest.warns(UserWarning, match="overwriting"):
-        s = L.evaluate_plane(model, w0, d1, d2, *grid, data=data, cache=path, progress=False,
-                             metrics=("train_loss",), on_mismatch="overwrite")
+        s = L.evaluate_plane(
+            model,
+            w0,
+            d1,
+            d2,
+            *grid,
+            data=data,
+            cache=path,
+            progress=False,
+            metrics=("train_loss",),
+            on_mismatch="overwrite",
+        )
     assert s.evaluated == 2
     # a directory cache keys the file name, so both grids live side by side
     L.evaluate_plane(model, w0, d1, d2, *grid, data=data, cache=tmp_path / "d", progress=False)
-    L.evaluate_plane(model, w0, d1, d2, *grid, data=data, cache=tmp_path / "d", progress=False,
-                     metrics=("test_err",))
+    L.evaluate_plane(
+        model,
+        w0,
+        d1,
+        d2,
+        *grid,
+        data=data,
+        cache=tmp_path / "d",
+        progress=False,
+        metrics=("test_err",),
+    )
     assert len(list((tmp_path / "d").glob("*.npz"))) == 2
     assert not list(tmp_path.glob("**/*.tmp"))

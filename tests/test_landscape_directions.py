@@ -21,8 +21,9 @@ def test_filter_normalize_norms_and_biasbn():
         if w.dim() <= 1:
             assert torch.count_nonzero(d) == 0
         else:
-            torch.testing.assert_close(d.reshape(d.shape[0], -1).norm(dim=1),
-                                       w.reshape(w.shape[0], -1).norm(dim=1))
+            torch.testing.assert_close(
+                d.reshape(d.shape[0], -1).norm(dim=1), w.reshape(w.shape[0], -1).norm(dim=1)
+            )
             # same direction per filter, only rescaled
             cos = F.cosine_similarity(d.reshape(d.shape[0], -1), raw.reshape(d.shape[0], -1))
             torch.testing.assert_close(cos, torch.ones_like(cos))

@@ -17,29 +17,53 @@ def _shard_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     import torch.distributed as dist
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=world)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
         model = tiny_bn_cnn()
         w0, d1, d2 = tiny_plane(model)
-        s = L.evaluate_plane(model, w0, d1, d2, np.linspace(-1, 1, 3), np.linspace(-1, 1, 3),
-                             data=tiny_data(), bn_recompute=True, bn_batch_size=32,
-                             points_per_pass=2, checkpoint_every=4,
-                             cache=os.path.join(out_dir, "cache"), progress=False)
-        np.savez(os.path.join(out_dir, f"rank{rank}.npz"), train_loss=s["train_loss"],
-                 test_err=s["test_err"], evaluated=s.evaluated)
+        s = L.evaluate_plane(
+            model,
+            w0,
+            d1,
+            d2,
+            np.linspace(-1, 1, 3),
+            np.linspace(-1, 1, 3),
+            data=tiny_data(),
+            bn_recompute=True,
+            bn_batch_size=32,
+            points_per_pass=2,
+            checkpoint_every=4,
+            cache=os.path.join(out_dir, "cache"),
+            progress=False,
+        )
+        np.savez(
+            os.path.join(out_dir, f"rank{rank}.npz"),
+            train_loss=s["train_loss"],
+            test_err=s["test_err"],
+            evaluated=s.evaluated,
+        )
     finally:
         dist.destroy_process_group()
 
 
 def test_two_gloo_ranks_equal_single_process(tmp_path):
-    mp.spawn(_shard_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2,
-             join=True)
+    mp.spawn(_shard_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
     model = tiny_bn_cnn()
     w0, d1, d2 = tiny_plane(model)
-    single = L.evaluate_plane(model, w0, d1, d2, np.linspace(-1, 1, 3), np.linspace(-1, 1, 3),
-                              data=tiny_data(), bn_recompute=True, bn_batch_size=32,
-                              points_per_pass=2, progress=False, distributed=False)
+    single = L.evaluate_plane(
+        model,
+        w0,
+        d1,
+        d2,
+        np.linspace(-1, 1, 3),
+        np.linspace(-1, 1, 3),
+        data=tiny_data(),
+        bn_recompute=True,
+        bn_batch_size=32,
+        points_per_pass=2,
+        progress=False,
+        distributed=False,
+    )
     evaluated = 0
     for rank in range(2):
         with np.load(tmp_path / f"rank{rank}.npz") as z:
@@ -48,7 +72,18 @@ def test_two_gloo_ranks_equal_single_process(tmp_path):
             evaluated += int(z["evaluated"])
     assert evaluated == 9  # each cell once, over both ranks
     # rank 0 wrote the complete cache; a single process reuses it without evaluating
-    cached = L.evaluate_plane(model, w0, d1, d2, np.linspace(-1, 1, 3), np.linspace(-1, 1, 3),
-                              data=tiny_data(), bn_recompute=True, bn_batch_size=32,
-                              cache=tmp_path / "cache", progress=False, distributed=False)
+    cached = L.evaluate_plane(
+        model,
+        w0,
+        d1,
+        d2,
+        np.linspace(-1, 1, 3),
+        np.linspace(-1, 1, 3),
+        data=tiny_data(),
+        bn_recompute=True,
+        bn_batch_size=32,
+        cache=tmp_path / "cache",
+        progress=False,
+        distributed=False,
+    )
     assert cached.evaluated == 0

@@ -20,7 +20,7 @@ def _brute_force(model, w, data, bn_batch_size):
     fresh = copy.deepcopy(model)
     L.set_flat_params_(fresh, w)
     x, y = data["train"]
-    update_bn(fresh, [x[i:i + bn_batch_size] for i in range(0, len(x), bn_batch_size)])
+    update_bn(fresh, [x[i : i + bn_batch_size] for i in range(0, len(x), bn_batch_size)])
     fresh.eval()
     with torch.no_grad():
         train_loss = F.cross_entropy(fresh(x), y).item()
@@ -35,8 +35,19 @@ def test_bn_recompute_matches_brute_force(k):
     data = tiny_data()
     w0, d1, d2 = tiny_plane(model)
     alphas, betas = [-0.5, 0.5], [0.0, 1.0]
-    s = L.evaluate_plane(model, w0, d1, d2, alphas, betas, data=data, bn_recompute=True,
-                         bn_batch_size=16, points_per_pass=k, progress=False)
+    s = L.evaluate_plane(
+        model,
+        w0,
+        d1,
+        d2,
+        alphas,
+        betas,
+        data=data,
+        bn_recompute=True,
+        bn_batch_size=16,
+        points_per_pass=k,
+        progress=False,
+    )
     for i, a in enumerate(alphas):
         for j, b in enumerate(betas):
             loss, err = _brute_force(model, w0 + a * d1 + b * d2, data, 16)
@@ -52,8 +63,13 @@ def test_vmap_equals_per_point(bn):
     model = tiny_bn_cnn()
     data = tiny_data()
     w0, d1, d2 = tiny_plane(model)
-    opts = dict(data=data, bn_recompute=bn, bn_batch_size=32, progress=False,
-                metrics=("train_loss", "train_err", "test_nll", "test_acc"))
+    opts = dict(
+        data=data,
+        bn_recompute=bn,
+        bn_batch_size=32,
+        progress=False,
+        metrics=("train_loss", "train_err", "test_nll", "test_acc"),
+    )
     grid = (np.linspace(-1, 1, 3), np.linspace(-1, 1, 2))
     one = L.evaluate_plane(model, w0, d1, d2, *grid, points_per_pass=1, **opts)
     many = L.evaluate_plane(model, w0, d1, d2, *grid, points_per_pass=4, batch_size=40, **opts)
@@ -80,10 +96,28 @@ def test_error_accuracy_are_fractions_and_old_names_percent(k):
     data = tiny_data()
     w0, d1, d2 = tiny_plane(model)
     alphas, betas = [-0.5, 0.5], [0.0, 1.0]
-    names = ("train_error", "train_accuracy", "test_error", "test_accuracy",
-             "train_err", "train_acc", "test_err", "test_acc")
-    s = L.evaluate_plane(model, w0, d1, d2, alphas, betas, data=data, metrics=names,
-                         points_per_pass=k, progress=False)
+    names = (
+        "train_error",
+        "train_accuracy",
+        "test_error",
+        "test_accuracy",
+        "train_err",
+        "train_acc",
+        "test_err",
+        "test_acc",
+    )
+    s = L.evaluate_plane(
+        model,
+        w0,
+        d1,
+        d2,
+        alphas,
+        betas,
+        data=data,
+        metrics=names,
+        points_per_pass=k,
+        progress=False,
+    )
     for i, a in enumerate(alphas):
         for j, b in enumerate(betas):
             for split in ("train", "test"):
@@ -103,8 +137,17 @@ def test_default_metrics_are_canonical_and_results_answer_both_names():
     assert s.metrics == ("train_loss", "test_error")
     assert np.all((s["test_error"] >= 0) & (s["test_error"] <= 1))
     np.testing.assert_array_equal(s["test_err"], 100 * s["test_error"])  # via the alias table
-    old = L.evaluate_plane(model, w0, d1, d2, [0.0, 1.0], [0.0], data=data, progress=False,
-                           metrics=("train_loss", "test_err"))
+    old = L.evaluate_plane(
+        model,
+        w0,
+        d1,
+        d2,
+        [0.0, 1.0],
+        [0.0],
+        data=data,
+        progress=False,
+        metrics=("train_loss", "test_err"),
+    )
     np.testing.assert_allclose(old["test_error"], s["test_error"], rtol=1e-15, atol=0)
     np.testing.assert_allclose(old["test_err"], s["test_err"], rtol=1e-15, atol=0)
     with pytest.raises(KeyError, match="test_nll"):
@@ -112,12 +155,15 @@ def test_default_metrics_are_canonical_and_results_answer_both_names():
 
 
 def test_alias_table_is_the_only_mapping():
-    assert set(L.METRICS) == {f"{s}_{k}" for s in ("train", "test")
-                              for k in ("loss", "nll", "error", "accuracy")}
-    assert L.METRIC_ALIASES == {"train_err": ("train_error", 100.0),
-                                "train_acc": ("train_accuracy", 100.0),
-                                "test_err": ("test_error", 100.0),
-                                "test_acc": ("test_accuracy", 100.0)}
+    assert set(L.METRICS) == {
+        f"{s}_{k}" for s in ("train", "test") for k in ("loss", "nll", "error", "accuracy")
+    }
+    assert L.METRIC_ALIASES == {
+        "train_err": ("train_error", 100.0),
+        "train_acc": ("train_accuracy", 100.0),
+        "test_err": ("test_error", 100.0),
+        "test_acc": ("test_accuracy", 100.0),
+    }
 
 
 def test_bad_metric_and_option_and_no_private_keyword():
@@ -144,12 +190,22 @@ def test_bn_recompute_with_dropout_vmap_equals_per_point():
     vmap path as in the per-point loop (``update_bn``), so both give the same values."""
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Conv1d(1, 4, 3, padding=1), torch.nn.BatchNorm1d(4), torch.nn.ReLU(),
-        torch.nn.Dropout(0.5), torch.nn.Flatten(), torch.nn.Linear(48, 3))
+        torch.nn.Conv1d(1, 4, 3, padding=1),
+        torch.nn.BatchNorm1d(4),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.5),
+        torch.nn.Flatten(),
+        torch.nn.Linear(48, 3),
+    )
     data = tiny_data()
     w0, d1, d2 = tiny_plane(model)
-    opts = dict(data=data, bn_recompute=True, bn_batch_size=16, progress=False,
-                metrics=("train_nll", "test_error"))
+    opts = dict(
+        data=data,
+        bn_recompute=True,
+        bn_batch_size=16,
+        progress=False,
+        metrics=("train_nll", "test_error"),
+    )
     grid = ([-0.5, 0.5], [0.0, 1.0])
     one = L.evaluate_plane(model, w0, d1, d2, *grid, points_per_pass=1, **opts)
     many = L.evaluate_plane(model, w0, d1, d2, *grid, points_per_pass=3, **opts)
@@ -162,7 +218,7 @@ def test_bn_recompute_with_dropout_vmap_equals_per_point():
     with torch.no_grad():
         h = fresh[0](x)
         bn = fresh[1]
-        batches = [h[i:i + 16] for i in range(0, len(h), 16)]
+        batches = [h[i : i + 16] for i in range(0, len(h), 16)]
         n = len(h)
         bn.running_mean.copy_(h.mean((0, 2)))
         bn.running_var.copy_(sum(b.shape[0] * b.var((0, 2), unbiased=True) for b in batches) / n)

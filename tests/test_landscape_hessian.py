@@ -32,7 +32,7 @@ def _dense_hessian(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.
         params, off = {}, 0
         for name, shape in zip(names, shapes):
             k = math.prod(shape)
-            params[name] = w[off:off + k].view(shape)
+            params[name] = w[off : off + k].view(shape)
             off += k
         return F.cross_entropy(functional_call(model, params, (x,)), y)
 
@@ -111,6 +111,7 @@ def test_bad_arguments(problem):
 
 # -- the cache= option --------------------------------------------------------------------------
 
+
 def _count_products(monkeypatch) -> list[int]:
     """Counts Hessian-vector products (calls of the estimators' product operator)."""
     from swa_lib.landscape import hessian
@@ -127,8 +128,7 @@ def _count_products(monkeypatch) -> list[int]:
 
 
 @pytest.mark.parametrize("estimator", [hessian_top_eigenvalue, hessian_trace])
-def test_cache_hit_returns_same_numbers_without_products(problem, tmp_path, monkeypatch,
-                                                         estimator):
+def test_cache_hit_returns_same_numbers_without_products(problem, tmp_path, monkeypatch, estimator):
     model, x, y, _ = problem
     calls = _count_products(monkeypatch)
     plain = estimator(model, (x, y), seed=1, subset=20)
@@ -141,8 +141,9 @@ def test_cache_hit_returns_same_numbers_without_products(problem, tmp_path, monk
     for est in (first, again):
         assert est.value == plain.value and est.iterations == plain.iterations
         assert est.converged == plain.converged and est.history == plain.history
-        assert est.std_error == plain.std_error or (math.isnan(est.std_error)
-                                                     and math.isnan(plain.std_error))
+        assert est.std_error == plain.std_error or (
+            math.isnan(est.std_error) and math.isnan(plain.std_error)
+        )
     if plain.vector is not None:
         assert torch.equal(again.vector, plain.vector)
     assert again.seconds == first.seconds > 0  # the original computation's time
@@ -165,8 +166,9 @@ def test_cache_stale_key_raises_and_overwrite_recomputes(problem, tmp_path, monk
     with pytest.raises(CacheMismatchError, match="weights"):
         hessian_top_eigenvalue(moved, (x, y), seed=0, cache=path)
     with pytest.raises(CacheMismatchError, match="generator"):
-        hessian_top_eigenvalue(model, (x, y), generator=torch.Generator().manual_seed(0),
-                               cache=path)
+        hessian_top_eigenvalue(
+            model, (x, y), generator=torch.Generator().manual_seed(0), cache=path
+        )
     calls = _count_products(monkeypatch)
     with pytest.warns(UserWarning, match="overwriting"):
         new = hessian_top_eigenvalue(moved, (x, y), seed=0, cache=path, on_mismatch="overwrite")

@@ -19,8 +19,9 @@ def test_metric_spec_and_alias_lookup_both_ways():
     frac = np.array([0.25, 0.5])
     new = L.Profile(t=np.zeros(2), values={"test_error": frac}, distances=np.zeros(2))
     np.testing.assert_array_equal(new["test_err"], [25.0, 50.0])
-    old = L.Profile(t=np.zeros(2), values={"train_acc": np.array([75.0, 50.0])},
-                    distances=np.zeros(2))
+    old = L.Profile(
+        t=np.zeros(2), values={"train_acc": np.array([75.0, 50.0])}, distances=np.zeros(2)
+    )
     np.testing.assert_array_equal(old["train_accuracy"], [0.75, 0.5])
     assert old.metrics == ("train_acc",)
     with pytest.raises(KeyError):

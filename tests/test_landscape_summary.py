@@ -25,8 +25,10 @@ def _mlp_and_data(seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 3))
-    data = {"train": (torch.randn(40, 5, generator=g), torch.randint(0, 3, (40,), generator=g)),
-            "test": (torch.randn(25, 5, generator=g), torch.randint(0, 3, (25,), generator=g))}
+    data = {
+        "train": (torch.randn(40, 5, generator=g), torch.randint(0, 3, (40,), generator=g)),
+        "test": (torch.randn(25, 5, generator=g), torch.randint(0, 3, (25,), generator=g)),
+    }
     return model, data
 
 
@@ -35,8 +37,14 @@ def test_evaluate_at_matches_direct_evaluation(tmp_path):
     other = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 3))
     wd = 1e-2
     points = {"a": model, "b": L.get_flat_params(other), "c": list(other.parameters())}
-    df = evaluate_at(model, points, data=data, weight_decay=wd,
-                     metrics=("train_loss", "train_nll", "test_err"), cache=tmp_path)
+    df = evaluate_at(
+        model,
+        points,
+        data=data,
+        weight_decay=wd,
+        metrics=("train_loss", "train_nll", "test_err"),
+        cache=tmp_path,
+    )
     assert list(df.index) == ["a", "b", "c"]
     assert list(df.columns) == ["train_loss", "train_nll", "test_err"]
     for name, m in (("a", model), ("b", other)):
@@ -51,8 +59,14 @@ def test_evaluate_at_matches_direct_evaluation(tmp_path):
         assert df.loc[name, "test_err"] == pytest.approx(err)
     np.testing.assert_array_equal(df.loc["b"].to_numpy(), df.loc["c"].to_numpy())
     # cached: a second call evaluates nothing and returns the same values
-    again = evaluate_at(model, points, data=data, weight_decay=wd,
-                        metrics=("train_loss", "train_nll", "test_err"), cache=tmp_path)
+    again = evaluate_at(
+        model,
+        points,
+        data=data,
+        weight_decay=wd,
+        metrics=("train_loss", "train_nll", "test_err"),
+        cache=tmp_path,
+    )
     np.testing.assert_array_equal(df.to_numpy(), again.to_numpy())
 
 
@@ -66,9 +80,13 @@ def test_evaluate_at_rejects_empty_and_bad_shapes():
 
 def test_rise_distance_interpolates_and_flags_never():
     d = np.array([0.0, 1.0, 2.0, 3.0])
-    rows = np.array([[1.0, 1.5, 2.0, 4.0],     # rises by 1.0 at d = 2 exactly
-                     [0.0, 0.2, 0.6, 1.0],     # by 0.5 between 1 and 2: 1.75
-                     [5.0, 5.1, 5.2, 5.3]])    # never by 1.0
+    rows = np.array(
+        [
+            [1.0, 1.5, 2.0, 4.0],  # rises by 1.0 at d = 2 exactly
+            [0.0, 0.2, 0.6, 1.0],  # by 0.5 between 1 and 2: 1.75
+            [5.0, 5.1, 5.2, 5.3],
+        ]
+    )  # never by 1.0
     out = rise_distance(d, rows, 1.0)
     assert out[0] == pytest.approx(2.0)
     assert out[1] == pytest.approx(3.0)
@@ -107,7 +125,7 @@ def test_profile_minimum_refines_a_parabola_and_reports_edges():
 def test_level_interval_interpolates_both_ends_and_flags_open_ends():
     t = np.linspace(-1, 2, 31)
     y = (t - 0.5) ** 2
-    lo, hi = level_interval(t, y, 0.25)          # |t - 0.5| <= 0.5
+    lo, hi = level_interval(t, y, 0.25)  # |t - 0.5| <= 0.5
     assert lo == pytest.approx(0.0, abs=1e-2) and hi == pytest.approx(1.0, abs=1e-2)
     lo, hi = level_interval(t, (t - 0.2) ** 2, 1.5)  # reaches past t = -1 on the left
     assert np.isnan(lo) and hi == pytest.approx(0.2 + np.sqrt(1.5), abs=1e-2)

@@ -22,8 +22,14 @@ def test_plane_ray_line_match_quadratic(k):
     alphas = np.linspace(-0.2, 1.2, 5) * dx
     betas = np.linspace(-0.2, 1.2, 4) * dy
     wd = 0.05
-    opts = dict(data=data, loss_fn=identity_loss, weight_decay=wd, points_per_pass=k,
-                metrics=("train_loss", "train_nll", "test_nll"), progress=False)
+    opts = dict(
+        data=data,
+        loss_fn=identity_loss,
+        weight_decay=wd,
+        points_per_pass=k,
+        metrics=("train_loss", "train_nll", "test_nll"),
+        progress=False,
+    )
     s = L.evaluate_plane(model, w0, u, v, alphas, betas, **opts)
     assert s["train_loss"].shape == (5, 4) and s.complete and s.evaluated == 20
     for i, a in enumerate(alphas):
@@ -31,8 +37,9 @@ def test_plane_ray_line_match_quadratic(k):
             w = (w0 + a * u + b * v).numpy()
             assert s["train_nll"][i, j] == pytest.approx(q_value(model, w), rel=1e-12)
             assert s["test_nll"][i, j] == pytest.approx(q_value(model, w), rel=1e-12)
-            assert s["train_loss"][i, j] == pytest.approx(q_value(model, w) + 0.5 * wd * w @ w,
-                                                          rel=1e-12)
+            assert s["train_loss"][i, j] == pytest.approx(
+                q_value(model, w) + 0.5 * wd * w @ w, rel=1e-12
+            )
 
     d = torch.randn(5, generator=g, dtype=torch.float64) * 3.0
     dhat = (d / d.norm()).numpy()
@@ -44,8 +51,9 @@ def test_plane_ray_line_match_quadratic(k):
     rays = L.ray_profile(model, w1, torch.stack([d, -d]), ts, **opts)
     assert rays["train_nll"].shape == (2, 4)
     np.testing.assert_allclose(rays["train_nll"][0], expect, rtol=1e-12)
-    np.testing.assert_allclose(rays["train_nll"][1],
-                               [q_value(model, w1.numpy() - t * dhat) for t in ts], rtol=1e-12)
+    np.testing.assert_allclose(
+        rays["train_nll"][1], [q_value(model, w1.numpy() - t * dhat) for t in ts], rtol=1e-12
+    )
 
     ts = np.linspace(-0.5, 1.5, 5)
     line = L.line_profile(model, w0, w2, ts, **opts)
@@ -67,8 +75,20 @@ def test_linear_regression_mse_matches_closed_form():
         return ((out - target) ** 2).sum(-1)
 
     for k in (1, 3):
-        s = L.evaluate_plane(model, w0, u, v, alphas, betas, train=(x, y), metrics=("train_nll",),
-                             loss_fn=mse, batch_size=5, points_per_pass=k, progress=False)
+        s = L.evaluate_plane(
+            model,
+            w0,
+            u,
+            v,
+            alphas,
+            betas,
+            train=(x, y),
+            metrics=("train_nll",),
+            loss_fn=mse,
+            batch_size=5,
+            points_per_pass=k,
+            progress=False,
+        )
         xn, yn = x.numpy(), y.numpy()
         for i, a in enumerate(alphas):
             for j, b in enumerate(betas):

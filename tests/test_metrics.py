@@ -41,7 +41,7 @@ def brute_force_equal_mass_ece(probs: np.ndarray, labels: np.ndarray, bins: int)
     start = 0
     for b in range(bins):  # sizes differ by at most one, larger bins first (np.array_split)
         size = n // bins + (1 if b < n % bins else 0)
-        idx = order[start:start + size]
+        idx = order[start : start + size]
         start += size
         if idx:
             total += len(idx) / n * abs(np.mean(correct[idx]) - np.mean(conf[idx]))

@@ -10,8 +10,9 @@ from swa_lib.modes import eval_mode, restored_modes, train_mode
 
 def _mixed() -> nn.Sequential:
     """A frozen, eval-mode backbone (BN + dropout) under a training head."""
-    net = nn.Sequential(nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Dropout(0.5)),
-                        nn.Linear(4, 2))
+    net = nn.Sequential(
+        nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Dropout(0.5)), nn.Linear(4, 2)
+    )
     net.train()
     net[0].eval()
     return net

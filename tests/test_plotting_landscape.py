@@ -104,8 +104,7 @@ def test_log_levels_and_every_plot_returns_a_figure():
     levels = P.log_levels(z)
     assert np.all(np.diff(levels) > 0) and levels[0] == z.min() and levels[-1] == 1e10
     t = np.linspace(0, 4, 5)
-    ray = Profile(t, {"train_loss": np.stack([t**2, 2 * t**2]), "test_err": np.stack([t, t])},
-                    t)
+    ray = Profile(t, {"train_loss": np.stack([t**2, 2 * t**2]), "test_err": np.stack([t, t])}, t)
     line = Profile(t - 1, {"train_loss": t**2, "test_err": 10 + t}, (t - 1) * 2.5)
     figs = [
         P.plot_plane(surf, "train_loss", points={"SWA": (1.5, 1.0), "SGD": (0.0, 0.0)}),

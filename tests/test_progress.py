@@ -26,8 +26,9 @@ def test_no_variable_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert list(tmp_path.iterdir()) == []
 
 
-def test_events_round_trip_and_bad_lines_skipped(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_events_round_trip_and_bad_lines_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "status.jsonl"
     monkeypatch.setenv(progress.ENV_VAR, str(path))
     progress.emit("run_start", name="a", epochs=3, cached=False)

@@ -26,12 +26,12 @@ def listed_package_tree() -> set[str]:
     start = next(i for i, line in enumerate(lines) if line.startswith("src/swa_lib/"))
     stack: list[str] = []
     listed = set()
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.startswith("  "):
             break
         depth = (len(line) - len(line.lstrip(" "))) // 2
         name = line.split()[0]
-        stack = stack[:depth - 1] + [name.rstrip("/")]
+        stack = stack[: depth - 1] + [name.rstrip("/")]
         listed.add("/".join(stack) + ("/" if name.endswith("/") else ""))
     return listed
 
@@ -53,5 +53,6 @@ def test_readme_layout_lists_exactly_the_package() -> None:
     listed, actual = listed_package_tree(), actual_package_tree()
     assert listed, "no src/swa_lib/ subtree found in the README's Layout block"
     missing, stale = sorted(actual - listed), sorted(listed - actual)
-    assert not missing and not stale, (f"README layout is out of date: not listed {missing}; "
-                                       f"listed but absent {stale}")
+    assert not missing and not stale, (
+        f"README layout is out of date: not listed {missing}; listed but absent {stale}"
+    )

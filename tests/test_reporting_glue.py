@@ -16,8 +16,9 @@ glue_module = importlib.import_module("swa_lib.reporting.glue")
 
 def test_glue_number_glues_a_python_float(monkeypatch):
     seen = []
-    monkeypatch.setattr(glue_module, "glue", lambda name, value, display=False:
-                        seen.append((name, value, display)))
+    monkeypatch.setattr(
+        glue_module, "glue", lambda name, value, display=False: seen.append((name, value, display))
+    )
     for value in (np.float64(0.25), torch.tensor(0.25), 0.25, np.float32(0.25)):
         assert glue_number("nbXX_x", value) == 0.25
     assert all(type(v) is float and v == 0.25 and d is False for _, v, d in seen)

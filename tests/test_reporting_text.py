@@ -28,10 +28,11 @@ def test_mean_std_text_against_statistics_module():
     xs = [0.8123, 0.8391, 0.8262, 0.8017]
     ref = f"{statistics.mean(xs):.3f} ± {statistics.stdev(xs):.3f}"  # stdev: ddof=1
     assert mean_std_text(xs) == ref
-    assert mean_std_text(pd.Series(xs), 2, scale=100) == \
-        f"{100 * statistics.mean(xs):.2f} ± {statistics.stdev([100 * x for x in xs]):.2f}"
-    assert pct_mean_std(xs) == f"{statistics.mean(xs) * 100:.1f} ± " \
-                               f"{statistics.stdev(xs) * 100:.1f}"
+    assert (
+        mean_std_text(pd.Series(xs), 2, scale=100)
+        == f"{100 * statistics.mean(xs):.2f} ± {statistics.stdev([100 * x for x in xs]):.2f}"
+    )
+    assert pct_mean_std(xs) == f"{statistics.mean(xs) * 100:.1f} ± {statistics.stdev(xs) * 100:.1f}"
 
 
 def test_mean_std_text_nan_empty_and_single_value():
@@ -54,8 +55,9 @@ def test_mean_std_keeps_the_old_four_decimals():
 def test_verdicts_word_the_interval():
     assert interval_verdict(0.1, 0.3) == "excludes zero, in favour of SWA"
     assert interval_verdict(-0.3, -0.1) == "excludes zero, against SWA"
-    assert interval_verdict(-0.3, -0.1, better="lower", who="EMA") == \
-        "excludes zero, in favour of EMA"
+    assert (
+        interval_verdict(-0.3, -0.1, better="lower", who="EMA") == "excludes zero, in favour of EMA"
+    )
     assert interval_verdict(-0.3, -0.1, better=None) == "excludes zero"
     assert interval_verdict(-0.1, 0.3) == "includes zero"
     assert interval_verdict(math.nan, math.nan) == "cannot be judged with one seed"
@@ -67,8 +69,16 @@ def test_verdicts_word_the_interval():
 
 
 def test_significant_never_uses_exponents():
-    cases = {0.12345: "0.123", 2.5: "2.5", 12.349: "12.3", 99.94: "99.9", 123.4: "123",
-             1234.5: "1234", -0.0456789: "-0.0457", 0.0: "0"}
+    cases = {
+        0.12345: "0.123",
+        2.5: "2.5",
+        12.349: "12.3",
+        99.94: "99.9",
+        123.4: "123",
+        1234.5: "1234",
+        -0.0456789: "-0.0457",
+        0.0: "0",
+    }
     for x, text in cases.items():
         assert significant(x) == text, x
     assert significant(1234.5, 2) == "1234" and significant(7.777, 2) == "7.8"

@@ -27,11 +27,11 @@ def test_swa_schedule_matches_formula(epoch: int) -> None:
 
 def test_swa_schedule_boundaries_and_values() -> None:
     kw = dict(lr_init=0.1, swa_lr=0.01, swa_start=100)
-    assert swa_schedule(50, **kw) == pytest.approx(0.1)          # t = 0.5: still flat
+    assert swa_schedule(50, **kw) == pytest.approx(0.1)  # t = 0.5: still flat
     assert swa_schedule(70, **kw) == pytest.approx(0.1 * (1 - 0.9 * 0.5))  # halfway down
-    assert swa_schedule(90, **kw) == pytest.approx(0.01)         # t = 0.9: reached swa_lr
+    assert swa_schedule(90, **kw) == pytest.approx(0.01)  # t = 0.9: reached swa_lr
     assert swa_schedule(95, **kw) == pytest.approx(0.01)
-    assert swa_schedule(300, **kw) == pytest.approx(0.01)        # flat through the SWA phase
+    assert swa_schedule(300, **kw) == pytest.approx(0.01)  # flat through the SWA phase
     # continuity at both kinks
     assert swa_schedule(50 + 1e-9, **kw) == pytest.approx(0.1, abs=1e-9)
     assert swa_schedule(90 - 1e-9, **kw) == pytest.approx(0.01, abs=1e-9)
@@ -51,7 +51,7 @@ def test_cyclic_lr_matches_paper_equation() -> None:
     t = [((i - 1) % c + 1) / c for i in range(1, 10)]
     assert got == pytest.approx([(1 - ti) * a1 + ti * a2 for ti in t])
     assert got[3] == pytest.approx(a2) and got[7] == pytest.approx(a2)  # end of each cycle
-    assert got[4] == pytest.approx(0.75 * a1 + 0.25 * a2)               # restart
+    assert got[4] == pytest.approx(0.75 * a1 + 0.25 * a2)  # restart
     assert cyclic_lr(5, lr_max=1.0, lr_min=0.5, cycle=1) == pytest.approx(0.5)
 
 

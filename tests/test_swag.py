@@ -33,8 +33,12 @@ def iterates(model: nn.Module, n: int, seed: int = 0) -> list[torch.Tensor]:
     p = sum(q.numel() for q in model.parameters())
     centre = torch.randn(p, generator=g, dtype=torch.float64)
     basis = torch.randn(3, p, generator=g, dtype=torch.float64)
-    return [centre + 0.3 * torch.randn(3, generator=g, dtype=torch.float64) @ basis
-            + 0.05 * torch.randn(p, generator=g, dtype=torch.float64) for _ in range(n)]
+    return [
+        centre
+        + 0.3 * torch.randn(3, generator=g, dtype=torch.float64) @ basis
+        + 0.05 * torch.randn(p, generator=g, dtype=torch.float64)
+        for _ in range(n)
+    ]
 
 
 def collect_all(swag: SWAG, model: nn.Module, ws: list[torch.Tensor]) -> None:
@@ -44,7 +48,7 @@ def collect_all(swag: SWAG, model: nn.Module, ws: list[torch.Tensor]) -> None:
 
 
 def brute_deviations(ws: list[torch.Tensor]) -> torch.Tensor:
-    return torch.stack([w - torch.stack(ws[:i + 1]).mean(0) for i, w in enumerate(ws)])
+    return torch.stack([w - torch.stack(ws[: i + 1]).mean(0) for i, w in enumerate(ws)])
 
 
 def flat32(ws: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -53,6 +57,7 @@ def flat32(ws: list[torch.Tensor]) -> list[torch.Tensor]:
 
 
 # -- moments and deviations ---------------------------------------------------------------------
+
 
 def test_mean_and_variance_match_brute_force_and_swa() -> None:
     model = small_model()
@@ -66,13 +71,13 @@ def test_mean_and_variance_match_brute_force_and_swa() -> None:
     assert swag.n_collected == 7 and swag.rank == 4
     assert swag.mean.dtype == torch.float64 and swag.variance.shape == (P_SMALL,)
     torch.testing.assert_close(swag.mean, stack.mean(0), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(swag.variance, stack.var(0, unbiased=False), rtol=1e-10,
-                               atol=1e-14)
+    torch.testing.assert_close(swag.variance, stack.var(0, unbiased=False), rtol=1e-10, atol=1e-14)
     swa_vec = parameters_to_vector(swa.module.parameters()).double()
     torch.testing.assert_close(swag.mean, swa_vec, rtol=1e-6, atol=1e-6)
     # mean_model / load_mean_into give the SWA solution
-    torch.testing.assert_close(parameters_to_vector(swag.mean_model().parameters()).double(),
-                               swa_vec, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        parameters_to_vector(swag.mean_model().parameters()).double(), swa_vec, rtol=1e-6, atol=1e-6
+    )
     target = small_model()
     swag.load_mean_into(target)
     torch.testing.assert_close(parameters_to_vector(target.parameters()), swa_vec.float())
@@ -110,10 +115,11 @@ def test_deviations_are_last_k_of_brute_force_ring(n: int) -> None:
 
 # -- sampling -----------------------------------------------------------------------------------
 
+
 def frobenius_tolerance(sigma: torch.Tensor, n: int, sds: float = 4.0) -> float:
     """``sds`` times the RMS Frobenius error of a known-mean Gaussian sample covariance:
     ``E||S - Sigma||_F^2 = ((tr Sigma)^2 + ||Sigma||_F^2) / n``."""
-    return sds * math.sqrt((sigma.trace() ** 2 + (sigma ** 2).sum()).item() / n)
+    return sds * math.sqrt((sigma.trace() ** 2 + (sigma**2).sum()).item() / n)
 
 
 @pytest.mark.parametrize("diagonal", [False, True])
@@ -139,11 +145,15 @@ def test_sample_covariance_matches_swag_covariance(diagonal: bool) -> None:
     tol = frobenius_tolerance(sigma, n_samples)
     assert err < tol, (err, tol)
     # the test has power: the usual slips lie far outside the tolerance
-    slips = [0.5 * sigma, torch.diag(var ** 2)] if diagonal else [
-        0.5 * (torch.diag(var) + d.T @ d / k_max),       # K instead of K - 1
-        0.5 * torch.diag(var),                            # low-rank term lost
-        0.25 * (torch.diag(var) + low_rank),              # scale instead of sqrt(scale)
-    ]
+    slips = (
+        [0.5 * sigma, torch.diag(var**2)]
+        if diagonal
+        else [
+            0.5 * (torch.diag(var) + d.T @ d / k_max),  # K instead of K - 1
+            0.5 * torch.diag(var),  # low-rank term lost
+            0.25 * (torch.diag(var) + low_rank),  # scale instead of sqrt(scale)
+        ]
+    )
     for wrong in slips:
         assert torch.linalg.matrix_norm(cov - wrong).item() > 2 * tol, (wrong, tol)
     # sample mean within 4 standard errors, per coordinate
@@ -165,8 +175,9 @@ def test_sample_loads_sample_vector_and_keeps_the_template_architecture() -> Non
     assert not torch.equal(parameters_to_vector(model.parameters()), vec.float())
     # the diagonal sample draws only z1: same z1 stream, so it is the low-rank sample minus D^T z2
     diag = swag.sample_vector(0.5, diagonal=True, generator=torch.Generator().manual_seed(3))
-    z1 = torch.randn(1, swag.num_parameters, generator=torch.Generator().manual_seed(3),
-                     dtype=torch.float64)[0]
+    z1 = torch.randn(
+        1, swag.num_parameters, generator=torch.Generator().manual_seed(3), dtype=torch.float64
+    )[0]
     torch.testing.assert_close(diag, swag.mean + math.sqrt(0.5) * swag.variance.sqrt() * z1)
     # the documented stream: z1 (P) then z2 (K), z2[j] on the j-th oldest deviation (ring wrapped)
     g = torch.Generator().manual_seed(3)
@@ -182,7 +193,7 @@ def test_sample_with_bn_batches_recomputes_bn() -> None:
     swag = SWAG(model, max_rank=3)
     collect_all(swag, model, iterates(model, 4))
     xb = torch.randn(50, 5, generator=torch.Generator().manual_seed(0))
-    batches = [(xb[i:i + 16], None) for i in range(0, 50, 16)]
+    batches = [(xb[i : i + 16], None) for i in range(0, 50, 16)]
     a = swag.sample(generator=torch.Generator().manual_seed(7), bn_batches=batches)
     b = update_bn(swag.sample(generator=torch.Generator().manual_seed(7)), batches)
     assert a.training == model.training
@@ -210,18 +221,20 @@ def test_errors_are_clear() -> None:
         swag.sample(-1.0, diagonal=True)
     swag.collect(model)
     with pytest.raises(ValueError, match="one-shot iterator"):
-        predict_bma(swag, torch.randn(3, 4), num_samples=2,
-                    bn_batches=iter([torch.randn(3, 4)]))
+        predict_bma(swag, torch.randn(3, 4), num_samples=2, bn_batches=iter([torch.randn(3, 4)]))
 
 
 # -- persistence --------------------------------------------------------------------------------
+
 
 def test_state_dict_roundtrip_gives_same_samples_and_validates(tmp_path) -> None:
     model = bn_model()
     swag = SWAG(model, max_rank=3)
     collect_all(swag, model, iterates(model, 5))
-    before = [parameters_to_vector(swag.sample(generator=torch.Generator().manual_seed(s))
-                                   .parameters()) for s in range(3)]
+    before = [
+        parameters_to_vector(swag.sample(generator=torch.Generator().manual_seed(s)).parameters())
+        for s in range(3)
+    ]
     torch.save(swag.state_dict(), tmp_path / "swag.pt")
     fresh = SWAG(bn_model(), max_rank=3)
     fresh.load_state_dict(torch.load(tmp_path / "swag.pt"))
@@ -234,8 +247,10 @@ def test_state_dict_roundtrip_gives_same_samples_and_validates(tmp_path) -> None
     with pytest.raises(ValueError, match="max_rank=3 but this SWAG has max_rank=4"):
         SWAG(bn_model(), max_rank=4).load_state_dict(state)
     with pytest.raises(ValueError, match="mean must have shape"):
-        SWAG(nn.Sequential(nn.Linear(5, 9), nn.BatchNorm1d(9), nn.ReLU(), nn.Linear(9, 3)),
-             max_rank=3).load_state_dict(state)
+        SWAG(
+            nn.Sequential(nn.Linear(5, 9), nn.BatchNorm1d(9), nn.ReLU(), nn.Linear(9, 3)),
+            max_rank=3,
+        ).load_state_dict(state)
     with pytest.raises(ValueError, match="keys"):
         fresh.load_state_dict({"mean": state["mean"]})
 
@@ -260,6 +275,7 @@ def test_resume_mid_ring_continues_identically() -> None:
 
 # -- Bayesian model averaging -------------------------------------------------------------------
 
+
 def test_predict_bma_equals_brute_force_loop() -> None:
     model = bn_model()
     swag = SWAG(model, max_rank=4)
@@ -268,7 +284,7 @@ def test_predict_bma_equals_brute_force_loop() -> None:
     x = torch.randn(40, 5, generator=g)
     y = torch.randint(0, 3, (40,), generator=g)
     train = torch.randn(64, 5, generator=g)
-    bn_batches = [train[i:i + 20] for i in range(0, 64, 20)]
+    bn_batches = [train[i : i + 20] for i in range(0, 64, 20)]
     per_sample = []
     g_loop = torch.Generator().manual_seed(42)
     for _ in range(5):
@@ -276,8 +292,15 @@ def test_predict_bma_equals_brute_force_loop() -> None:
         per_sample.append(predict_proba(m, x).double())
     expected = torch.stack(per_sample).mean(0)
     for batches in (bn_batches, lambda: iter(bn_batches)):
-        bma = predict_bma(swag, x, num_samples=5, scale=0.5, bn_batches=batches,
-                          generator=torch.Generator().manual_seed(42), batch_size=16)
+        bma = predict_bma(
+            swag,
+            x,
+            num_samples=5,
+            scale=0.5,
+            bn_batches=batches,
+            generator=torch.Generator().manual_seed(42),
+            batch_size=16,
+        )
         assert bma.shape == (40, 3)
         torch.testing.assert_close(bma.double(), expected, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(bma.sum(1), torch.ones(40))
@@ -289,6 +312,7 @@ def test_predict_bma_equals_brute_force_loop() -> None:
 
 
 # -- names: update / n_averaged, and the deprecated collect / n_collected ---------------------
+
 
 def test_update_is_canonical_and_collect_an_alias() -> None:
     model = small_model()
@@ -312,6 +336,7 @@ def test_update_is_canonical_and_collect_an_alias() -> None:
 
 # -- predict_bma(cache=...) ---------------------------------------------------------------------
 
+
 def _bma_setup():
     model = bn_model()
     swag = SWAG(model, max_rank=4)
@@ -319,7 +344,7 @@ def _bma_setup():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(30, 5, generator=g)
     train = torch.randn(60, 5, generator=g)
-    return swag, x, [train[i:i + 20] for i in range(0, 60, 20)]
+    return swag, x, [train[i : i + 20] for i in range(0, 60, 20)]
 
 
 def _count_samples(monkeypatch) -> list[int]:
@@ -339,8 +364,14 @@ def test_predict_bma_cache_hit_same_numbers_without_sampling(tmp_path, monkeypat
     calls = _count_samples(monkeypatch)
 
     def bma(**kw):
-        return predict_bma(swag, x, num_samples=3, bn_batches=batches,
-                           generator=torch.Generator().manual_seed(7), **kw)
+        return predict_bma(
+            swag,
+            x,
+            num_samples=3,
+            bn_batches=batches,
+            generator=torch.Generator().manual_seed(7),
+            **kw,
+        )
 
     plain = bma()
     first = bma(cache=tmp_path)
@@ -351,8 +382,14 @@ def test_predict_bma_cache_hit_same_numbers_without_sampling(tmp_path, monkeypat
     assert again.dtype == torch.float32 and again.device == swag.device
     assert [p.name[:4] for p in tmp_path.iterdir()] == ["bma-"]
     # the callable form of the same batches is the same key
-    lazy = predict_bma(swag, x, num_samples=3, bn_batches=lambda: iter(batches),
-                       generator=torch.Generator().manual_seed(7), cache=tmp_path)
+    lazy = predict_bma(
+        swag,
+        x,
+        num_samples=3,
+        bn_batches=lambda: iter(batches),
+        generator=torch.Generator().manual_seed(7),
+        cache=tmp_path,
+    )
     assert len(calls) == 6 and torch.equal(lazy, plain)
 
 
@@ -375,23 +412,41 @@ def test_predict_bma_cache_stale_raises_and_overwrite_recomputes(tmp_path, monke
         predict_bma(swag, x, num_samples=3, bn_batches=batches, generator=gen(0), cache=path)
     calls = _count_samples(monkeypatch)
     with pytest.warns(UserWarning, match="overwriting"):
-        new = predict_bma(swag, x, num_samples=3, bn_batches=batches, generator=gen(0),
-                          cache=path, on_mismatch="overwrite")
+        new = predict_bma(
+            swag,
+            x,
+            num_samples=3,
+            bn_batches=batches,
+            generator=gen(0),
+            cache=path,
+            on_mismatch="overwrite",
+        )
     assert len(calls) == 3
-    assert torch.equal(new, predict_bma(swag, x, num_samples=3, bn_batches=batches,
-                                        generator=gen(0)))
+    assert torch.equal(
+        new, predict_bma(swag, x, num_samples=3, bn_batches=batches, generator=gen(0))
+    )
     with pytest.raises(ValueError, match="seeded generator"):
         predict_bma(swag, x, num_samples=3, cache=tmp_path)
 
 
 # -- the training loop --------------------------------------------------------------------------
 
+
 def _config(root):
     from swa_lib.training import TrainConfig
 
-    return TrainConfig(dataset="mnist1d", model="cnn1d", epochs=4, swa_start=2, num_samples=400,
-                       batch_size=64, model_kw={"width": 8}, collect_swag=True, swag_rank=3,
-                       data_root=str(root))
+    return TrainConfig(
+        dataset="mnist1d",
+        model="cnn1d",
+        epochs=4,
+        swa_start=2,
+        num_samples=400,
+        batch_size=64,
+        model_kw={"width": 8},
+        collect_swag=True,
+        swag_rank=3,
+        data_root=str(root),
+    )
 
 
 class Killed(RuntimeError):
@@ -410,8 +465,9 @@ def test_training_writes_swag_and_resume_is_identical(tmp_path, mnist1d_root) ->
     swag.load_state_dict(state)
     assert swag.n_collected == 3 == full.final["swa_n"] and swag.rank == 3
     model.load_state_dict(torch.load(full.path / "swa.pt"))
-    torch.testing.assert_close(swag.mean.float(), parameters_to_vector(model.parameters()),
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        swag.mean.float(), parameters_to_vector(model.parameters()), rtol=1e-5, atol=1e-6
+    )
     assert torch.all(swag.variance > 1e-20)  # the iterates moved
 
     def kill(epoch, row):
@@ -431,6 +487,7 @@ def test_training_writes_swag_and_resume_is_identical(tmp_path, mnist1d_root) ->
 
 # -- GPU ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_collect_and_sample_on_cuda() -> None:
     cpu_model = bn_model()
@@ -448,8 +505,12 @@ def test_collect_and_sample_on_cuda() -> None:
     a = on_gpu.sample(generator=torch.Generator().manual_seed(0))
     b = on_cpu.sample(generator=torch.Generator().manual_seed(0))
     assert next(a.parameters()).is_cuda
-    torch.testing.assert_close(parameters_to_vector(a.parameters()).cpu(),
-                               parameters_to_vector(b.parameters()), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        parameters_to_vector(a.parameters()).cpu(),
+        parameters_to_vector(b.parameters()),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     # a CUDA generator works too; BMA on the GPU with BN updates
     x = torch.randn(100, 5, device="cuda")
     gen = torch.Generator(device="cuda").manual_seed(0)

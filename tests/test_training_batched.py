@@ -19,9 +19,18 @@ TOL = 1e-5  # float32 rounding, amplified by a few epochs of SGD (see run_many's
 
 
 def tiny(root, model: str = "cnn1d", **kw) -> TrainConfig:
-    base = dict(dataset="mnist1d", model=model, epochs=3, swa_start=2, swa_lr=0.02,
-                lr_init=0.05, batch_size=64, num_samples=400, data_root=str(root),
-                model_kw={"width": 8} if model == "cnn1d" else {"hidden": [32, 32]})
+    base = dict(
+        dataset="mnist1d",
+        model=model,
+        epochs=3,
+        swa_start=2,
+        swa_lr=0.02,
+        lr_init=0.05,
+        batch_size=64,
+        num_samples=400,
+        data_root=str(root),
+        model_kw={"width": 8} if model == "cnn1d" else {"hidden": [32, 32]},
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -46,8 +55,10 @@ def files(result) -> set[str]:
 
 # -- the stack ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, kw", [("mlp", {}), ("mlp", {"hidden": [7]}),
-                                      ("cnn1d", {"width": 4})])
+
+@pytest.mark.parametrize(
+    "name, kw", [("mlp", {}), ("mlp", {"hidden": [7]}), ("cnn1d", {"width": 4})]
+)
 def test_stacked_model_is_its_members(name, kw) -> None:
     members = []
     for seed in range(3):
@@ -62,8 +73,12 @@ def test_stacked_model_is_its_members(name, kw) -> None:
     out = stack(stack.stack_inputs(xs))  # train mode: BN batch statistics per member
     ref = torch.stack([m(x) for m, x in zip(members, xs)])
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(stack(stack.repeat_input(xs[0])),
-                               torch.stack([m(xs[0]) for m in members]), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        stack(stack.repeat_input(xs[0])),
+        torch.stack([m(xs[0]) for m in members]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     for k, m in enumerate(members):  # and so do the running statistics it updated
         back = unstack_state(stack.state_dict(), k, 3)
         for n, t in m.state_dict().items():
@@ -71,8 +86,12 @@ def test_stacked_model_is_its_members(name, kw) -> None:
     stack.eval()
     for m in members:
         m.eval()
-    torch.testing.assert_close(stack(stack.repeat_input(xs[1])),
-                               torch.stack([m(xs[1]) for m in members]), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        stack(stack.repeat_input(xs[1])),
+        torch.stack([m(xs[1]) for m in members]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_stacked_model_refuses_other_models() -> None:
@@ -82,13 +101,16 @@ def test_stacked_model_refuses_other_models() -> None:
 
 # -- run_many against sequential runs -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("model", ["mlp", "cnn1d"])
 def test_run_many_equals_sequential_runs(tmp_path, mnist1d_root, model) -> None:
     """Per seed: the same folder name and files, and the weights and metrics of run() to float
     rounding (the BN CNN's running statistics included); the members record different things."""
-    cfgs = [tiny(mnist1d_root, model, seed=0),
-            tiny(mnist1d_root, model, seed=1, eval_every=None, snapshots=True),
-            tiny(mnist1d_root, model, seed=2, eval_every=None, eval_epochs=(2,))]
+    cfgs = [
+        tiny(mnist1d_root, model, seed=0),
+        tiny(mnist1d_root, model, seed=1, eval_every=None, snapshots=True),
+        tiny(mnist1d_root, model, seed=2, eval_every=None, eval_epochs=(2,)),
+    ]
     seq = [run(c, tmp_path / "seq") for c in cfgs]
     many = run_many(cfgs, tmp_path / "many")
     for c, a, b in zip(cfgs, seq, many):
@@ -119,8 +141,11 @@ def test_run_many_order_duplicates_and_cache(tmp_path, mnist1d_root, monkeypatch
     asked = [c2, c1, c0.replace(eval_epochs=(1,)), c0]
     stacks = []
     real = batched_mod._train_stack
-    monkeypatch.setattr(batched_mod, "_train_stack",
-                        lambda items, progress: stacks.append(len(items)) or real(items, progress))
+    monkeypatch.setattr(
+        batched_mod,
+        "_train_stack",
+        lambda items, progress: stacks.append(len(items)) or real(items, progress),
+    )
     out = run_many(asked, tmp_path)
     assert [r.config for r in out] == asked  # in the order given, each with its own config
     assert out[1].cached and out[1].final == first.final
@@ -163,8 +188,7 @@ def test_killed_stack_resumes_with_run_many_or_run(tmp_path, mnist1d_root, monke
         assert not (a.path / "checkpoint.pt").exists()
 
 
-def test_unstackable_configs_fall_back_to_run_and_say_so(tmp_path, mnist1d_root,
-                                                         caplog) -> None:
+def test_unstackable_configs_fall_back_to_run_and_say_so(tmp_path, mnist1d_root, caplog) -> None:
     cfgs = [tiny(mnist1d_root, seed=s, collect_swag=True, swag_rank=2) for s in range(2)]
     with caplog.at_level(logging.WARNING, logger="swa_lib.training"):
         many = run_many(cfgs, tmp_path / "many")
@@ -172,6 +196,8 @@ def test_unstackable_configs_fall_back_to_run_and_say_so(tmp_path, mnist1d_root,
     seq = [run(c, tmp_path / "seq") for c in cfgs]
     for a, b in zip(seq, many):
         assert max_weight_diff(a, b, "swa.pt") == 0.0  # it is run() itself
-    assert batched_mod.unstackable_reason(tiny(mnist1d_root, optimizer="adamw",
-                                               momentum=0.0)) == "optimizer 'adamw'"
+    assert (
+        batched_mod.unstackable_reason(tiny(mnist1d_root, optimizer="adamw", momentum=0.0))
+        == "optimizer 'adamw'"
+    )
     assert batched_mod.unstackable_reason(tiny(mnist1d_root)) is None

@@ -11,19 +11,29 @@ from swa_lib.training.config import TrainConfig
 
 
 def _base(root) -> dict:
-    return dict(dataset="mnist1d", model="mlp", epochs=2, swa_start=1, num_samples=200,
-                batch_size=50, data_root=str(root), model_kw={"hidden": [8]})
+    return dict(
+        dataset="mnist1d",
+        model="mlp",
+        epochs=2,
+        swa_start=1,
+        num_samples=200,
+        batch_size=50,
+        data_root=str(root),
+        model_kw={"hidden": [8]},
+    )
 
 
 def test_pairs_are_the_sgd_baseline_and_the_swa_run_of_each_seed(tmp_path, mnist1d_root) -> None:
     base = _base(mnist1d_root)
-    pairs = sgd_and_swa(base, [1, 0], tmp_path, swa_changes={"ema_decay": 0.9},
-                        sgd_changes={"epochs": 3})
+    pairs = sgd_and_swa(
+        base, [1, 0], tmp_path, swa_changes={"ema_decay": 0.9}, sgd_changes={"epochs": 3}
+    )
     assert [p.seed for p in pairs] == [1, 0]
     for p in pairs:
         assert p.sgd.config == TrainConfig(**{**base, "epochs": 3, "seed": p.seed, "swa": False})
-        assert p.swa.config == TrainConfig(**{**base, "ema_decay": 0.9, "seed": p.seed,
-                                              "swa": True})
+        assert p.swa.config == TrainConfig(
+            **{**base, "ema_decay": 0.9, "seed": p.seed, "swa": True}
+        )
         assert p.sgd.path == run_dir_for(p.sgd.config, tmp_path)
     df = pairs_frame(pairs, ("test_accuracy", "train_loss"))
     for row, p in zip(df.itertuples(), pairs):
@@ -41,16 +51,20 @@ def test_base_must_not_set_per_run_fields(tmp_path, name) -> None:
         sgd_and_swa({"dataset": "mnist1d", "model": "mlp", name: 0}, [0], tmp_path)
 
 
-def test_pairs_train_seeds_together_and_share_baselines(tmp_path, mnist1d_root,
-                                                        monkeypatch) -> None:
+def test_pairs_train_seeds_together_and_share_baselines(
+    tmp_path, mnist1d_root, monkeypatch
+) -> None:
     """One run_many call: the seeds' baselines stack, so do their SWA runs; a second SWA rate
     reuses the baselines (an SGD run does not read swa_lr)."""
     from swa_lib.training import batched
 
     stacks = []
     real = batched._train_stack
-    monkeypatch.setattr(batched, "_train_stack",
-                        lambda items, progress: stacks.append(len(items)) or real(items, progress))
+    monkeypatch.setattr(
+        batched,
+        "_train_stack",
+        lambda items, progress: stacks.append(len(items)) or real(items, progress),
+    )
     base = _base(mnist1d_root)
     first = sgd_and_swa({**base, "swa_lr": 0.01}, [0, 1, 2], tmp_path)
     assert stacks == [3, 3]

@@ -12,9 +12,18 @@ from swa_lib.training.config import FieldCheck
 
 
 def tiny(root, **kw) -> TrainConfig:
-    base = dict(dataset="mnist1d", model="cnn1d", epochs=4, swa_start=2, swa_lr=0.02,
-                lr_init=0.05, batch_size=64, num_samples=400, data_root=str(root),
-                model_kw={"width": 8})
+    base = dict(
+        dataset="mnist1d",
+        model="cnn1d",
+        epochs=4,
+        swa_start=2,
+        swa_lr=0.02,
+        lr_init=0.05,
+        batch_size=64,
+        num_samples=400,
+        data_root=str(root),
+        model_kw={"width": 8},
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -87,21 +96,51 @@ def test_keys_are_those_of_the_cached_runs() -> None:
     """The run folders of the book stay valid: keys pinned when they were last changed."""
     # Values printed by TrainConfig.key() with canonical keys (CACHE_VERSION 2, issue 16); a
     # change here means every cached run would be retrained: bump CACHE_VERSION and say so.
-    mlp = TrainConfig(dataset="mnist1d", model="mlp", epochs=4, swa_start=2, swa_lr=0.02,
-                      ema_decay=0.9, num_samples=600, batch_size=50, data_root="x",
-                      model_kw={"hidden": [32, 32]}, snapshots=True)
+    mlp = TrainConfig(
+        dataset="mnist1d",
+        model="mlp",
+        epochs=4,
+        swa_start=2,
+        swa_lr=0.02,
+        ema_decay=0.9,
+        num_samples=600,
+        batch_size=50,
+        data_root="x",
+        model_kw={"hidden": [32, 32]},
+        snapshots=True,
+    )
     assert mlp.key() == "c73176e5a7b0"
     assert mlp.replace(swa=False).key() == "ba2d7b06153b"
-    cnn = TrainConfig(dataset="mnist1d", model="cnn1d", epochs=5, swa_start=2, swa_c_epochs=2,
-                      swa_lr=0.01, swa_lr_schedule="cyclic", swa_lr_max=0.05,
-                      collect_swag=True, swag_rank=3, num_samples=600, batch_size=64,
-                      data_root="y", model_kw={"width": 8}, eval_every=2)
+    cnn = TrainConfig(
+        dataset="mnist1d",
+        model="cnn1d",
+        epochs=5,
+        swa_start=2,
+        swa_c_epochs=2,
+        swa_lr=0.01,
+        swa_lr_schedule="cyclic",
+        swa_lr_max=0.05,
+        collect_swag=True,
+        swag_rank=3,
+        num_samples=600,
+        batch_size=64,
+        data_root="y",
+        model_kw={"width": 8},
+        eval_every=2,
+    )
     assert cnn.key() == "dd5772376ff5"
 
 
 def test_schedule_and_averaging_points_follow_the_paper() -> None:
-    cfg = TrainConfig(dataset="mnist1d", model="mlp", epochs=10, swa_start=6, swa_c_epochs=2,
-                      lr_init=0.1, swa_lr=0.02)
+    cfg = TrainConfig(
+        dataset="mnist1d",
+        model="mlp",
+        epochs=10,
+        swa_start=6,
+        swa_c_epochs=2,
+        lr_init=0.1,
+        swa_lr=0.02,
+    )
     averaged = [e for e in range(10) if cfg.averages_after(e)]
     assert averaged == [5, 7, 9]  # (e + 1 - swa_start) % c == 0, 0-based epochs
     assert cfg.learning_rate(0) == pytest.approx(0.1)
@@ -116,8 +155,7 @@ def test_schedule_and_averaging_points_follow_the_paper() -> None:
 
 
 def test_evaluation_and_checkpoint_epochs() -> None:
-    cfg = TrainConfig(dataset="mnist1d", model="mlp", epochs=7, eval_every=3,
-                      checkpoint_every=2)
+    cfg = TrainConfig(dataset="mnist1d", model="mlp", epochs=7, eval_every=3, checkpoint_every=2)
     assert [e for e in range(7) if cfg.evaluates_after(e)] == [2, 5, 6]  # and always the last
     assert [e for e in range(7) if cfg.checkpoints_after(e)] == [1, 3, 5, 6]
     listed = cfg.replace(eval_every=None, eval_epochs=[4, 1, 4])
@@ -132,15 +170,30 @@ def test_evaluation_and_checkpoint_epochs() -> None:
 def test_sgd_baselines_ignore_swa_only_fields(tmp_path) -> None:
     """Canonical keys: baselines differing only in fields they never read are one run."""
     sgd = tiny(tmp_path, swa=False)
-    same = [sgd.replace(swa_start=3), sgd.replace(swa_lr=0.3), sgd.replace(swa_c_epochs=2),
-            sgd.replace(swa_lr_schedule="cyclic", swa_lr_max=0.2), sgd.replace(swag_rank=5),
-            sgd.replace(snapshots=True), sgd.replace(average_only=["features.*"]),
-            sgd.replace(eval_every=None, eval_epochs=(2,)), sgd.replace(checkpoint_every=2)]
+    same = [
+        sgd.replace(swa_start=3),
+        sgd.replace(swa_lr=0.3),
+        sgd.replace(swa_c_epochs=2),
+        sgd.replace(swa_lr_schedule="cyclic", swa_lr_max=0.2),
+        sgd.replace(swag_rank=5),
+        sgd.replace(snapshots=True),
+        sgd.replace(average_only=["features.*"]),
+        sgd.replace(eval_every=None, eval_epochs=(2,)),
+        sgd.replace(checkpoint_every=2),
+    ]
     assert {c.key() for c in same} == {sgd.key()}
-    differ = [sgd.replace(epochs=5), sgd.replace(lr_init=0.1), sgd.replace(seed=1),
-              sgd.replace(ema_decay=0.9), sgd.replace(momentum=0.5), sgd.replace(swa=True),
-              sgd.replace(weight_decay=0.0), sgd.replace(batch_size=32),
-              sgd.replace(optimizer="adamw"), sgd.replace(model_kw={"width": 4})]
+    differ = [
+        sgd.replace(epochs=5),
+        sgd.replace(lr_init=0.1),
+        sgd.replace(seed=1),
+        sgd.replace(ema_decay=0.9),
+        sgd.replace(momentum=0.5),
+        sgd.replace(swa=True),
+        sgd.replace(weight_decay=0.0),
+        sgd.replace(batch_size=32),
+        sgd.replace(optimizer="adamw"),
+        sgd.replace(model_kw={"width": 4}),
+    ]
     keys = {c.key() for c in differ} | {sgd.key()}
     assert len(keys) == len(differ) + 1
     # with an EMA the parameter subsets choose what it averages: they matter again
@@ -150,8 +203,13 @@ def test_sgd_baselines_ignore_swa_only_fields(tmp_path) -> None:
 
 def test_swa_keys_hold_what_the_swa_run_computes(tmp_path) -> None:
     swa = tiny(tmp_path)
-    for changes in ({"swa_start": 3}, {"swa_lr": 0.03}, {"swa_c_epochs": 2},
-                    {"swa_lr_schedule": "cyclic"}, {"collect_swag": True}):
+    for changes in (
+        {"swa_start": 3},
+        {"swa_lr": 0.03},
+        {"swa_c_epochs": 2},
+        {"swa_lr_schedule": "cyclic"},
+        {"collect_swag": True},
+    ):
         assert swa.replace(**changes).key() != swa.key(), changes
     # a constant schedule never reads swa_lr_max, nor a run without SWAG its rank
     assert swa.replace(swa_lr_max=0.3).key() == swa.key()

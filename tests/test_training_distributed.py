@@ -30,9 +30,21 @@ WORLD = 2
 
 def config(root: str, **kw) -> TrainConfig:
     """A tiny MLP (no BatchNorm, no dropout): 320 training samples, 5 global batches of 64."""
-    base = dict(dataset="mnist1d", model="mlp", epochs=3, swa_start=2, swa_lr=0.02,
-                lr_init=0.05, batch_size=64, num_samples=400, data_root=root,
-                model_kw={"hidden": [16, 16]}, ema_decay=0.9, collect_swag=True, swag_rank=2)
+    base = dict(
+        dataset="mnist1d",
+        model="mlp",
+        epochs=3,
+        swa_start=2,
+        swa_lr=0.02,
+        lr_init=0.05,
+        batch_size=64,
+        num_samples=400,
+        data_root=root,
+        model_kw={"hidden": [16, 16]},
+        ema_decay=0.9,
+        collect_swag=True,
+        swag_rank=2,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -46,9 +58,16 @@ def _free_port() -> int:
 def _as_torchrun(rank: int, port: int) -> None:
     """The environment ``torchrun --nproc_per_node 2`` gives rank ``rank``."""
     torch.set_num_threads(1)
-    os.environ.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(WORLD),
-                       "LOCAL_WORLD_SIZE": str(WORLD), "MASTER_ADDR": "127.0.0.1",
-                       "MASTER_PORT": str(port)})
+    os.environ.update(
+        {
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(WORLD),
+            "LOCAL_WORLD_SIZE": str(WORLD),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+        }
+    )
 
 
 def _finish() -> None:
@@ -60,17 +79,45 @@ def _finish() -> None:
 
 # -- the rank processes -------------------------------------------------------------------------
 
+
 def _cli_worker(rank: int, port: int, root: str, runs: str) -> None:
     """An uninterrupted 2-rank run through the command line, as torchrun would start it."""
     _as_torchrun(rank, port)
     from swa_lib import cli
 
     try:
-        argv = ["train", "--dataset", "mnist1d", "--model", "mlp", "--model-kw",
-                '{"hidden": [16, 16]}', "--epochs", "3", "--swa-start", "2", "--swa-lr", "0.02",
-                "--lr-init", "0.05", "--batch-size", "64", "--num-samples", "400",
-                "--ema-decay", "0.9", "--collect-swag", "true", "--swag-rank", "2",
-                "--data-root", root, "--runs-dir", runs, "--no-progress"]
+        argv = [
+            "train",
+            "--dataset",
+            "mnist1d",
+            "--model",
+            "mlp",
+            "--model-kw",
+            '{"hidden": [16, 16]}',
+            "--epochs",
+            "3",
+            "--swa-start",
+            "2",
+            "--swa-lr",
+            "0.02",
+            "--lr-init",
+            "0.05",
+            "--batch-size",
+            "64",
+            "--num-samples",
+            "400",
+            "--ema-decay",
+            "0.9",
+            "--collect-swag",
+            "true",
+            "--swag-rank",
+            "2",
+            "--data-root",
+            root,
+            "--runs-dir",
+            runs,
+            "--no-progress",
+        ]
         assert cli.main(argv) == 0
     finally:
         _finish()
@@ -88,8 +135,7 @@ def _checks_then_killed_worker(rank: int, port: int, root: str, runs: str, out: 
     from swa_lib.training.runs import dataset_of
 
     errors = {}
-    for name, cfg in (("batch", config(root, batch_size=63)),
-                      ("seeds", config(root, seed=rank))):
+    for name, cfg in (("batch", config(root, batch_size=63)), ("seeds", config(root, seed=rank))):
         try:
             ranks_for(cfg)
         except ValueError as exc:
@@ -120,8 +166,7 @@ def _checks_then_killed_worker(rank: int, port: int, root: str, runs: str, out: 
     run(config(root), runs, callback=kill)
 
 
-def _resume_worker(rank: int, port: int, root: str, runs: str, cached_runs: str,
-                   out: str) -> None:
+def _resume_worker(rank: int, port: int, root: str, runs: str, cached_runs: str, out: str) -> None:
     """Resume the killed run; then ask for a run a single process trained (a cache hit), and
     train one that diverges (every rank must stop, at the same step)."""
     _as_torchrun(rank, port)
@@ -136,17 +181,28 @@ def _resume_worker(rank: int, port: int, root: str, runs: str, cached_runs: str,
             diverged = None
         except TrainingDiverged as exc:
             diverged = [exc.epoch, exc.iteration]
-        Path(out, f"resume{rank}.json").write_text(json.dumps(
-            {"trained": trained, "path": str(res.path), "world_size": res.final["world_size"],
-             "cached": hit.cached, "wall_time_s": res.final["wall_time_s"],
-             "diverged": diverged,
-             "swa": {k: v.tolist() for k, v in
-                     torch.load(Path(res.path) / "swa.pt", weights_only=True).items()}}))
+        Path(out, f"resume{rank}.json").write_text(
+            json.dumps(
+                {
+                    "trained": trained,
+                    "path": str(res.path),
+                    "world_size": res.final["world_size"],
+                    "cached": hit.cached,
+                    "wall_time_s": res.final["wall_time_s"],
+                    "diverged": diverged,
+                    "swa": {
+                        k: v.tolist()
+                        for k, v in torch.load(Path(res.path) / "swa.pt", weights_only=True).items()
+                    },
+                }
+            )
+        )
     finally:
         _finish()
 
 
 # -- the runs, once per module --------------------------------------------------------------------
+
 
 def _spawn(fn, *args) -> float:
     """Start ``WORLD`` ranks of ``fn`` and wait; the seconds it took. Forked (no imports to
@@ -154,8 +210,7 @@ def _spawn(fn, *args) -> float:
     forked child cannot use."""
     method = "spawn" if torch.cuda.is_initialized() else "fork"
     t0 = time.perf_counter()
-    mp.start_processes(fn, args=(_free_port(), *args), nprocs=WORLD, join=True,
-                       start_method=method)
+    mp.start_processes(fn, args=(_free_port(), *args), nprocs=WORLD, join=True, start_method=method)
     return time.perf_counter() - t0
 
 
@@ -174,8 +229,15 @@ def ddp(tmp_path_factory, mnist1d_root):
     killed_folder = run_dir_for(config(root), tmp / "killed")
     left = sorted(p.name for p in killed_folder.iterdir())
     resume_s = _spawn(_resume_worker, root, str(tmp / "killed"), str(tmp / "single"), str(tmp))
-    return {"tmp": tmp, "root": root, "single": single, "single_s": single_s, "full_s": full_s,
-            "resume_s": resume_s, "left_by_kill": left}
+    return {
+        "tmp": tmp,
+        "root": root,
+        "single": single,
+        "single_s": single_s,
+        "full_s": full_s,
+        "resume_s": resume_s,
+        "left_by_kill": left,
+    }
 
 
 def _weights(folder: Path, which: str) -> dict[str, torch.Tensor]:
@@ -193,14 +255,18 @@ def test_two_ranks_equal_the_single_process_run(ddp) -> None:
     assert folder.name == single.path.name  # the same key: the world size is not in it
     final = json.loads((folder / "final.json").read_text())
     assert final["world_size"] == 2 and single.final["world_size"] == 1
-    diffs = {which: _max_diff(_weights(folder, which), _weights(single.path, which))
-             for which in ("sgd", "swa", "ema")}
+    diffs = {
+        which: _max_diff(_weights(folder, which), _weights(single.path, which))
+        for which in ("sgd", "swa", "ema")
+    }
     swag_a = torch.load(folder / "swag.pt", weights_only=True)
     swag_b = torch.load(single.path / "swag.pt", weights_only=True)
     diffs["swag_mean"] = (swag_a["mean"] - swag_b["mean"]).abs().max().item()
-    print(f"\n2 gloo ranks vs 1 process: max |diff| of the final weights {diffs}; wall time "
-          f"1 process {ddp['single_s']:.1f} s (training {single.final['wall_time_s']:.1f} s), "
-          f"2 ranks {ddp['full_s']:.1f} s with start-up (training {final['wall_time_s']:.1f} s)")
+    print(
+        f"\n2 gloo ranks vs 1 process: max |diff| of the final weights {diffs}; wall time "
+        f"1 process {ddp['single_s']:.1f} s (training {single.final['wall_time_s']:.1f} s), "
+        f"2 ranks {ddp['full_s']:.1f} s with start-up (training {final['wall_time_s']:.1f} s)"
+    )
     assert diffs["swa"] < 1e-6 and max(diffs.values()) < 1e-6
     assert final["swa_n"] == single.final["swa_n"] == 2
     for k in ("sgd_test_accuracy", "swa_test_accuracy", "ema_test_accuracy"):
@@ -222,9 +288,11 @@ def test_killed_two_rank_run_resumes_to_the_same_result(ddp) -> None:
     full = run_dir_for(single.config, tmp / "full")
     resumed_vs_full = _max_diff(_weights(folder, "swa"), _weights(full, "swa"))
     resumed_vs_single = _max_diff(_weights(folder, "swa"), _weights(single.path, "swa"))
-    print(f"\nkilled 2-rank run, resumed: max |diff| of the SWA weights vs the uninterrupted "
-          f"2-rank run {resumed_vs_full:.2e}, vs 1 process {resumed_vs_single:.2e}; resume "
-          f"launch {ddp['resume_s']:.1f} s (training {reports[0]['wall_time_s']:.1f} s)")
+    print(
+        f"\nkilled 2-rank run, resumed: max |diff| of the SWA weights vs the uninterrupted "
+        f"2-rank run {resumed_vs_full:.2e}, vs 1 process {resumed_vs_single:.2e}; resume "
+        f"launch {ddp['resume_s']:.1f} s (training {reports[0]['wall_time_s']:.1f} s)"
+    )
     assert resumed_vs_full == 0.0 and resumed_vs_single < 1e-6
     assert _max_diff(swa_ranks[0], swa_ranks[1]) == 0.0  # every rank's average is identical
     assert not (folder / "checkpoint.pt").exists()
@@ -255,11 +323,13 @@ def test_inconsistent_launches_are_clear_errors_on_every_rank(ddp) -> None:
     checks = [torch.load(ddp["tmp"] / f"checks{r}.pt", weights_only=True) for r in range(WORLD)]
     for c in checks:
         errors = c["errors"]
-        assert errors["batch"].startswith("TrainConfig.batch_size=63 is invalid: the global "
-                                          "batch is split over 2 ranks")
+        assert errors["batch"].startswith(
+            "TrainConfig.batch_size=63 is invalid: the global batch is split over 2 ranks"
+        )
         assert errors["seeds"].startswith("the ranks train different configs")
-        assert errors["cuda_gloo"].startswith("TrainConfig.device='cuda' is invalid with the "
-                                              "gloo process group")
+        assert errors["cuda_gloo"].startswith(
+            "TrainConfig.device='cuda' is invalid with the gloo process group"
+        )
     with pytest.raises(ValueError, match="pass 'cuda'"):
         _local_gpu("cuda:1")
     with pytest.raises(ValueError, match="dropout"):

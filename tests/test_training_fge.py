@@ -31,15 +31,18 @@ from swa_lib.training.fge import (
 def reference_cyclic_learning_rate(epoch, cycle, alpha_1, alpha_2):
     """``utils.cyclic_learning_rate`` of timgaripov/dnn-mode-connectivity (lines 18-25), copied
     as the independent reference; its ``train`` calls it with ``iter / num_iters``."""
+
     def schedule(iter):  # the reference's name
         t = ((epoch % cycle) + iter) / cycle
         if t < 0.5:
             return alpha_1 * (1.0 - 2.0 * t) + alpha_2 * 2.0 * t
         return alpha_1 * (2.0 * t - 1.0) + alpha_2 * (2.0 - 2.0 * t)
+
     return schedule
 
 
 # -- the schedule ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cycle", [2, 4])
 def test_fge_lr_at_quarter_points_of_the_cycle(cycle) -> None:
@@ -47,12 +50,13 @@ def test_fge_lr_at_quarter_points_of_the_cycle(cycle) -> None:
     for k in range(3):  # three consecutive cycles
         start = k * cycle
         assert fge_lr(start, lr_1=lr_1, lr_2=lr_2, cycle=cycle) == pytest.approx(lr_1)
-        assert fge_lr(start + 0.25 * cycle, lr_1=lr_1, lr_2=lr_2, cycle=cycle) == \
-            pytest.approx((lr_1 + lr_2) / 2)
-        assert fge_lr(start + 0.5 * cycle, lr_1=lr_1, lr_2=lr_2, cycle=cycle) == \
-            pytest.approx(lr_2)
-        assert fge_lr(start + 0.75 * cycle, lr_1=lr_1, lr_2=lr_2, cycle=cycle) == \
-            pytest.approx((lr_1 + lr_2) / 2)
+        assert fge_lr(start + 0.25 * cycle, lr_1=lr_1, lr_2=lr_2, cycle=cycle) == pytest.approx(
+            (lr_1 + lr_2) / 2
+        )
+        assert fge_lr(start + 0.5 * cycle, lr_1=lr_1, lr_2=lr_2, cycle=cycle) == pytest.approx(lr_2)
+        assert fge_lr(start + 0.75 * cycle, lr_1=lr_1, lr_2=lr_2, cycle=cycle) == pytest.approx(
+            (lr_1 + lr_2) / 2
+        )
 
 
 def test_fge_lr_inside_an_epoch_matches_the_reference() -> None:
@@ -64,8 +68,9 @@ def test_fge_lr_inside_an_epoch_matches_the_reference() -> None:
             assert ours == pytest.approx(ref(it / n_iters), rel=1e-12, abs=1e-15)
     # a point inside an epoch, by hand: epoch 5 + 0.3 of cycle 4 -> t = 1.3 / 4 = 0.325 < 0.5
     t = 1.3 / 4
-    assert fge_lr(5.3, lr_1=lr_1, lr_2=lr_2, cycle=4) == \
-        pytest.approx((1 - 2 * t) * lr_1 + 2 * t * lr_2)
+    assert fge_lr(5.3, lr_1=lr_1, lr_2=lr_2, cycle=4) == pytest.approx(
+        (1 - 2 * t) * lr_1 + 2 * t * lr_2
+    )
 
 
 @pytest.mark.parametrize("kw", [dict(cycle=0), dict(cycle=-2), dict(epoch=-0.5)])
@@ -79,10 +84,21 @@ def test_fge_lr_rejects_bad_arguments(kw) -> None:
 
 # -- the configuration -------------------------------------------------------------------------
 
+
 def tiny_pre(root, **kw) -> TrainConfig:
-    base = dict(dataset="mnist1d", model="mlp", epochs=3, swa=True, swa_start=2, swa_lr=0.05,
-                lr_init=0.05, batch_size=64, num_samples=300, data_root=str(root),
-                model_kw={"hidden": [32]})
+    base = dict(
+        dataset="mnist1d",
+        model="mlp",
+        epochs=3,
+        swa=True,
+        swa_start=2,
+        swa_lr=0.05,
+        lr_init=0.05,
+        batch_size=64,
+        num_samples=300,
+        data_root=str(root),
+        model_kw={"hidden": [32]},
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -120,8 +136,7 @@ def test_which_swa_needs_an_swa_run(tmp_path) -> None:
 def test_config_defaults_come_from_the_pretrained_run(tmp_path) -> None:
     pre = tiny_pre(tmp_path, momentum=0.8, weight_decay=1e-3, batch_size=32, seed=7)
     c = FGEConfig(pre)
-    assert (c.momentum, c.weight_decay, c.batch_size, c.seed, c.device) == \
-        (0.8, 1e-3, 32, 7, "cpu")
+    assert (c.momentum, c.weight_decay, c.batch_size, c.seed, c.device) == (0.8, 1e-3, 32, 7, "cpu")
     assert FGEConfig.from_dict(c.to_dict()) == c
     assert c.budget_epochs() == pre.epochs + c.epochs
 
@@ -152,6 +167,7 @@ def test_snapshot_epochs_are_the_middle_of_each_cycle(tmp_path) -> None:
 
 
 # -- ensembles, averages, comparisons ----------------------------------------------------------
+
 
 class _BNNet(nn.Module):
     def __init__(self) -> None:
@@ -193,15 +209,18 @@ def test_predict_ensemble_equals_a_brute_force_loop() -> None:
         for m in models:
             mm = copy.deepcopy(m).eval()
             with torch.no_grad():
-                expected[i] += F.softmax(mm(x[i:i + 1]).double(), dim=1).numpy()[0] / 3
+                expected[i] += F.softmax(mm(x[i : i + 1]).double(), dim=1).numpy()[0] / 3
     np.testing.assert_allclose(probs.numpy(), expected, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(probs.sum(1).numpy(), 1.0, atol=1e-6)
     # inputs alone work as batches too, and one model is its own softmax
     alone = predict_ensemble(models[:1], [x[:20], x[20:]])
     with torch.no_grad():
-        np.testing.assert_allclose(alone.numpy(),
-                                   F.softmax(copy.deepcopy(models[0]).eval()(x), 1).numpy(),
-                                   rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(
+            alone.numpy(),
+            F.softmax(copy.deepcopy(models[0]).eval()(x), 1).numpy(),
+            rtol=1e-6,
+            atol=1e-7,
+        )
 
 
 def test_predict_ensemble_rejects_empty_input() -> None:
@@ -234,8 +253,9 @@ def test_compare_predictions_against_numpy() -> None:
     q = rng.dirichlet(np.ones(4), size=30)
     p[0] = [1.0, 0.0, 0.0, 0.0]  # a zero probability adds nothing to KL(p || q)
     out = compare_predictions(torch.tensor(p), torch.tensor(q, dtype=torch.float32))
-    kl = np.mean([sum(pi * math.log(pi / qi) for pi, qi in zip(a, b) if pi > 0)
-                  for a, b in zip(p, q)])
+    kl = np.mean(
+        [sum(pi * math.log(pi / qi) for pi, qi in zip(a, b) if pi > 0) for a, b in zip(p, q)]
+    )
     assert out["kl"] == pytest.approx(kl, rel=1e-6)
     assert out["agreement"] == pytest.approx(np.mean(p.argmax(1) == q.argmax(1)))
     same = compare_predictions(torch.tensor(p), torch.tensor(p))
@@ -245,6 +265,7 @@ def test_compare_predictions_against_numpy() -> None:
 
 
 # -- the run -------------------------------------------------------------------------------------
+
 
 def _fge(root, **kw) -> FGEConfig:
     args = dict(pretrained=tiny_pre(root), epochs=6, cycle=2, lr_1=0.05, lr_2=0.01)
@@ -272,7 +293,8 @@ def test_run_fge_saves_snapshots_ensemble_and_swa(tmp_path, mnist1d_root) -> Non
         e = int(row["epoch"]) - 1
         assert row["lr"] == pytest.approx(fge_lr(e, lr_1=0.05, lr_2=0.01, cycle=2))
         assert row["lr_last"] == pytest.approx(
-            fge_lr(e + (iters - 1) / iters, lr_1=0.05, lr_2=0.01, cycle=2))
+            fge_lr(e + (iters - 1) / iters, lr_1=0.05, lr_2=0.01, cycle=2)
+        )
     # the ensemble from the saved snapshots, recomputed independently
     snaps = res.load_snapshots()
     pre = run(cfg.pretrained, tmp_path / "runs")
@@ -297,8 +319,9 @@ def test_run_fge_saves_snapshots_ensemble_and_swa(tmp_path, mnist1d_root) -> Non
 
 @pytest.mark.parametrize("kill_after", [1, 2])  # a cycle's end, and just after a mid-cycle snapshot
 def test_killed_fge_run_resumes_to_the_same_snapshots(tmp_path, mnist1d_root, kill_after) -> None:
-    cfg = _fge(mnist1d_root, pretrained=tiny_pre(mnist1d_root, model="cnn1d", model_kw={
-        "width": 4}))  # BatchNorm: running statistics must resume too
+    cfg = _fge(
+        mnist1d_root, pretrained=tiny_pre(mnist1d_root, model="cnn1d", model_kw={"width": 4})
+    )  # BatchNorm: running statistics must resume too
     full = run_fge(cfg, tmp_path / "a")
 
     class Kill(Exception):
@@ -320,8 +343,9 @@ def test_killed_fge_run_resumes_to_the_same_snapshots(tmp_path, mnist1d_root, ki
     _states_equal(load_torch(full.path / "swa.pt"), load_torch(resumed.path / "swa.pt"))
     _states_equal(load_torch(full.path / "last.pt"), load_torch(resumed.path / "last.pt"))
     drop = ["epoch_time_s"]
-    pd.testing.assert_frame_equal(full.metrics.drop(columns=drop),
-                                  resumed.metrics.drop(columns=drop), check_exact=True)
+    pd.testing.assert_frame_equal(
+        full.metrics.drop(columns=drop), resumed.metrics.drop(columns=drop), check_exact=True
+    )
     for k, v in full.final.items():
         if k != "wall_time_s":
             assert resumed.final[k] == v, k

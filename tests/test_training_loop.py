@@ -21,16 +21,26 @@ TIME_COLUMNS = ["epoch_time_s"]
 
 
 def tiny(root, **kw) -> TrainConfig:
-    base = dict(dataset="mnist1d", model="cnn1d", epochs=4, swa_start=2, swa_lr=0.02,
-                lr_init=0.05, batch_size=64, num_samples=400, data_root=str(root),
-                model_kw={"width": 8})
+    base = dict(
+        dataset="mnist1d",
+        model="cnn1d",
+        epochs=4,
+        swa_start=2,
+        swa_lr=0.02,
+        lr_init=0.05,
+        batch_size=64,
+        num_samples=400,
+        data_root=str(root),
+        model_kw={"width": 8},
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
 def metrics_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(a.drop(columns=TIME_COLUMNS), b.drop(columns=TIME_COLUMNS),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(
+        a.drop(columns=TIME_COLUMNS), b.drop(columns=TIME_COLUMNS), check_exact=True
+    )
 
 
 def state_equal(a: dict, b: dict) -> None:
@@ -40,6 +50,7 @@ def state_equal(a: dict, b: dict) -> None:
 
 
 # -- train_epoch --------------------------------------------------------------------------------
+
 
 def _mlp(seed: int) -> nn.Module:
     torch.manual_seed(seed)
@@ -64,7 +75,7 @@ def brute_force_epoch(model, x, y, batch_size, gen, lrs, momentum, wd, ema_decay
     perm = torch.randperm(x.shape[0], generator=gen)
     losses, sizes = [], []
     for i, start in enumerate(range(0, x.shape[0], batch_size)):
-        idx = perm[start:start + batch_size]
+        idx = perm[start : start + batch_size]
         xb, yb = _noise(x[idx], gen).double(), y[idx]
         ps = [p.requires_grad_(True) for p in params]
         h = torch.tanh(xb @ ps[0].T + ps[1])
@@ -76,8 +87,11 @@ def brute_force_epoch(model, x, y, batch_size, gen, lrs, momentum, wd, ema_decay
             bufs[k] = g if bufs[k] is None else momentum * bufs[k] + g
             new.append(p.detach() - lrs[i] * bufs[k])
         params = new
-        ema = [p.clone() for p in params] if ema is None else \
-            [ema_decay * e + (1 - ema_decay) * p for e, p in zip(ema, params)]
+        ema = (
+            [p.clone() for p in params]
+            if ema is None
+            else [ema_decay * e + (1 - ema_decay) * p for e, p in zip(ema, params)]
+        )
         losses.append(loss.item())
         sizes.append(len(idx))
     return params, ema, sum(ls * s for ls, s in zip(losses, sizes)) / sum(sizes)
@@ -89,15 +103,21 @@ def test_train_epoch_matches_a_brute_force_sgd_loop() -> None:
     lrs = [0.3, 0.1, 0.2, 0.05, 0.4]  # a different rate each step
     model = _mlp(0)
     ref_params, ref_ema, ref_loss = brute_force_epoch(
-        _mlp(0), x, y, batch_size, torch.Generator().manual_seed(5), lrs, momentum, wd, decay)
+        _mlp(0), x, y, batch_size, torch.Generator().manual_seed(5), lrs, momentum, wd, decay
+    )
 
     gen = torch.Generator().manual_seed(5)
     opt = build_optimizer("sgd", model.parameters(), lr=1.0, momentum=momentum, weight_decay=wd)
     ema = EMA(model, decay)
     seen_steps = []
-    out = train_epoch(model, opt, iterate_batches(x, y, batch_size, shuffle=True, generator=gen),
-                      lr_at=lambda i: seen_steps.append(i) or lrs[i],
-                      augment=lambda xb: _noise(xb, gen), ema=ema)
+    out = train_epoch(
+        model,
+        opt,
+        iterate_batches(x, y, batch_size, shuffle=True, generator=gen),
+        lr_at=lambda i: seen_steps.append(i) or lrs[i],
+        augment=lambda xb: _noise(xb, gen),
+        ema=ema,
+    )
     assert seen_steps == [0, 1, 2, 3, 4] and out.n_steps == 5 and out.n_samples == 23
     for p, ref in zip(model.parameters(), ref_params):
         torch.testing.assert_close(p.detach().double(), ref, rtol=1e-5, atol=1e-6)
@@ -114,8 +134,9 @@ def test_train_epoch_leaves_rates_alone_without_lr_at_and_ignores_amp_on_cpu() -
     for amp in (False, True):
         model = _mlp(0)
         opt = build_optimizer("sgd", model.parameters(), lr=0.1)
-        out = train_epoch(model, opt, iterate_batches(x, y, 8, shuffle=False), amp=amp,
-                          channels_last=True)  # 2-D inputs: channels_last does nothing
+        out = train_epoch(
+            model, opt, iterate_batches(x, y, 8, shuffle=False), amp=amp, channels_last=True
+        )  # 2-D inputs: channels_last does nothing
         assert opt.param_groups[0]["lr"] == 0.1
         results.append(([p.detach().clone() for p in model.parameters()], out.mean))
     assert all(torch.equal(a, b) for a, b in zip(results[0][0], results[1][0]))
@@ -138,10 +159,14 @@ def test_build_optimizer_choices_and_errors() -> None:
 
 # -- run ----------------------------------------------------------------------------------------
 
+
 def test_batch_size_larger_than_train_set_is_rejected(tmp_path, mnist1d_root) -> None:
     cfg = tiny(mnist1d_root, batch_size=10_000)
-    with pytest.raises(ValueError, match=r"TrainConfig\.batch_size=10000 is larger than the "
-                                         r"training set"):
+    with pytest.raises(
+        ValueError,
+        match=r"TrainConfig\.batch_size=10000 is larger than the "
+        r"training set",
+    ):
         run(cfg, tmp_path)
 
 
@@ -238,9 +263,14 @@ def test_run_emits_progress_events(tmp_path, mnist1d_root, monkeypatch) -> None:
     run(cfg, tmp_path)
     run(cfg, tmp_path)
     events = [(e["event"], e.get("epoch"), e.get("cached")) for e in progress.read_events(status)]
-    assert events == [("run_start", None, False), ("epoch", 1, None), ("epoch", 2, None),
-                      ("run_end", None, False), ("run_start", None, True),
-                      ("run_end", None, True)]
+    assert events == [
+        ("run_start", None, False),
+        ("epoch", 1, None),
+        ("epoch", 2, None),
+        ("run_end", None, False),
+        ("run_start", None, True),
+        ("run_end", None, True),
+    ]
 
 
 def test_benchmark_times_the_library_loop() -> None:
@@ -254,8 +284,15 @@ def test_benchmark_times_the_library_loop() -> None:
         sys.path.pop(0)
     x = torch.randn(40, 1, 40)
     y = torch.randint(0, 3, (40,))
-    ds = ArrayDataset(name="mnist1d", x_train=x, y_train=y, x_test=x[:4], y_test=y[:4],
-                      num_classes=3, augmentation="shift_noise")
+    ds = ArrayDataset(
+        name="mnist1d",
+        x_train=x,
+        y_train=y,
+        x_test=x[:4],
+        y_test=y[:4],
+        num_classes=3,
+        augmentation="shift_noise",
+    )
 
     def net():
         torch.manual_seed(0)
@@ -267,6 +304,10 @@ def test_benchmark_times_the_library_loop() -> None:
     model = net()
     gen = torch.Generator().manual_seed(2)
     opt = build_optimizer("sgd", model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    train_epoch(model, opt, iterate_batches(x, y, 16, shuffle=True, generator=gen),
-                augment=lambda xb: ds.augment(xb, gen))
+    train_epoch(
+        model,
+        opt,
+        iterate_batches(x, y, 16, shuffle=True, generator=gen),
+        augment=lambda xb: ds.augment(xb, gen),
+    )
     state_equal(bench_model.state_dict(), model.state_dict())

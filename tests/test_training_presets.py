@@ -18,8 +18,13 @@ def test_paper_recipe_follows_the_authors_readme() -> None:
     # README of github.com/timgaripov/swa: PreResNet-164, CIFAR-100: lr 0.1, wd 3e-4, swa_lr
     # 0.05, swa_start 126, 150 SGD epochs (budget 1), 225 for budget 1.5.
     cfg = paper_cifar("preresnet164", "cifar100", budget=1.5)
-    assert (cfg["lr_init"], cfg["weight_decay"], cfg["swa_lr"], cfg["swa_start"],
-            cfg["epochs"]) == (0.1, 3e-4, 0.05, 126, 225)
+    assert (
+        cfg["lr_init"],
+        cfg["weight_decay"],
+        cfg["swa_lr"],
+        cfg["swa_start"],
+        cfg["epochs"],
+    ) == (0.1, 3e-4, 0.05, 126, 225)
     assert paper_cifar("preresnet164", "cifar10")["swa_lr"] == 0.01
     assert paper_cifar("vgg16", swa=False)["epochs"] == PAPER_RECIPES["vgg16"]["budget"] == 200
     TrainConfig(**{**cfg, "device": "cpu"})  # a valid config

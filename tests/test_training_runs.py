@@ -27,9 +27,18 @@ from swa_lib.training.runs import (
 
 
 def tiny(root, **kw) -> TrainConfig:
-    base = dict(dataset="mnist1d", model="cnn1d", epochs=3, swa_start=2, swa_lr=0.02,
-                lr_init=0.05, batch_size=64, num_samples=400, data_root=str(root),
-                model_kw={"width": 8})
+    base = dict(
+        dataset="mnist1d",
+        model="cnn1d",
+        epochs=3,
+        swa_start=2,
+        swa_lr=0.02,
+        lr_init=0.05,
+        batch_size=64,
+        num_samples=400,
+        data_root=str(root),
+        model_kw={"width": 8},
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -43,11 +52,18 @@ def _kill(epoch, row):
 
 
 def _draws(gen: torch.Generator) -> tuple:
-    return (random.random(), random.gauss(0, 1), np.random.rand(3).tolist(),
-            np.random.randn(), torch.rand(3).tolist(), torch.rand(2, generator=gen).tolist())
+    return (
+        random.random(),
+        random.gauss(0, 1),
+        np.random.rand(3).tolist(),
+        np.random.randn(),
+        torch.rand(3).tolist(),
+        torch.rand(2, generator=gen).tolist(),
+    )
 
 
 # -- lock and cache read ------------------------------------------------------------------------
+
 
 def test_lock_is_exclusive_and_released(tmp_path) -> None:
     def try_lock() -> bool:
@@ -76,8 +92,9 @@ def test_read_final_absent_valid_and_corrupt(tmp_path) -> None:
         read_final(tmp_path)
 
 
-def test_cached_run_returns_without_loading_data_or_training(tmp_path, mnist1d_root,
-                                                             monkeypatch) -> None:
+def test_cached_run_returns_without_loading_data_or_training(
+    tmp_path, mnist1d_root, monkeypatch
+) -> None:
     cfg = tiny(mnist1d_root)
     first = run(cfg, tmp_path)
 
@@ -88,11 +105,15 @@ def test_cached_run_returns_without_loading_data_or_training(tmp_path, mnist1d_r
     monkeypatch.setattr(loop_mod, "train_epoch", boom)
     again = run(cfg, tmp_path)
     assert again.cached and again.final == first.final
-    pd.testing.assert_frame_equal(again.metrics.drop(columns="epoch_time_s"),
-                                  first.metrics.drop(columns="epoch_time_s"), check_exact=True)
+    pd.testing.assert_frame_equal(
+        again.metrics.drop(columns="epoch_time_s"),
+        first.metrics.drop(columns="epoch_time_s"),
+        check_exact=True,
+    )
 
 
 # -- what a folder records: served when it covers a request, retrained with the union if not ---
+
 
 def _weights_equal(a, b) -> None:
     sa, sb = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
@@ -104,11 +125,22 @@ def _evaluated(result) -> list[int]:
     return [int(e) for e in m.loc[m["sgd_test_loss"].notna(), "epoch"]]
 
 
-def test_sgd_baselines_differing_in_swa_only_fields_share_one_folder(tmp_path,
-                                                                      mnist1d_root) -> None:
+def test_sgd_baselines_differing_in_swa_only_fields_share_one_folder(
+    tmp_path, mnist1d_root
+) -> None:
     first = run(tiny(mnist1d_root, swa=False), tmp_path)
-    other = run(tiny(mnist1d_root, swa=False, swa_lr=0.3, swa_start=1, swa_c_epochs=2,
-                     swa_lr_schedule="cyclic", swa_lr_max=0.5), tmp_path)
+    other = run(
+        tiny(
+            mnist1d_root,
+            swa=False,
+            swa_lr=0.3,
+            swa_start=1,
+            swa_c_epochs=2,
+            swa_lr_schedule="cyclic",
+            swa_lr_max=0.5,
+        ),
+        tmp_path,
+    )
     assert other.cached and other.path == first.path
     assert other.config.swa_lr == 0.3  # the caller's config, the folder's numbers
     assert len(list(tmp_path.iterdir())) == 1
@@ -128,8 +160,9 @@ def test_run_lacking_an_epoch_is_retrained_with_the_union(tmp_path, mnist1d_root
     more = run(tiny(mnist1d_root, eval_every=None, eval_epochs=(1,)), tmp_path)
     assert not more.cached and more.path == sparse.path
     assert _evaluated(more) == [1, 3]
-    assert TrainConfig.from_dict(json.loads(
-        (more.path / "config.json").read_text())).evaluated_epochs() == (1, 3)
+    assert TrainConfig.from_dict(
+        json.loads((more.path / "config.json").read_text())
+    ).evaluated_epochs() == (1, 3)
     _weights_equal(sparse.path / "swa.pt", more.path / "swa.pt")  # same training path
     # the union serves both requests now, and a fresh every-epoch run agrees with it
     assert run(tiny(mnist1d_root, eval_every=None), tmp_path).cached
@@ -155,19 +188,24 @@ def test_checkpoint_lacking_an_asked_epoch_restarts_else_resumes(tmp_path, mnist
     # the request now wants every epoch: epoch 1 was not evaluated, so it starts again
     again = run(tiny(mnist1d_root), tmp_path / "a", callback=lambda e, r: trained.append(e))
     assert trained == [0, 1, 2] and _evaluated(again) == [1, 2, 3]
-    pd.testing.assert_frame_equal(again.metrics.drop(columns="epoch_time_s"),
-                                  ref.metrics.drop(columns="epoch_time_s"), check_exact=True)
+    pd.testing.assert_frame_equal(
+        again.metrics.drop(columns="epoch_time_s"),
+        ref.metrics.drop(columns="epoch_time_s"),
+        check_exact=True,
+    )
     with pytest.raises(Killed):  # killed after epoch 1 of an every-epoch run
         run(tiny(mnist1d_root), tmp_path / "b", callback=_kill)
     trained.clear()
     # a final-only request resumes it, keeping the killed run's evaluations (config.json)
-    resumed = run(tiny(mnist1d_root, eval_every=None), tmp_path / "b",
-                  callback=lambda e, r: trained.append(e))
+    resumed = run(
+        tiny(mnist1d_root, eval_every=None), tmp_path / "b", callback=lambda e, r: trained.append(e)
+    )
     assert trained == [1, 2] and _evaluated(resumed) == [1, 2, 3]
     _weights_equal(resumed.path / "swa.pt", ref.path / "swa.pt")
 
 
 # -- RNG state ----------------------------------------------------------------------------------
+
 
 def test_rng_state_roundtrips_through_a_weights_only_file(tmp_path) -> None:
     seed_everything(3)
@@ -184,6 +222,7 @@ def test_rng_state_roundtrips_through_a_weights_only_file(tmp_path) -> None:
 
 
 # -- checkpoints --------------------------------------------------------------------------------
+
 
 def test_checkpoint_is_plain_data_and_loads_weights_only(tmp_path, mnist1d_root) -> None:
     cfg = tiny(mnist1d_root, ema_decay=0.9)
@@ -215,8 +254,11 @@ def test_checkpoint_with_a_pickled_object_is_refused_unexecuted(tmp_path, mnist1
     ckpt = torch.load(ckpt_file, weights_only=True)
     ckpt["rows"] = [_Payload(marker)]
     torch.save(ckpt, ckpt_file)
-    with pytest.raises(ValueError, match=r"checkpoint .*checkpoint\.pt is corrupt or not a "
-                                         r"weights-only file"):
+    with pytest.raises(
+        ValueError,
+        match=r"checkpoint .*checkpoint\.pt is corrupt or not a "
+        r"weights-only file",
+    ):
         run(cfg, tmp_path)
     assert not marker.exists()
     torch.load(ckpt_file, weights_only=False)  # the payload is live: the refusal mattered
@@ -248,6 +290,7 @@ def test_checkpoint_of_another_config_is_refused(tmp_path, mnist1d_root) -> None
 
 
 # -- results ------------------------------------------------------------------------------------
+
 
 def test_run_result_loads_models_swag_and_dataset(tmp_path, mnist1d_root) -> None:
     cfg = tiny(mnist1d_root, epochs=4, collect_swag=True, swag_rank=2, ema_decay=0.9)

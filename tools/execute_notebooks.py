@@ -74,8 +74,9 @@ def profile_parameters(profile: str, stem: str) -> dict:
 def paired_notebook(src: Path) -> nbformat.NotebookNode:
     """The ``.ipynb`` form of a jupytext source (inputs only), with the python3 kernel."""
     nb = jupytext.read(src)
-    nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3",
-                                          "language": "python"})
+    nb.metadata.setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
     return nb
 
 
@@ -113,9 +114,15 @@ def execute_one(src: Path, profile: str, out_dir: Path | None, timeout: int) -> 
         nbformat.write(paired_notebook(src), target)
         inp = target
     papermill.execute_notebook(
-        str(inp), str(target), parameters=params or None, kernel_name="python3",
-        cwd=str(NB_DIR), progress_bar=False, execution_timeout=timeout,
-        report_mode=False, request_save_on_cell_execute=False,
+        str(inp),
+        str(target),
+        parameters=params or None,
+        kernel_name="python3",
+        cwd=str(NB_DIR),
+        progress_bar=False,
+        execution_timeout=timeout,
+        report_mode=False,
+        request_save_on_cell_execute=False,
     )
     _strip_papermill_noise(target)
     return src.stem, time.perf_counter() - t0
@@ -155,8 +162,9 @@ def _status_file(status_dir: Path, stem: str) -> Path:
     return status_dir / f"{stem}.jsonl"
 
 
-def _execute_with_status(src: Path, profile: str, out_dir: Path | None, timeout: int,
-                         status_dir: str) -> tuple[str, float]:
+def _execute_with_status(
+    src: Path, profile: str, out_dir: Path | None, timeout: int, status_dir: str
+) -> tuple[str, float]:
     """:func:`execute_one` in a worker process whose kernel reports to its own status file."""
     os.environ[progress.ENV_VAR] = str(_status_file(Path(status_dir), src.stem))
     return execute_one(src, profile, out_dir, timeout)
@@ -177,8 +185,11 @@ def _live_line(stem: str, events: list[dict], started: float, expected: float | 
     current = None
     for e in events:
         if e.get("event") == "run_start" and not e.get("cached"):
-            current = {"name": e.get("name"), "epoch": e.get("start_epoch", 0),
-                       "epochs": e.get("epochs")}
+            current = {
+                "name": e.get("name"),
+                "epoch": e.get("start_epoch", 0),
+                "epochs": e.get("epochs"),
+            }
         elif e.get("event") == "epoch" and current is not None:
             current["epoch"] = e.get("epoch")
         elif e.get("event") == "run_end":
@@ -218,8 +229,10 @@ def parse_gpus(text: str | None) -> list[str]:
         return [str(i) for i in range(count)]
     gpus = [g.strip() for g in text.split(",")]
     if not all(g.isdigit() for g in gpus) or len(set(gpus)) != len(gpus):
-        raise SystemExit(f"--gpus {text!r} is invalid: a comma-separated list of distinct device "
-                         f"indices (e.g. 0,1,2,3) or 'all'")
+        raise SystemExit(
+            f"--gpus {text!r} is invalid: a comma-separated list of distinct device "
+            f"indices (e.g. 0,1,2,3) or 'all'"
+        )
     return gpus
 
 
@@ -238,24 +251,36 @@ def worker_pool(jobs: int, gpus: list[str]) -> cf.ProcessPoolExecutor:
     free = ctx.Queue()
     for gpu in gpus:
         free.put(gpu)
-    return cf.ProcessPoolExecutor(max_workers=len(gpus), mp_context=ctx,
-                                  initializer=_claim_gpu, initargs=(free,))
+    return cf.ProcessPoolExecutor(
+        max_workers=len(gpus), mp_context=ctx, initializer=_claim_gpu, initargs=(free,)
+    )
 
 
-def _run_all(srcs: list[Path], args: argparse.Namespace, out_dir: Path | None,
-             status_dir: Path, live: bool, expected: dict) -> dict[str, tuple]:
+def _run_all(
+    srcs: list[Path],
+    args: argparse.Namespace,
+    out_dir: Path | None,
+    status_dir: Path,
+    live: bool,
+    expected: dict,
+) -> dict[str, tuple]:
     """Execute ``srcs`` in ``args.jobs`` worker processes (one per GPU of ``args.gpus``);
     ``{stem: (secs | None, error)}``."""
     results: dict[str, tuple] = {}
     started: dict[str, float] = {}
     shown = 0
     with worker_pool(args.jobs, args.gpus) as pool:
-        futures = {pool.submit(_execute_with_status, s, args.profile, out_dir, args.timeout,
-                               str(status_dir)): s for s in srcs}
+        futures = {
+            pool.submit(
+                _execute_with_status, s, args.profile, out_dir, args.timeout, str(status_dir)
+            ): s
+            for s in srcs
+        }
         pending = set(futures)
         while pending:
-            done, pending = cf.wait(pending, timeout=1.0 if live else None,
-                                    return_when=cf.FIRST_COMPLETED)
+            done, pending = cf.wait(
+                pending, timeout=1.0 if live else None, return_when=cf.FIRST_COMPLETED
+            )
             for fut in done:
                 src = futures[fut]
                 try:
@@ -267,8 +292,10 @@ def _run_all(srcs: list[Path], args: argparse.Namespace, out_dir: Path | None,
             for fut in done:
                 stem = futures[fut].stem
                 secs, err = results[stem]
-                print(f"  {stem:<26} " + (f"{secs:7.1f} s" if err is None else f"FAILED: {err}"),
-                      flush=True)
+                print(
+                    f"  {stem:<26} " + (f"{secs:7.1f} s" if err is None else f"FAILED: {err}"),
+                    flush=True,
+                )
             shown = 0
             if live:
                 for src in srcs:
@@ -300,19 +327,32 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--in-place", action="store_true", help="write outputs into notebooks/")
     where.add_argument("--out", type=Path, help="write executed copies into this folder")
     ap.add_argument("--only", nargs="*", help="notebook numbers or names to run")
-    ap.add_argument("--jobs", type=int, default=None,
-                    help="parallel kernels (default: SWA_BOOK_JOBS or 2; with --gpus, one per GPU)")
-    ap.add_argument("--gpus", default=os.environ.get("SWA_BOOK_GPUS"),
-                    help="run one notebook per GPU: device indices '0,1,2,3' or 'all' "
-                         "(each kernel sees its GPU alone through CUDA_VISIBLE_DEVICES)")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="parallel kernels (default: SWA_BOOK_JOBS or 2; with --gpus, one per GPU)",
+    )
+    ap.add_argument(
+        "--gpus",
+        default=os.environ.get("SWA_BOOK_GPUS"),
+        help="run one notebook per GPU: device indices '0,1,2,3' or 'all' "
+        "(each kernel sees its GPU alone through CUDA_VISIBLE_DEVICES)",
+    )
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
-    ap.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
-                    help="live lines per running notebook (auto: on a terminal, off under CI)")
+    ap.add_argument(
+        "--progress",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="live lines per running notebook (auto: on a terminal, off under CI)",
+    )
     args = ap.parse_args(argv)
     args.gpus = parse_gpus(args.gpus)
     if args.gpus and args.jobs not in (None, len(args.gpus)):
-        ap.error(f"--jobs {args.jobs} with --gpus {','.join(args.gpus)}: one kernel runs per GPU "
-                 f"(leave out --jobs)")
+        ap.error(
+            f"--jobs {args.jobs} with --gpus {','.join(args.gpus)}: one kernel runs per GPU "
+            f"(leave out --jobs)"
+        )
     if args.jobs is None:
         args.jobs = len(args.gpus) or int(os.environ.get("SWA_BOOK_JOBS", "2"))
 
@@ -324,29 +364,36 @@ def main(argv: list[str] | None = None) -> int:
     if not srcs:
         raise SystemExit("no notebooks matched")
     out_dir = None if args.in_place else args.out.resolve()
-    live = args.progress == "on" or (args.progress == "auto" and sys.stdout.isatty()
-                                     and os.environ.get("CI") != "true")
+    live = args.progress == "on" or (
+        args.progress == "auto" and sys.stdout.isatty() and os.environ.get("CI") != "true"
+    )
     runs_dir = Path(os.environ.get("SWA_BOOK_RUNS", ROOT / "runs"))
     timings_path = runs_dir / TIMINGS_FILE
     timings = _load_timings(timings_path)
     t0 = time.perf_counter()
     on = f", GPUs {','.join(args.gpus)}" if args.gpus else ""
-    print(f"executing {len(srcs)} notebooks (profile {args.profile}, {args.jobs} kernels{on})",
-          flush=True)
+    print(
+        f"executing {len(srcs)} notebooks (profile {args.profile}, {args.jobs} kernels{on})",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="swa-book-status-") as status_dir:
-        results = _run_all(srcs, args, out_dir, Path(status_dir), live,
-                           timings.get(args.profile, {}))
+        results = _run_all(
+            srcs, args, out_dir, Path(status_dir), live, timings.get(args.profile, {})
+        )
         print(_summary_table(srcs, results, Path(status_dir)))
     failures = [stem for stem, (_, err) in results.items() if err is not None]
     timings.setdefault(args.profile, {}).update(
-        {stem: secs for stem, (secs, err) in results.items() if err is None})
+        {stem: secs for stem, (secs, err) in results.items() if err is None}
+    )
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
         timings_path.write_text(json.dumps(timings, indent=1, sort_keys=True))
     except OSError:
         pass
-    print(f"executed {len(srcs) - len(failures)}/{len(srcs)} notebooks "
-          f"(profile {args.profile}) in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"executed {len(srcs) - len(failures)}/{len(srcs)} notebooks "
+        f"(profile {args.profile}) in {time.perf_counter() - t0:.1f} s"
+    )
     return 1 if failures else 0
 
 

@@ -32,8 +32,10 @@ def glued(nb: dict) -> dict[str, str]:
             if not name:
                 continue
             prefix = meta.get("mime_prefix", "")
-            data = {k[len(prefix):] if k.startswith(prefix) else k: v
-                    for k, v in (out.get("data") or {}).items()}
+            data = {
+                k[len(prefix) :] if k.startswith(prefix) else k: v
+                for k, v in (out.get("data") or {}).items()
+            }
             if "image/png" in data or "image/svg+xml" in data:
                 found[name] = "<figure>"
             else:
@@ -45,11 +47,21 @@ def glued(nb: dict) -> dict[str, str]:
 def _notebooks(folder: str, rev: str | None) -> dict[str, dict]:
     if rev is None:
         return {p.name: json.loads(p.read_text()) for p in sorted(Path(folder).glob("*.ipynb"))}
-    names = subprocess.run(["git", "ls-tree", "--name-only", rev, f"{folder.rstrip('/')}/"],
-                           check=True, capture_output=True, text=True).stdout.split()
-    return {Path(n).name: json.loads(subprocess.run(["git", "show", f"{rev}:{n}"], check=True,
-                                                    capture_output=True, text=True).stdout)
-            for n in names if n.endswith(".ipynb")}
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", rev, f"{folder.rstrip('/')}/"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return {
+        Path(n).name: json.loads(
+            subprocess.run(
+                ["git", "show", f"{rev}:{n}"], check=True, capture_output=True, text=True
+            ).stdout
+        )
+        for n in names
+        if n.endswith(".ipynb")
+    }
 
 
 def dump(folder: str, rev: str | None) -> dict[str, dict[str, str]]:
@@ -86,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "dump":
         json.dump(dump(a.folder, a.git), sys.stdout, indent=1, sort_keys=True)
         return 0
-    changed, times, n = diff(json.loads(Path(a.before).read_text()),
-                             json.loads(Path(a.after).read_text()))
+    changed, times, n = diff(
+        json.loads(Path(a.before).read_text()), json.loads(Path(a.after).read_text())
+    )
     for line in changed:
         print("CHANGED", line)
     for line in times:

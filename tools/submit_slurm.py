@@ -40,26 +40,49 @@ def notebook_stems(only: Sequence[str] | None = None) -> list[str]:
     return stems
 
 
-def notebook_command(stem: str, profile: str, out: str | Path,
-                     python: str = sys.executable) -> list[str]:
+def notebook_command(
+    stem: str, profile: str, out: str | Path, python: str = sys.executable
+) -> list[str]:
     """The command one job runs: the executor on notebook ``stem`` alone, one kernel."""
-    return [python, str(ROOT / "tools" / "execute_notebooks.py"), "--profile", profile,
-            "--out", str(out), "--only", stem, "--jobs", "1", "--progress", "off"]
+    return [
+        python,
+        str(ROOT / "tools" / "execute_notebooks.py"),
+        "--profile",
+        profile,
+        "--out",
+        str(out),
+        "--only",
+        stem,
+        "--jobs",
+        "1",
+        "--progress",
+        "off",
+    ]
 
 
-def make_executor(logs: str | Path, *, local: bool, timeout_min: int, partition: str | None,
-                  gpus_per_job: int, cpus_per_task: int, mem_gb: int | None) -> Any:
+def make_executor(
+    logs: str | Path,
+    *,
+    local: bool,
+    timeout_min: int,
+    partition: str | None,
+    gpus_per_job: int,
+    cpus_per_task: int,
+    mem_gb: int | None,
+) -> Any:
     """A submitit executor: Slurm (``AutoExecutor``), or the local one with ``local=True``."""
     try:
         import submitit
     except ImportError as exc:  # the optional extra
-        raise SystemExit("submit_slurm.py needs submitit: pip install submitit "
-                         "(or pip install -e '.[slurm]')") from exc
+        raise SystemExit(
+            "submit_slurm.py needs submitit: pip install submitit (or pip install -e '.[slurm]')"
+        ) from exc
     executor = submitit.AutoExecutor(folder=str(logs), cluster="local" if local else None)
     params: dict[str, Any] = {"timeout_min": timeout_min, "name": "swa-book"}
     if not local:
-        params.update(gpus_per_node=gpus_per_job, cpus_per_task=cpus_per_task,
-                      tasks_per_node=1, nodes=1)
+        params.update(
+            gpus_per_node=gpus_per_job, cpus_per_task=cpus_per_task, tasks_per_node=1, nodes=1
+        )
         if partition:
             params["slurm_partition"] = partition
         if mem_gb:
@@ -68,9 +91,15 @@ def make_executor(logs: str | Path, *, local: bool, timeout_min: int, partition:
     return executor
 
 
-def submit(stems: Sequence[str], profile: str, out: str | Path, executor: Any, *,
-           command: Callable[[str, str, str | Path], list[str]] = notebook_command,
-           env: dict[str, str] | None = None) -> list[tuple[str, Any]]:
+def submit(
+    stems: Sequence[str],
+    profile: str,
+    out: str | Path,
+    executor: Any,
+    *,
+    command: Callable[[str, str, str | Path], list[str]] = notebook_command,
+    env: dict[str, str] | None = None,
+) -> list[tuple[str, Any]]:
     """Submit one job per notebook of ``stems``; ``[(stem, job)]`` in order.
 
     Each job is ``submitit.helpers.CommandFunction(command(stem, profile, out))`` run in this
@@ -81,9 +110,12 @@ def submit(stems: Sequence[str], profile: str, out: str | Path, executor: Any, *
 
     jobs = []
     for stem in stems:
-        fn = submitit.helpers.CommandFunction(command(stem, profile, out), cwd=str(ROOT),
-                                              env=dict(os.environ if env is None else env),
-                                              verbose=False)
+        fn = submitit.helpers.CommandFunction(
+            command(stem, profile, out),
+            cwd=str(ROOT),
+            env=dict(os.environ if env is None else env),
+            verbose=False,
+        )
         jobs.append((stem, executor.submit(fn)))
     return jobs
 
@@ -112,17 +144,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gpus-per-job", type=int, default=1)
     ap.add_argument("--cpus-per-task", type=int, default=4)
     ap.add_argument("--mem-gb", type=int, default=None)
-    ap.add_argument("--logs", type=Path, default=ROOT / "executed" / "slurm-logs",
-                    help="submitit's folder (job scripts, stdout and stderr of every job)")
+    ap.add_argument(
+        "--logs",
+        type=Path,
+        default=ROOT / "executed" / "slurm-logs",
+        help="submitit's folder (job scripts, stdout and stderr of every job)",
+    )
     ap.add_argument("--no-wait", action="store_true", help="return after submitting")
     args = ap.parse_args(argv)
 
     stems = notebook_stems(args.only)
     if not stems:
         raise SystemExit("no notebooks matched")
-    executor = make_executor(args.logs, local=args.local, timeout_min=args.timeout_min,
-                             partition=args.partition, gpus_per_job=args.gpus_per_job,
-                             cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb)
+    executor = make_executor(
+        args.logs,
+        local=args.local,
+        timeout_min=args.timeout_min,
+        partition=args.partition,
+        gpus_per_job=args.gpus_per_job,
+        cpus_per_task=args.cpus_per_task,
+        mem_gb=args.mem_gb,
+    )
     jobs = submit(stems, args.profile, args.out.resolve(), executor)
     print(f"submitted {len(jobs)} jobs (profile {args.profile}); logs in {args.logs}")
     for stem, job in jobs:
@@ -132,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = wait(jobs)
     print(f"  {'notebook':<26} {'job':>12} {'state':>12} {'done after':>11}")
     for stem, job_id, state, secs, error in rows:
-        print(f"  {stem:<26} {job_id:>12} {state:>12} {secs:9.1f} s"
-              + (f"  FAILED: {error}" if error else ""))
+        print(
+            f"  {stem:<26} {job_id:>12} {state:>12} {secs:9.1f} s"
+            + (f"  FAILED: {error}" if error else "")
+        )
     failed = [r for r in rows if r[4] is not None]
     return 1 if failed else 0
 

@@ -31,6 +31,7 @@ _REQUIRED = ("dataset", "model")
 
 def _field_parser(tp: Any):
     """argparse ``type`` for a dataclass field annotation (string annotations resolved)."""
+
     def parse_bool(s: str) -> bool:
         if s.lower() in ("1", "true", "yes", "on"):
             return True
@@ -69,8 +70,14 @@ def _add_config_args(p: argparse.ArgumentParser, skip: Sequence[str] = ()) -> No
         required = f.name in _REQUIRED
         default = None if required else argparse.SUPPRESS
         help_default = "" if required else f" (default: {_default_of(f)})"
-        p.add_argument(flag, dest=f.name, type=_field_parser(hints[f.name]), required=required,
-                       default=default, help=f"TrainConfig.{f.name}{help_default}")
+        p.add_argument(
+            flag,
+            dest=f.name,
+            type=_field_parser(hints[f.name]),
+            required=required,
+            default=default,
+            help=f"TrainConfig.{f.name}{help_default}",
+        )
 
 
 def _default_of(f: dataclasses.Field) -> Any:
@@ -108,11 +115,17 @@ def compare_frame(pairs: Sequence[Pair]):
     """
     df = pairs_frame(pairs, ("test_accuracy", "test_nll"))
     return df[list(_COMPARE_COLUMNS.values())].rename(
-        columns={v: k for k, v in _COMPARE_COLUMNS.items()})
+        columns={v: k for k, v in _COMPARE_COLUMNS.items()}
+    )
 
 
-def compare(base: dict[str, Any], seeds: Sequence[int], runs_dir: str | Path = "runs",
-            *, progress: bool = True):
+def compare(
+    base: dict[str, Any],
+    seeds: Sequence[int],
+    runs_dir: str | Path = "runs",
+    *,
+    progress: bool = True,
+):
     """SGD baseline (``swa=False``) vs SWA for each seed (trained or read from the cache by
     :func:`swa_lib.training.sgd_and_swa`); returns :func:`compare_frame`'s table."""
     return compare_frame(sgd_and_swa(base, seeds, runs_dir, progress=progress))
@@ -126,8 +139,10 @@ def _summary(df) -> str:
         lines.append(f"{col:>14}: {mean_std(df[col])}")
     for col in ("diff_accuracy", "diff_nll"):
         lo, hi = paired_interval(df[col])
-        lines.append(f"{col:>14}: {mean_std(df[col])}   95% CI [{lo:+.4f}, {hi:+.4f}] "
-                     f"(SWA - SGD, paired by seed, t interval)")
+        lines.append(
+            f"{col:>14}: {mean_std(df[col])}   95% CI [{lo:+.4f}, {hi:+.4f}] "
+            f"(SWA - SGD, paired by seed, t interval)"
+        )
     return "\n".join(lines)
 
 
@@ -162,8 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.command == "train":
             t0 = time.perf_counter()
             res = run(TrainConfig(**_config_from(ns)), ns.runs_dir, progress=not ns.no_progress)
-            print(f"run folder: {res.path} ({'cached' if res.cached else 'trained'}, "
-                  f"{time.perf_counter() - t0:.1f} s)")
+            print(
+                f"run folder: {res.path} ({'cached' if res.cached else 'trained'}, "
+                f"{time.perf_counter() - t0:.1f} s)"
+            )
             print(json.dumps({k: v for k, v in res.final.items() if k != "key"}, indent=2))
         else:
             t0 = time.perf_counter()

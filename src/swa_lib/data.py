@@ -51,11 +51,23 @@ from torch import Tensor
 from .io import atomic_savez, stable_hash
 
 __all__ = [
-    "DATASET_NAMES", "ArrayDataset", "load_dataset", "iterate_batches",
-    "draw_shifts", "circular_shift", "shift_noise_augment",
-    "draw_crop_flip", "crop_flip", "crop_flip_augment",
-    "CIFAR_MEAN", "CIFAR_STD", "CIFAR_FOLDERS", "CIFAR_MD5", "CIFAR_MANIFEST",
-    "verify_cifar_files", "file_md5",
+    "DATASET_NAMES",
+    "ArrayDataset",
+    "load_dataset",
+    "iterate_batches",
+    "draw_shifts",
+    "circular_shift",
+    "shift_noise_augment",
+    "draw_crop_flip",
+    "crop_flip",
+    "crop_flip_augment",
+    "CIFAR_MEAN",
+    "CIFAR_STD",
+    "CIFAR_FOLDERS",
+    "CIFAR_MD5",
+    "CIFAR_MANIFEST",
+    "verify_cifar_files",
+    "file_md5",
 ]
 
 DATASET_NAMES = ("mnist1d", "cifar10", "cifar100")
@@ -68,10 +80,22 @@ CIFAR_STD = (0.2023, 0.1994, 0.2010)
 #: name -> (folder under root, train files, test files, labels key, meta file, class-names key):
 #: torchvision's layout after extracting the official archives.
 CIFAR_FOLDERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str, str, str]] = {
-    "cifar10": ("cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)),
-                ("test_batch",), "labels", "batches.meta", "label_names"),
-    "cifar100": ("cifar-100-python", ("train",), ("test",), "fine_labels", "meta",
-                 "fine_label_names"),
+    "cifar10": (
+        "cifar-10-batches-py",
+        tuple(f"data_batch_{i}" for i in range(1, 6)),
+        ("test_batch",),
+        "labels",
+        "batches.meta",
+        "label_names",
+    ),
+    "cifar100": (
+        "cifar-100-python",
+        ("train",),
+        ("test",),
+        "fine_labels",
+        "meta",
+        "fine_label_names",
+    ),
 }
 
 #: name -> {file: MD5 hex digest} of the official pickles, as torchvision lists them
@@ -105,6 +129,7 @@ _CACHE_FORMAT = 1  # bump when the cached .npz layout changes
 
 
 # -- the dataset container ------------------------------------------------------------------------
+
 
 @dataclass
 class ArrayDataset:
@@ -147,8 +172,9 @@ class ArrayDataset:
             if x.shape[0] != y.shape[0]:
                 raise ValueError(f"x_{split} has {x.shape[0]} rows but y_{split} {y.shape[0]}")
         if self.augmentation not in (None, "shift_noise", "crop_flip"):
-            raise ValueError(f"augmentation={self.augmentation!r}; allowed: None, 'shift_noise', "
-                             f"'crop_flip'")
+            raise ValueError(
+                f"augmentation={self.augmentation!r}; allowed: None, 'shift_noise', 'crop_flip'"
+            )
 
     @property
     def device(self) -> torch.device:
@@ -162,8 +188,13 @@ class ArrayDataset:
     def to(self, device: str | torch.device) -> ArrayDataset:
         """A copy with all four tensors on ``device`` (no copy where they already are)."""
         return dataclasses.replace(
-            self, x_train=self.x_train.to(device), y_train=self.y_train.to(device),
-            x_test=self.x_test.to(device), y_test=self.y_test.to(device), info=dict(self.info))
+            self,
+            x_train=self.x_train.to(device),
+            y_train=self.y_train.to(device),
+            x_test=self.x_test.to(device),
+            y_test=self.y_test.to(device),
+            info=dict(self.info),
+        )
 
     def augment(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """Randomly augment a training batch ``x`` on ``x.device`` (a new tensor; ``x`` itself when
@@ -176,8 +207,9 @@ class ArrayDataset:
         if self.augmentation is None:
             return x
         if self.augmentation == "shift_noise":
-            return shift_noise_augment(x, generator, max_shift=self.max_shift,
-                                       noise_std=self.noise_std)
+            return shift_noise_augment(
+                x, generator, max_shift=self.max_shift, noise_std=self.noise_std
+            )
         fill = _black_level(self.mean, self.std, x)
         return crop_flip_augment(x, generator, padding=self.crop_padding, fill=fill)
 
@@ -191,10 +223,12 @@ def _black_level(mean: Sequence[float], std: Sequence[float], like: Tensor) -> T
 
 # -- augmentation: MNIST-1D -----------------------------------------------------------------------
 
+
 def draw_shifts(n: int, max_shift: int, generator: torch.Generator) -> Tensor:
     """``n`` int64 shifts, uniform on ``-max_shift..max_shift``, on ``generator.device``."""
-    return torch.randint(-max_shift, max_shift + 1, (n,), generator=generator,
-                         device=generator.device)
+    return torch.randint(
+        -max_shift, max_shift + 1, (n,), generator=generator, device=generator.device
+    )
 
 
 def circular_shift(x: Tensor, shifts: Tensor) -> Tensor:
@@ -209,8 +243,9 @@ def circular_shift(x: Tensor, shifts: Tensor) -> Tensor:
     return x.gather(-1, idx[:, None, :].expand(n, c, length))
 
 
-def shift_noise_augment(x: Tensor, generator: torch.Generator, *, max_shift: int = 3,
-                        noise_std: float = 0.05) -> Tensor:
+def shift_noise_augment(
+    x: Tensor, generator: torch.Generator, *, max_shift: int = 3, noise_std: float = 0.05
+) -> Tensor:
     """MNIST-1D augmentation: per-example circular shift, then additive Gaussian noise.
 
     Draw order (fixed, for reproducibility): the ``N`` shifts, then the ``x.shape`` noise values.
@@ -224,22 +259,26 @@ def shift_noise_augment(x: Tensor, generator: torch.Generator, *, max_shift: int
 
 # -- augmentation: CIFAR --------------------------------------------------------------------------
 
-def draw_crop_flip(n: int, padding: int, generator: torch.Generator
-                   ) -> tuple[Tensor, Tensor, Tensor]:
+
+def draw_crop_flip(
+    n: int, padding: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor, Tensor]:
     """Random crop offsets and flips for ``n`` images (on ``generator.device``).
 
     Returns ``(top, left, flip)``: int64 offsets into the padded image, uniform on
     ``0..2*padding`` (the crop window's corner; ``padding`` means no shift), and a bool flip mask
     with probability 1/2. Draw order: ``(n, 2)`` offsets, then ``n`` flips.
     """
-    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator,
-                            device=generator.device)
+    offsets = torch.randint(
+        0, 2 * padding + 1, (n, 2), generator=generator, device=generator.device
+    )
     flip = torch.randint(0, 2, (n,), generator=generator, device=generator.device).bool()
     return offsets[:, 0], offsets[:, 1], flip
 
 
-def crop_flip(x: Tensor, top: Tensor, left: Tensor, flip: Tensor, *, padding: int,
-              fill: Tensor | float = 0.0) -> Tensor:
+def crop_flip(
+    x: Tensor, top: Tensor, left: Tensor, flip: Tensor, *, padding: int, fill: Tensor | float = 0.0
+) -> Tensor:
     """Pad ``x`` ``(N, C, H, W)`` by ``padding`` with ``fill``, crop ``H x W`` at ``(top, left)``,
     then mirror horizontally where ``flip``.
 
@@ -250,7 +289,7 @@ def crop_flip(x: Tensor, top: Tensor, left: Tensor, flip: Tensor, *, padding: in
     hp, wp = h + 2 * padding, w + 2 * padding
     fill_t = torch.as_tensor(fill, dtype=x.dtype, device=x.device).reshape(-1)
     padded = fill_t.reshape(1, -1, 1, 1).expand(n, c, hp, wp).clone()
-    padded[:, :, padding:padding + h, padding:padding + w] = x
+    padded[:, :, padding : padding + h, padding : padding + w] = x
     top, left, flip = top.to(x.device), left.to(x.device), flip.to(x.device)
     rows = top[:, None] + torch.arange(h, device=x.device)  # (N, H)
     j = torch.arange(w, device=x.device)
@@ -260,8 +299,9 @@ def crop_flip(x: Tensor, top: Tensor, left: Tensor, flip: Tensor, *, padding: in
     return out.reshape(n, c, h, w)
 
 
-def crop_flip_augment(x: Tensor, generator: torch.Generator, *, padding: int = 4,
-                      fill: Tensor | float = 0.0) -> Tensor:
+def crop_flip_augment(
+    x: Tensor, generator: torch.Generator, *, padding: int = 4, fill: Tensor | float = 0.0
+) -> Tensor:
     """CIFAR augmentation: :func:`draw_crop_flip` then :func:`crop_flip`."""
     top, left, flip = draw_crop_flip(x.shape[0], padding, generator)
     return crop_flip(x, top, left, flip, padding=padding, fill=fill)
@@ -269,9 +309,16 @@ def crop_flip_augment(x: Tensor, generator: torch.Generator, *, padding: int = 4
 
 # -- batching -------------------------------------------------------------------------------------
 
-def iterate_batches(x: Tensor, y: Tensor, batch_size: int, *, shuffle: bool,
-                    generator: torch.Generator | None = None, drop_last: bool = False
-                    ) -> Iterator[tuple[Tensor, Tensor]]:
+
+def iterate_batches(
+    x: Tensor,
+    y: Tensor,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    generator: torch.Generator | None = None,
+    drop_last: bool = False,
+) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield ``(x[idx], y[idx])`` mini-batches covering each example once.
 
     Without ``shuffle`` the batches are views (slices) in order. With ``shuffle`` one permutation
@@ -286,19 +333,28 @@ def iterate_batches(x: Tensor, y: Tensor, batch_size: int, *, shuffle: bool,
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     stop = n - n % batch_size if drop_last else n
     if not shuffle:
-        return ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, stop, batch_size))
+        return ((x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, stop, batch_size))
     # Drawn here, not lazily, so the generator advances when the iterator is created.
     gen_device = generator.device if generator is not None else x.device
     perm = torch.randperm(n, generator=generator, device=gen_device).to(x.device)
-    chunks = (perm[i:i + batch_size] for i in range(0, stop, batch_size))
+    chunks = (perm[i : i + batch_size] for i in range(0, stop, batch_size))
     return ((x[idx], y[idx]) for idx in chunks)
 
 
 # -- loading --------------------------------------------------------------------------------------
 
-def load_dataset(name: str, root: str | Path = "data", *, device: str | torch.device = "cpu",
-                 download: bool = False, num_samples: int | None = None, seed: int = 42,
-                 augment: bool = True, **kw: Any) -> ArrayDataset:
+
+def load_dataset(
+    name: str,
+    root: str | Path = "data",
+    *,
+    device: str | torch.device = "cpu",
+    download: bool = False,
+    num_samples: int | None = None,
+    seed: int = 42,
+    augment: bool = True,
+    **kw: Any,
+) -> ArrayDataset:
     """Load ``name`` from ``root`` as tensors on ``device``.
 
     Args:
@@ -324,10 +380,12 @@ def load_dataset(name: str, root: str | Path = "data", *, device: str | torch.de
         ValueError: a CIFAR file failing its MD5 check (:func:`verify_cifar_files`).
     """
     if name not in DATASET_NAMES:
-        raise ValueError(f"name={name!r} is not a known dataset; "
-                         f"allowed: {', '.join(DATASET_NAMES)}")
-    if num_samples is not None and (isinstance(num_samples, bool)
-                                    or not isinstance(num_samples, int)):
+        raise ValueError(
+            f"name={name!r} is not a known dataset; allowed: {', '.join(DATASET_NAMES)}"
+        )
+    if num_samples is not None and (
+        isinstance(num_samples, bool) or not isinstance(num_samples, int)
+    ):
         raise ValueError(f"num_samples must be an int or None, got {num_samples!r}")
     if name == "mnist1d":
         ds = _load_mnist1d(Path(root), num_samples, seed, augment, kw)
@@ -339,12 +397,15 @@ def load_dataset(name: str, root: str | Path = "data", *, device: str | torch.de
 def _check_kw(name: str, kw: dict[str, Any], allowed: Sequence[str]) -> None:
     unknown = sorted(set(kw) - set(allowed))
     if unknown:
-        raise ValueError(f"unknown option(s) for dataset {name!r}: {', '.join(unknown)}; "
-                         f"allowed: {', '.join(sorted(allowed))}")
+        raise ValueError(
+            f"unknown option(s) for dataset {name!r}: {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
 
 
-def _mnist1d_generation_args(num_samples: int | None, seed: int,
-                             gen_kw: dict[str, Any]) -> dict[str, Any]:
+def _mnist1d_generation_args(
+    num_samples: int | None, seed: int, gen_kw: dict[str, Any]
+) -> dict[str, Any]:
     import mnist1d.data
 
     args = mnist1d.data.get_dataset_args(as_dict=True)
@@ -354,25 +415,31 @@ def _mnist1d_generation_args(num_samples: int | None, seed: int,
     args["seed"] = int(seed)
     n = args["num_samples"]
     if n < 20 or n % 10:
-        raise ValueError(f"num_samples={n} for mnist1d must be a multiple of 10 (one tenth per "
-                         f"class) and at least 20")
+        raise ValueError(
+            f"num_samples={n} for mnist1d must be a multiple of 10 (one tenth per "
+            f"class) and at least 20"
+        )
     split = args["train_split"]
     if not 0 < int(n * split) < n:
-        raise ValueError(f"train_split={split} with num_samples={n} leaves an empty train or test "
-                         f"split")
+        raise ValueError(
+            f"train_split={split} with num_samples={n} leaves an empty train or test split"
+        )
     return args
 
 
-def _load_mnist1d(root: Path, num_samples: int | None, seed: int, augment: bool,
-                  kw: dict[str, Any]) -> ArrayDataset:
+def _load_mnist1d(
+    root: Path, num_samples: int | None, seed: int, augment: bool, kw: dict[str, Any]
+) -> ArrayDataset:
     import mnist1d.data
 
-    gen_fields = [k for k in mnist1d.data.get_dataset_args(as_dict=True)
-                  if k not in _MNIST1D_GEN_SKIP]
+    gen_fields = [
+        k for k in mnist1d.data.get_dataset_args(as_dict=True) if k not in _MNIST1D_GEN_SKIP
+    ]
     _check_kw("mnist1d", kw, gen_fields + list(_MNIST1D_AUG_KW))
     aug_kw = {k: kw[k] for k in _MNIST1D_AUG_KW if k in kw}
-    args = _mnist1d_generation_args(num_samples, seed,
-                                    {k: v for k, v in kw.items() if k in gen_fields})
+    args = _mnist1d_generation_args(
+        num_samples, seed, {k: v for k, v in kw.items() if k in gen_fields}
+    )
 
     key_args = {k: v for k, v in args.items() if k != "url"}
     try:
@@ -393,12 +460,19 @@ def _load_mnist1d(root: Path, num_samples: int | None, seed: int, augment: bool,
         return torch.from_numpy(((a - mean) / std).astype(np.float32)[:, None, :])
 
     return ArrayDataset(
-        name="mnist1d", x_train=prep(x_tr), y_train=torch.from_numpy(arrays["y"].astype(np.int64)),
-        x_test=prep(x_te), y_test=torch.from_numpy(arrays["y_test"].astype(np.int64)),
-        num_classes=10, mean=(mean,), std=(std,),
+        name="mnist1d",
+        x_train=prep(x_tr),
+        y_train=torch.from_numpy(arrays["y"].astype(np.int64)),
+        x_test=prep(x_te),
+        y_test=torch.from_numpy(arrays["y_test"].astype(np.int64)),
+        num_classes=10,
+        mean=(mean,),
+        std=(std,),
         augmentation="shift_noise" if augment else None,
-        max_shift=int(aug_kw.get("max_shift", 3)), noise_std=float(aug_kw.get("noise_std", 0.05)),
-        info={"generation_args": key_args, "mnist1d_version": version, "cache": str(path)})
+        max_shift=int(aug_kw.get("max_shift", 3)),
+        noise_std=float(aug_kw.get("noise_std", 0.05)),
+        info={"generation_args": key_args, "mnist1d_version": version, "cache": str(path)},
+    )
 
 
 def _generate_mnist1d(args: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -435,14 +509,22 @@ def _missing_cifar_files(name: str, root: Path) -> list[Path]:
     return [root / folder / f for f in train + test if not (root / folder / f).is_file()]
 
 
-def _load_cifar(name: str, root: Path, download: bool, num_samples: int | None, seed: int,
-                augment: bool, kw: dict[str, Any]) -> ArrayDataset:
+def _load_cifar(
+    name: str,
+    root: Path,
+    download: bool,
+    num_samples: int | None,
+    seed: int,
+    augment: bool,
+    kw: dict[str, Any],
+) -> ArrayDataset:
     _check_kw(name, kw, _CIFAR_KW)
     mean = tuple(float(v) for v in kw.get("mean", CIFAR_MEAN))
     std = tuple(float(v) for v in kw.get("std", CIFAR_STD))
     if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-        raise ValueError(f"mean and std must be 3 per-channel values with std > 0, got "
-                         f"mean={mean}, std={std}")
+        raise ValueError(
+            f"mean and std must be 3 per-channel values with std > 0, got mean={mean}, std={std}"
+        )
     folder, train_files, test_files, label_key, meta_file, meta_key = CIFAR_FOLDERS[name]
     missing = _missing_cifar_files(name, root)
     if missing and download:
@@ -458,7 +540,8 @@ def _load_cifar(name: str, root: Path, download: bool, num_samples: int | None, 
             f"'{root}') holding {', '.join(train_files + test_files)}; missing: "
             f"{', '.join(p.name for p in missing)}. Fix: load_dataset({name!r}, "
             f"root={str(root)!r}, download=True) (needs internet), or copy the extracted "
-            f"official archive (torchvision's layout) to {expected}.")
+            f"official archive (torchvision's layout) to {expected}."
+        )
 
     checks = verify_cifar_files(name, root / folder)  # before anything is unpickled
     x_tr, y_tr = _read_cifar_split(root / folder, train_files, label_key, checks)
@@ -468,9 +551,11 @@ def _load_cifar(name: str, root: Path, download: bool, num_samples: int | None, 
         n_train = round(num_samples * len(y_tr) / n_total)
         n_test = num_samples - n_train
         if not (1 <= n_train <= len(y_tr) and 1 <= n_test <= len(y_te)):
-            raise ValueError(f"num_samples={num_samples} for {name} must give a non-empty subset "
-                             f"of both splits: 2..{n_total} (the files hold {len(y_tr)} train / "
-                             f"{len(y_te)} test)")
+            raise ValueError(
+                f"num_samples={num_samples} for {name} must give a non-empty subset "
+                f"of both splits: 2..{n_total} (the files hold {len(y_tr)} train / "
+                f"{len(y_te)} test)"
+            )
         g = torch.Generator().manual_seed(int(seed))
         keep_tr = torch.randperm(len(y_tr), generator=g)[:n_train].sort().values.numpy()
         keep_te = torch.randperm(len(y_te), generator=g)[:n_test].sort().values.numpy()
@@ -485,16 +570,28 @@ def _load_cifar(name: str, root: Path, download: bool, num_samples: int | None, 
     classes = _read_cifar_meta(root / folder / meta_file, meta_key, checks)
     num_classes = 10 if name == "cifar10" else 100
     return ArrayDataset(
-        name=name, x_train=prep(x_tr), y_train=torch.from_numpy(y_tr), x_test=prep(x_te),
-        y_test=torch.from_numpy(y_te), num_classes=num_classes, mean=mean, std=std,
+        name=name,
+        x_train=prep(x_tr),
+        y_train=torch.from_numpy(y_tr),
+        x_test=prep(x_te),
+        y_test=torch.from_numpy(y_te),
+        num_classes=num_classes,
+        mean=mean,
+        std=std,
         augmentation="crop_flip" if augment else None,
-        crop_padding=int(kw.get("crop_padding", 4)), classes=classes,
-        info={"folder": str(root / folder),
-              "checksums": "official" if set(checks.values()) == {"official"} else
-              f"manifest {CIFAR_MANIFEST} (not the official files)"})
+        crop_padding=int(kw.get("crop_padding", 4)),
+        classes=classes,
+        info={
+            "folder": str(root / folder),
+            "checksums": "official"
+            if set(checks.values()) == {"official"}
+            else f"manifest {CIFAR_MANIFEST} (not the official files)",
+        },
+    )
 
 
 # -- CIFAR integrity: MD5 before unpickling --------------------------------------------------------
+
 
 def file_md5(path: str | Path) -> str:
     """The MD5 hex digest of a file, read in 1 MiB chunks."""
@@ -515,8 +612,9 @@ def _read_manifest(folder: Path) -> dict[str, str] | None:
         if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
             raise TypeError("'md5' must map file names to hex digests")
     except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path} is not a checksum manifest ({type(exc).__name__}: {exc})"
-                         ) from exc
+        raise ValueError(
+            f"{path} is not a checksum manifest ({type(exc).__name__}: {exc})"
+        ) from exc
     return sums
 
 
@@ -552,29 +650,42 @@ def verify_cifar_files(name: str, folder: str | Path) -> dict[str, str]:
         elif manifest is not None and manifest.get(fname) == got:
             out[fname] = "manifest"
         else:
-            listed = "" if manifest is None else (
-                f", nor the {manifest[fname]} its {CIFAR_MANIFEST} lists" if fname in manifest
-                else f", and its {CIFAR_MANIFEST} does not list it")
+            listed = (
+                ""
+                if manifest is None
+                else (
+                    f", nor the {manifest[fname]} its {CIFAR_MANIFEST} lists"
+                    if fname in manifest
+                    else f", and its {CIFAR_MANIFEST} does not list it"
+                )
+            )
             raise ValueError(
                 f"{folder / fname} failed its MD5 check: {got} is not the official {name} sum "
                 f"{official} (torchvision's list){listed}. The file is corrupt, truncated or not "
                 f"the official archive, and was not unpickled. Fix: delete {folder} and "
                 f"load_dataset({name!r}, root=..., download=True), or copy the extracted "
-                f"official archive there.")
+                f"official archive there."
+            )
     return out
 
 
 class _ArraysOnlyUnpickler(pickle.Unpickler):
     """Unpickles numpy arrays and plain containers only: any other global is refused."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"),  # numpy 1 pickles
-                ("numpy._core.multiarray", "_reconstruct"),  # numpy 2 pickles
-                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),  # numpy 1 pickles
+        ("numpy._core.multiarray", "_reconstruct"),  # numpy 2 pickles
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    }
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR "
-                                         f"pickle accepted by a checksum manifest")
+            raise pickle.UnpicklingError(
+                f"global {module}.{name} is not allowed in a CIFAR "
+                f"pickle accepted by a checksum manifest"
+            )
         return super().find_class(module, name)
 
 
@@ -591,23 +702,27 @@ def _unpickle(path: Path, check: str = "official") -> dict[str, Any]:
             else:
                 entry = _ArraysOnlyUnpickler(f, encoding="latin1").load()
     except Exception as exc:  # re-raised naming the file
-        raise ValueError(f"{path} is not a readable CIFAR pickle ({type(exc).__name__}: {exc}); "
-                         f"delete the folder and download or copy it again") from exc
+        raise ValueError(
+            f"{path} is not a readable CIFAR pickle ({type(exc).__name__}: {exc}); "
+            f"delete the folder and download or copy it again"
+        ) from exc
     if not isinstance(entry, dict):
         raise ValueError(f"{path} is not a CIFAR pickle (holds {type(entry).__name__})")
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in entry.items()}
 
 
-def _read_cifar_split(folder: Path, files: Sequence[str], label_key: str,
-                      checks: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+def _read_cifar_split(
+    folder: Path, files: Sequence[str], label_key: str, checks: dict[str, str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate ``data`` (uint8 ``(N, 3072)``, channel-major: R, G, B planes of 32x32) and
     labels (int64 ``(N,)``) of the given batch files (each verified: ``checks``)."""
     xs, ys = [], []
     for fname in files:
         entry = _unpickle(folder / fname, checks[fname])
         if "data" not in entry or label_key not in entry:
-            raise ValueError(f"{folder / fname} lacks the keys 'data' and {label_key!r} "
-                             f"(has {sorted(entry)})")
+            raise ValueError(
+                f"{folder / fname} lacks the keys 'data' and {label_key!r} (has {sorted(entry)})"
+            )
         data = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3 * 32 * 32)
         labels = np.asarray(entry[label_key], dtype=np.int64)
         if len(labels) != len(data):

@@ -30,9 +30,22 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_save_json", "atomic_savez",
-           "atomic_torch_save", "stable_hash", "load_torch", "digest", "CacheMismatchError",
-           "ResultCache", "CachedResult", "cached", "read_meta", "ON_MISMATCH"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_save_json",
+    "atomic_savez",
+    "atomic_torch_save",
+    "stable_hash",
+    "load_torch",
+    "digest",
+    "CacheMismatchError",
+    "ResultCache",
+    "CachedResult",
+    "cached",
+    "read_meta",
+    "ON_MISMATCH",
+]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -182,16 +195,24 @@ class ResultCache:
     swa_lib.io.CacheMismatchError: cache ... was computed for other inputs (differs in: n); ...
     """
 
-    def __init__(self, location: str | os.PathLike, parts: Mapping[str, Any], *,
-                 name: str = "result", on_mismatch: str = "error", label: str = "cache",
-                 subject: str = "other inputs") -> None:
+    def __init__(
+        self,
+        location: str | os.PathLike,
+        parts: Mapping[str, Any],
+        *,
+        name: str = "result",
+        on_mismatch: str = "error",
+        label: str = "cache",
+        subject: str = "other inputs",
+    ) -> None:
         if on_mismatch not in ON_MISMATCH:
             raise ValueError(f"on_mismatch must be 'error' or 'overwrite', got {on_mismatch!r}")
         self.parts = dict(parts)
         self.key = stable_hash(self.parts, length=64)
         location = Path(location)
-        self.path = location if location.suffix == ".npz" else (
-            location / f"{name}-{self.key[:20]}.npz")
+        self.path = (
+            location if location.suffix == ".npz" else (location / f"{name}-{self.key[:20]}.npz")
+        )
         self.on_mismatch = on_mismatch
         self.label, self.subject = label, subject
         self.meta: dict[str, Any] = {}
@@ -212,16 +233,24 @@ class ResultCache:
                 arrays = {k: np.array(z[k]) for k in z.files if k not in _RESERVED}
         except Exception as exc:  # reported with the file named
             if self.on_mismatch == "overwrite":
-                warnings.warn(f"unreadable {self.label} {self.path} ({exc}); recomputing",
-                              stacklevel=3)
+                warnings.warn(
+                    f"unreadable {self.label} {self.path} ({exc}); recomputing", stacklevel=3
+                )
                 return None
             raise CacheMismatchError(
                 f"{self.label} {self.path} is unreadable ({type(exc).__name__}: {exc}); delete "
-                f"it or pass on_mismatch='overwrite'") from exc
+                f"it or pass on_mismatch='overwrite'"
+            ) from exc
         if stored_key != self.key:
-            differ = (sorted(k for k in set(stored_parts) | set(self.parts)
-                             if stored_parts.get(k) != self.parts.get(k))
-                      if isinstance(stored_parts, dict) else [])
+            differ = (
+                sorted(
+                    k
+                    for k in set(stored_parts) | set(self.parts)
+                    if stored_parts.get(k) != self.parts.get(k)
+                )
+                if isinstance(stored_parts, dict)
+                else []
+            )
             return self.mismatch(differ)
         self.meta = meta
         return arrays
@@ -230,9 +259,11 @@ class ResultCache:
         """Report a stale file (``differ``: the parts that differ, empty if unknown): raise
         :class:`CacheMismatchError`, or with ``on_mismatch="overwrite"`` warn (the caller then
         recomputes). For callers that also check the stored arrays' shapes."""
-        msg = (f"{self.label} {self.path} was computed for {self.subject} (differs in: "
-               f"{', '.join(differ) or 'key'}); delete it, use another file, or pass "
-               f"on_mismatch='overwrite'")
+        msg = (
+            f"{self.label} {self.path} was computed for {self.subject} (differs in: "
+            f"{', '.join(differ) or 'key'}); delete it, use another file, or pass "
+            f"on_mismatch='overwrite'"
+        )
         if self.on_mismatch == "overwrite":
             warnings.warn(msg + "; overwriting", stacklevel=4)
             return None
@@ -246,8 +277,13 @@ class ResultCache:
         if bad:
             raise ValueError(f"array names {bad} are reserved for the cache's key")
         extra = {"meta_json": np.array(json.dumps(dict(meta), default=str))} if meta else {}
-        return atomic_savez(self.path, key=np.array(self.key),
-                            key_json=np.array(json.dumps(self.parts)), **arrays, **extra)
+        return atomic_savez(
+            self.path,
+            key=np.array(self.key),
+            key_json=np.array(json.dumps(self.parts)),
+            **arrays,
+            **extra,
+        )
 
 
 @dataclass
@@ -268,9 +304,14 @@ class CachedResult:
     seconds: float
 
 
-def cached(location: str | os.PathLike, parts: Mapping[str, Any],
-           compute: Callable[[], Mapping[str, Any]], *, name: str = "result",
-           on_mismatch: str = "error") -> CachedResult:
+def cached(
+    location: str | os.PathLike,
+    parts: Mapping[str, Any],
+    compute: Callable[[], Mapping[str, Any]],
+    *,
+    name: str = "result",
+    on_mismatch: str = "error",
+) -> CachedResult:
     """``compute()`` once per key: load its arrays from the :class:`ResultCache` at ``location``
     when the stored key equals ``parts``'s, else call it and store what it returns (a dict of
     arrays; the wall time goes into the file's meta). Arguments as in :class:`ResultCache`.

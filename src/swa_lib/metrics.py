@@ -97,8 +97,9 @@ class Reliability:
     ece: float
 
 
-def reliability_diagram(probs: Tensor, labels: Tensor, num_bins: int = 20,
-                        binning: str = "equal_mass") -> Reliability:
+def reliability_diagram(
+    probs: Tensor, labels: Tensor, num_bins: int = 20, binning: str = "equal_mass"
+) -> Reliability:
     """Reliability-diagram data with ``num_bins`` bins over the max-probability (confidence).
 
     ``binning="equal_mass"`` (SWAG's choice): sort by confidence and split into ``num_bins``
@@ -149,7 +150,7 @@ def predict_logits(model: nn.Module, x: Tensor, *, batch_size: int = 2048) -> Te
     """Logits of ``model`` (in eval mode, every submodule's mode restored afterwards) over ``x``,
     shape ``(N, C)``, in batches of ``batch_size``."""
     with eval_mode(model):
-        out = [model(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        out = [model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
     return torch.cat(out).float()
 
 

@@ -36,8 +36,9 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 @contextmanager
-def train_mode(model: nn.Module, only: Callable[[nn.Module], bool] | None = None
-               ) -> Iterator[nn.Module]:
+def train_mode(
+    model: nn.Module, only: Callable[[nn.Module], bool] | None = None
+) -> Iterator[nn.Module]:
     """Train mode for the block -- for all submodules, or with ``only`` for those it selects
     (e.g. BatchNorm layers only, so dropout stays off) -- and every mode restored afterwards."""
     with restored_modes(model):

@@ -93,9 +93,15 @@ class SWAG:
         probs = predict_bma(swag, x_test, num_samples=30, bn_batches=lambda: train_batches())
     """
 
-    def __init__(self, model: nn.Module, *, max_rank: int = 20,
-                 device: torch.device | str | None = None,
-                 dtype: torch.dtype = torch.float64, var_clamp: float = 1e-30) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        max_rank: int = 20,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float64,
+        var_clamp: float = 1e-30,
+    ) -> None:
         if isinstance(max_rank, bool) or not isinstance(max_rank, int) or max_rank < 1:
             raise ValueError(f"max_rank must be an integer >= 1, got {max_rank!r}")
         if not dtype.is_floating_point:
@@ -132,8 +138,10 @@ class SWAG:
         """
         w = _flat(model)
         if w.numel() != self.num_parameters:
-            raise ValueError(f"model has {w.numel()} parameters but this SWAG collects "
-                             f"{self.num_parameters}: update() needs the same architecture")
+            raise ValueError(
+                f"model has {w.numel()} parameters but this SWAG collects "
+                f"{self.num_parameters}: update() needs the same architecture"
+            )
         w = w.to(self.device, self.dtype)
         n = self.n_averaged + 1
         delta = w - self._mean
@@ -193,9 +201,14 @@ class SWAG:
         return self._dev.index_select(0, self._order())
 
     @torch.no_grad()
-    def sample_vectors(self, num_samples: int = 1, scale: float = 0.5, *,
-                       diagonal: bool = False,
-                       generator: torch.Generator | None = None) -> Tensor:
+    def sample_vectors(
+        self,
+        num_samples: int = 1,
+        scale: float = 0.5,
+        *,
+        diagonal: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         r"""``S = num_samples`` flat samples at once, ``(S, P)`` in ``dtype`` on ``device``:
         :math:`\bar w + \sqrt{s}\,(\sigma\odot z_1 + D^\top z_2/\sqrt{K-1})` per row, with
         ``z_1`` ``(S, P)`` then ``z_2`` ``(S, K)`` drawn from ``generator``. Same distribution as
@@ -208,26 +221,40 @@ class SWAG:
             raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
         k = self.rank
         if not diagonal and k < 2:
-            raise ValueError(f"low-rank SWAG needs at least 2 deviations, this one holds {k} "
-                             f"(n_averaged={self.n_averaged}, max_rank={self.max_rank}); "
-                             "collect more models or use diagonal=True")
+            raise ValueError(
+                f"low-rank SWAG needs at least 2 deviations, this one holds {k} "
+                f"(n_averaged={self.n_averaged}, max_rank={self.max_rank}); "
+                "collect more models or use diagonal=True"
+            )
         gen_device = generator.device if generator is not None else self.device
-        z1 = torch.randn(num_samples, self.num_parameters, generator=generator,
-                         device=gen_device, dtype=self.dtype).to(self.device)
+        z1 = torch.randn(
+            num_samples,
+            self.num_parameters,
+            generator=generator,
+            device=gen_device,
+            dtype=self.dtype,
+        ).to(self.device)
         noise = z1.mul_(self.variance.sqrt_())
         if not diagonal:
-            z2 = torch.randn(num_samples, k, generator=generator, device=gen_device,
-                             dtype=self.dtype).to(self.device, self._dev.dtype)
+            z2 = torch.randn(
+                num_samples, k, generator=generator, device=gen_device, dtype=self.dtype
+            ).to(self.device, self._dev.dtype)
             # D^T z2 in storage order (no reordered copy of D): row order[j] gets z2[:, j]
-            z_rows = torch.zeros(num_samples, self.max_rank, device=self.device,
-                                 dtype=self._dev.dtype)
+            z_rows = torch.zeros(
+                num_samples, self.max_rank, device=self.device, dtype=self._dev.dtype
+            )
             z_rows[:, self._order()] = z2
             low_rank = z_rows[:, :k] @ self._dev[:k]
             noise.add_(low_rank.to(self.dtype), alpha=1.0 / math.sqrt(k - 1))
         return noise.mul_(math.sqrt(scale)).add_(self._mean)
 
-    def sample_vector(self, scale: float = 0.5, *, diagonal: bool = False,
-                      generator: torch.Generator | None = None) -> Tensor:
+    def sample_vector(
+        self,
+        scale: float = 0.5,
+        *,
+        diagonal: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """One flat sample ``(P,)`` (``dtype``, on ``device``): what :meth:`sample` loads."""
         return self.sample_vectors(1, scale, diagonal=diagonal, generator=generator)[0]
 
@@ -242,19 +269,26 @@ class SWAG:
     def load_vector_into(self, model: nn.Module, vector: Tensor) -> nn.Module:
         """Copy a flat ``(P,)`` vector into ``model``'s parameters (cast to each one's dtype)."""
         if vector.shape != (self.num_parameters,):
-            raise ValueError(f"vector must have shape ({self.num_parameters},), "
-                             f"got {tuple(vector.shape)}")
+            raise ValueError(
+                f"vector must have shape ({self.num_parameters},), got {tuple(vector.shape)}"
+            )
         offset = 0
         for p in model.parameters():
-            p.copy_(vector[offset:offset + p.numel()].view_as(p))
+            p.copy_(vector[offset : offset + p.numel()].view_as(p))
             offset += p.numel()
         if offset != self.num_parameters:
             raise ValueError(f"model has {offset} parameters, expected {self.num_parameters}")
         return model
 
-    def sample(self, scale: float = 0.5, *, diagonal: bool = False,
-               generator: torch.Generator | None = None, bn_batches: BnBatches | None = None,
-               forward: Callable[[nn.Module, Any], Any] | None = None) -> nn.Module:
+    def sample(
+        self,
+        scale: float = 0.5,
+        *,
+        diagonal: bool = False,
+        generator: torch.Generator | None = None,
+        bn_batches: BnBatches | None = None,
+        forward: Callable[[nn.Module, Any], Any] | None = None,
+    ) -> nn.Module:
         r"""A new model with weights drawn from the SWAG posterior.
 
         .. math:: \tilde w = \bar w + \sqrt{s}\,\big(\sigma \odot z_1
@@ -297,33 +331,45 @@ class SWAG:
         """``{"mean", "m2", "deviations" (K, P) oldest first, "n_collected", "max_rank",
         "buffers"}``; tensors on ``device`` (``torch.save`` / ``load_torch`` move them).
         ``"n_collected"`` is :attr:`n_averaged` (the stored name is kept so old files load)."""
-        return {"mean": self._mean.clone(), "m2": self._m2.clone(), "deviations": self.deviations,
-                "n_collected": int(self.n_averaged), "max_rank": int(self.max_rank),
-                "buffers": {k: v.clone() for k, v in self._buffers.items()}}
+        return {
+            "mean": self._mean.clone(),
+            "m2": self._m2.clone(),
+            "deviations": self.deviations,
+            "n_collected": int(self.n_averaged),
+            "max_rank": int(self.max_rank),
+            "buffers": {k: v.clone() for k, v in self._buffers.items()},
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` output; ``ValueError`` if it does not fit this SWAG."""
         if not isinstance(state, dict) or any(k not in state for k in _STATE_KEYS):
             got = sorted(state) if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"SWAG state must be a dict with keys {list(_STATE_KEYS)} "
-                             f"(as returned by SWAG.state_dict()), got {got}")
+            raise ValueError(
+                f"SWAG state must be a dict with keys {list(_STATE_KEYS)} "
+                f"(as returned by SWAG.state_dict()), got {got}"
+            )
         n, rank = state["n_collected"], state["max_rank"]
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"SWAG state: n_collected must be an int >= 0, got {n!r}")
         if rank != self.max_rank:
-            raise ValueError(f"SWAG state has max_rank={rank} but this SWAG has "
-                             f"max_rank={self.max_rank}")
+            raise ValueError(
+                f"SWAG state has max_rank={rank} but this SWAG has max_rank={self.max_rank}"
+            )
         p_count, k = self.num_parameters, min(n, self.max_rank)
         for key, shape in (("mean", (p_count,)), ("m2", (p_count,)), ("deviations", (k, p_count))):
             t = state[key]
             if not isinstance(t, Tensor) or tuple(t.shape) != shape:
                 got = tuple(t.shape) if isinstance(t, Tensor) else type(t).__name__
-                raise ValueError(f"SWAG state: {key} must have shape {shape} (P = number of "
-                                 f"parameters, K = min(n_collected, max_rank)), got {got}")
+                raise ValueError(
+                    f"SWAG state: {key} must have shape {shape} (P = number of "
+                    f"parameters, K = min(n_collected, max_rank)), got {got}"
+                )
         buffers = state["buffers"]
         if not isinstance(buffers, dict) or set(buffers) != set(self._buffers):
-            raise ValueError(f"SWAG state: buffers {sorted(buffers)} do not match the model's "
-                             f"{sorted(self._buffers)}")
+            raise ValueError(
+                f"SWAG state: buffers {sorted(buffers)} do not match the model's "
+                f"{sorted(self._buffers)}"
+            )
         self._mean.copy_(state["mean"])
         self._m2.copy_(state["m2"])
         self._dev.zero_()
@@ -332,13 +378,14 @@ class SWAG:
         if n > self.max_rank:
             self._dev.copy_(torch.roll(self._dev, shifts=n % self.max_rank, dims=0))
         self.n_averaged = n
-        self._buffers = {name: b.detach().to(self.device, copy=True)
-                         for name, b in buffers.items()}
+        self._buffers = {name: b.detach().to(self.device, copy=True) for name, b in buffers.items()}
 
     def __repr__(self) -> str:
-        return (f"SWAG(n_averaged={self.n_averaged}, rank={self.rank}, max_rank="
-                f"{self.max_rank}, num_parameters={self.num_parameters}, device={self.device}, "
-                f"dtype={self.dtype})")
+        return (
+            f"SWAG(n_averaged={self.n_averaged}, rank={self.rank}, max_rank="
+            f"{self.max_rank}, num_parameters={self.num_parameters}, device={self.device}, "
+            f"dtype={self.dtype})"
+        )
 
 
 def _batches_digest(bn_batches: BnBatches | None) -> str | None:
@@ -364,31 +411,52 @@ def _batches_digest(bn_batches: BnBatches | None) -> str | None:
     return digest(np.frombuffer("".join(found).encode(), dtype=np.uint8))
 
 
-def _bma_key(swag: SWAG, x: Tensor, *, num_samples: int, scale: float, diagonal: bool,
-             bn_batches: BnBatches | None, forward: Callable | None,
-             generator: torch.Generator | None, batch_size: int, data_key: str | None,
-             cache_tag: str) -> dict[str, Any]:
+def _bma_key(
+    swag: SWAG,
+    x: Tensor,
+    *,
+    num_samples: int,
+    scale: float,
+    diagonal: bool,
+    bn_batches: BnBatches | None,
+    forward: Callable | None,
+    generator: torch.Generator | None,
+    batch_size: int,
+    data_key: str | None,
+    cache_tag: str,
+) -> dict[str, Any]:
     """Everything a BMA prediction depends on, for its cache key."""
     if generator is None:
-        raise ValueError("predict_bma(cache=...) needs a seeded generator=: samples drawn from "
-                         "the global RNG are not defined by the arguments, so they cannot be "
-                         "keyed")
+        raise ValueError(
+            "predict_bma(cache=...) needs a seeded generator=: samples drawn from "
+            "the global RNG are not defined by the arguments, so they cannot be "
+            "keyed"
+        )
     template = swag._template
     return {
         "version": 1,
-        "swag": {"mean": digest(swag._mean), "m2": digest(swag._m2),
-                 "deviations": digest(swag.deviations), "n_averaged": swag.n_averaged,
-                 "max_rank": swag.max_rank, "var_clamp": swag.var_clamp,
-                 "dtype": str(swag.dtype),
-                 "buffers": {k: digest(v) for k, v in sorted(swag._buffers.items())}},
-        "model": {"repr": repr(template),
-                  "params": [[n, list(p.shape), str(p.dtype)]
-                             for n, p in template.named_parameters()]},
+        "swag": {
+            "mean": digest(swag._mean),
+            "m2": digest(swag._m2),
+            "deviations": digest(swag.deviations),
+            "n_averaged": swag.n_averaged,
+            "max_rank": swag.max_rank,
+            "var_clamp": swag.var_clamp,
+            "dtype": str(swag.dtype),
+            "buffers": {k: digest(v) for k, v in sorted(swag._buffers.items())},
+        },
+        "model": {
+            "repr": repr(template),
+            "params": [[n, list(p.shape), str(p.dtype)] for n, p in template.named_parameters()],
+        },
         "x": data_key if data_key is not None else digest(x),
         "bn_batches": data_key if data_key is not None else _batches_digest(bn_batches),
-        "num_samples": num_samples, "scale": float(scale), "diagonal": bool(diagonal),
-        "forward": None if forward is None else
-        f"{getattr(forward, '__module__', '')}.{getattr(forward, '__qualname__', forward)}",
+        "num_samples": num_samples,
+        "scale": float(scale),
+        "diagonal": bool(diagonal),
+        "forward": None
+        if forward is None
+        else f"{getattr(forward, '__module__', '')}.{getattr(forward, '__qualname__', forward)}",
         "generator": {"device": str(generator.device), "state": digest(generator.get_state())},
         "batch_size": int(batch_size),
         "device": swag.device.type,
@@ -397,12 +465,22 @@ def _bma_key(swag: SWAG, x: Tensor, *, num_samples: int, scale: float, diagonal:
 
 
 @torch.no_grad()
-def predict_bma(swag: SWAG, x: Tensor, *, num_samples: int = 30, scale: float = 0.5,
-                diagonal: bool = False, bn_batches: BnBatches | None = None,
-                forward: Callable[[nn.Module, Any], Any] | None = None,
-                generator: torch.Generator | None = None, batch_size: int = 2048,
-                cache: str | os.PathLike | None = None, on_mismatch: str = "error",
-                data_key: str | None = None, cache_tag: str = "") -> Tensor:
+def predict_bma(
+    swag: SWAG,
+    x: Tensor,
+    *,
+    num_samples: int = 30,
+    scale: float = 0.5,
+    diagonal: bool = False,
+    bn_batches: BnBatches | None = None,
+    forward: Callable[[nn.Module, Any], Any] | None = None,
+    generator: torch.Generator | None = None,
+    batch_size: int = 2048,
+    cache: str | os.PathLike | None = None,
+    on_mismatch: str = "error",
+    data_key: str | None = None,
+    cache_tag: str = "",
+) -> Tensor:
     r"""Bayesian model average :math:`\frac1S\sum_{s=1}^S \mathrm{softmax}(f(x; \tilde w_s))`.
 
     Draws ``S = num_samples`` weights exactly as ``S`` calls of :meth:`SWAG.sample` with the same
@@ -445,19 +523,39 @@ def predict_bma(swag: SWAG, x: Tensor, *, num_samples: int = 30, scale: float = 
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be an integer >= 1, got {num_samples!r}")
     if bn_batches is not None and not callable(bn_batches) and iter(bn_batches) is bn_batches:
-        raise ValueError("bn_batches is a one-shot iterator but BN is recomputed for every "
-                         "sample: pass a list or a zero-argument callable returning the batches")
+        raise ValueError(
+            "bn_batches is a one-shot iterator but BN is recomputed for every "
+            "sample: pass a list or a zero-argument callable returning the batches"
+        )
 
     def compute() -> Tensor:
-        return _bma(swag, x, num_samples=num_samples, scale=scale, diagonal=diagonal,
-                    bn_batches=bn_batches, forward=forward, generator=generator,
-                    batch_size=batch_size)
+        return _bma(
+            swag,
+            x,
+            num_samples=num_samples,
+            scale=scale,
+            diagonal=diagonal,
+            bn_batches=bn_batches,
+            forward=forward,
+            generator=generator,
+            batch_size=batch_size,
+        )
 
     if cache is None:
         return compute()
-    parts = _bma_key(swag, x, num_samples=num_samples, scale=scale, diagonal=diagonal,
-                     bn_batches=bn_batches, forward=forward, generator=generator,
-                     batch_size=batch_size, data_key=data_key, cache_tag=cache_tag)
+    parts = _bma_key(
+        swag,
+        x,
+        num_samples=num_samples,
+        scale=scale,
+        diagonal=diagonal,
+        bn_batches=bn_batches,
+        forward=forward,
+        generator=generator,
+        batch_size=batch_size,
+        data_key=data_key,
+        cache_tag=cache_tag,
+    )
     fresh: list[Tensor] = []
 
     def arrays() -> dict[str, Any]:
@@ -468,15 +566,25 @@ def predict_bma(swag: SWAG, x: Tensor, *, num_samples: int = 30, scale: float = 
     return fresh[0] if fresh else torch.from_numpy(res.arrays["probs"]).to(swag.device)
 
 
-def _bma(swag: SWAG, x: Tensor, *, num_samples: int, scale: float, diagonal: bool,
-         bn_batches: BnBatches | None, forward: Callable[[nn.Module, Any], Any] | None,
-         generator: torch.Generator | None, batch_size: int) -> Tensor:
+def _bma(
+    swag: SWAG,
+    x: Tensor,
+    *,
+    num_samples: int,
+    scale: float,
+    diagonal: bool,
+    bn_batches: BnBatches | None,
+    forward: Callable[[nn.Module, Any], Any] | None,
+    generator: torch.Generator | None,
+    batch_size: int,
+) -> Tensor:
     x = x.to(swag.device)
     model = swag._new_model()
     total: Tensor | None = None
     for _ in range(num_samples):
-        swag.load_vector_into(model, swag.sample_vector(scale, diagonal=diagonal,
-                                                        generator=generator))
+        swag.load_vector_into(
+            model, swag.sample_vector(scale, diagonal=diagonal, generator=generator)
+        )
         if bn_batches is not None:
             update_bn(model, _resolve_batches(bn_batches), forward=forward, device=swag.device)
         probs = F.softmax(predict_logits(model, x, batch_size=batch_size), dim=1).double()

@@ -30,8 +30,9 @@ from .io import atomic_write_bytes
 __all__ = ["write_fake_cifar", "write_md5_manifest"]
 
 
-def write_fake_cifar(root: str | Path, name: str, n_train: int, n_test: int, *,
-                     seed: int = 0) -> Path:
+def write_fake_cifar(
+    root: str | Path, name: str, n_train: int, n_test: int, *, seed: int = 0
+) -> Path:
     """Write a fake ``name`` (``"cifar10"`` / ``"cifar100"``) with ``n_train`` / ``n_test`` images.
 
     The training images are spread over the format's training files (five ``data_batch_k`` for
@@ -57,8 +58,12 @@ def write_fake_cifar(root: str | Path, name: str, n_train: int, n_test: int, *,
         y = rng.integers(0, n_classes, size=n)
         for fname, idx in zip(files, np.array_split(np.arange(n), len(files))):
             labels = [int(v) for v in y[idx]]
-            entry = {"batch_label": f"fake {fname}", "data": x[idx], label_key: labels,
-                     "filenames": [f"fake_{fname}_{i}.png" for i in idx]}
+            entry = {
+                "batch_label": f"fake {fname}",
+                "data": x[idx],
+                label_key: labels,
+                "filenames": [f"fake_{fname}_{i}.png" for i in idx],
+            }
             if name == "cifar100":
                 entry["coarse_labels"] = [c // 5 for c in labels]
             atomic_write_bytes(path / fname, pickle.dumps(entry, protocol=2))

@@ -79,12 +79,16 @@ def local_tensors(tensors: list[Tensor], other: list[Tensor]) -> tuple[list[Tens
     for a, b in zip(tensors, other):
         a_dt, b_dt = isinstance(a, DTensor), isinstance(b, DTensor)
         if a_dt or b_dt:
-            if not (a_dt and b_dt) or a.placements != b.placements \
-                    or a.device_mesh != b.device_mesh:
+            if (
+                not (a_dt and b_dt)
+                or a.placements != b.placements
+                or a.device_mesh != b.device_mesh
+            ):
                 raise ValueError(
                     "a sharded (DTensor) tensor is paired with one sharded differently (or not at "
                     "all): build the average's module sharded exactly like the model (the same "
-                    "fully_shard/mesh calls) and pass it as module=")
+                    "fully_shard/mesh calls) and pass it as module="
+                )
             a, b = a._local_tensor, b._local_tensor
         mine_out.append(a)
         other_out.append(b)
@@ -96,8 +100,9 @@ def _same_place(dst: list[Tensor], src: list[Tensor]) -> bool:
     if not dst:
         return True
     device, dtype = dst[0].device, dst[0].dtype
-    return all(t.device == device and t.dtype == dtype for t in dst) and \
-        all(t.device == device and t.dtype == dtype for t in src)
+    return all(t.device == device and t.dtype == dtype for t in dst) and all(
+        t.device == device and t.dtype == dtype for t in src
+    )
 
 
 def copy_all(dst: list[Tensor], src: list[Tensor]) -> None:
@@ -143,8 +148,9 @@ def lerp_all(avg: list[Tensor], new: list[Tensor], alpha: float) -> None:
         torch._foreach_lerp_(a_list, n_list, alpha)
 
 
-def split_floating(mine: list[Tensor], theirs: list[Tensor]
-                   ) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
+def split_floating(
+    mine: list[Tensor], theirs: list[Tensor]
+) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
     """``(avg_float, new_float, dst_int, src_int)``: the pairs to average and the integer pairs
     (``num_batches_tracked``), which are copied -- an average of a counter is meaningless."""
     avg_f: list[Tensor] = []
@@ -166,8 +172,10 @@ def resolve_dtype(dtype: torch.dtype | None) -> torch.dtype | None:
     if dtype is None:
         return None
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise ValueError(f"dtype must be None or a floating torch.dtype (torch.float32, "
-                         f"torch.float64, ...), got {dtype!r}")
+        raise ValueError(
+            f"dtype must be None or a floating torch.dtype (torch.float32, "
+            f"torch.float64, ...), got {dtype!r}"
+        )
     return dtype
 
 
@@ -179,6 +187,7 @@ def cast_floating(module: nn.Module, dtype: torch.dtype | None) -> None:
     the 8-bit mantissa, ``w_swa + (w - w_swa)/(n+1)`` rounds back to ``w_swa``). A floating
     ``dtype``: every floating tensor is stored in it. Integer buffers are never touched.
     """
+
     def target(t: Tensor) -> torch.dtype:
         if not t.is_floating_point():
             return t.dtype

@@ -51,9 +51,15 @@ class _Averager:
     ``avg <- avg + alpha * (new - avg)`` (``None``: copy the model).
     """
 
-    def __init__(self, model: nn.Module | None = None, *, module: ModuleSource | None = None,
-                 use_buffers: bool = False, device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module | None = None,
+        *,
+        module: ModuleSource | None = None,
+        use_buffers: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         self.module: nn.Module = _build_module(model, module)
         if device is not None:
             self.module.to(device)
@@ -71,8 +77,9 @@ class _Averager:
         self.module.register_forward_pre_hook(StaleBNGuard(self))
 
     # -- the averaging step -------------------------------------------------------------------
-    def _pairs(self, model: nn.Module) -> tuple[list[Tensor], list[Tensor], list[Tensor],
-                                                 list[Tensor]]:
+    def _pairs(
+        self, model: nn.Module
+    ) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
         """``(mine, theirs, mine_rest, theirs_rest)``: the tensors to average and the buffers to
         copy (empty with ``use_buffers=True``), in ``parameters()`` / ``buffers()`` order."""
         my_params, my_buffers = params_and_buffers(self.module)
@@ -81,15 +88,18 @@ class _Averager:
             raise ValueError(
                 f"model has {len(params)} parameters and {len(buffers)} buffers but the averaged "
                 f"copy has {len(my_params)} and {len(my_buffers)}: update() needs a model of the "
-                f"same architecture")
+                f"same architecture"
+            )
         if self.n_averaged == 0:  # checked once: a sharded model needs a sharded average
             self._sharded = self._sharded or has_dtensor(params + buffers)
         if self._sharded:
             my_params, params = local_tensors(my_params, params)
             my_buffers, buffers = local_tensors(my_buffers, buffers)
         if self.n_averaged == 0 and my_params and my_params[0].data_ptr() == params[0].data_ptr():
-            raise ValueError("module= shares its tensors with the model being averaged: pass a "
-                             "separate copy (or a function that builds one)")
+            raise ValueError(
+                "module= shares its tensors with the model being averaged: pass a "
+                "separate copy (or a function that builds one)"
+            )
         if self.use_buffers:
             return my_params + my_buffers, params + buffers, [], []
         return my_params, params, my_buffers, buffers
@@ -150,8 +160,11 @@ class _Averager:
 
         Only tensors, numbers and strings: loads with ``torch.load(..., weights_only=True)``.
         """
-        return {"module": self.module.state_dict(), "n_averaged": int(self.n_averaged),
-                "bn_stale": bool(self.bn_stale)}
+        return {
+            "module": self.module.state_dict(),
+            "n_averaged": int(self.n_averaged),
+            "bn_stale": bool(self.bn_stale),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from :meth:`state_dict`, with keys of a wrapped model accepted.
@@ -165,7 +178,8 @@ class _Averager:
         if not isinstance(state, dict) or "module" not in state or "n_averaged" not in state:
             raise ValueError(
                 "averager state must be a dict with keys 'module' and 'n_averaged' "
-                "(as returned by state_dict())")
+                "(as returned by state_dict())"
+            )
         own_keys = self.module.state_dict().keys()
         self.module.load_state_dict(strip_wrapper_prefixes(state["module"], own_keys))
         self.n_averaged = int(state["n_averaged"])
@@ -193,10 +207,13 @@ class _Averager:
 
 def _from_averaged_model(state: dict[str, Any]) -> dict[str, Any]:
     """Our state layout from ``AveragedModel.state_dict()`` (``module.<key>`` + ``n_averaged``)."""
-    module = {k[len("module."):]: v for k, v in state.items() if k.startswith("module.")}
+    module = {k[len("module.") :]: v for k, v in state.items() if k.startswith("module.")}
     n = state["n_averaged"]
-    return {"module": module, "n_averaged": int(n.item() if isinstance(n, Tensor) else n),
-            "bn_stale": True}
+    return {
+        "module": module,
+        "n_averaged": int(n.item() if isinstance(n, Tensor) else n),
+        "bn_stale": True,
+    }
 
 
 def _build_module(model: nn.Module | None, module: ModuleSource | None) -> nn.Module:
@@ -204,8 +221,9 @@ def _build_module(model: nn.Module | None, module: ModuleSource | None) -> nn.Mo
     user's ``module`` (an ``nn.Module``, or a zero-argument function returning one)."""
     if module is None:
         if model is None:
-            raise ValueError("pass the model to average (or module=, a copy of it or a "
-                             "function that builds one)")
+            raise ValueError(
+                "pass the model to average (or module=, a copy of it or a function that builds one)"
+            )
         bare = unwrap_model(model)
         try:
             return copy.deepcopy(bare)
@@ -213,11 +231,13 @@ def _build_module(model: nn.Module | None, module: ModuleSource | None) -> nn.Mo
             raise ValueError(
                 f"model cannot be deep-copied ({type(exc).__name__}: {exc}); pass module= a "
                 f"separately built model of the same architecture (or a function that builds "
-                f"one) to hold the average") from exc
+                f"one) to hold the average"
+            ) from exc
     built = module() if callable(module) and not isinstance(module, nn.Module) else module
     if not isinstance(built, nn.Module):
-        raise ValueError(f"module must be an nn.Module or a function returning one, got "
-                         f"{type(built).__name__}")
+        raise ValueError(
+            f"module must be an nn.Module or a function returning one, got {type(built).__name__}"
+        )
     built = unwrap_model(built)
     if model is not None:
         _check_same_architecture(unwrap_model(model), built)
@@ -226,13 +246,16 @@ def _build_module(model: nn.Module | None, module: ModuleSource | None) -> nn.Mo
 
 def _check_same_architecture(model: nn.Module, module: nn.Module) -> None:
     if module is model:
-        raise ValueError("module= is the model itself: pass a separate copy (or a function that "
-                         "builds one)")
+        raise ValueError(
+            "module= is the model itself: pass a separate copy (or a function that builds one)"
+        )
     a_p, a_b = params_and_buffers(model)
     b_p, b_b = params_and_buffers(module)
     if [t.shape for t in a_p] != [t.shape for t in b_p] or len(a_b) != len(b_b):
-        raise ValueError("module= does not have the model's architecture (its parameters differ "
-                         "in number or shape)")
+        raise ValueError(
+            "module= does not have the model's architecture (its parameters differ "
+            "in number or shape)"
+        )
 
 
 class SWA(_Averager):

@@ -109,8 +109,10 @@ def _distributed_group(distributed: bool | None, group: Any) -> tuple[bool, Any]
     if distributed is None:
         return bool(ready and dist.get_world_size(group) > 1), group
     if distributed and not ready:
-        raise ValueError("distributed=True needs an initialized torch.distributed process group "
-                         "(torch.distributed.init_process_group)")
+        raise ValueError(
+            "distributed=True needs an initialized torch.distributed process group "
+            "(torch.distributed.init_process_group)"
+        )
     return bool(distributed), group
 
 
@@ -173,16 +175,19 @@ def update_bn(
     if not bns:
         return model
     if reduce and any(isinstance(bn, nn.SyncBatchNorm) for bn in bns):
-        raise ValueError("SyncBatchNorm already all-reduces every batch's statistics; convert the "
-                         "model to plain BatchNorm for update_bn or pass distributed=False")
+        raise ValueError(
+            "SyncBatchNorm already all-reduces every batch's statistics; convert the "
+            "model to plain BatchNorm for update_bn or pass distributed=False"
+        )
     momenta = {bn: bn.momentum for bn in bns}
     for bn in bns:
         bn.reset_running_stats()
     chosen = set(bns)
     try:
         with train_mode(target, only=lambda m: m in chosen):
-            seen, n_batches = _pass(target, bns, batches, forward or _default_forward, device,
-                                    max_batches, max_samples)
+            seen, n_batches = _pass(
+                target, bns, batches, forward or _default_forward, device, max_batches, max_samples
+            )
     finally:
         for bn, m in momenta.items():
             bn.momentum = m
@@ -194,13 +199,22 @@ def update_bn(
 def _is_average(obj: Any) -> bool:
     """An :class:`SWA` / :class:`EMA` (anything with ``n_averaged`` and a ``.module``), not a
     module."""
-    return not isinstance(obj, nn.Module) and hasattr(obj, "n_averaged") and \
-        isinstance(getattr(obj, "module", None), nn.Module)
+    return (
+        not isinstance(obj, nn.Module)
+        and hasattr(obj, "n_averaged")
+        and isinstance(getattr(obj, "module", None), nn.Module)
+    )
 
 
-def _pass(model: nn.Module, bns: list[_BatchNorm], batches: Iterable[Any],
-          forward: Callable[[nn.Module, Any], Any], device: torch.device | str | None,
-          max_batches: int | None, max_samples: int | None) -> tuple[int, int]:
+def _pass(
+    model: nn.Module,
+    bns: list[_BatchNorm],
+    batches: Iterable[Any],
+    forward: Callable[[nn.Module, Any], Any],
+    device: torch.device | str | None,
+    max_batches: int | None,
+    max_samples: int | None,
+) -> tuple[int, int]:
     """The forward passes with size-weighted momenta; returns ``(samples, batches)`` used."""
     seen = n_batches = 0
     for batch in batches:
@@ -228,10 +242,13 @@ def _all_reduce_stats(bns: list[_BatchNorm], seen: int, n_batches: int, group: A
     ref = bns[0].running_mean
     parts = []
     for bn in bns:
-        parts += [bn.running_mean.double().flatten() * seen,
-                  bn.running_var.double().flatten() * seen]
-    parts.append(torch.tensor([float(seen), float(n_batches)], dtype=torch.float64,
-                              device=ref.device))
+        parts += [
+            bn.running_mean.double().flatten() * seen,
+            bn.running_var.double().flatten() * seen,
+        ]
+    parts.append(
+        torch.tensor([float(seen), float(n_batches)], dtype=torch.float64, device=ref.device)
+    )
     flat = torch.cat([p.to(ref.device) for p in parts])
     dist.all_reduce(flat, group=group)
     total, total_batches = flat[-2].item(), flat[-1].item()
@@ -240,7 +257,7 @@ def _all_reduce_stats(bns: list[_BatchNorm], seen: int, n_batches: int, group: A
         for stat in (bn.running_mean, bn.running_var):
             n = stat.numel()
             if total > 0:
-                stat.copy_((flat[offset:offset + n] / total).view_as(stat))
+                stat.copy_((flat[offset : offset + n] / total).view_as(stat))
             offset += n
         if bn.num_batches_tracked is not None:
             bn.num_batches_tracked.fill_(round(total_batches))

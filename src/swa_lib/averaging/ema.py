@@ -71,12 +71,22 @@ class EMA(_Averager):
         torch.save(ema.state_dict(), "ema.pt") # step counter included
     """
 
-    def __init__(self, model: nn.Module | None = None, decay: float = 0.999, *,
-                 warmup: bool = False, warmup_gamma: float = 1.0, warmup_power: float = 2 / 3,
-                 min_decay: float = 0.0, update_every: int = 1, start_step: int = 0,
-                 module: ModuleSource | None = None, use_buffers: bool = False,
-                 device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module | None = None,
+        decay: float = 0.999,
+        *,
+        warmup: bool = False,
+        warmup_gamma: float = 1.0,
+        warmup_power: float = 2 / 3,
+        min_decay: float = 0.0,
+        update_every: int = 1,
+        start_step: int = 0,
+        module: ModuleSource | None = None,
+        use_buffers: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         if not 0.0 <= float(decay) < 1.0:
             raise ValueError(f"decay must be in [0, 1), got {decay!r}")
         if not 0.0 <= float(min_decay) <= float(decay):
@@ -92,8 +102,7 @@ class EMA(_Averager):
         self.update_every = _check_int("update_every", update_every, 1)
         self.start_step = _check_int("start_step", start_step, 0)
         self.step: int = 0
-        super().__init__(model, module=module, use_buffers=use_buffers, device=device,
-                         dtype=dtype)
+        super().__init__(model, module=module, use_buffers=use_buffers, device=device, dtype=dtype)
 
     def decay_at(self, step: int) -> float:
         """The decay ``d`` used at call number ``step`` (1-based), before ``update_every``'s
@@ -117,13 +126,19 @@ class EMA(_Averager):
         if self.n_averaged == 0 or d == 0.0:
             self._fold(model, None)
         else:
-            self._fold(model, 1.0 - d ** self.update_every)
+            self._fold(model, 1.0 - d**self.update_every)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _config(self) -> dict[str, float | int | bool]:
-        return {"decay": self.decay, "warmup": self.warmup, "warmup_gamma": self.warmup_gamma,
-                "warmup_power": self.warmup_power, "min_decay": self.min_decay,
-                "update_every": self.update_every, "start_step": self.start_step}
+        return {
+            "decay": self.decay,
+            "warmup": self.warmup,
+            "warmup_gamma": self.warmup_gamma,
+            "warmup_power": self.warmup_power,
+            "min_decay": self.min_decay,
+            "update_every": self.update_every,
+            "start_step": self.start_step,
+        }
 
     def state_dict(self) -> dict[str, Any]:
         """:class:`SWA`'s state plus ``"step"`` (calls of :meth:`update`) and ``"config"`` (the
@@ -142,8 +157,10 @@ class EMA(_Averager):
             mine = self._config()
             for key, value in saved.items():
                 if key in mine and mine[key] != value:
-                    raise ValueError(f"EMA state was saved with {key}={value!r} but this EMA has "
-                                     f"{key}={mine[key]!r}; build the EMA with the saved schedule")
+                    raise ValueError(
+                        f"EMA state was saved with {key}={value!r} but this EMA has "
+                        f"{key}={mine[key]!r}; build the EMA with the saved schedule"
+                    )
         super().load_state_dict(state)
         self.step = int(state.get("step", self.n_averaged))
 

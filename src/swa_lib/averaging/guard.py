@@ -94,7 +94,8 @@ class StaleBNGuard:
         if average.n_averaged == 0:
             raise RuntimeError(
                 f"this {name} has had no update() (n_averaged == 0): its module holds the weights "
-                f"it was built with, not an average; call update(model) before evaluating it")
+                f"it was built with, not an average; call update(model) before evaluating it"
+            )
         bn = average._bn
         if not average._warned_stale and bn.bns and bn.any_eval() and bn.stale:
             average._warned_stale = True
@@ -102,7 +103,10 @@ class StaleBNGuard:
                 f"evaluating the {name} average in eval mode with BatchNorm statistics copied from "
                 f"the last model, not computed for the averaged weights; call "
                 f"swa_lib.averaging.update_bn(average.module, train_batches) first (this warning "
-                f"is shown once per average)", UserWarning, stacklevel=4)
+                f"is shown once per average)",
+                UserWarning,
+                stacklevel=4,
+            )
         return None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> StaleBNGuard:

@@ -36,15 +36,17 @@ def unwrap_model(model: nn.Module) -> nn.Module:
     while True:
         if isinstance(model, parallel):
             model = model.module
-        elif type(model).__name__ == "OptimizedModule" and \
-                isinstance(getattr(model, "_orig_mod", None), nn.Module):
+        elif type(model).__name__ == "OptimizedModule" and isinstance(
+            getattr(model, "_orig_mod", None), nn.Module
+        ):
             model = model._orig_mod
         else:
             return model
 
 
-def strip_wrapper_prefixes(state: Mapping[str, Any],
-                           expected: Iterable[str] | None = None) -> dict[str, Any]:
+def strip_wrapper_prefixes(
+    state: Mapping[str, Any], expected: Iterable[str] | None = None
+) -> dict[str, Any]:
     """``state`` with the wrappers' key prefixes removed.
 
     Leading ``module.`` / ``_orig_mod.`` are stripped while *every* key carries the same one (a
@@ -64,7 +66,7 @@ def strip_wrapper_prefixes(state: Mapping[str, Any],
         prefix = next((p for p in WRAPPER_PREFIXES if all(k.startswith(p) for k in out)), None)
         if prefix is None:
             break
-        out = {k[len(prefix):]: v for k, v in out.items()}
+        out = {k[len(prefix) :]: v for k, v in out.items()}
     if want is not None and set(out) != want:
         inner = {k.replace("._orig_mod.", "."): v for k, v in out.items()}
         if set(inner) == want:

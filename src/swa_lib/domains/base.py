@@ -37,8 +37,9 @@ def split_indices(n: int, train_fraction: float, seed: int) -> tuple[Tensor, Ten
     """``(train, test)`` index tensors of a seeded random split, ``floor(train_fraction n)``
     training indices (the course splits 80/20 without a seed, ``scripts/synthetic/*.py``)."""
     if n < 2 or not 0 < train_fraction < 1:
-        raise ValueError(f"need n >= 2 and 0 < train_fraction < 1, got n={n}, "
-                         f"train_fraction={train_fraction}")
+        raise ValueError(
+            f"need n >= 2 and 0 < train_fraction < 1, got n={n}, train_fraction={train_fraction}"
+        )
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_train = int(train_fraction * n)
     return perm[:n_train], perm[n_train:]
@@ -85,8 +86,14 @@ class TensorDomain:
             raise ValueError(f"split={split!r}; allowed: 'train', 'test'")
         return getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
 
-    def batches(self, split: str, batch_size: int, *, shuffle: bool = False,
-                generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+    def batches(
+        self,
+        split: str,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[tuple[Tensor, Tensor]]:
         """``(x, y)`` batches of ``split`` in order (or shuffled with ``generator``); the last
         batch is smaller when ``batch_size`` does not divide the split (no ``drop_last``, as the
         course's ``DataLoader``)."""
@@ -99,6 +106,14 @@ class TensorDomain:
 
     def to(self, device: str | torch.device) -> TensorDomain:
         """A copy with the four tensors on ``device``."""
-        return TensorDomain(self.name, self.task, self.x_train.to(device), self.y_train.to(device),
-                            self.x_test.to(device), self.y_test.to(device), self.num_outputs,
-                            self.augment_fn, dict(self.info))
+        return TensorDomain(
+            self.name,
+            self.task,
+            self.x_train.to(device),
+            self.y_train.to(device),
+            self.x_test.to(device),
+            self.y_test.to(device),
+            self.num_outputs,
+            self.augment_fn,
+            dict(self.info),
+        )

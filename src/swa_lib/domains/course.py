@@ -56,8 +56,17 @@ from ..training.course_project import update_bn_no_reset
 from ..training.runs import FINAL_FILE, load_weights, locked, read_final, seed_everything
 from .course_schedules import course_cosine_table, course_swa_linear_table
 
-__all__ = ["SWAPhase", "CourseRecipe", "course_phase", "paper_table2_phase", "course_swa_run",
-           "evaluate_course", "fold_parameters", "ensemble_predict", "CACHE_VERSION"]
+__all__ = [
+    "SWAPhase",
+    "CourseRecipe",
+    "course_phase",
+    "paper_table2_phase",
+    "course_swa_run",
+    "evaluate_course",
+    "fold_parameters",
+    "ensemble_predict",
+    "CACHE_VERSION",
+]
 
 #: Bump when a code change alters the numbers a recipe produces.
 CACHE_VERSION = 1
@@ -98,8 +107,9 @@ class SWAPhase:
 
     def __post_init__(self) -> None:
         if self.schedule not in ("course_linear", "paper_cyclic", "paper_swa"):
-            raise ValueError(f"schedule={self.schedule!r}; allowed: 'course_linear', "
-                             f"'paper_cyclic', 'paper_swa'")
+            raise ValueError(
+                f"schedule={self.schedule!r}; allowed: 'course_linear', 'paper_cyclic', 'paper_swa'"
+            )
         if self.start not in ("pretrained", "scratch"):
             raise ValueError(f"start={self.start!r}; allowed: 'pretrained', 'scratch'")
         if self.schedule == "paper_swa" and not 0 < self.swa_start < self.epochs:
@@ -107,23 +117,41 @@ class SWAPhase:
         if self.bn not in ("course", "exact"):
             raise ValueError(f"bn={self.bn!r}; allowed: 'course', 'exact'")
         if self.cycle_epochs < 1 or self.epochs % self.cycle_epochs:
-            raise ValueError(f"cycle_epochs must divide epochs={self.epochs}, got "
-                             f"{self.cycle_epochs}")
+            raise ValueError(
+                f"cycle_epochs must divide epochs={self.epochs}, got {self.cycle_epochs}"
+            )
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
 
     def rates(self, iters_per_epoch: int) -> np.ndarray:
         """One rate per iteration of the phase."""
         if self.schedule == "course_linear":
-            return course_swa_linear_table(self.epochs, iters_per_epoch, lr_min=self.lr_min,
-                                           lr_max=self.lr_max, cycle_epochs=self.cycle_epochs)
+            return course_swa_linear_table(
+                self.epochs,
+                iters_per_epoch,
+                lr_min=self.lr_min,
+                lr_max=self.lr_max,
+                cycle_epochs=self.cycle_epochs,
+            )
         if self.schedule == "paper_swa":
-            return np.array([swa_schedule(i / iters_per_epoch, lr_init=self.lr_max,
-                                          swa_lr=self.lr_min, swa_start=self.swa_start)
-                             for i in range(self.epochs * iters_per_epoch)])
+            return np.array(
+                [
+                    swa_schedule(
+                        i / iters_per_epoch,
+                        lr_init=self.lr_max,
+                        swa_lr=self.lr_min,
+                        swa_start=self.swa_start,
+                    )
+                    for i in range(self.epochs * iters_per_epoch)
+                ]
+            )
         cycle = self.cycle_epochs * iters_per_epoch
-        return np.array([cyclic_lr(i, lr_max=self.lr_max, lr_min=self.lr_min, cycle=cycle)
-                         for i in range(1, self.epochs * iters_per_epoch + 1)])
+        return np.array(
+            [
+                cyclic_lr(i, lr_max=self.lr_max, lr_min=self.lr_min, cycle=cycle)
+                for i in range(1, self.epochs * iters_per_epoch + 1)
+            ]
+        )
 
     def snapshot_after(self, epoch: int) -> bool:
         """``(epoch + 1) % L == 0``; the course's phase also requires ``epoch > 0``
@@ -158,15 +186,24 @@ def course_phase(recipe: CourseRecipe) -> SWAPhase:
     return recipe.swa
 
 
-def paper_table2_phase(recipe: CourseRecipe, *, epochs: int | None = None,
-                       cycle_epochs: int = 1) -> SWAPhase:
+def paper_table2_phase(
+    recipe: CourseRecipe, *, epochs: int | None = None, cycle_epochs: int = 1
+) -> SWAPhase:
     """The paper's protocol from a pre-trained model (Izmailov et al. 2018, section 5.3, Table 2:
     SGD with momentum 0.9 on cyclic rates ``alpha_1 = 1e-3 -> alpha_2 = 1e-5`` with one-epoch
     cycles, a model averaged every epoch, BN recomputed), run for the course's SWA epochs (the
     paper: 10) unless ``epochs`` is given."""
-    return SWAPhase("paper_table2", epochs or recipe.swa.epochs, lr_max=1e-3, lr_min=1e-5,
-                    cycle_epochs=cycle_epochs, schedule="paper_cyclic", momentum=0.9,
-                    weight_decay=recipe.weight_decay, bn="exact")
+    return SWAPhase(
+        "paper_table2",
+        epochs or recipe.swa.epochs,
+        lr_max=1e-3,
+        lr_min=1e-5,
+        cycle_epochs=cycle_epochs,
+        schedule="paper_cyclic",
+        momentum=0.9,
+        weight_decay=recipe.weight_decay,
+        bn="exact",
+    )
 
 
 def _forward(model: nn.Module, inputs: Any) -> Tensor:
@@ -179,9 +216,16 @@ def _loss(task: str, out: Tensor, y: Tensor) -> Tensor:
     return nn.functional.cross_entropy(out, y)
 
 
-def _train(model: nn.Module, domain: Any, opt: torch.optim.Optimizer, rates: np.ndarray,
-           epochs: int, batch_size: int, gen: torch.Generator,
-           after_epoch: Callable[[int], None] | None = None) -> None:
+def _train(
+    model: nn.Module,
+    domain: Any,
+    opt: torch.optim.Optimizer,
+    rates: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    gen: torch.Generator,
+    after_epoch: Callable[[int], None] | None = None,
+) -> None:
     """The course's ``train_epoch`` loop: rate ``rates[epoch * len(loader) + it]`` per step."""
     step = 0
     for epoch in range(epochs):
@@ -224,8 +268,9 @@ def ensemble_predict(models: list[nn.Module], inputs: Any, task: str) -> Tensor:
 
 
 @torch.no_grad()
-def evaluate_course(predict: Callable[[Any], Tensor], domain: Any,
-                    test_batch_size: int | None) -> dict[str, float]:
+def evaluate_course(
+    predict: Callable[[Any], Tensor], domain: Any, test_batch_size: int | None
+) -> dict[str, float]:
     """Loss and metric of ``predict(inputs) -> outputs`` on the test split, two ways.
 
     ``loss_per_batch`` / ``metric_per_batch``: the course's ``test_epoch`` -- the mean over
@@ -239,12 +284,17 @@ def evaluate_course(predict: Callable[[Any], Tensor], domain: Any,
         out = predict(inputs)
         loss = float(_loss(domain.task, out, y))
         losses.append(loss)
-        metrics.append(loss if domain.task == "regression"
-                       else float((out.argmax(1) == y).double().mean()))
+        metrics.append(
+            loss if domain.task == "regression" else float((out.argmax(1) == y).double().mean())
+        )
         sizes.append(int(y.shape[0]))
     w = np.asarray(sizes, np.float64) / sum(sizes)
-    return {"loss_per_batch": float(np.mean(losses)), "loss": float(np.dot(w, losses)),
-            "metric_per_batch": float(np.mean(metrics)), "metric": float(np.dot(w, metrics))}
+    return {
+        "loss_per_batch": float(np.mean(losses)),
+        "loss": float(np.dot(w, losses)),
+        "metric_per_batch": float(np.mean(metrics)),
+        "metric": float(np.dot(w, metrics)),
+    }
 
 
 @torch.no_grad()
@@ -269,16 +319,29 @@ def _has_bn(model: nn.Module) -> bool:
 
 def _bn_batches(domain: Any, batch_size: int, gen: torch.Generator) -> Iterable[Any]:
     """The course's BN pass iterates its (shuffled, augmented) training loader."""
-    return ((domain.augment(inputs, gen), y)
-            for inputs, y in domain.batches("train", batch_size, shuffle=True, generator=gen))
+    return (
+        (domain.augment(inputs, gen), y)
+        for inputs, y in domain.batches("train", batch_size, shuffle=True, generator=gen)
+    )
 
 
-def _swa_phase(model: nn.Module, swa_model: nn.Module, domain: Any, recipe: CourseRecipe,
-               phase: SWAPhase, seed: int, w_pre: Tensor) -> dict[str, Any]:
+def _swa_phase(
+    model: nn.Module,
+    swa_model: nn.Module,
+    domain: Any,
+    recipe: CourseRecipe,
+    phase: SWAPhase,
+    seed: int,
+    w_pre: Tensor,
+) -> dict[str, Any]:
     """One SWA phase from the pre-trained ``model`` (trained in place) and its measurements."""
     gen = torch.Generator().manual_seed(seed + 7919)
-    opt = torch.optim.SGD(model.parameters(), lr=phase.lr_max, momentum=phase.momentum,
-                          weight_decay=phase.weight_decay)
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=phase.lr_max,
+        momentum=phase.momentum,
+        weight_decay=phase.weight_decay,
+    )
     running: list[nn.Module] = []
     snapshots: list[nn.Module] = []
     bn = _has_bn(model)
@@ -289,40 +352,59 @@ def _swa_phase(model: nn.Module, swa_model: nn.Module, domain: Any, recipe: Cour
             return
         fold_parameters(swa_model, model, len(running))
         if bn and phase.bn == "course":
-            update_bn_no_reset(swa_model, _bn_batches(domain, recipe.batch_size, gen),
-                               forward=fwd)
+            update_bn_no_reset(swa_model, _bn_batches(domain, recipe.batch_size, gen), forward=fwd)
         elif bn:
             update_bn(swa_model, domain.batches("train", recipe.batch_size), forward=fwd)
         running.append(copy.deepcopy(swa_model))
         snapshots.append(copy.deepcopy(model))
 
-    _train(model, domain, opt, phase.rates(_iters_per_epoch(domain, recipe.batch_size)),
-           phase.epochs, recipe.batch_size, gen, after)
+    _train(
+        model,
+        domain,
+        opt,
+        phase.rates(_iters_per_epoch(domain, recipe.batch_size)),
+        phase.epochs,
+        recipe.batch_size,
+        gen,
+        after,
+    )
     tb = recipe.test_batch_size
     out_final, out_swa = _outputs(model, domain), _outputs(swa_model, domain)
     w_final = parameters_to_vector(model.parameters()).detach()
     w_swa = parameters_to_vector(swa_model.parameters()).detach()
-    same = (torch.allclose(out_final, out_swa) if domain.task == "regression"
-            else bool((out_final.argmax(1) == out_swa.argmax(1)).all()))
+    same = (
+        torch.allclose(out_final, out_swa)
+        if domain.task == "regression"
+        else bool((out_final.argmax(1) == out_swa.argmax(1)).all())
+    )
     return {
         "final": evaluate_course(lambda x: _forward(model.eval(), x), domain, tb),
         "swa": evaluate_course(lambda x: _forward(swa_model.eval(), x), domain, tb),
-        "ensemble": evaluate_course(lambda x: ensemble_predict(running, x, domain.task),
-                                    domain, tb),
+        "ensemble": evaluate_course(
+            lambda x: ensemble_predict(running, x, domain.task), domain, tb
+        ),
         "snapshot_ensemble": evaluate_course(
-            lambda x: ensemble_predict(snapshots, x, domain.task), domain, tb),
+            lambda x: ensemble_predict(snapshots, x, domain.task), domain, tb
+        ),
         "n_averaged": len(running),
         "dist_pretrained_to_final": float((w_final - w_pre).norm()),
         "dist_swa_to_final": float((w_swa - w_final).norm()),
-        "snapshot_disagreement": _disagreement([_outputs(m, domain) for m in snapshots],
-                                               domain.task),
+        "snapshot_disagreement": _disagreement(
+            [_outputs(m, domain) for m in snapshots], domain.task
+        ),
         "swa_final_disagreement": _disagreement([out_final, out_swa], domain.task),
         "swa_predictions_identical": same,
     }
 
 
-def _pretrained_state(spec: dict[str, Any], domain: Any, build_model: ModelBuilder,
-                      recipe: CourseRecipe, seed: int, runs_dir: Path) -> dict[str, Tensor]:
+def _pretrained_state(
+    spec: dict[str, Any],
+    domain: Any,
+    build_model: ModelBuilder,
+    recipe: CourseRecipe,
+    seed: int,
+    runs_dir: Path,
+) -> dict[str, Tensor]:
     """Pre-train once per (spec, pre-training fields, seed); cached as ``model.pt``."""
     fields = {k: v for k, v in recipe.to_dict().items() if k != "swa"}
     key = stable_hash({"spec": spec, "recipe": fields, "seed": seed, "version": CACHE_VERSION})
@@ -332,11 +414,15 @@ def _pretrained_state(spec: dict[str, Any], domain: Any, build_model: ModelBuild
         seed_everything(seed)
         gen = torch.Generator().manual_seed(seed)
         model = build_model(domain)
-        opt = torch.optim.AdamW(model.parameters(), lr=recipe.pretrain_lr_max,
-                                weight_decay=recipe.weight_decay)
-        rates = course_cosine_table(recipe.pretrain_epochs,
-                                    _iters_per_epoch(domain, recipe.batch_size),
-                                    lr_min=recipe.pretrain_lr_min, lr_max=recipe.pretrain_lr_max)
+        opt = torch.optim.AdamW(
+            model.parameters(), lr=recipe.pretrain_lr_max, weight_decay=recipe.weight_decay
+        )
+        rates = course_cosine_table(
+            recipe.pretrain_epochs,
+            _iters_per_epoch(domain, recipe.batch_size),
+            lr_min=recipe.pretrain_lr_min,
+            lr_max=recipe.pretrain_lr_max,
+        )
         t0 = time.perf_counter()
         _train(model, domain, opt, rates, recipe.pretrain_epochs, recipe.batch_size, gen)
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -345,9 +431,17 @@ def _pretrained_state(spec: dict[str, Any], domain: Any, build_model: ModelBuild
         return state
 
 
-def course_swa_run(spec: dict[str, Any], build_domain: DomainBuilder, build_model: ModelBuilder,
-                   recipe: CourseRecipe, phases: list[SWAPhase], seed: int,
-                   runs_dir: str | Path = "runs", *, device: str = "cpu") -> dict[str, Any]:
+def course_swa_run(
+    spec: dict[str, Any],
+    build_domain: DomainBuilder,
+    build_model: ModelBuilder,
+    recipe: CourseRecipe,
+    phases: list[SWAPhase],
+    seed: int,
+    runs_dir: str | Path = "runs",
+    *,
+    device: str = "cpu",
+) -> dict[str, Any]:
     """Pre-train (cached) and run every SWA phase of ``phases`` from the same pre-trained model.
 
     Args:
@@ -368,22 +462,31 @@ def course_swa_run(spec: dict[str, Any], build_domain: DomainBuilder, build_mode
         raise ValueError(f"phase names must be distinct and not 'pretrained', got {names}")
     runs_dir = Path(runs_dir)
     device = resolve_device(device)
-    key = stable_hash({"spec": spec, "recipe": recipe.to_dict(), "seed": seed, "device": device,
-                       "phases": [dataclasses.asdict(p) for p in phases],
-                       "version": CACHE_VERSION})
+    key = stable_hash(
+        {
+            "spec": spec,
+            "recipe": recipe.to_dict(),
+            "seed": seed,
+            "device": device,
+            "phases": [dataclasses.asdict(p) for p in phases],
+            "version": CACHE_VERSION,
+        }
+    )
     with locked(runs_dir / f"course14-{spec['domain']}-{key}") as path:
         final = read_final(path)
         if final is not None:
             return final
         t0 = time.perf_counter()
         domain = build_domain(seed).to(device)
-        state = _pretrained_state(spec, domain, lambda d: build_model(d).to(device), recipe,
-                                  seed, runs_dir)
+        state = _pretrained_state(
+            spec, domain, lambda d: build_model(d).to(device), recipe, seed, runs_dir
+        )
         result: dict[str, Any] = {"key": key}
         pre = build_model(domain).to(device)
         pre.load_state_dict(state)
-        result["pretrained"] = evaluate_course(lambda x: _forward(pre.eval(), x), domain,
-                                               recipe.test_batch_size)
+        result["pretrained"] = evaluate_course(
+            lambda x: _forward(pre.eval(), x), domain, recipe.test_batch_size
+        )
         for phase in phases:
             torch.manual_seed(seed + 2)  # a from-scratch phase's initialisation
             model = build_model(domain).to(device)

@@ -33,13 +33,14 @@ __all__ = ["CourseMLP", "CourseCNN", "CourseMobileNetV2"]
 class CourseMLP(nn.Module):
     """``n_layers`` x (Linear, ReLU) then a linear head, as ``models/mlp.py`` lines 4-13."""
 
-    def __init__(self, input_size: int, hidden_size: int, output_size: int,
-                 n_layers: int) -> None:
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, n_layers: int) -> None:
         super().__init__()
         if min(input_size, hidden_size, output_size, n_layers) < 1:
             raise ValueError("input_size, hidden_size, output_size and n_layers must be >= 1")
-        blocks = [nn.Sequential(nn.Linear(input_size if i == 0 else hidden_size, hidden_size),
-                                nn.ReLU()) for i in range(n_layers)]
+        blocks = [
+            nn.Sequential(nn.Linear(input_size if i == 0 else hidden_size, hidden_size), nn.ReLU())
+            for i in range(n_layers)
+        ]
         self.main = nn.Sequential(*blocks, nn.Linear(hidden_size, output_size))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -49,18 +50,28 @@ class CourseMLP(nn.Module):
 class CourseCNN(nn.Module):
     """The course's small CNN (``models/cnn.py`` lines 5-44); see the module docstring."""
 
-    def __init__(self, input_size: int, output_size: int, hidden_size: int = 32,
-                 n_layers: int = 3) -> None:
+    def __init__(
+        self, input_size: int, output_size: int, hidden_size: int = 32, n_layers: int = 3
+    ) -> None:
         super().__init__()
         if min(input_size, output_size, hidden_size, n_layers) < 1:
             raise ValueError("input_size, output_size, hidden_size and n_layers must be >= 1")
         c = input_size
-        self.features = nn.Sequential(*[nn.Sequential(
-            nn.Conv2d(c * 4 ** i, 2 * c * 4 ** i, 3, padding="same"), nn.ReLU(),
-            nn.Conv2d(2 * c * 4 ** i, 4 * c * 4 ** i, 3, padding="same"), nn.ReLU(),
-            nn.MaxPool2d(2, 2)) for i in range(n_layers)])
-        self.classifier = nn.Sequential(nn.Linear(c * 4 ** n_layers, hidden_size), nn.ReLU(),
-                                        nn.Linear(hidden_size, output_size))
+        self.features = nn.Sequential(
+            *[
+                nn.Sequential(
+                    nn.Conv2d(c * 4**i, 2 * c * 4**i, 3, padding="same"),
+                    nn.ReLU(),
+                    nn.Conv2d(2 * c * 4**i, 4 * c * 4**i, 3, padding="same"),
+                    nn.ReLU(),
+                    nn.MaxPool2d(2, 2),
+                )
+                for i in range(n_layers)
+            ]
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(c * 4**n_layers, hidden_size), nn.ReLU(), nn.Linear(hidden_size, output_size)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         features = F.adaptive_max_pool2d(self.features(x), (1, 1)).flatten(1)
@@ -74,11 +85,18 @@ class _CourseInvertedResidual(nn.Module):
         self.use_res_connect = stride == 1 and c_in == c_out
         layers: list[nn.Module] = []
         if expand_ratio != 1:
-            layers += [nn.Conv2d(c_in, hidden, 1, 1, 0, bias=False), nn.BatchNorm2d(hidden),
-                       nn.ReLU6(inplace=True)]
-        layers += [nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
-                   nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
-                   nn.Conv2d(hidden, c_out, 1, 1, 0, bias=False), nn.BatchNorm2d(c_out)]
+            layers += [
+                nn.Conv2d(c_in, hidden, 1, 1, 0, bias=False),
+                nn.BatchNorm2d(hidden),
+                nn.ReLU6(inplace=True),
+            ]
+        layers += [
+            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, c_out, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(c_out),
+        ]
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -93,14 +111,22 @@ class CourseMobileNetV2(nn.Module):
     def __init__(self, input_size: int, output_size: int) -> None:
         super().__init__()
         c = 32
-        layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(input_size, c, 3, 2, 1, bias=False),
-                                                 nn.BatchNorm2d(c), nn.ReLU6(inplace=True))]
+        layers: list[nn.Module] = [
+            nn.Sequential(
+                nn.Conv2d(input_size, c, 3, 2, 1, bias=False),
+                nn.BatchNorm2d(c),
+                nn.ReLU6(inplace=True),
+            )
+        ]
         for t, c_out, n, s in self.setting:
             for i in range(n):
                 layers.append(_CourseInvertedResidual(c, c_out, s if i == 0 else 1, t))
                 c = c_out
-        layers.append(nn.Sequential(nn.Conv2d(c, 216, 1, 1, 0, bias=False),
-                                    nn.BatchNorm2d(216), nn.ReLU6(inplace=True)))
+        layers.append(
+            nn.Sequential(
+                nn.Conv2d(c, 216, 1, 1, 0, bias=False), nn.BatchNorm2d(216), nn.ReLU6(inplace=True)
+            )
+        )
         self.features_ = nn.Sequential(*layers)
         self.classifier = nn.Linear(216, output_size)
         self._initialize_weights()
@@ -112,8 +138,9 @@ class CourseMobileNetV2(nn.Module):
     def _initialize_weights(self) -> None:
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                m.weight.normal_(0, math.sqrt(2.0 / (m.kernel_size[0] * m.kernel_size[1]
-                                                     * m.out_channels)))
+                m.weight.normal_(
+                    0, math.sqrt(2.0 / (m.kernel_size[0] * m.kernel_size[1] * m.out_channels))
+                )
                 if m.bias is not None:
                     m.bias.zero_()
             elif isinstance(m, nn.BatchNorm2d):

@@ -29,14 +29,16 @@ __all__ = ["course_cosine_table", "course_swa_linear_table"]
 
 def _check(epochs: int, iters_per_epoch: int, lr_min: float, lr_max: float) -> None:
     if epochs < 1 or iters_per_epoch < 1:
-        raise ValueError(f"epochs and iters_per_epoch must be >= 1, got {epochs}, "
-                         f"{iters_per_epoch}")
+        raise ValueError(
+            f"epochs and iters_per_epoch must be >= 1, got {epochs}, {iters_per_epoch}"
+        )
     if not 0 < lr_min <= lr_max:
         raise ValueError(f"need 0 < lr_min <= lr_max, got lr_min={lr_min}, lr_max={lr_max}")
 
 
-def course_cosine_table(epochs: int, iters_per_epoch: int, *, lr_min: float,
-                        lr_max: float) -> np.ndarray:
+def course_cosine_table(
+    epochs: int, iters_per_epoch: int, *, lr_min: float, lr_max: float
+) -> np.ndarray:
     """Per-iteration cosine rates ``lr_max -> lr_min`` (both reached), as ``cosineLR``."""
     _check(epochs, iters_per_epoch, lr_min, lr_max)
     total = epochs * iters_per_epoch
@@ -45,8 +47,9 @@ def course_cosine_table(epochs: int, iters_per_epoch: int, *, lr_min: float,
     return lr_min + 0.5 * (lr_max - lr_min) * (1.0 + np.cos(steps / denom * np.pi))
 
 
-def course_swa_linear_table(epochs: int, iters_per_epoch: int, *, lr_min: float, lr_max: float,
-                            cycle_epochs: int) -> np.ndarray:
+def course_swa_linear_table(
+    epochs: int, iters_per_epoch: int, *, lr_min: float, lr_max: float, cycle_epochs: int
+) -> np.ndarray:
     """Per-iteration linear decay ``lr_max -> lr_min`` within each cycle, as ``swaLinearLR``.
 
     ``epochs`` must be a multiple of ``cycle_epochs`` (the course's ``np.tile`` would otherwise
@@ -54,8 +57,9 @@ def course_swa_linear_table(epochs: int, iters_per_epoch: int, *, lr_min: float,
     """
     _check(epochs, iters_per_epoch, lr_min, lr_max)
     if cycle_epochs < 1 or epochs % cycle_epochs:
-        raise ValueError(f"cycle_epochs must be >= 1 and divide epochs={epochs}, "
-                         f"got {cycle_epochs}")
+        raise ValueError(
+            f"cycle_epochs must be >= 1 and divide epochs={epochs}, got {cycle_epochs}"
+        )
     length = cycle_epochs * iters_per_epoch
     steps = np.arange(length, dtype=np.float64)
     cycle = lr_max + (lr_min - lr_max) * steps / max(length - 1, 1)

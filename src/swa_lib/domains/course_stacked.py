@@ -55,8 +55,7 @@ from .course_schedules import course_cosine_table
 __all__ = ["course_swa_runs", "stackable", "metrics_from_outputs", "stacked_forward"]
 
 
-def _seq(mod: nn.Sequential, prefix: str, params: dict[str, Tensor], x: Tensor, k: int
-         ) -> Tensor:
+def _seq(mod: nn.Sequential, prefix: str, params: dict[str, Tensor], x: Tensor, k: int) -> Tensor:
     """``mod`` applied to the stacked ``x``: ``(K, B, F)`` for linear layers, ``(B, K*C, H, W)``
     for convolutions (grouped, one group per seed)."""
     for name, m in mod.named_children():
@@ -102,17 +101,21 @@ def stackable(domains: Sequence[Any], model: nn.Module) -> bool:
     if any(d.augment_fn is not None for d in domains):
         return False
     shapes = {(tuple(d.x_train.shape), tuple(d.x_test.shape)) for d in domains}
-    return (len(shapes) == 1 and not any(True for _ in model.buffers())
-            and isinstance(model, (CourseMLP, CourseCNN)))
+    return (
+        len(shapes) == 1
+        and not any(True for _ in model.buffers())
+        and isinstance(model, (CourseMLP, CourseCNN))
+    )
 
 
-def metrics_from_outputs(out: Tensor, y: Tensor, task: str,
-                         test_batch_size: int | None) -> dict[str, float]:
+def metrics_from_outputs(
+    out: Tensor, y: Tensor, task: str, test_batch_size: int | None
+) -> dict[str, float]:
     """:func:`~swa_lib.domains.course.evaluate_course` from the test outputs ``out``."""
     bs = test_batch_size or int(y.shape[0])
     losses, metrics, sizes = [], [], []
     for i in range(0, int(y.shape[0]), bs):
-        o, t = out[i:i + bs], y[i:i + bs]
+        o, t = out[i : i + bs], y[i : i + bs]
         if task == "regression":
             loss = float(nn.functional.mse_loss(o, t))
             metric = loss
@@ -123,8 +126,12 @@ def metrics_from_outputs(out: Tensor, y: Tensor, task: str,
         metrics.append(metric)
         sizes.append(int(t.shape[0]))
     w = np.asarray(sizes, np.float64) / sum(sizes)
-    return {"loss_per_batch": float(np.mean(losses)), "loss": float(np.dot(w, losses)),
-            "metric_per_batch": float(np.mean(metrics)), "metric": float(np.dot(w, metrics))}
+    return {
+        "loss_per_batch": float(np.mean(losses)),
+        "loss": float(np.dot(w, losses)),
+        "metric_per_batch": float(np.mean(metrics)),
+        "metric": float(np.dot(w, metrics)),
+    }
 
 
 class _Stack:
@@ -155,15 +162,22 @@ class _Stack:
     def iters(self, batch_size: int) -> int:
         return -(-self.n // batch_size)
 
-    def train(self, params: dict[str, Tensor], opt: torch.optim.Optimizer, rates: np.ndarray,
-              epochs: int, batch_size: int, gens: Sequence[torch.Generator],
-              after_epoch: Any = None) -> None:
+    def train(
+        self,
+        params: dict[str, Tensor],
+        opt: torch.optim.Optimizer,
+        rates: np.ndarray,
+        epochs: int,
+        batch_size: int,
+        gens: Sequence[torch.Generator],
+        after_epoch: Any = None,
+    ) -> None:
         rows = torch.arange(self.k).unsqueeze(1)
         step = 0
         for epoch in range(epochs):
             perm = torch.stack([torch.randperm(self.n, generator=g) for g in gens])
             for i in range(0, self.n, batch_size):
-                idx = perm[:, i:i + batch_size]
+                idx = perm[:, i : i + batch_size]
                 for group in opt.param_groups:
                     group["lr"] = float(rates[step])
                 opt.zero_grad()
@@ -189,8 +203,9 @@ def _ens(outputs: list[Tensor], task: str) -> Tensor:
     return torch.log(sum(torch.softmax(o, -1) for o in outputs) / len(outputs))
 
 
-def _sgd_step(params: dict[str, Tensor], bufs: dict[str, Tensor], lr: Tensor, mom: Tensor,
-              wd: Tensor) -> None:
+def _sgd_step(
+    params: dict[str, Tensor], bufs: dict[str, Tensor], lr: Tensor, mom: Tensor, wd: Tensor
+) -> None:
     """``torch.optim.SGD`` (no dampening, no Nesterov) with one rate, momentum and weight decay
     per member (shapes ``(M,)``): ``g = grad + wd p``, ``buf = mom buf + g`` (``buf = g`` at the
     first step, as torch), ``p -= lr buf``."""
@@ -205,21 +220,31 @@ def _sgd_step(params: dict[str, Tensor], bufs: dict[str, Tensor], lr: Tensor, mo
             p.grad = None
 
 
-def _phases(st: _Stack, pre: dict[str, Tensor], scratch: dict[str, Tensor],
-            recipe: CourseRecipe, phases: Sequence[SWAPhase], seeds: Sequence[int]
-            ) -> list[list[dict[str, Any]]]:
+def _phases(
+    st: _Stack,
+    pre: dict[str, Tensor],
+    scratch: dict[str, Tensor],
+    recipe: CourseRecipe,
+    phases: Sequence[SWAPhase],
+    seeds: Sequence[int],
+) -> list[list[dict[str, Any]]]:
     """Phases of equal length trained together: member ``p * K + j`` is phase ``p``, seed
     ``seeds[j]``. Returns ``[phase][seed]`` results."""
     k, n_ph = st.k, len(phases)
     m_all = n_ph * k
     rep = lambda t: t.repeat((n_ph,) + (1,) * (t.dim() - 1))  # noqa: E731
     xtr, ytr, xte = rep(st.xtr), rep(st.ytr), rep(st.xte)
-    params = _leaf({name: torch.cat([(pre if ph.start == "pretrained" else scratch)[name]
-                                     for ph in phases]) for name in pre})
+    params = _leaf(
+        {
+            name: torch.cat([(pre if ph.start == "pretrained" else scratch)[name] for ph in phases])
+            for name in pre
+        }
+    )
     gens = [torch.Generator().manual_seed(s + 7919) for _ in phases for s in seeds]
     iters = st.iters(recipe.batch_size)
-    rates = torch.tensor(np.stack([ph.rates(iters) for ph in phases for _ in seeds]),
-                         dtype=torch.float32).T.contiguous()
+    rates = torch.tensor(
+        np.stack([ph.rates(iters) for ph in phases for _ in seeds]), dtype=torch.float32
+    ).T.contiguous()
     mom = torch.tensor([ph.momentum for ph in phases for _ in seeds])
     wd = torch.tensor([ph.weight_decay for ph in phases for _ in seeds])
     swa = {name: torch.zeros_like(v) for name, v in params.items()}
@@ -233,7 +258,7 @@ def _phases(st: _Stack, pre: dict[str, Tensor], scratch: dict[str, Tensor],
     for epoch in range(phases[0].epochs):
         perm = torch.stack([torch.randperm(st.n, generator=g) for g in gens])
         for i in range(0, st.n, recipe.batch_size):
-            idx = perm[:, i:i + recipe.batch_size]
+            idx = perm[:, i : i + recipe.batch_size]
             st.loss(fwd(params, xtr[rows, idx]), ytr[rows, idx]).backward()
             _sgd_step(params, bufs, rates[step], mom, wd)
             step += 1
@@ -244,8 +269,7 @@ def _phases(st: _Stack, pre: dict[str, Tensor], scratch: dict[str, Tensor],
             for name, p in params.items():
                 shape = (-1,) + (1,) * (p.dim() - 1)
                 c = counts.view(shape)
-                swa[name] = torch.where(mask.view(shape), (swa[name] * c + p) / (c + 1),
-                                        swa[name])
+                swa[name] = torch.where(mask.view(shape), (swa[name] * c + p) / (c + 1), swa[name])
             counts += mask.float()
             o_p, o_s = fwd(params, xte), fwd(swa, xte)
         for m in torch.nonzero(mask).flatten().tolist():
@@ -253,8 +277,10 @@ def _phases(st: _Stack, pre: dict[str, Tensor], scratch: dict[str, Tensor],
             run_out[m].append(o_s[m])
     with torch.no_grad():
         out_final, out_swa = fwd(params, xte), fwd(swa, xte)
-        start = {name: torch.cat([(pre if ph.start == "pretrained" else scratch)[name]
-                                  for ph in phases]) for name in pre}
+        start = {
+            name: torch.cat([(pre if ph.start == "pretrained" else scratch)[name] for ph in phases])
+            for name in pre
+        }
         d_pre, d_swa = _norms(params, start), _norms(swa, params)
     tb, task = recipe.test_batch_size, st.task
     results: list[list[dict[str, Any]]] = []
@@ -262,20 +288,25 @@ def _phases(st: _Stack, pre: dict[str, Tensor], scratch: dict[str, Tensor],
         res = []
         for j in range(k):
             m, y = pi * k + j, st.yte[j]
-            same = (torch.allclose(out_final[m], out_swa[m]) if task == "regression"
-                    else bool((out_final[m].argmax(1) == out_swa[m].argmax(1)).all()))
-            res.append({
-                "final": metrics_from_outputs(out_final[m], y, task, tb),
-                "swa": metrics_from_outputs(out_swa[m], y, task, tb),
-                "ensemble": metrics_from_outputs(_ens(run_out[m], task), y, task, tb),
-                "snapshot_ensemble": metrics_from_outputs(_ens(snap_out[m], task), y, task, tb),
-                "n_averaged": len(snap_out[m]),
-                "dist_pretrained_to_final": float(d_pre[m]),
-                "dist_swa_to_final": float(d_swa[m]),
-                "snapshot_disagreement": _disagreement(snap_out[m], task),
-                "swa_final_disagreement": _disagreement([out_final[m], out_swa[m]], task),
-                "swa_predictions_identical": same,
-            })
+            same = (
+                torch.allclose(out_final[m], out_swa[m])
+                if task == "regression"
+                else bool((out_final[m].argmax(1) == out_swa[m].argmax(1)).all())
+            )
+            res.append(
+                {
+                    "final": metrics_from_outputs(out_final[m], y, task, tb),
+                    "swa": metrics_from_outputs(out_swa[m], y, task, tb),
+                    "ensemble": metrics_from_outputs(_ens(run_out[m], task), y, task, tb),
+                    "snapshot_ensemble": metrics_from_outputs(_ens(snap_out[m], task), y, task, tb),
+                    "n_averaged": len(snap_out[m]),
+                    "dist_pretrained_to_final": float(d_pre[m]),
+                    "dist_swa_to_final": float(d_swa[m]),
+                    "snapshot_disagreement": _disagreement(snap_out[m], task),
+                    "swa_final_disagreement": _disagreement([out_final[m], out_swa[m]], task),
+                    "swa_predictions_identical": same,
+                }
+            )
         results.append(res)
         if ph.name == "course":
             sl = slice(pi * k, (pi + 1) * k)
@@ -288,17 +319,31 @@ def _phases(st: _Stack, pre: dict[str, Tensor], scratch: dict[str, Tensor],
 _last_states: dict[str, dict[str, Tensor]] = {}
 
 
-def _run_key(spec: dict[str, Any], recipe: CourseRecipe, phases: Sequence[SWAPhase],
-             seed: int, device: str) -> str:
-    return stable_hash({"spec": spec, "recipe": recipe.to_dict(), "seed": seed, "device": device,
-                        "phases": [dataclasses.asdict(p) for p in phases],
-                        "version": CACHE_VERSION, "stacked": True})
+def _run_key(
+    spec: dict[str, Any], recipe: CourseRecipe, phases: Sequence[SWAPhase], seed: int, device: str
+) -> str:
+    return stable_hash(
+        {
+            "spec": spec,
+            "recipe": recipe.to_dict(),
+            "seed": seed,
+            "device": device,
+            "phases": [dataclasses.asdict(p) for p in phases],
+            "version": CACHE_VERSION,
+            "stacked": True,
+        }
+    )
 
 
-def course_swa_runs(spec: dict[str, Any], build_domain: DomainBuilder,
-                    build_model: ModelBuilder, recipe: CourseRecipe, phases: list[SWAPhase],
-                    seeds: Sequence[int], runs_dir: str | Path = "runs"
-                    ) -> list[dict[str, Any]]:
+def course_swa_runs(
+    spec: dict[str, Any],
+    build_domain: DomainBuilder,
+    build_model: ModelBuilder,
+    recipe: CourseRecipe,
+    phases: list[SWAPhase],
+    seeds: Sequence[int],
+    runs_dir: str | Path = "runs",
+) -> list[dict[str, Any]]:
     """:func:`~swa_lib.domains.course.course_swa_run` for every seed of ``seeds`` (CPU), the
     seeds trained stacked when :func:`stackable` (else one after the other).
 
@@ -310,15 +355,19 @@ def course_swa_runs(spec: dict[str, Any], build_domain: DomainBuilder,
     if len(set(names)) != len(names) or "pretrained" in names:
         raise ValueError(f"phase names must be distinct and not 'pretrained', got {names}")
     runs_dir = Path(runs_dir)
-    paths = {s: runs_dir / f"course14-{spec['domain']}-{_run_key(spec, recipe, phases, s, 'cpu')}"
-             for s in seeds}
+    paths = {
+        s: runs_dir / f"course14-{spec['domain']}-{_run_key(spec, recipe, phases, s, 'cpu')}"
+        for s in seeds
+    }
     cached = {s: read_final(p) for s, p in paths.items()}
     if all(v is not None for v in cached.values()):
         return [cached[s] for s in seeds]
     domains = [build_domain(s) for s in seeds]
     if not stackable(domains, build_model(domains[0])):
-        return [course_swa_run(spec, build_domain, build_model, recipe, phases, s, runs_dir)
-                for s in seeds]
+        return [
+            course_swa_run(spec, build_domain, build_model, recipe, phases, s, runs_dir)
+            for s in seeds
+        ]
     t0 = time.perf_counter()
     members, scratch_members = [], []
     for s, d in zip(seeds, domains):
@@ -330,17 +379,29 @@ def course_swa_runs(spec: dict[str, Any], build_domain: DomainBuilder,
     pre = _leaf({k: torch.stack([m[k] for m in members]) for k in members[0]})
     scratch = {k: torch.stack([m[k] for m in scratch_members]) for k in members[0]}
     st = _Stack(domains, template)
-    opt = torch.optim.AdamW(list(pre.values()), lr=recipe.pretrain_lr_max,
-                            weight_decay=recipe.weight_decay)
-    rates = course_cosine_table(recipe.pretrain_epochs, st.iters(recipe.batch_size),
-                                lr_min=recipe.pretrain_lr_min, lr_max=recipe.pretrain_lr_max)
-    st.train(pre, opt, rates, recipe.pretrain_epochs, recipe.batch_size,
-             [torch.Generator().manual_seed(s) for s in seeds])
+    opt = torch.optim.AdamW(
+        list(pre.values()), lr=recipe.pretrain_lr_max, weight_decay=recipe.weight_decay
+    )
+    rates = course_cosine_table(
+        recipe.pretrain_epochs,
+        st.iters(recipe.batch_size),
+        lr_min=recipe.pretrain_lr_min,
+        lr_max=recipe.pretrain_lr_max,
+    )
+    st.train(
+        pre,
+        opt,
+        rates,
+        recipe.pretrain_epochs,
+        recipe.batch_size,
+        [torch.Generator().manual_seed(s) for s in seeds],
+    )
     pre = {k: v.detach() for k, v in pre.items()}
     out_pre = st.test_outputs(pre)
     results: list[dict[str, Any]] = [
-        {"pretrained": metrics_from_outputs(out_pre[j], st.yte[j], st.task,
-                                            recipe.test_batch_size)} for j in range(st.k)]
+        {"pretrained": metrics_from_outputs(out_pre[j], st.yte[j], st.task, recipe.test_batch_size)}
+        for j in range(st.k)
+    ]
     _last_states.clear()
     for epochs in dict.fromkeys(p.epochs for p in phases):
         group = [p for p in phases if p.epochs == epochs]

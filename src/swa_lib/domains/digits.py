@@ -28,5 +28,13 @@ def load_digits_domain(seed: int = 0, *, train_fraction: float = 0.8) -> TensorD
     x = torch.as_tensor(np.asarray(bunch.images, np.float32) / 16.0).unsqueeze(1)
     y = torch.as_tensor(np.asarray(bunch.target, np.int64))
     tr, te = split_indices(x.shape[0], train_fraction, seed)
-    return TensorDomain("digits", "classification", x[tr], y[tr], x[te], y[te], 10,
-                        info={"source": "sklearn.datasets.load_digits", "seed": seed})
+    return TensorDomain(
+        "digits",
+        "classification",
+        x[tr],
+        y[tr],
+        x[te],
+        y[te],
+        10,
+        info={"source": "sklearn.datasets.load_digits", "seed": seed},
+    )

@@ -34,8 +34,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["make_sbm_cluster", "normalized_adjacency", "CourseGCN", "GraphDomain", "Graph",
-           "CLUSTER_RECIPE"]
+__all__ = [
+    "make_sbm_cluster",
+    "normalized_adjacency",
+    "CourseGCN",
+    "GraphDomain",
+    "Graph",
+    "CLUSTER_RECIPE",
+]
 
 #: Dwivedi et al.'s CLUSTER generation parameters.
 CLUSTER_RECIPE = {"num_communities": 6, "size_min": 5, "size_max": 35, "p": 0.55, "q": 0.25}
@@ -55,8 +61,9 @@ class Graph:
         return int(self.x.shape[0])
 
 
-def _sbm_graph(rng: np.random.Generator, num_communities: int, size_min: int, size_max: int,
-               p: float, q: float) -> Graph:
+def _sbm_graph(
+    rng: np.random.Generator, num_communities: int, size_min: int, size_max: int, p: float, q: float
+) -> Graph:
     sizes = rng.integers(size_min, size_max + 1, size=num_communities)
     labels = np.repeat(np.arange(num_communities), sizes)
     labels = labels[rng.permutation(labels.size)]
@@ -68,27 +75,45 @@ def _sbm_graph(rng: np.random.Generator, num_communities: int, size_min: int, si
     for c in range(num_communities):
         feature[rng.choice(np.flatnonzero(labels == c))] = c + 1
     x = torch.nn.functional.one_hot(torch.as_tensor(feature), num_communities + 1).float()
-    return Graph(x, torch.as_tensor(labels, dtype=torch.int64),
-                 torch.as_tensor(np.stack([src, dst]), dtype=torch.int64))
+    return Graph(
+        x,
+        torch.as_tensor(labels, dtype=torch.int64),
+        torch.as_tensor(np.stack([src, dst]), dtype=torch.int64),
+    )
 
 
-def make_sbm_cluster(num_train: int, num_test: int, *, seed: int = 0,
-                     **recipe: float) -> GraphDomain:
+def make_sbm_cluster(
+    num_train: int, num_test: int, *, seed: int = 0, **recipe: float
+) -> GraphDomain:
     """``num_train`` + ``num_test`` SBM graphs by the CLUSTER recipe (:data:`CLUSTER_RECIPE`,
     overridable by keyword), drawn with ``numpy.random.default_rng(seed)``."""
     unknown = set(recipe) - set(CLUSTER_RECIPE)
     if unknown:
-        raise ValueError(f"unknown recipe fields {sorted(unknown)}; allowed: "
-                         f"{', '.join(CLUSTER_RECIPE)}")
+        raise ValueError(
+            f"unknown recipe fields {sorted(unknown)}; allowed: {', '.join(CLUSTER_RECIPE)}"
+        )
     if num_train < 1 or num_test < 1:
         raise ValueError(f"num_train and num_test must be >= 1, got {num_train}, {num_test}")
     r = {**CLUSTER_RECIPE, **recipe}
     rng = np.random.default_rng(seed)
-    graphs = [_sbm_graph(rng, int(r["num_communities"]), int(r["size_min"]), int(r["size_max"]),
-                         float(r["p"]), float(r["q"])) for _ in range(num_train + num_test)]
-    return GraphDomain("sbm_cluster", graphs[:num_train], graphs[num_train:],
-                       int(r["num_communities"]),
-                       info={**r, "num_train": num_train, "num_test": num_test, "seed": seed})
+    graphs = [
+        _sbm_graph(
+            rng,
+            int(r["num_communities"]),
+            int(r["size_min"]),
+            int(r["size_max"]),
+            float(r["p"]),
+            float(r["q"]),
+        )
+        for _ in range(num_train + num_test)
+    ]
+    return GraphDomain(
+        "sbm_cluster",
+        graphs[:num_train],
+        graphs[num_train:],
+        int(r["num_communities"]),
+        info={**r, "num_train": num_train, "num_test": num_test, "seed": seed},
+    )
 
 
 def normalized_adjacency(edges: Tensor, num_nodes: int) -> Tensor:
@@ -97,7 +122,8 @@ def normalized_adjacency(edges: Tensor, num_nodes: int) -> Tensor:
     loops = torch.arange(num_nodes, device=edges.device).repeat(2, 1)
     index = torch.cat([edges, loops], dim=1)
     deg = torch.zeros(num_nodes, device=edges.device).index_add_(
-        0, index[1], torch.ones(index.shape[1], device=edges.device))
+        0, index[1], torch.ones(index.shape[1], device=edges.device)
+    )
     inv = deg.rsqrt()
     values = inv[index[0]] * inv[index[1]]
     return torch.sparse_coo_tensor(index, values, (num_nodes, num_nodes)).coalesce()
@@ -118,15 +144,24 @@ class CourseGCN(nn.Module):
     """Three GCN layers (ReLU between) then a 2-layer MLP head; ``forward(x, adj)`` with ``x``
     ``(n, input_size)`` and ``adj`` from :func:`normalized_adjacency`, logits ``(n, classes)``."""
 
-    def __init__(self, input_size: int = 7, output_size: int = 6, hidden_size_graph: int = 32,
-                 hidden_size_mlp: int = 32, n_layers: int = 3) -> None:
+    def __init__(
+        self,
+        input_size: int = 7,
+        output_size: int = 6,
+        hidden_size_graph: int = 32,
+        hidden_size_mlp: int = 32,
+        n_layers: int = 3,
+    ) -> None:
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
         dims = [input_size] + [hidden_size_graph] * n_layers
         self.convs = nn.ModuleList(_GCNConv(a, b) for a, b in zip(dims[:-1], dims[1:]))
-        self.mlp = nn.Sequential(nn.Linear(hidden_size_graph, hidden_size_mlp), nn.ReLU(),
-                                 nn.Linear(hidden_size_mlp, output_size))
+        self.mlp = nn.Sequential(
+            nn.Linear(hidden_size_graph, hidden_size_mlp),
+            nn.ReLU(),
+            nn.Linear(hidden_size_mlp, output_size),
+        )
 
     def forward(self, x: Tensor, adj: Tensor) -> Tensor:
         for i, conv in enumerate(self.convs):
@@ -165,20 +200,35 @@ class GraphDomain:
         adj = normalized_adjacency(edges.to(self.device), int(offsets[-1]))
         return (x, adj), torch.cat([g.y for g in graphs]).to(self.device)
 
-    def batches(self, split: str, batch_size: int, *, shuffle: bool = False,
-                generator: torch.Generator | None = None
-                ) -> Iterator[tuple[tuple[Tensor, Tensor], Tensor]]:
+    def batches(
+        self,
+        split: str,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Iterator[tuple[tuple[Tensor, Tensor], Tensor]]:
         graphs = self._graphs(split)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        order = (torch.randperm(len(graphs), generator=generator).tolist() if shuffle
-                 else list(range(len(graphs))))
+        order = (
+            torch.randperm(len(graphs), generator=generator).tolist()
+            if shuffle
+            else list(range(len(graphs)))
+        )
         for i in range(0, len(order), batch_size):
-            yield self.collate([graphs[j] for j in order[i:i + batch_size]])
+            yield self.collate([graphs[j] for j in order[i : i + batch_size]])
 
     def augment(self, x: Any, generator: torch.Generator) -> Any:
         return x
 
     def to(self, device: str | torch.device) -> GraphDomain:
-        return GraphDomain(self.name, self.train, self.test, self.num_outputs, dict(self.info),
-                           self.task, str(device))
+        return GraphDomain(
+            self.name,
+            self.train,
+            self.test,
+            self.num_outputs,
+            dict(self.info),
+            self.task,
+            str(device),
+        )

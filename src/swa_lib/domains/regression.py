@@ -34,12 +34,23 @@ REGRESSION_NAMES = ("two_d", "friedman1", "friedman3")
 
 def two_d_function(x: Tensor, y: Tensor) -> Tensor:
     """``2 cos(pi x y) - 0.5 x + 0.08 y + sin(pi x) - sin(pi y)`` elementwise (no noise)."""
-    return (2 * torch.cos(math.pi * x * y) - 0.5 * x + 0.08 * y + torch.sin(math.pi * x)
-            - torch.sin(math.pi * y))
+    return (
+        2 * torch.cos(math.pi * x * y)
+        - 0.5 * x
+        + 0.08 * y
+        + torch.sin(math.pi * x)
+        - torch.sin(math.pi * y)
+    )
 
 
-def make_two_d(n_grid: int = 75, *, interval: tuple[float, float] = (-2.0, 2.0),
-               noise: float = 0.1, seed: int = 0, train_fraction: float = 0.8) -> TensorDomain:
+def make_two_d(
+    n_grid: int = 75,
+    *,
+    interval: tuple[float, float] = (-2.0, 2.0),
+    noise: float = 0.1,
+    seed: int = 0,
+    train_fraction: float = 0.8,
+) -> TensorDomain:
     """The course's 2-D set: a ``n_grid^2`` grid (``meshgrid(..., indexing="ij")``), targets
     ``f + noise * N(0, 1)``, an 80/20 random split. ``seed`` draws the noise and the split."""
     if n_grid < 2 or noise < 0:
@@ -51,14 +62,27 @@ def make_two_d(n_grid: int = 75, *, interval: tuple[float, float] = (-2.0, 2.0),
     y = two_d_function(x[:, 0], x[:, 1]) + noise * torch.randn(x.shape[0], generator=g)
     tr, te = split_indices(x.shape[0], train_fraction, seed)
     y = y.view(-1, 1)
-    return TensorDomain("two_d", "regression", x[tr], y[tr], x[te], y[te], 1,
-                        info={"n_grid": n_grid, "interval": list(interval), "noise": noise,
-                              "seed": seed})
+    return TensorDomain(
+        "two_d",
+        "regression",
+        x[tr],
+        y[tr],
+        x[te],
+        y[te],
+        1,
+        info={"n_grid": n_grid, "interval": list(interval), "noise": noise, "seed": seed},
+    )
 
 
-def make_friedman(function: int, num_samples: int = 10_000, *, num_features: int | None = None,
-                  noise: float = 0.1, seed: int = 0, train_fraction: float = 0.8
-                  ) -> TensorDomain:
+def make_friedman(
+    function: int,
+    num_samples: int = 10_000,
+    *,
+    num_features: int | None = None,
+    noise: float = 0.1,
+    seed: int = 0,
+    train_fraction: float = 0.8,
+) -> TensorDomain:
     """scikit-learn's Friedman ``function`` (1 or 3) with ``random_state=seed``, split 80/20.
 
     ``num_features``: 5 for Friedman 1 (the course's choice; at least 5 are needed, the rest are
@@ -70,8 +94,9 @@ def make_friedman(function: int, num_samples: int = 10_000, *, num_features: int
         num_features = 5 if num_features is None else num_features
         if num_features < 5:
             raise ValueError(f"num_features must be >= 5 for Friedman 1, got {num_features}")
-        x, y = make_friedman1(n_samples=num_samples, n_features=num_features, noise=noise,
-                              random_state=seed)
+        x, y = make_friedman1(
+            n_samples=num_samples, n_features=num_features, noise=noise, random_state=seed
+        )
     elif function == 3:
         if num_features not in (None, 4):
             raise ValueError(f"num_features must be 4 for Friedman 3, got {num_features}")
@@ -81,6 +106,19 @@ def make_friedman(function: int, num_samples: int = 10_000, *, num_features: int
     xt = torch.as_tensor(np.asarray(x, np.float32))
     yt = torch.as_tensor(np.asarray(y, np.float32)).view(-1, 1)
     tr, te = split_indices(num_samples, train_fraction, seed)
-    return TensorDomain(f"friedman{function}", "regression", xt[tr], yt[tr], xt[te], yt[te], 1,
-                        info={"function": function, "num_samples": num_samples,
-                              "num_features": int(xt.shape[1]), "noise": noise, "seed": seed})
+    return TensorDomain(
+        f"friedman{function}",
+        "regression",
+        xt[tr],
+        yt[tr],
+        xt[te],
+        yt[te],
+        1,
+        info={
+            "function": function,
+            "num_samples": num_samples,
+            "num_features": int(xt.shape[1]),
+            "noise": noise,
+            "seed": seed,
+        },
+    )

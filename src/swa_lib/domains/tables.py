@@ -23,12 +23,22 @@ __all__ = ["runs_frame", "summary_table", "COLUMNS", "MEASURES"]
 #: The course's four columns.
 COLUMNS = ("Pretrained", "Final", "Ensemble", "SWA")
 #: What a phase changed (see :mod:`swa_lib.domains.course`).
-MEASURES = ("n_averaged", "dist_pretrained_to_final", "dist_swa_to_final",
-            "snapshot_disagreement", "swa_final_disagreement", "swa_predictions_identical")
+MEASURES = (
+    "n_averaged",
+    "dist_pretrained_to_final",
+    "dist_swa_to_final",
+    "snapshot_disagreement",
+    "swa_final_disagreement",
+    "swa_predictions_identical",
+)
 
 
-def runs_frame(runs: Mapping[str, Sequence[Mapping[str, Any]]], *, tasks: Mapping[str, str],
-               per_batch: bool = True) -> pd.DataFrame:
+def runs_frame(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    tasks: Mapping[str, str],
+    per_batch: bool = True,
+) -> pd.DataFrame:
     """``runs[row]`` = the results of its seeds (in seed order); ``tasks[row]`` its task."""
     key = "metric_per_batch" if per_batch else "metric"
     lines = []
@@ -37,10 +47,19 @@ def runs_frame(runs: Mapping[str, Sequence[Mapping[str, Any]]], *, tasks: Mappin
             for phase, p in r.items():
                 if not isinstance(p, Mapping) or "final" not in p:
                     continue
-                lines.append({"row": row, "task": tasks[row], "seed": seed, "phase": phase,
-                              "Pretrained": r["pretrained"][key], "Final": p["final"][key],
-                              "Ensemble": p["ensemble"][key], "SWA": p["swa"][key],
-                              **{m: p[m] for m in MEASURES}})
+                lines.append(
+                    {
+                        "row": row,
+                        "task": tasks[row],
+                        "seed": seed,
+                        "phase": phase,
+                        "Pretrained": r["pretrained"][key],
+                        "Final": p["final"][key],
+                        "Ensemble": p["ensemble"][key],
+                        "SWA": p["swa"][key],
+                        **{m: p[m] for m in MEASURES},
+                    }
+                )
     return pd.DataFrame(lines)
 
 
@@ -55,6 +74,13 @@ def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
         diff = (g["SWA"] - g["Final"]).tolist()
         unit = " points" if cls else " MSE"
         cells["SWA - Final"] = paired_text(diff, scale=scale, digits=digits, unit=unit)
-        out.append({"row": row, "phase": phase, "metric": "accuracy %" if cls else "MSE",
-                    **cells, "n": len(g)})
+        out.append(
+            {
+                "row": row,
+                "phase": phase,
+                "metric": "accuracy %" if cls else "MSE",
+                **cells,
+                "n": len(g),
+            }
+        )
     return pd.DataFrame(out).set_index(["row", "phase"])

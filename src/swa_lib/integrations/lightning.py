@@ -41,8 +41,10 @@ try:
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import Callback
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("swa_lib.integrations.lightning needs Lightning: pip install lightning "
-                      "(the 'lightning' extra of swa-lib)") from exc
+    raise ImportError(
+        "swa_lib.integrations.lightning needs Lightning: pip install lightning "
+        "(the 'lightning' extra of swa-lib)"
+    ) from exc
 
 from ..averaging import EMA, SWA, update_bn
 from ..averaging._tensors import copy_all, params_and_buffers
@@ -56,13 +58,24 @@ BNBatches = Iterable[Any] | Callable[["pl.Trainer", "pl.LightningModule"], Itera
 class _AveragingCallback(Callback):
     """What both callbacks share: the average's life cycle, validation swap, checkpoints."""
 
-    def __init__(self, *, module: ModuleSource | None = None,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
-                 use_buffers: bool = False, bn_batches: BNBatches | None = None,
-                 bn_forward: Callable[[nn.Module, Any], Any] | None = None,
-                 bn_max_batches: int | None = None, transfer_at_end: bool = True) -> None:
-        self._average_kw = {"module": module, "device": device, "dtype": dtype,
-                            "use_buffers": use_buffers}
+    def __init__(
+        self,
+        *,
+        module: ModuleSource | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        use_buffers: bool = False,
+        bn_batches: BNBatches | None = None,
+        bn_forward: Callable[[nn.Module, Any], Any] | None = None,
+        bn_max_batches: int | None = None,
+        transfer_at_end: bool = True,
+    ) -> None:
+        self._average_kw = {
+            "module": module,
+            "device": device,
+            "dtype": dtype,
+            "use_buffers": use_buffers,
+        }
         self.bn_batches = bn_batches
         self.bn_forward = bn_forward
         self.bn_max_batches = bn_max_batches
@@ -123,15 +136,22 @@ class _AveragingCallback(Callback):
         if not avg.bn_stale:
             return
         device = next(iter(avg.module.parameters())).device
-        update_bn(avg.module, self._bn_batches(trainer), forward=self.bn_forward, device=device,
-                  max_batches=self.bn_max_batches)
+        update_bn(
+            avg.module,
+            self._bn_batches(trainer),
+            forward=self.bn_forward,
+            device=device,
+            max_batches=self.bn_max_batches,
+        )
 
     def _bn_batches(self, trainer: pl.Trainer) -> Iterable[Any]:
         if self.bn_batches is None:
             batches = trainer.train_dataloader
             if batches is None or isinstance(batches, (dict, list, tuple)):
-                raise ValueError("the BN pass needs one training dataloader; pass bn_batches= "
-                                 "(an iterable of batches, or a function of trainer and module)")
+                raise ValueError(
+                    "the BN pass needs one training dataloader; pass bn_batches= "
+                    "(an iterable of batches, or a function of trainer and module)"
+                )
             return batches
         if callable(self.bn_batches):
             return self.bn_batches(trainer, trainer.lightning_module)
@@ -158,8 +178,9 @@ class _AveragingCallback(Callback):
         self.average.load_state_dict(state["average"])
         self._load_counters(state)
 
-    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         """A checkpoint saved after the transfer: training resumes from the training weights."""
         state = checkpoint.get("callbacks", {}).get(self.state_key) or {}
         if state.get("live") is not None:
@@ -198,8 +219,10 @@ class SWACallback(_AveragingCallback):
     """
 
     def __init__(self, swa_start: int, every_n_epochs: int = 1, **kw: Any) -> None:
-        for name, value, low in (("swa_start", swa_start, 0),
-                                 ("every_n_epochs", every_n_epochs, 1)):
+        for name, value, low in (
+            ("swa_start", swa_start, 0),
+            ("every_n_epochs", every_n_epochs, 1),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
         super().__init__(**kw)
@@ -216,8 +239,14 @@ class SWACallback(_AveragingCallback):
     def _load_counters(self, state: dict[str, Any]) -> None:
         self._last_epoch = int(state.get("last_update_epoch", -1))
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         if batch_idx + 1 == trainer.num_training_batches:
             self._maybe_update(trainer, pl_module)
 
@@ -248,13 +277,28 @@ class EMACallback(_AveragingCallback):
                           callbacks=[EMACallback(0.9999, warmup=True, update_every=4)])
     """
 
-    def __init__(self, decay: float = 0.999, *, warmup: bool = False, warmup_gamma: float = 1.0,
-                 warmup_power: float = 2 / 3, min_decay: float = 0.0, update_every: int = 1,
-                 start_step: int = 0, **kw: Any) -> None:
+    def __init__(
+        self,
+        decay: float = 0.999,
+        *,
+        warmup: bool = False,
+        warmup_gamma: float = 1.0,
+        warmup_power: float = 2 / 3,
+        min_decay: float = 0.0,
+        update_every: int = 1,
+        start_step: int = 0,
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
-        self._ema_kw = {"decay": decay, "warmup": warmup, "warmup_gamma": warmup_gamma,
-                        "warmup_power": warmup_power, "min_decay": min_decay,
-                        "update_every": update_every, "start_step": start_step}
+        self._ema_kw = {
+            "decay": decay,
+            "warmup": warmup,
+            "warmup_gamma": warmup_gamma,
+            "warmup_power": warmup_power,
+            "min_decay": min_decay,
+            "update_every": update_every,
+            "start_step": start_step,
+        }
         EMA(nn.Linear(1, 1), **self._ema_kw)  # validate the schedule now, not at fit time
         self._last_step = 0
 
@@ -267,8 +311,14 @@ class EMACallback(_AveragingCallback):
     def _load_counters(self, state: dict[str, Any]) -> None:
         self._last_step = int(state.get("last_global_step", 0))
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         if trainer.global_step > self._last_step and self.average is not None:
             self.average.update(pl_module)
             self._last_step = trainer.global_step

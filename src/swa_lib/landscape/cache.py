@@ -30,8 +30,15 @@ from torch import Tensor, nn
 from ..io import CacheMismatchError, ResultCache, digest
 from .vectors import LossFn, _float_buffers, flatten
 
-__all__ = ["CACHE_VERSION", "CacheMismatchError", "GridCache", "grid_key_parts",
-           "missing_cells", "model_identity", "loss_name"]
+__all__ = [
+    "CACHE_VERSION",
+    "CacheMismatchError",
+    "GridCache",
+    "grid_key_parts",
+    "missing_cells",
+    "model_identity",
+    "loss_name",
+]
 
 CACHE_VERSION = 1
 """Version of the grid-cache key; bump it when the meaning of stored values changes."""
@@ -62,11 +69,23 @@ def loss_name(loss_fn: LossFn | None) -> str:
     return f"{mod}.{name}"
 
 
-def grid_key_parts(*, kind: str, model: nn.Module, base: Tensor, directions: Tensor,
-                   coeffs: np.ndarray, data: dict[str, tuple[Tensor, Tensor]],
-                   metrics: list[str], bn_recompute: bool, bn_batch_size: int,
-                   weight_decay: float, loss_fn: LossFn | None, dtype: torch.dtype,
-                   data_key: str | None = None, tag: str = "") -> dict[str, Any]:
+def grid_key_parts(
+    *,
+    kind: str,
+    model: nn.Module,
+    base: Tensor,
+    directions: Tensor,
+    coeffs: np.ndarray,
+    data: dict[str, tuple[Tensor, Tensor]],
+    metrics: list[str],
+    bn_recompute: bool,
+    bn_batch_size: int,
+    weight_decay: float,
+    loss_fn: LossFn | None,
+    dtype: torch.dtype,
+    data_key: str | None = None,
+    tag: str = "",
+) -> dict[str, Any]:
     """Everything that defines a grid's values, as the JSON-able dict the key is hashed from.
 
     ``data`` holds the splits used (the evaluated ones, and ``train`` for BN recomputation);
@@ -80,13 +99,13 @@ def grid_key_parts(*, kind: str, model: nn.Module, base: Tensor, directions: Ten
         "directions": digest(directions),
         "coeffs": digest(coeffs),
         "model": model_identity(model, with_buffers=not bn_recompute),
-        "data": data_key if data_key is not None else {
-            s: [digest(x), digest(y)] for s, (x, y) in data.items()},
+        "data": data_key
+        if data_key is not None
+        else {s: [digest(x), digest(y)] for s, (x, y) in data.items()},
         "metrics": metrics,
         "bn_recompute": bn_recompute,
         "bn_batch_size": bn_batch_size if bn_recompute else None,
-        "weight_decay": float(weight_decay) if any(m.endswith("_loss") for m in metrics)
-        else None,
+        "weight_decay": float(weight_decay) if any(m.endswith("_loss") for m in metrics) else None,
         "loss_fn": loss_name(loss_fn),
         "dtype": str(dtype),
         "tag": tag,
@@ -104,10 +123,21 @@ class GridCache:
         on_mismatch: ``"error"`` or ``"overwrite"`` (see :class:`swa_lib.io.ResultCache`).
     """
 
-    def __init__(self, location: str | os.PathLike, parts: dict[str, Any], kind: str,
-                 on_mismatch: str = "error") -> None:
-        self.store = ResultCache(location, parts, name=kind, on_mismatch=on_mismatch,
-                                 label="grid cache", subject="a different grid")
+    def __init__(
+        self,
+        location: str | os.PathLike,
+        parts: dict[str, Any],
+        kind: str,
+        on_mismatch: str = "error",
+    ) -> None:
+        self.store = ResultCache(
+            location,
+            parts,
+            name=kind,
+            on_mismatch=on_mismatch,
+            label="grid cache",
+            subject="a different grid",
+        )
         self.kind = kind
         self.path = self.store.path
         self.key = self.store.key
@@ -125,16 +155,22 @@ class GridCache:
             return self.store.mismatch(["shape"])
         return values, done
 
-    def save(self, values: np.ndarray, done: np.ndarray, metrics: list[str],
-             coeffs: np.ndarray) -> None:
+    def save(
+        self, values: np.ndarray, done: np.ndarray, metrics: list[str], coeffs: np.ndarray
+    ) -> None:
         """Write the grid so far (atomically: a killed write leaves the previous file)."""
-        self.store.save(metrics=np.array(metrics), coeffs=coeffs, values=values, done=done,
-                        kind=np.array(self.kind))
+        self.store.save(
+            metrics=np.array(metrics),
+            coeffs=coeffs,
+            values=values,
+            done=done,
+            kind=np.array(self.kind),
+        )
 
 
 def missing_cells(done: np.ndarray, max_cells: int | None) -> np.ndarray:
     """Indices of the cells still to evaluate, in order; at most ``max_cells`` of them."""
     missing = np.flatnonzero(~done)
     if max_cells is not None:
-        missing = missing[:max(0, int(max_cells))]
+        missing = missing[: max(0, int(max_cells))]
     return missing

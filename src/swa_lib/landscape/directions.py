@@ -13,8 +13,9 @@ from .vectors import WeightsLike, _as_flat, _param_list, flatten
 
 # ====================================================================== directions (Li et al.)
 @torch.no_grad()
-def filter_normalize(direction: Sequence[Tensor], weights: Sequence[Tensor],
-                     ignore: str | None = "biasbn") -> list[Tensor]:
+def filter_normalize(
+    direction: Sequence[Tensor], weights: Sequence[Tensor], ignore: str | None = "biasbn"
+) -> list[Tensor]:
     r"""Filter-normalise a direction (Li et al. 2018; ``normalize_directions_for_weights`` in
     ``tomgoldstein/loss-landscape/net_plotter.py``).
 
@@ -46,9 +47,14 @@ def filter_normalize(direction: Sequence[Tensor], weights: Sequence[Tensor],
     return out
 
 
-def random_direction(weights: WeightsLike, *, seed: int | None = None,
-                     generator: torch.Generator | None = None, norm: str | None = "filter",
-                     ignore: str | None = "biasbn") -> Tensor:
+def random_direction(
+    weights: WeightsLike,
+    *,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    norm: str | None = "filter",
+    ignore: str | None = "biasbn",
+) -> Tensor:
     """A seeded Gaussian direction in weight space as a flat vector (``parameters`` order).
 
     Args:
@@ -62,8 +68,10 @@ def random_direction(weights: WeightsLike, *, seed: int | None = None,
     ws = _param_list(weights)
     if generator is None:
         generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
-    raw = [torch.randn(w.shape, generator=generator, dtype=torch.float64).to(w.device, w.dtype)
-           for w in ws]
+    raw = [
+        torch.randn(w.shape, generator=generator, dtype=torch.float64).to(w.device, w.dtype)
+        for w in ws
+    ]
     if norm == "filter":
         d = filter_normalize(raw, ws, ignore=ignore)
     elif norm == "layer":
@@ -80,16 +88,23 @@ def random_direction(weights: WeightsLike, *, seed: int | None = None,
     return flatten(d)
 
 
-def random_plane(weights: WeightsLike, *, seed: int = 0, norm: str | None = "filter",
-                 ignore: str | None = "biasbn") -> tuple[Tensor, Tensor]:
+def random_plane(
+    weights: WeightsLike,
+    *,
+    seed: int = 0,
+    norm: str | None = "filter",
+    ignore: str | None = "biasbn",
+) -> tuple[Tensor, Tensor]:
     """Two seeded random directions ``(d1, d2)`` for Li et al.'s 2-D plots (random_direction).
 
     Evaluate them with ``evaluate_plane(model, center, d1, d2, alphas, betas)``; the coordinates are
     then multiples of the (filter-normalised) directions, Li et al.'s units, not L2 units.
     """
     g = torch.Generator().manual_seed(int(seed))
-    return (random_direction(weights, generator=g, norm=norm, ignore=ignore),
-            random_direction(weights, generator=g, norm=norm, ignore=ignore))
+    return (
+        random_direction(weights, generator=g, norm=norm, ignore=ignore),
+        random_direction(weights, generator=g, norm=norm, ignore=ignore),
+    )
 
 
 # ================================================================= plane (Garipov et al.)

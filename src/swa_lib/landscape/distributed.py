@@ -44,8 +44,9 @@ class Sharding:
         dist.all_reduce(buf)
         return buf.cpu().numpy()
 
-    def broadcast_cache(self, status: int, done: np.ndarray, values: np.ndarray
-                        ) -> tuple[int, np.ndarray, np.ndarray]:
+    def broadcast_cache(
+        self, status: int, done: np.ndarray, values: np.ndarray
+    ) -> tuple[int, np.ndarray, np.ndarray]:
         """Rank 0's cache state on every rank: its ``status`` (0 = loaded or absent, else its
         load failed) and, when 0, its ``done`` ``(N,)`` and ``values`` ``(N, M)``."""
         import torch.distributed as dist
@@ -65,8 +66,7 @@ class Sharding:
     def local_device(self, device: torch.device) -> torch.device:
         """An index-less ``cuda`` device becomes ``cuda:LOCAL_RANK`` when distributed."""
         if self.world > 1 and device.type == "cuda" and device.index is None:
-            local = int(os.environ.get("LOCAL_RANK",
-                                       self.rank % max(torch.cuda.device_count(), 1)))
+            local = int(os.environ.get("LOCAL_RANK", self.rank % max(torch.cuda.device_count(), 1)))
             return torch.device("cuda", local)
         return device
 
@@ -93,14 +93,19 @@ def sharding(distributed: bool | None, device: torch.device) -> Sharding:
         launched = int(os.environ.get("WORLD_SIZE", "1")) > 1 and "MASTER_ADDR" in os.environ
         if not launched:
             if distributed:
-                raise RuntimeError("distributed=True but no process group is initialised and "
-                                   "no torchrun environment (WORLD_SIZE, MASTER_ADDR) is set")
+                raise RuntimeError(
+                    "distributed=True but no process group is initialised and "
+                    "no torchrun environment (WORLD_SIZE, MASTER_ADDR) is set"
+                )
             return Sharding()
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     world, rank = dist.get_world_size(), dist.get_rank()
     if world == 1:
         return Sharding()
     backend = str(dist.get_backend()).lower()
-    comm = (torch.device("cuda", torch.cuda.current_device()) if "nccl" in backend
-            else torch.device("cpu"))
+    comm = (
+        torch.device("cuda", torch.cuda.current_device())
+        if "nccl" in backend
+        else torch.device("cpu")
+    )
     return Sharding(rank, world, comm)

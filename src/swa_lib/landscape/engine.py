@@ -47,8 +47,7 @@ from .vectors import (
     set_flat_params_,
 )
 
-__all__ = ["CacheMismatchError", "default_batch_size", "default_points_per_pass",
-           "evaluate_points"]
+__all__ = ["CacheMismatchError", "default_batch_size", "default_points_per_pass", "evaluate_points"]
 
 
 def _default_loss(output: Tensor, target: Tensor) -> Tensor:
@@ -57,7 +56,7 @@ def _default_loss(output: Tensor, target: Tensor) -> Tensor:
 
 def _slices(x: Tensor, batch_size: int) -> Iterator[Tensor]:
     for i in range(0, x.shape[0], batch_size):
-        yield x[i:i + batch_size]
+        yield x[i : i + batch_size]
 
 
 def default_points_per_pass(model: nn.Module, device: torch.device, bn_recompute: bool) -> int:
@@ -89,10 +88,19 @@ def default_batch_size(device: torch.device) -> int:
 class _Evaluator:
     """Evaluates metrics at a stack of flat weight vectors ``(K, P)`` -> float64 ``(K, M)``."""
 
-    def __init__(self, model: nn.Module, *, metrics: Sequence[str],
-                 splits: dict[str, tuple[Tensor, Tensor]], loss_fn: LossFn | None,
-                 weight_decay: float, bn_recompute: bool, bn_batch_size: int, batch_size: int,
-                 device: torch.device) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        metrics: Sequence[str],
+        splits: dict[str, tuple[Tensor, Tensor]],
+        loss_fn: LossFn | None,
+        weight_decay: float,
+        bn_recompute: bool,
+        bn_batch_size: int,
+        batch_size: int,
+        device: torch.device,
+    ) -> None:
         self.model = copy.deepcopy(model).to(device)
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -105,14 +113,17 @@ class _Evaluator:
         self.specs = [metric_spec(m) for m in self.metrics]  # (split, kind, percent)
         self.loss_fn = loss_fn or _default_loss
         self.weight_decay = float(weight_decay)
-        self.bns = [m for m in self.model.modules()
-                    if isinstance(m, _BatchNorm) and m.track_running_stats]
+        self.bns = [
+            m for m in self.model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats
+        ]
         self.bn_recompute = bool(bn_recompute) and bool(self.bns)
         self.bn_batch_size = int(bn_batch_size)
         self.batch_size = int(batch_size)
         self.needed = [s for s in SPLITS if any(sp == s for sp, _, _ in self.specs)]
-        self.need_pred = {s: any(sp == s and kind in ("error", "accuracy")
-                                 for sp, kind, _ in self.specs) for s in SPLITS}
+        self.need_pred = {
+            s: any(sp == s and kind in ("error", "accuracy") for sp, kind, _ in self.specs)
+            for s in SPLITS
+        }
         self.data = {s: splits[s] for s in self.needed}
         if self.bn_recompute:
             if "train" not in splits:
@@ -145,8 +156,9 @@ class _Evaluator:
                 cols.append(_rate(correct, n, kind, percent))
         return torch.stack(cols, 1).cpu().numpy()
 
-    def _accumulate(self, out: Tensor, y: Tensor, pred: bool, k: int
-                    ) -> tuple[Tensor, Tensor | None]:
+    def _accumulate(
+        self, out: Tensor, y: Tensor, pred: bool, k: int
+    ) -> tuple[Tensor, Tensor | None]:
         """``out``: ``(k*B, ...)`` outputs for ``k`` points; returns per-point sums ``(k,)``."""
         yk = y.unsqueeze(0).expand(k, *y.shape).reshape(k * y.shape[0], *y.shape[1:])
         losses = self.loss_fn(out, yk).reshape(k, -1).sum(1, dtype=torch.float64)
@@ -155,8 +167,9 @@ class _Evaluator:
             correct = (out.argmax(-1) == yk).reshape(k, -1).sum(1)
         return losses, correct
 
-    def _sums(self, run: Callable[[Tensor], Tensor], k: int, batch_size: int
-              ) -> dict[str, tuple[Tensor, Tensor]]:
+    def _sums(
+        self, run: Callable[[Tensor], Tensor], k: int, batch_size: int
+    ) -> dict[str, tuple[Tensor, Tensor]]:
         """Per-point loss sums and correct counts ``(k,)`` per split; ``run(x)`` gives the
         outputs ``(k, B, ...)`` (or ``(B, ...)`` for ``k = 1``) of a batch."""
         sums = {}
@@ -165,9 +178,9 @@ class _Evaluator:
             loss_sum = torch.zeros(k, dtype=torch.float64, device=self.device)
             correct = torch.zeros(k, dtype=torch.long, device=self.device)
             for i in range(0, x.shape[0], batch_size):
-                out = run(x[i:i + batch_size])
+                out = run(x[i : i + batch_size])
                 out = out.reshape(-1, *out.shape[2:]) if k > 1 else out
-                ls, c = self._accumulate(out, y[i:i + batch_size], self.need_pred[split], k)
+                ls, c = self._accumulate(out, y[i : i + batch_size], self.need_pred[split], k)
                 loss_sum += ls
                 if c is not None:
                     correct += c
@@ -187,12 +200,13 @@ class _Evaluator:
     def _stacked_params(self, points: Tensor) -> dict[str, Tensor]:
         k, params, off = points.shape[0], {}, 0
         for name, p in self.params:
-            params[name] = points[:, off:off + p.numel()].reshape(k, *p.shape)
+            params[name] = points[:, off : off + p.numel()].reshape(k, *p.shape)
             off += p.numel()
         return params
 
-    def _recomputed_buffers(self, params: dict[str, Tensor], k: int,
-                            forward: Callable[..., Tensor]) -> dict[str, Tensor]:
+    def _recomputed_buffers(
+        self, params: dict[str, Tensor], k: int, forward: Callable[..., Tensor]
+    ) -> dict[str, Tensor]:
         """``k`` stacked copies of the floating buffers, BN statistics recomputed at each point:
         reset (mean 0, var 1), then one pass over the training inputs in batches of
         ``bn_batch_size`` with the BN layers (only them) in train mode and momentum
@@ -203,8 +217,9 @@ class _Evaluator:
         bufs = {}
         for name, b in _float_buffers(self.model):
             if name in self.bn_stats:
-                bufs[name] = torch.full((k, *b.shape), self.bn_stats[name], dtype=b.dtype,
-                                        device=b.device)
+                bufs[name] = torch.full(
+                    (k, *b.shape), self.bn_stats[name], dtype=b.dtype, device=b.device
+                )
             else:
                 bufs[name] = b.unsqueeze(0).expand(k, *b.shape).clone()
         bns = set(self.bns)
@@ -231,6 +246,7 @@ class _Evaluator:
         params = self._stacked_params(points)
         model = self.model
         if self.bn_recompute:
+
             def f_bufs(pr: dict, bf: dict, x: Tensor) -> Tensor:
                 return functional_call(model, (pr, bf), (x,))
 
@@ -325,8 +341,9 @@ class _Job:
 
 
 # ============================================================================ 1. prepare
-def _resolve_splits(data: Any, train: tuple[Tensor, Tensor] | None,
-                    test: tuple[Tensor, Tensor] | None) -> dict[str, tuple[Tensor, Tensor]]:
+def _resolve_splits(
+    data: Any, train: tuple[Tensor, Tensor] | None, test: tuple[Tensor, Tensor] | None
+) -> dict[str, tuple[Tensor, Tensor]]:
     splits: dict[str, tuple[Tensor, Tensor]] = {}
     if data is not None:
         if isinstance(data, dict):
@@ -342,8 +359,9 @@ def _resolve_splits(data: Any, train: tuple[Tensor, Tensor] | None,
     return splits
 
 
-def _device_splits(opt: _Options, metrics: list[str], device: torch.device, dtype: torch.dtype
-                   ) -> dict[str, tuple[Tensor, Tensor]]:
+def _device_splits(
+    opt: _Options, metrics: list[str], device: torch.device, dtype: torch.dtype
+) -> dict[str, tuple[Tensor, Tensor]]:
     """The splits the metrics (and BN recomputation) use, on ``device``, inputs in ``dtype``."""
     splits_in = _resolve_splits(opt.data, opt.train, opt.test)
     needed = [s for s in SPLITS if any(metric_spec(m)[0] == s for m in metrics)]
@@ -351,17 +369,23 @@ def _device_splits(opt: _Options, metrics: list[str], device: torch.device, dtyp
     splits: dict[str, tuple[Tensor, Tensor]] = {}
     for s in needed_data:
         if s not in splits_in:
-            raise ValueError(f"metrics {metrics} (or bn_recompute) need the {s} split: pass "
-                             f"data= or {s}=(x, y)")
+            raise ValueError(
+                f"metrics {metrics} (or bn_recompute) need the {s} split: pass data= or {s}=(x, y)"
+            )
         x, y = splits_in[s]
         x = x.to(device, dtype) if x.is_floating_point() else x.to(device)
         splits[s] = (x, y.to(device))
     return splits
 
 
-def _geometry(model: nn.Module, base: WeightsLike, directions: Tensor | Sequence[Tensor],
-              coeffs: Any, device: torch.device, dtype: torch.dtype
-              ) -> tuple[Tensor, Tensor, np.ndarray]:
+def _geometry(
+    model: nn.Module,
+    base: WeightsLike,
+    directions: Tensor | Sequence[Tensor],
+    coeffs: Any,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[Tensor, Tensor, np.ndarray]:
     """``(base (P,), directions (D, P))`` on ``device`` in ``dtype`` and ``coeffs (N, D)``."""
     base_v = _as_flat(base, "base").to(device, dtype)
     if isinstance(directions, Tensor):
@@ -376,13 +400,20 @@ def _geometry(model: nn.Module, base: WeightsLike, directions: Tensor | Sequence
         raise ValueError(f"coeffs must have shape (N, {dirs.shape[0]}), got {coeffs_np.shape}")
     n_params = sum(p.numel() for p in model.parameters())
     if base_v.numel() != n_params or dirs.shape[1] != n_params:
-        raise ValueError(f"the model has {n_params} parameters but base has {base_v.numel()} "
-                         f"and directions {dirs.shape[1]} entries")
+        raise ValueError(
+            f"the model has {n_params} parameters but base has {base_v.numel()} "
+            f"and directions {dirs.shape[1]} entries"
+        )
     return base_v, dirs, coeffs_np
 
 
-def _prepare(model: nn.Module, base: WeightsLike, directions: Tensor | Sequence[Tensor],
-             coeffs: Any, opt: _Options) -> _Job:
+def _prepare(
+    model: nn.Module,
+    base: WeightsLike,
+    directions: Tensor | Sequence[Tensor],
+    coeffs: Any,
+    opt: _Options,
+) -> _Job:
     metrics = list(opt.metrics)
     for m in metrics:
         metric_spec(m)  # ValueError naming the allowed metrics
@@ -397,20 +428,36 @@ def _prepare(model: nn.Module, base: WeightsLike, directions: Tensor | Sequence[
     device = shard.local_device(device)
     splits = _device_splits(opt, metrics, device, dtype)
     base_v, dirs, coeffs_np = _geometry(model, base, directions, coeffs, device, dtype)
-    evaluator = _Evaluator(model, metrics=metrics, splits=splits, loss_fn=opt.loss_fn,
-                           weight_decay=opt.weight_decay, bn_recompute=opt.bn_recompute,
-                           bn_batch_size=opt.bn_batch_size,
-                           batch_size=opt.batch_size or default_batch_size(device),
-                           device=device)
+    evaluator = _Evaluator(
+        model,
+        metrics=metrics,
+        splits=splits,
+        loss_fn=opt.loss_fn,
+        weight_decay=opt.weight_decay,
+        bn_recompute=opt.bn_recompute,
+        bn_batch_size=opt.bn_batch_size,
+        batch_size=opt.batch_size or default_batch_size(device),
+        device=device,
+    )
     k = opt.points_per_pass or default_points_per_pass(model, device, evaluator.bn_recompute)
     k = max(1, int(k))
     round_size = int(opt.checkpoint_every) if opt.checkpoint_every else max(32, shard.world * k)
     n_cells = coeffs_np.shape[0]
-    return _Job(metrics=metrics, device=device, dtype=dtype, splits=splits, base=base_v,
-                dirs=dirs, coeffs=coeffs_np, evaluator=evaluator, k=k,
-                round_size=max(1, round_size), shard=shard,
-                values=np.full((n_cells, len(metrics)), np.nan),
-                done=np.zeros(n_cells, dtype=bool))
+    return _Job(
+        metrics=metrics,
+        device=device,
+        dtype=dtype,
+        splits=splits,
+        base=base_v,
+        dirs=dirs,
+        coeffs=coeffs_np,
+        evaluator=evaluator,
+        k=k,
+        round_size=max(1, round_size),
+        shard=shard,
+        values=np.full((n_cells, len(metrics)), np.nan),
+        done=np.zeros(n_cells, dtype=bool),
+    )
 
 
 # ============================================================================== 2. cache
@@ -423,10 +470,21 @@ def _open_cache(kind: str, model: nn.Module, job: _Job, opt: _Options) -> GridCa
     if job.shard.rank == 0:
         ev = job.evaluator
         parts = grid_key_parts(
-            kind=kind, model=model, base=job.base, directions=job.dirs, coeffs=job.coeffs,
-            data=job.splits, metrics=job.metrics, bn_recompute=ev.bn_recompute,
-            bn_batch_size=opt.bn_batch_size, weight_decay=opt.weight_decay,
-            loss_fn=opt.loss_fn, dtype=job.dtype, data_key=opt.data_key, tag=opt.cache_tag)
+            kind=kind,
+            model=model,
+            base=job.base,
+            directions=job.dirs,
+            coeffs=job.coeffs,
+            data=job.splits,
+            metrics=job.metrics,
+            bn_recompute=ev.bn_recompute,
+            bn_batch_size=opt.bn_batch_size,
+            weight_decay=opt.weight_decay,
+            loss_fn=opt.loss_fn,
+            dtype=job.dtype,
+            data_key=opt.data_key,
+            tag=opt.cache_tag,
+        )
         grid = GridCache(opt.cache, parts, kind, opt.on_mismatch)
         try:
             loaded = grid.load(*job.values.shape)
@@ -437,8 +495,11 @@ def _open_cache(kind: str, model: nn.Module, job: _Job, opt: _Options) -> GridCa
     if job.shard.distributed:
         status, job.done, job.values = job.shard.broadcast_cache(status, job.done, job.values)
     if status:
-        raise err if err is not None else CacheMismatchError(
-            "rank 0 found a mismatched grid cache (see its error)")
+        raise (
+            err
+            if err is not None
+            else CacheMismatchError("rank 0 found a mismatched grid cache (see its error)")
+        )
     return grid
 
 
@@ -451,17 +512,17 @@ def _progress_bar(opt: _Options, job: _Job, n_missing: int, kind: str) -> Any:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=len(job.done), initial=int(job.done.sum()), desc=f"{kind} cells",
-                leave=False)
+    return tqdm(total=len(job.done), initial=int(job.done.sum()), desc=f"{kind} cells", leave=False)
 
 
-def _round(job: _Job, cells: np.ndarray, coeffs_t: Tensor,
-           on_row: Callable[[int, int, np.ndarray], None]) -> None:
+def _round(
+    job: _Job, cells: np.ndarray, coeffs_t: Tensor, on_row: Callable[[int, int, np.ndarray], None]
+) -> None:
     """Evaluate this rank's share of ``cells`` (round-robin positions), ``k`` points per pass;
     ``on_row(position, cell, values)`` for each."""
     positions = job.shard.positions(len(cells))
     for c0 in range(0, len(positions), job.k):
-        pos = positions[c0:c0 + job.k]
+        pos = positions[c0 : c0 + job.k]
         chunk = cells[pos]
         c = coeffs_t[chunk].to(job.device, job.dtype)
         pts = job.base.unsqueeze(0) + c @ job.dirs
@@ -500,7 +561,7 @@ def _sharded_loop(kind: str, job: _Job, grid: GridCache | None, opt: _Options) -
 
     try:
         for start in range(0, len(missing), job.round_size):
-            cells = missing[start:start + job.round_size]
+            cells = missing[start : start + job.round_size]
             local = np.zeros((len(cells), len(job.metrics)))
             _round(job, cells, coeffs_t, on_row)
             if shard.distributed:
@@ -520,26 +581,45 @@ def _sharded_loop(kind: str, job: _Job, grid: GridCache | None, opt: _Options) -
 
 
 # ============================================================================ the engine
-def _evaluate(kind: str, model: nn.Module, base: WeightsLike,
-              directions: Tensor | Sequence[Tensor], coeffs: Any, opt: _Options
-              ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _evaluate(
+    kind: str,
+    model: nn.Module,
+    base: WeightsLike,
+    directions: Tensor | Sequence[Tensor],
+    coeffs: Any,
+    opt: _Options,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """prepare -> cache -> sharded loop; ``kind`` names the cache file and enters its key."""
     job = _prepare(model, base, directions, coeffs, opt)
     grid = _open_cache(kind, model, job, opt)
     evaluated = _sharded_loop(kind, job, grid, opt)
-    return job.values, job.done, {"metrics": job.metrics, "evaluated": evaluated,
-                                  "cache_path": str(grid.path) if grid is not None else None}
+    return (
+        job.values,
+        job.done,
+        {
+            "metrics": job.metrics,
+            "evaluated": evaluated,
+            "cache_path": str(grid.path) if grid is not None else None,
+        },
+    )
 
 
-def _evaluate_kind(kind: str, model: nn.Module, base: WeightsLike,
-                   directions: Tensor | Sequence[Tensor], coeffs: Any, **options: Any
-                   ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _evaluate_kind(
+    kind: str,
+    model: nn.Module,
+    base: WeightsLike,
+    directions: Tensor | Sequence[Tensor],
+    coeffs: Any,
+    **options: Any,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """:func:`evaluate_points` for the shapes of :mod:`.surfaces` (``kind`` = ``"plane"``,
     ``"ray"``, ``"line"``): the same options, passed as keywords."""
     unknown = sorted(set(options) - set(_OPTION_NAMES))
     if unknown:
-        raise TypeError(f"unknown option(s) {unknown}; the options are those of "
-                        f"evaluate_points: {', '.join(_OPTION_NAMES)}")
+        raise TypeError(
+            f"unknown option(s) {unknown}; the options are those of "
+            f"evaluate_points: {', '.join(_OPTION_NAMES)}"
+        )
     return _evaluate(kind, model, base, directions, coeffs, _Options(**options))
 
 
@@ -621,11 +701,26 @@ def evaluate_points(
         ``(values, done, info)``: float64 ``(N, M)`` (NaN where not evaluated), bool ``(N,)``,
         and ``{"metrics", "evaluated", "cache_path"}``.
     """
-    opt = _Options(data=data, train=train, test=test, metrics=metrics, loss_fn=loss_fn,
-                   weight_decay=weight_decay, bn_recompute=bn_recompute,
-                   bn_batch_size=bn_batch_size, batch_size=batch_size,
-                   points_per_pass=points_per_pass, device=device, cache=cache,
-                   checkpoint_every=checkpoint_every, max_cells=max_cells, callback=callback,
-                   distributed=distributed, progress=progress, on_mismatch=on_mismatch,
-                   data_key=data_key, cache_tag=cache_tag)
+    opt = _Options(
+        data=data,
+        train=train,
+        test=test,
+        metrics=metrics,
+        loss_fn=loss_fn,
+        weight_decay=weight_decay,
+        bn_recompute=bn_recompute,
+        bn_batch_size=bn_batch_size,
+        batch_size=batch_size,
+        points_per_pass=points_per_pass,
+        device=device,
+        cache=cache,
+        checkpoint_every=checkpoint_every,
+        max_cells=max_cells,
+        callback=callback,
+        distributed=distributed,
+        progress=progress,
+        on_mismatch=on_mismatch,
+        data_key=data_key,
+        cache_tag=cache_tag,
+    )
     return _evaluate("points", model, base, directions, coeffs, opt)

@@ -111,9 +111,17 @@ def _resolve_xy(data: Any) -> tuple[Tensor, Tensor]:
 class _HVP:
     """Hessian-vector products of the size-weighted full-set loss."""
 
-    def __init__(self, model: nn.Module, data: Any, *, loss_fn: LossFn | None, batch_size: int,
-                 subset: int | Tensor | None, weight_decay: float,
-                 generator: torch.Generator) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        data: Any,
+        *,
+        loss_fn: LossFn | None,
+        batch_size: int,
+        subset: int | Tensor | None,
+        weight_decay: float,
+        generator: torch.Generator,
+    ) -> None:
         x, y = _resolve_xy(data)
         self.model = model
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -144,7 +152,7 @@ class _HVP:
     def _split(self, vec: Tensor) -> list[Tensor]:
         out, off = [], 0
         for p in self.params:
-            out.append(vec[off:off + p.numel()].view_as(p))
+            out.append(vec[off : off + p.numel()].view_as(p))
             off += p.numel()
         return out
 
@@ -154,39 +162,70 @@ class _HVP:
         vs = self._split(v)
         hv = torch.zeros_like(v)
         for i in range(0, self.n, self.batch_size):
-            xb, yb = self.x[i:i + self.batch_size], self.y[i:i + self.batch_size]
+            xb, yb = self.x[i : i + self.batch_size], self.y[i : i + self.batch_size]
             # mean over the batch times b/N: the batches add up to the full-set mean
             loss = self.loss_fn(self.model(xb), yb).sum() / self.n
             grads = torch.autograd.grad(loss, self.params, create_graph=True)
             dot = sum((g * vv).sum() for g, vv in zip(grads, vs))
             hvs = torch.autograd.grad(dot, self.params, allow_unused=True)
-            hv += torch.cat([(h if h is not None else torch.zeros_like(p)).reshape(-1)
-                             for h, p in zip(hvs, self.params)]).detach()
+            hv += torch.cat(
+                [
+                    (h if h is not None else torch.zeros_like(p)).reshape(-1)
+                    for h, p in zip(hvs, self.params)
+                ]
+            ).detach()
         if self.weight_decay:
             hv += self.weight_decay * v
         return hv
 
 
-def hessian_vector_product(model: nn.Module, data: Any, v: Tensor, *,
-                           loss_fn: LossFn | None = None, batch_size: int = 1000,
-                           weight_decay: float = 0.0) -> Tensor:
+def hessian_vector_product(
+    model: nn.Module,
+    data: Any,
+    v: Tensor,
+    *,
+    loss_fn: LossFn | None = None,
+    batch_size: int = 1000,
+    weight_decay: float = 0.0,
+) -> Tensor:
     """``H v`` of the full-set mean loss at the model's weights (flat ``v``, parameters order).
 
     ``data`` is an ``(x, y)`` pair or an ``ArrayDataset`` (its training split). The model's mode
     is left as it is (call ``model.eval()`` first for the estimators' convention).
     """
-    hvp = _HVP(model, data, loss_fn=loss_fn, batch_size=batch_size, subset=None,
-               weight_decay=weight_decay, generator=torch.Generator())
+    hvp = _HVP(
+        model,
+        data,
+        loss_fn=loss_fn,
+        batch_size=batch_size,
+        subset=None,
+        weight_decay=weight_decay,
+        generator=torch.Generator(),
+    )
     return hvp(v.to(hvp.device, hvp.dtype))
 
 
-def _setup(model: nn.Module, data: Any, loss_fn: LossFn | None, batch_size: int,
-           subset: int | Tensor | None, weight_decay: float, seed: int,
-           generator: torch.Generator | None) -> tuple[_HVP, torch.Generator]:
+def _setup(
+    model: nn.Module,
+    data: Any,
+    loss_fn: LossFn | None,
+    batch_size: int,
+    subset: int | Tensor | None,
+    weight_decay: float,
+    seed: int,
+    generator: torch.Generator | None,
+) -> tuple[_HVP, torch.Generator]:
     if generator is None:
         generator = torch.Generator().manual_seed(int(seed))
-    hvp = _HVP(model, data, loss_fn=loss_fn, batch_size=batch_size, subset=subset,
-               weight_decay=weight_decay, generator=generator)
+    hvp = _HVP(
+        model,
+        data,
+        loss_fn=loss_fn,
+        batch_size=batch_size,
+        subset=subset,
+        weight_decay=weight_decay,
+        generator=generator,
+    )
     return hvp, generator
 
 
@@ -197,10 +236,22 @@ def _check_caps(max_iter: int, tol: float) -> None:
         raise ValueError(f"tol must be >= 0, got {tol}")
 
 
-def _key_parts(estimator: str, model: nn.Module, data: Any, *, loss_fn: LossFn | None,
-               batch_size: int, subset: int | Tensor | None, max_iter: int, tol: float,
-               seed: int, generator: torch.Generator | None, weight_decay: float,
-               data_key: str | None, cache_tag: str) -> dict[str, Any]:
+def _key_parts(
+    estimator: str,
+    model: nn.Module,
+    data: Any,
+    *,
+    loss_fn: LossFn | None,
+    batch_size: int,
+    subset: int | Tensor | None,
+    max_iter: int,
+    tol: float,
+    seed: int,
+    generator: torch.Generator | None,
+    weight_decay: float,
+    data_key: str | None,
+    cache_tag: str,
+) -> dict[str, Any]:
     """Everything an estimate depends on, for its cache key (see the module docstring)."""
     x, y = _resolve_xy(data)
     params = list(model.parameters())
@@ -225,9 +276,14 @@ def _key_parts(estimator: str, model: nn.Module, data: Any, *, loss_fn: LossFn |
     }
 
 
-def _with_cache(compute: Callable[[], HessianEstimate], cache: str | os.PathLike | None,
-                on_mismatch: str, name: str, parts: Callable[[], dict[str, Any]],
-                device: torch.device) -> HessianEstimate:
+def _with_cache(
+    compute: Callable[[], HessianEstimate],
+    cache: str | os.PathLike | None,
+    on_mismatch: str,
+    name: str,
+    parts: Callable[[], dict[str, Any]],
+    device: torch.device,
+) -> HessianEstimate:
     """``compute()``, or the estimate stored under ``parts()`` in ``cache`` (then not computed)."""
     if cache is None:
         return compute()
@@ -236,8 +292,13 @@ def _with_cache(compute: Callable[[], HessianEstimate], cache: str | os.PathLike
     def arrays() -> dict[str, Any]:
         est = compute()
         fresh.append(est)
-        out = {"value": est.value, "iterations": est.iterations, "converged": est.converged,
-               "std_error": est.std_error, "history": np.asarray(est.history, np.float64)}
+        out = {
+            "value": est.value,
+            "iterations": est.iterations,
+            "converged": est.converged,
+            "std_error": est.std_error,
+            "history": np.asarray(est.history, np.float64),
+        }
         if est.vector is not None:
             out["vector"] = est.vector.detach().cpu().numpy()
         return out
@@ -248,20 +309,35 @@ def _with_cache(compute: Callable[[], HessianEstimate], cache: str | os.PathLike
     else:
         a = res.arrays
         vector = torch.from_numpy(a["vector"]).to(device) if "vector" in a else None
-        est = HessianEstimate(value=float(a["value"]), iterations=int(a["iterations"]),
-                              converged=bool(a["converged"]), std_error=float(a["std_error"]),
-                              history=[float(h) for h in a["history"]], vector=vector)
+        est = HessianEstimate(
+            value=float(a["value"]),
+            iterations=int(a["iterations"]),
+            converged=bool(a["converged"]),
+            std_error=float(a["std_error"]),
+            history=[float(h) for h in a["history"]],
+            vector=vector,
+        )
     est.cached, est.cache_path, est.seconds = res.hit, str(res.path), res.seconds
     return est
 
 
-def hessian_top_eigenvalue(model: nn.Module, data: Any, *, loss_fn: LossFn | None = None,
-                           batch_size: int = 1000, subset: int | Tensor | None = None,
-                           max_iter: int = 100, tol: float = 1e-3, seed: int = 0,
-                           generator: torch.Generator | None = None,
-                           weight_decay: float = 0.0, cache: str | os.PathLike | None = None,
-                           on_mismatch: str = "error", data_key: str | None = None,
-                           cache_tag: str = "") -> HessianEstimate:
+def hessian_top_eigenvalue(
+    model: nn.Module,
+    data: Any,
+    *,
+    loss_fn: LossFn | None = None,
+    batch_size: int = 1000,
+    subset: int | Tensor | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-3,
+    seed: int = 0,
+    generator: torch.Generator | None = None,
+    weight_decay: float = 0.0,
+    cache: str | os.PathLike | None = None,
+    on_mismatch: str = "error",
+    data_key: str | None = None,
+    cache_tag: str = "",
+) -> HessianEstimate:
     r"""Largest-magnitude eigenvalue of the loss Hessian by power iteration (PyHessian's rule).
 
     Args:
@@ -296,19 +372,46 @@ def hessian_top_eigenvalue(model: nn.Module, data: Any, *, loss_fn: LossFn | Non
     _check_caps(max_iter, tol)
 
     def compute() -> HessianEstimate:
-        return _power_iteration(model, data, loss_fn, batch_size, subset, weight_decay, seed,
-                                generator, max_iter, tol)
+        return _power_iteration(
+            model, data, loss_fn, batch_size, subset, weight_decay, seed, generator, max_iter, tol
+        )
 
-    return _with_cache(compute, cache, on_mismatch, "hessian-eig", lambda: _key_parts(
-        "top_eigenvalue", model, data, loss_fn=loss_fn, batch_size=batch_size, subset=subset,
-        max_iter=max_iter, tol=tol, seed=seed, generator=generator, weight_decay=weight_decay,
-        data_key=data_key, cache_tag=cache_tag), next(model.parameters()).device)
+    return _with_cache(
+        compute,
+        cache,
+        on_mismatch,
+        "hessian-eig",
+        lambda: _key_parts(
+            "top_eigenvalue",
+            model,
+            data,
+            loss_fn=loss_fn,
+            batch_size=batch_size,
+            subset=subset,
+            max_iter=max_iter,
+            tol=tol,
+            seed=seed,
+            generator=generator,
+            weight_decay=weight_decay,
+            data_key=data_key,
+            cache_tag=cache_tag,
+        ),
+        next(model.parameters()).device,
+    )
 
 
-def _power_iteration(model: nn.Module, data: Any, loss_fn: LossFn | None, batch_size: int,
-                     subset: int | Tensor | None, weight_decay: float, seed: int,
-                     generator: torch.Generator | None, max_iter: int, tol: float
-                     ) -> HessianEstimate:
+def _power_iteration(
+    model: nn.Module,
+    data: Any,
+    loss_fn: LossFn | None,
+    batch_size: int,
+    subset: int | Tensor | None,
+    weight_decay: float,
+    seed: int,
+    generator: torch.Generator | None,
+    max_iter: int,
+    tol: float,
+) -> HessianEstimate:
     hvp, gen = _setup(model, data, loss_fn, batch_size, subset, weight_decay, seed, generator)
     with eval_mode(model):
         v = torch.randn(hvp.numel, generator=gen, dtype=torch.float64).to(hvp.device, hvp.dtype)
@@ -329,17 +432,32 @@ def _power_iteration(model: nn.Module, data: Any, loss_fn: LossFn | None, batch_
                 eig, converged = new, True
                 break
             eig = new
-    return HessianEstimate(value=float(eig), iterations=hvp.products, converged=converged,
-                           history=history, vector=v.detach())
+    return HessianEstimate(
+        value=float(eig),
+        iterations=hvp.products,
+        converged=converged,
+        history=history,
+        vector=v.detach(),
+    )
 
 
-def hessian_trace(model: nn.Module, data: Any, *, loss_fn: LossFn | None = None,
-                  batch_size: int = 1000, subset: int | Tensor | None = None,
-                  max_iter: int = 100, tol: float = 1e-3, seed: int = 0,
-                  generator: torch.Generator | None = None,
-                  weight_decay: float = 0.0, cache: str | os.PathLike | None = None,
-                  on_mismatch: str = "error", data_key: str | None = None,
-                  cache_tag: str = "") -> HessianEstimate:
+def hessian_trace(
+    model: nn.Module,
+    data: Any,
+    *,
+    loss_fn: LossFn | None = None,
+    batch_size: int = 1000,
+    subset: int | Tensor | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-3,
+    seed: int = 0,
+    generator: torch.Generator | None = None,
+    weight_decay: float = 0.0,
+    cache: str | os.PathLike | None = None,
+    on_mismatch: str = "error",
+    data_key: str | None = None,
+    cache_tag: str = "",
+) -> HessianEstimate:
     r"""Hutchinson estimate of the Hessian trace with Rademacher vectors (PyHessian's rule).
 
     ``tr H ~ mean_k v_k·H v_k`` with ``v_k`` uniform on ``{-1, +1}^P``; the variance of one sample
@@ -355,26 +473,53 @@ def hessian_trace(model: nn.Module, data: Any, *, loss_fn: LossFn | None = None,
     _check_caps(max_iter, tol)
 
     def compute() -> HessianEstimate:
-        return _hutchinson(model, data, loss_fn, batch_size, subset, weight_decay, seed,
-                           generator, max_iter, tol)
+        return _hutchinson(
+            model, data, loss_fn, batch_size, subset, weight_decay, seed, generator, max_iter, tol
+        )
 
-    return _with_cache(compute, cache, on_mismatch, "hessian-trace", lambda: _key_parts(
-        "trace", model, data, loss_fn=loss_fn, batch_size=batch_size, subset=subset,
-        max_iter=max_iter, tol=tol, seed=seed, generator=generator, weight_decay=weight_decay,
-        data_key=data_key, cache_tag=cache_tag), next(model.parameters()).device)
+    return _with_cache(
+        compute,
+        cache,
+        on_mismatch,
+        "hessian-trace",
+        lambda: _key_parts(
+            "trace",
+            model,
+            data,
+            loss_fn=loss_fn,
+            batch_size=batch_size,
+            subset=subset,
+            max_iter=max_iter,
+            tol=tol,
+            seed=seed,
+            generator=generator,
+            weight_decay=weight_decay,
+            data_key=data_key,
+            cache_tag=cache_tag,
+        ),
+        next(model.parameters()).device,
+    )
 
 
-def _hutchinson(model: nn.Module, data: Any, loss_fn: LossFn | None, batch_size: int,
-                subset: int | Tensor | None, weight_decay: float, seed: int,
-                generator: torch.Generator | None, max_iter: int, tol: float) -> HessianEstimate:
+def _hutchinson(
+    model: nn.Module,
+    data: Any,
+    loss_fn: LossFn | None,
+    batch_size: int,
+    subset: int | Tensor | None,
+    weight_decay: float,
+    seed: int,
+    generator: torch.Generator | None,
+    max_iter: int,
+    tol: float,
+) -> HessianEstimate:
     hvp, gen = _setup(model, data, loss_fn, batch_size, subset, weight_decay, seed, generator)
     samples: list[float] = []
     trace = 0.0
     converged = False
     with eval_mode(model):
         for _ in range(int(max_iter)):
-            v = (torch.randint(0, 2, (hvp.numel,), generator=gen) * 2 - 1).to(hvp.device,
-                                                                              hvp.dtype)
+            v = (torch.randint(0, 2, (hvp.numel,), generator=gen) * 2 - 1).to(hvp.device, hvp.dtype)
             samples.append(float(torch.dot(hvp(v), v)))
             mean = float(np.mean(samples))
             if abs(mean - trace) / (abs(trace) + 1e-6) < tol:
@@ -383,5 +528,6 @@ def _hutchinson(model: nn.Module, data: Any, loss_fn: LossFn | None, batch_size:
             trace = mean
     k = len(samples)
     se = float(np.std(samples, ddof=1) / np.sqrt(k)) if k > 1 else float("nan")
-    return HessianEstimate(value=trace, iterations=k, converged=converged, std_error=se,
-                           history=samples)
+    return HessianEstimate(
+        value=trace, iterations=k, converged=converged, std_error=se, history=samples
+    )

@@ -27,7 +27,8 @@ METRICS: tuple[str, ...] = tuple(f"{s}_{k}" for s in SPLITS for k in KINDS)
 """The canonical metric names accepted by the evaluation functions."""
 METRIC_ALIASES: dict[str, tuple[str, float]] = {
     f"{s}_{old}": (f"{s}_{new}", 100.0)
-    for s in SPLITS for old, new in (("err", "error"), ("acc", "accuracy"))
+    for s in SPLITS
+    for old, new in (("err", "error"), ("acc", "accuracy"))
 }
 """Deprecated name -> ``(canonical name, scale)``: ``value(old) = scale * value(canonical)``
 (``"test_err"`` is the test error in percent). Use the canonical names in new code."""
@@ -42,8 +43,10 @@ def metric_spec(name: str) -> tuple[str, str, bool]:
     """
     canonical, scale = METRIC_ALIASES.get(name, (name, 1.0))
     if canonical not in METRICS:
-        raise ValueError(f"unknown metric {name!r}; allowed: {', '.join(METRICS)} (deprecated, "
-                         f"in percent: {', '.join(METRIC_ALIASES)})")
+        raise ValueError(
+            f"unknown metric {name!r}; allowed: {', '.join(METRICS)} (deprecated, "
+            f"in percent: {', '.join(METRIC_ALIASES)})"
+        )
     split, kind = canonical.split("_", 1)
     return split, kind, scale != 1.0
 

@@ -35,8 +35,16 @@ from .engine import evaluate_points
 from .results import Surface
 from .vectors import flatten, get_flat_params
 
-__all__ = ["evaluate_at", "rise_distance", "Minimum", "profile_minimum", "level_interval",
-           "interval_position", "half_axes_mean", "level_radius"]
+__all__ = [
+    "evaluate_at",
+    "rise_distance",
+    "Minimum",
+    "profile_minimum",
+    "level_interval",
+    "interval_position",
+    "half_axes_mean",
+    "level_radius",
+]
 
 
 def _flat(w: Any, name: str) -> Tensor:
@@ -71,13 +79,15 @@ def evaluate_at(model: nn.Module, points: Mapping[str, Any], **options: Any) -> 
     names = list(points)
     flats = [_flat(points[n], n) for n in names]
     dirs = torch.stack([f.to(flats[0].device, flats[0].dtype) for f in flats])
-    values, _done, info = evaluate_points(model, torch.zeros_like(dirs[0]), dirs,
-                                          np.eye(len(names)), **options)
+    values, _done, info = evaluate_points(
+        model, torch.zeros_like(dirs[0]), dirs, np.eye(len(names)), **options
+    )
     return pd.DataFrame(values, index=pd.Index(names, name="point"), columns=info["metrics"])
 
 
-def rise_distance(distances: Any, values: Any, rise: float, *,
-                  baseline: Any = None) -> float | np.ndarray:
+def rise_distance(
+    distances: Any, values: Any, rise: float, *, baseline: Any = None
+) -> float | np.ndarray:
     r"""Distance at which a profile first rises by ``rise`` above its baseline.
 
     For each profile (row of ``values``) with baseline ``b`` (default: its value at the first
@@ -99,14 +109,18 @@ def rise_distance(distances: Any, values: Any, rise: float, *,
     single = v.ndim == 1
     v = np.atleast_2d(v)
     if v.ndim != 2 or v.shape[1] != d.size:
-        raise ValueError(f"values must have shape ({d.size},) or (R, {d.size}), "
-                         f"got {np.shape(values)}")
+        raise ValueError(
+            f"values must have shape ({d.size},) or (R, {d.size}), got {np.shape(values)}"
+        )
     if d.size < 2 or np.any(np.diff(d) <= 0):
         raise ValueError("distances must be increasing, with at least two entries")
     if not rise > 0:
         raise ValueError(f"rise must be > 0, got {rise!r}")
-    base = v[:, 0] if baseline is None else np.broadcast_to(
-        np.asarray(baseline, dtype=np.float64), (v.shape[0],))
+    base = (
+        v[:, 0]
+        if baseline is None
+        else np.broadcast_to(np.asarray(baseline, dtype=np.float64), (v.shape[0],))
+    )
     out = np.full(v.shape[0], np.nan)
     for r, (row, b) in enumerate(zip(v, base)):
         target = b + rise
@@ -146,9 +160,9 @@ def profile_minimum(t: Any, values: Any, *, refine: bool = True) -> Minimum:
         raise ValueError("values has no finite entry")
     i = int(np.nanargmin(y))
     at_edge = i == 0 or i == x.size - 1
-    if not refine or at_edge or not np.isfinite(y[i - 1:i + 2]).all():
+    if not refine or at_edge or not np.isfinite(y[i - 1 : i + 2]).all():
         return Minimum(float(x[i]), float(y[i]), at_edge)
-    xs, ys = x[i - 1:i + 2], y[i - 1:i + 2]
+    xs, ys = x[i - 1 : i + 2], y[i - 1 : i + 2]
     a, b, c = np.polyfit(xs, ys, 2)
     if not a > 0:
         return Minimum(float(x[i]), float(y[i]), at_edge)
@@ -210,8 +224,10 @@ def interval_position(t: Any, lo: Any, hi: Any) -> Any:
 def _centre(values: np.ndarray) -> tuple[int, int]:
     v = np.asarray(values)
     if v.ndim != 2 or v.shape[0] % 2 == 0 or v.shape[1] % 2 == 0:
-        raise ValueError(f"values must be a 2-D grid with an odd number of points per axis (its "
-                         f"centre a grid point), got shape {v.shape}")
+        raise ValueError(
+            f"values must be a 2-D grid with an odd number of points per axis (its "
+            f"centre a grid point), got shape {v.shape}"
+        )
     return v.shape[0] // 2, v.shape[1] // 2
 
 
@@ -227,13 +243,15 @@ def half_axes_mean(values: Any, k: int) -> float:
     v = np.asarray(values, dtype=np.float64)
     i, j = _centre(v)
     if not 0 <= k <= min(i, j):
-        raise ValueError(f"k={k!r}: must be between 0 and {min(i, j)} for a grid of shape "
-                         f"{v.shape}")
+        raise ValueError(
+            f"k={k!r}: must be between 0 and {min(i, j)} for a grid of shape {v.shape}"
+        )
     return float(np.mean([v[i + k, j], v[i - k, j], v[i, j + k], v[i, j - k]]))
 
 
-def level_radius(surface: Surface, metric: str, level: float, *, fine: int = 401,
-                 log: bool = True) -> float:
+def level_radius(
+    surface: Surface, metric: str, level: float, *, fine: int = 401, log: bool = True
+) -> float:
     r"""Radius ``sqrt(area / pi)`` of the disk with the area of ``{metric < level}`` on a plane.
 
     The metric is interpolated linearly between grid points (of its logarithm with ``log``, the

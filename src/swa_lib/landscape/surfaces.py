@@ -19,9 +19,15 @@ def _grid_coeffs(alphas: np.ndarray, betas: np.ndarray) -> np.ndarray:
     return np.stack([a.ravel(), b.ravel()], 1)
 
 
-def evaluate_plane(model: nn.Module, center: WeightsLike, u: Tensor, v: Tensor,
-                   alphas: Sequence[float] | np.ndarray, betas: Sequence[float] | np.ndarray,
-                   **options: Any) -> Surface:
+def evaluate_plane(
+    model: nn.Module,
+    center: WeightsLike,
+    u: Tensor,
+    v: Tensor,
+    alphas: Sequence[float] | np.ndarray,
+    betas: Sequence[float] | np.ndarray,
+    **options: Any,
+) -> Surface:
     r"""Metrics on the grid ``center + alphas[i] * u + betas[j] * v``.
 
     For Garipov et al.'s plane pass ``center = w0`` and ``u, v`` from :func:`plane_basis`
@@ -41,18 +47,32 @@ def evaluate_plane(model: nn.Module, center: WeightsLike, u: Tensor, v: Tensor,
     """
     alphas = np.asarray(alphas, dtype=np.float64).ravel()
     betas = np.asarray(betas, dtype=np.float64).ravel()
-    values, done, info = _evaluate_kind("plane", model, center,
-                                        [_as_flat(u, "u"), _as_flat(v, "v")],
-                                        _grid_coeffs(alphas, betas), **options)
+    values, done, info = _evaluate_kind(
+        "plane",
+        model,
+        center,
+        [_as_flat(u, "u"), _as_flat(v, "v")],
+        _grid_coeffs(alphas, betas),
+        **options,
+    )
     shape = (len(alphas), len(betas))
-    return Surface(alphas=alphas, betas=betas,
-                   values={m: values[:, i].reshape(shape) for i, m in enumerate(info["metrics"])},
-                   complete=bool(done.all()), evaluated=info["evaluated"],
-                   cache_path=info["cache_path"])
+    return Surface(
+        alphas=alphas,
+        betas=betas,
+        values={m: values[:, i].reshape(shape) for i, m in enumerate(info["metrics"])},
+        complete=bool(done.all()),
+        evaluated=info["evaluated"],
+        cache_path=info["cache_path"],
+    )
 
 
-def ray_profile(model: nn.Module, center: WeightsLike, direction: Tensor | Sequence[Tensor],
-                distances: Sequence[float] | np.ndarray, **options: Any) -> Profile:
+def ray_profile(
+    model: nn.Module,
+    center: WeightsLike,
+    direction: Tensor | Sequence[Tensor],
+    distances: Sequence[float] | np.ndarray,
+    **options: Any,
+) -> Profile:
     r"""Metrics along rays ``center + t * d / ||d||`` (``t`` = L2 distance from ``center``).
 
     Args:
@@ -78,17 +98,26 @@ def ray_profile(model: nn.Module, center: WeightsLike, direction: Tensor | Seque
     r = dirs.shape[0]
     coeffs = np.zeros((r * len(t), r))
     for i in range(r):
-        coeffs[i * len(t):(i + 1) * len(t), i] = t
+        coeffs[i * len(t) : (i + 1) * len(t), i] = t
     values, done, info = _evaluate_kind("ray", model, center, dirs, coeffs, **options)
     shape = (len(t),) if single else (r, len(t))
-    return Profile(t=t, values={m: values[:, i].reshape(shape)
-                                for i, m in enumerate(info["metrics"])},
-                   distances=t.copy(), complete=bool(done.all()), evaluated=info["evaluated"],
-                   cache_path=info["cache_path"])
+    return Profile(
+        t=t,
+        values={m: values[:, i].reshape(shape) for i, m in enumerate(info["metrics"])},
+        distances=t.copy(),
+        complete=bool(done.all()),
+        evaluated=info["evaluated"],
+        cache_path=info["cache_path"],
+    )
 
 
-def line_profile(model: nn.Module, w_a: WeightsLike, w_b: WeightsLike,
-                 ts: Sequence[float] | np.ndarray, **options: Any) -> Profile:
+def line_profile(
+    model: nn.Module,
+    w_a: WeightsLike,
+    w_b: WeightsLike,
+    ts: Sequence[float] | np.ndarray,
+    **options: Any,
+) -> Profile:
     r"""Metrics along the line ``w_a + t (w_b - w_a)``; ``t`` may lie outside ``[0, 1]``.
 
     The paper's SGD-to-SWA figure uses ``w_a = SGD``, ``w_b = SWA``. ``Profile.distances`` is
@@ -102,8 +131,15 @@ def line_profile(model: nn.Module, w_a: WeightsLike, w_b: WeightsLike,
     direction = b - a
     length = float(direction.double().norm())
     t = np.asarray(ts, dtype=np.float64).ravel()
-    values, done, info = _evaluate_kind("line", model, a, direction.unsqueeze(0), t[:, None],
-                                        **options)
-    return Profile(t=t, values={m: values[:, i] for i, m in enumerate(info["metrics"])},
-                   distances=t * length, complete=bool(done.all()), evaluated=info["evaluated"],
-                   cache_path=info["cache_path"], meta={"length": length})
+    values, done, info = _evaluate_kind(
+        "line", model, a, direction.unsqueeze(0), t[:, None], **options
+    )
+    return Profile(
+        t=t,
+        values={m: values[:, i] for i, m in enumerate(info["metrics"])},
+        distances=t * length,
+        complete=bool(done.all()),
+        evaluated=info["evaluated"],
+        cache_path=info["cache_path"],
+        meta={"length": length},
+    )

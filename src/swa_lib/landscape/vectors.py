@@ -11,6 +11,7 @@ from torch import Tensor, nn
 LossFn = Callable[[Tensor, Tensor], Tensor]
 WeightsLike = Any  # nn.Module | Tensor (flat) | Sequence[Tensor] (parameters order)
 
+
 # =============================================================================== flat vectors
 def flatten(tensors: Sequence[Tensor]) -> Tensor:
     """Concatenate ``tensors`` (each flattened row-major) into one 1-D tensor (a new tensor)."""
@@ -25,11 +26,12 @@ def unflatten_like(vec: Tensor, like: Sequence[Tensor]) -> list[Tensor]:
     like = list(like)
     total = sum(t.numel() for t in like)
     if vec.dim() != 1 or vec.numel() != total:
-        raise ValueError(f"vector has shape {tuple(vec.shape)}; expected ({total},) for "
-                         f"{len(like)} tensors")
+        raise ValueError(
+            f"vector has shape {tuple(vec.shape)}; expected ({total},) for {len(like)} tensors"
+        )
     out, offset = [], 0
     for t in like:
-        out.append(vec[offset:offset + t.numel()].view_as(t))
+        out.append(vec[offset : offset + t.numel()].view_as(t))
         offset += t.numel()
     return out
 
@@ -94,4 +96,3 @@ def _as_flat(w: WeightsLike, what: str) -> Tensor:
             raise ValueError(f"{what} must be a flat 1-D tensor, got shape {tuple(w.shape)}")
         return w.detach()
     return flatten(list(w))
-

@@ -28,9 +28,14 @@ __all__ = ["plot_reliability"]
 _STYLES = ("gap", "diagram")
 
 
-def plot_reliability(curves: Mapping[str, Reliability], *, style: str = "gap",
-                     ax: Axes | None = None, title: str | None = None,
-                     conf_clip: float = 1e-6) -> Figure:
+def plot_reliability(
+    curves: Mapping[str, Reliability],
+    *,
+    style: str = "gap",
+    ax: Axes | None = None,
+    title: str | None = None,
+    conf_clip: float = 1e-6,
+) -> Figure:
     """One reliability curve per entry of ``curves`` (label -> :class:`Reliability`).
 
     Args:
@@ -62,12 +67,10 @@ def plot_reliability(curves: Mapping[str, Reliability], *, style: str = "gap",
     if style == "gap":
         ax.axhline(0.0, color="black", lw=0.8, ls="--")
         ax.set_xscale("logit")
-        ax.set(xlabel="confidence (max probability), logit scale",
-               ylabel="confidence - accuracy")
+        ax.set(xlabel="confidence (max probability), logit scale", ylabel="confidence - accuracy")
     else:
         ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--")
-        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)",
-               ylabel="accuracy")
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)", ylabel="accuracy")
     if title:
         ax.set_title(title)
     ax.legend(fontsize="small")

@@ -61,21 +61,29 @@ class InteractiveFigure:
             return None
         uid, png = self.div_id, base64.b64encode(self._png).decode()
         spec = json.dumps(self.spec, default=str)
-        return (f'<div id="{uid}" style="width:100%;height:{self.height}px"></div>'
-                f'<img id="{uid}-png" alt="loss surface" style="max-width:100%" '
-                f'src="data:image/png;base64,{png}"/>'
-                f"<script>(function(){{var s={spec};"
-                f"if(window.Plotly){{document.getElementById('{uid}-png').remove();"
-                f"Plotly.newPlot('{uid}',s.data,s.layout,{{responsive:true}});}}"
-                f"else{{document.getElementById('{uid}').remove();}}}})();</script>")
+        return (
+            f'<div id="{uid}" style="width:100%;height:{self.height}px"></div>'
+            f'<img id="{uid}-png" alt="loss surface" style="max-width:100%" '
+            f'src="data:image/png;base64,{png}"/>'
+            f"<script>(function(){{var s={spec};"
+            f"if(window.Plotly){{document.getElementById('{uid}-png').remove();"
+            f"Plotly.newPlot('{uid}',s.data,s.layout,{{responsive:true}});}}"
+            f"else{{document.getElementById('{uid}').remove();}}}})();</script>"
+        )
 
     def __repr__(self) -> str:
         return f"InteractiveFigure({'plotly + png' if self.spec else 'png only'})"
 
 
-def interactive_surface(surface: Any, metric: str = "train_loss", *, log: bool = False,
-                        title: str | None = None, colorscale: str = "Viridis",
-                        height: int = 480) -> InteractiveFigure:
+def interactive_surface(
+    surface: Any,
+    metric: str = "train_loss",
+    *,
+    log: bool = False,
+    title: str | None = None,
+    colorscale: str = "Viridis",
+    height: int = 480,
+) -> InteractiveFigure:
     """The surface ``surface[metric]`` over its ``(alphas, betas)`` grid, interactive in HTML.
 
     Args:
@@ -96,9 +104,19 @@ def interactive_surface(surface: Any, metric: str = "train_loss", *, log: bool =
         import plotly.graph_objects as go
     except ImportError:
         return InteractiveFigure(None, static, height=height)
-    fig = go.Figure(go.Surface(x=np.asarray(surface.alphas), y=np.asarray(surface.betas),
-                               z=z.T, colorscale=colorscale, colorbar={"title": label}))
-    fig.update_layout(title=title if title is not None else _label(metric), height=height,
-                      margin={"l": 0, "r": 0, "t": 40, "b": 0},
-                      scene={"xaxis_title": "alpha", "yaxis_title": "beta", "zaxis_title": label})
+    fig = go.Figure(
+        go.Surface(
+            x=np.asarray(surface.alphas),
+            y=np.asarray(surface.betas),
+            z=z.T,
+            colorscale=colorscale,
+            colorbar={"title": label},
+        )
+    )
+    fig.update_layout(
+        title=title if title is not None else _label(metric),
+        height=height,
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        scene={"xaxis_title": "alpha", "yaxis_title": "beta", "zaxis_title": label},
+    )
     return InteractiveFigure(json.loads(fig.to_json()), static, height=height)

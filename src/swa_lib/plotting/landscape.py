@@ -27,11 +27,22 @@ from matplotlib.figure import Figure
 from .style import LogNormalize, _label, _new_axes, log_levels, panel_figsize
 
 
-def plot_plane(surface: Any, metric: str, *, points: Mapping[str, Sequence[float]] | None = None,
-               n_levels: int = 7, log_alpha: float = -5.0, vmax: float | None = None,
-               cmap: str = "jet_r", ax: Axes | None = None, title: str | None = None,
-               xlabel: str = "", ylabel: str = "", colorbar: bool = True,
-               figsize: tuple[float, float] | None = None) -> Figure:
+def plot_plane(
+    surface: Any,
+    metric: str,
+    *,
+    points: Mapping[str, Sequence[float]] | None = None,
+    n_levels: int = 7,
+    log_alpha: float = -5.0,
+    vmax: float | None = None,
+    cmap: str = "jet_r",
+    ax: Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    colorbar: bool = True,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
     r"""Filled contours of ``surface[metric]`` with log-spaced levels and labelled points.
 
     Args:
@@ -52,8 +63,9 @@ def plot_plane(surface: Any, metric: str, *, points: Mapping[str, Sequence[float
     lo = float(finite.min())
     hi = float(levels[-2])
     if len(levels) > 3:
-        norm: colors.Normalize = LogNormalize(lo - 1e-8, hi + 1e-8,
-                                              log_alpha=min(log_alpha, float(np.log(hi - lo))))
+        norm: colors.Normalize = LogNormalize(
+            lo - 1e-8, hi + 1e-8, log_alpha=min(log_alpha, float(np.log(hi - lo)))
+        )
     else:
         norm = colors.Normalize(lo - 1.0, lo + 1.0)
     zc = np.where(np.isfinite(z), z, np.nan)
@@ -67,8 +79,9 @@ def plot_plane(surface: Any, metric: str, *, points: Mapping[str, Sequence[float
             cb.ax.set_ylim(levels[0], levels[-2] if vmax is None else levels[-1])
     for name, (px, py) in (points or {}).items():
         ax.scatter([px], [py], s=60, c="k", marker="o", zorder=3, edgecolors="white")
-        ax.annotate(name, (px, py), xytext=(5, 5), textcoords="offset points", fontsize=11,
-                    zorder=4)
+        ax.annotate(
+            name, (px, py), xytext=(5, 5), textcoords="offset points", fontsize=11, zorder=4
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title if title is not None else _label(metric))
@@ -76,9 +89,15 @@ def plot_plane(surface: Any, metric: str, *, points: Mapping[str, Sequence[float
     return fig
 
 
-def plot_rays(profiles: Mapping[str, Any], metrics: Sequence[str] = ("train_loss", "test_error"),
-              *, colors_: Mapping[str, str] | None = None, ax: Axes | Sequence[Axes] | None = None,
-              show_rays: bool = True, figsize: tuple[float, float] | None = None) -> Figure:
+def plot_rays(
+    profiles: Mapping[str, Any],
+    metrics: Sequence[str] = ("train_loss", "test_error"),
+    *,
+    colors_: Mapping[str, str] | None = None,
+    ax: Axes | Sequence[Axes] | None = None,
+    show_rays: bool = True,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
     r"""Metrics vs distance along random rays, one colour per solution (SGD vs SWA width curves).
 
     Args:
@@ -91,9 +110,9 @@ def plot_rays(profiles: Mapping[str, Any], metrics: Sequence[str] = ("train_loss
     """
     metrics = list(metrics)
     if ax is None:
-        fig, axes_arr = plt.subplots(1, len(metrics),
-                                     figsize=figsize or panel_figsize(len(metrics)),
-                                     squeeze=False)
+        fig, axes_arr = plt.subplots(
+            1, len(metrics), figsize=figsize or panel_figsize(len(metrics)), squeeze=False
+        )
         axes = list(axes_arr[0])
     else:
         axes = [ax] if isinstance(ax, Axes) else list(ax)
@@ -116,9 +135,16 @@ def plot_rays(profiles: Mapping[str, Any], metrics: Sequence[str] = ("train_loss
     return fig
 
 
-def plot_line(profile: Any, *, train_metric: str = "train_loss", test_metric: str = "test_error",
-              labels: Sequence[str] = ("SGD", "SWA"), x: str = "distance",
-              ax: Axes | None = None, figsize: tuple[float, float] | None = None) -> Figure:
+def plot_line(
+    profile: Any,
+    *,
+    train_metric: str = "train_loss",
+    test_metric: str = "test_error",
+    labels: Sequence[str] = ("SGD", "SWA"),
+    x: str = "distance",
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
     r"""Train loss (left axis) and test error (right axis) along the line ``w_a -> w_b``.
 
     The SWA paper's SGD-to-SWA figure: ``profile`` from ``line_profile(model, w_sgd, w_swa, ts)``.
@@ -136,30 +162,50 @@ def plot_line(profile: Any, *, train_metric: str = "train_loss", test_metric: st
         t = np.asarray(profile.t, dtype=np.float64)
         nz = np.flatnonzero(t != 0)
         scale = float(xs[nz[0]] / t[nz[0]]) if nz.size else 1.0
-    l1 = ax.plot(xs, profile[train_metric], color="C0", linewidth=2.2,
-                 label=_label(train_metric))
+    l1 = ax.plot(xs, profile[train_metric], color="C0", linewidth=2.2, label=_label(train_metric))
     ax.set_ylabel(_label(train_metric), color="C0")
     ax.tick_params(axis="y", labelcolor="C0")
     ax2 = ax.twinx()
-    l2 = ax2.plot(xs, profile[test_metric], color="C3", linewidth=2.2, linestyle="--",
-                  label=_label(test_metric))
+    l2 = ax2.plot(
+        xs,
+        profile[test_metric],
+        color="C3",
+        linewidth=2.2,
+        linestyle="--",
+        label=_label(test_metric),
+    )
     ax2.set_ylabel(_label(test_metric), color="C3")
     ax2.tick_params(axis="y", labelcolor="C3")
     for pos, name in zip((0.0, scale), labels):
         ax.axvline(pos, color="gray", linestyle=":", linewidth=1.2)
-        ax.annotate(name, (pos, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 4),
-                    textcoords="offset points", ha="center", va="bottom")
+        ax.annotate(
+            name,
+            (pos, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+        )
     ax.set_xlabel("Distance (L2)" if x == "distance" else "t")
     lines = l1 + l2
     ax.legend(lines, [ln.get_label() for ln in lines], loc="upper center")
     return fig
 
 
-def plot_surface(surface: Any, metric: str = "train_loss", *, log: bool = False,
-                 levels: int = 30, cmap: str = "viridis", elev: float = 35.0,
-                 azim: float = -60.0, title: str | None = None,
-                 axes: Sequence[Axes] | None = None,
-                 figsize: tuple[float, float] | None = None) -> Figure:
+def plot_surface(
+    surface: Any,
+    metric: str = "train_loss",
+    *,
+    log: bool = False,
+    levels: int = 30,
+    cmap: str = "viridis",
+    elev: float = 35.0,
+    azim: float = -60.0,
+    title: str | None = None,
+    axes: Sequence[Axes] | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
     r"""A random-direction landscape (Li et al.) as a 2-D contour (left) and a 3-D surface (right).
 
     Args:
@@ -198,5 +244,3 @@ def plot_surface(surface: Any, metric: str = "train_loss", *, log: bool = False,
     ax3.view_init(elev=elev, azim=azim)
     fig.suptitle(title if title is not None else _label(metric))
     return fig
-
-

@@ -36,8 +36,9 @@ PANEL_SIZE: tuple[float, float] = (5.0, 4.0)
 the book's text column at a scale where 10-point labels stay legible."""
 
 
-def panel_figsize(n_panels: int = 1, panel: tuple[float, float] | None = None
-                  ) -> tuple[float, float]:
+def panel_figsize(
+    n_panels: int = 1, panel: tuple[float, float] | None = None
+) -> tuple[float, float]:
     """Figure size (inches) for ``n_panels`` side by side, each ``panel`` (default PANEL_SIZE)."""
     w, h = panel or PANEL_SIZE
     return (w * n_panels, h)
@@ -51,8 +52,9 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float] | None) -> tuple[Fig
     return fig, ax
 
 
-def log_levels(values: np.ndarray, n: int = 7, log_alpha: float = -5.0,
-               vmax: float | None = None) -> np.ndarray:
+def log_levels(
+    values: np.ndarray, n: int = 7, log_alpha: float = -5.0, vmax: float | None = None
+) -> np.ndarray:
     r"""Contour levels log-spaced above the minimum (``dnn-mode-connectivity``'s plane plots).
 
     With ``lo = min``, ``hi = min(max, vmax)``: ``levels_k = lo + exp(log_alpha + k * g)`` for
@@ -82,8 +84,13 @@ class LogNormalize(colors.Normalize):
     ``vmax`` get the top colours.
     """
 
-    def __init__(self, vmin: float | None = None, vmax: float | None = None,
-                 clip: bool = False, log_alpha: float = -5.0) -> None:
+    def __init__(
+        self,
+        vmin: float | None = None,
+        vmax: float | None = None,
+        clip: bool = False,
+        log_alpha: float = -5.0,
+    ) -> None:
         super().__init__(vmin, vmax, clip)
         self.log_alpha = float(log_alpha)
 
@@ -97,5 +104,3 @@ class LogNormalize(colors.Normalize):
         t = np.asarray(value, dtype=np.float64) / 0.9
         scale = np.log(self.vmax - self.vmin) - self.log_alpha
         return self.vmin + np.exp(self.log_alpha + t * scale)
-
-

@@ -18,9 +18,14 @@ from .style import _new_axes
 __all__ = ["plot_training_curves", "plot_compare_curves"]
 
 
-def plot_training_curves(runs: Sequence[Any], *, metric: str = "test_accuracy",
-                         ax: Axes | None = None, as_error: bool = True,
-                         figsize: tuple[float, float] = (7.0, 3.8)) -> Figure:
+def plot_training_curves(
+    runs: Sequence[Any],
+    *,
+    metric: str = "test_accuracy",
+    ax: Axes | None = None,
+    as_error: bool = True,
+    figsize: tuple[float, float] = (7.0, 3.8),
+) -> Figure:
     """Per-epoch curves: SGD baselines (solid), the SGD iterate of SWA runs (dotted) and the SWA
     model (solid), with a dashed line at each SWA run's ``swa_start``.
 
@@ -39,12 +44,22 @@ def plot_training_curves(runs: Sequence[Any], *, metric: str = "test_accuracy",
 
     for i, res in enumerate(runs):
         m, swa = res.metrics, res.config.swa
-        ax.plot(m["epoch"], values(m[f"sgd_{metric}"]), color="C0" if not swa else "C1",
-                ls=":" if swa else "-", alpha=0.8,
-                label=("SGD iterate of the SWA run" if swa else "SGD") if i < 2 else None)
+        ax.plot(
+            m["epoch"],
+            values(m[f"sgd_{metric}"]),
+            color="C0" if not swa else "C1",
+            ls=":" if swa else "-",
+            alpha=0.8,
+            label=("SGD iterate of the SWA run" if swa else "SGD") if i < 2 else None,
+        )
         if swa:
-            ax.plot(m["epoch"], values(m[f"swa_{metric}"]), color="C3", alpha=0.8,
-                    label="SWA" if i < 2 else None)
+            ax.plot(
+                m["epoch"],
+                values(m[f"swa_{metric}"]),
+                color="C3",
+                alpha=0.8,
+                label="SWA" if i < 2 else None,
+            )
             ax.axvline(res.config.swa_start, color="grey", lw=0.8, ls="--")
     name = metric.replace("_", " ")
     ylabel = name.replace("accuracy", "error (%)") if (is_acc and as_error) else name
@@ -55,10 +70,15 @@ def plot_training_curves(runs: Sequence[Any], *, metric: str = "test_accuracy",
     return fig
 
 
-def plot_compare_curves(pairs: Sequence[Any], *, metric: str = "test_accuracy",
-                        ax: Axes | None = None, as_error: bool = True,
-                        figsize: tuple[float, float] = (7.0, 3.8),
-                        title: str | None = None) -> Figure:
+def plot_compare_curves(
+    pairs: Sequence[Any],
+    *,
+    metric: str = "test_accuracy",
+    ax: Axes | None = None,
+    as_error: bool = True,
+    figsize: tuple[float, float] = (7.0, 3.8),
+    title: str | None = None,
+) -> Figure:
     """Curves of the SGD baseline and the SWA run of each seed, titled with their setting.
 
     Args:

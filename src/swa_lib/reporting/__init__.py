@@ -25,7 +25,26 @@ from .text import (
     verdict,
 )
 
-__all__ = ["Text", "glue", "glue_text", "glue_number", "pct", "pct_mean_std", "paired_text",
-           "signed", "mean_std_text", "mean_std", "verdict", "interval_verdict", "significant",
-           "listing", "range_text", "count_text", "interval_text", "mean_and_std",
-           "paired_interval", "paired_sign", "summarize_paired"]
+__all__ = [
+    "Text",
+    "glue",
+    "glue_text",
+    "glue_number",
+    "pct",
+    "pct_mean_std",
+    "paired_text",
+    "signed",
+    "mean_std_text",
+    "mean_std",
+    "verdict",
+    "interval_verdict",
+    "significant",
+    "listing",
+    "range_text",
+    "count_text",
+    "interval_text",
+    "mean_and_std",
+    "paired_interval",
+    "paired_sign",
+    "summarize_paired",
+]

@@ -49,8 +49,10 @@ def glue_text(name: str, text: str) -> Text:
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         literal = text
     if str(literal) != text:
-        raise ValueError(f"glued text {text!r} for {name!r} would render as {str(literal)!r}; "
-                         "add a unit or words (e.g. '+4.4 points')")
+        raise ValueError(
+            f"glued text {text!r} for {name!r} would render as {str(literal)!r}; "
+            "add a unit or words (e.g. '+4.4 points')"
+        )
     t = Text(text)
     glue(name, t, display=False)
     return t

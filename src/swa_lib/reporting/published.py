@@ -19,46 +19,92 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["COURSE_PROJECT_TABLES", "COURSE_PROJECT_LOG_DISTANCES", "course_project_table",
-           "SWA_README_CIFAR", "SWA_README_BUDGET_EPOCHS", "SWA_README_COLUMNS",
-           "COURSE_PROJECT_REPORTED", "SWAG_README_CIFAR100_NLL", "swag_nll_table",
-           "swa_readme_table", "swa_readme_overview", "DATASET_LABELS", "MODEL_LABELS"]
+__all__ = [
+    "COURSE_PROJECT_TABLES",
+    "COURSE_PROJECT_LOG_DISTANCES",
+    "course_project_table",
+    "SWA_README_CIFAR",
+    "SWA_README_BUDGET_EPOCHS",
+    "SWA_README_COLUMNS",
+    "COURSE_PROJECT_REPORTED",
+    "SWAG_README_CIFAR100_NLL",
+    "swag_nll_table",
+    "swa_readme_table",
+    "swa_readme_overview",
+    "DATASET_LABELS",
+    "MODEL_LABELS",
+]
 
 #: Dataset names as the book prints them.
 DATASET_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 
 #: Model names (``swa_lib.models``) as the README of timgaripov/swa prints them.
-MODEL_LABELS = {"vgg16": "VGG16", "preresnet110": "PreResNet110", "preresnet164": "PreResNet164",
-                "wrn28_10": "WRN28x10"}
+MODEL_LABELS = {
+    "vgg16": "VGG16",
+    "preresnet110": "PreResNet110",
+    "preresnet164": "PreResNet164",
+    "wrn28_10": "WRN28x10",
+}
 
 #: Columns of the README table: SGD (budget 1) and SWA at three budgets.
 SWA_README_COLUMNS = ("SGD", "SWA 1", "SWA 1.25", "SWA 1.5")
 
 #: Epochs of one budget per model (``swa_lib.models`` names).
-SWA_README_BUDGET_EPOCHS = {"vgg16": 200, "preresnet110": 150, "preresnet164": 150,
-                            "wrn28_10": 200}
+SWA_README_BUDGET_EPOCHS = {"vgg16": 200, "preresnet110": 150, "preresnet164": 150, "wrn28_10": 200}
 
 #: dataset -> model -> column -> (mean %, std %), from the README of timgaripov/swa.
 SWA_README_CIFAR: dict[str, dict[str, dict[str, tuple[float, float]]]] = {
     "cifar100": {
-        "vgg16": {"SGD": (72.55, 0.10), "SWA 1": (73.91, 0.12), "SWA 1.25": (74.17, 0.15),
-                  "SWA 1.5": (74.27, 0.25)},
-        "preresnet110": {"SGD": (76.77, 0.38), "SWA 1": (78.75, 0.16),
-                         "SWA 1.25": (78.91, 0.29), "SWA 1.5": (79.10, 0.21)},
-        "preresnet164": {"SGD": (78.49, 0.36), "SWA 1": (79.77, 0.17),
-                         "SWA 1.25": (80.18, 0.23), "SWA 1.5": (80.35, 0.16)},
-        "wrn28_10": {"SGD": (80.82, 0.23), "SWA 1": (81.46, 0.23), "SWA 1.25": (81.91, 0.27),
-                     "SWA 1.5": (82.15, 0.27)},
+        "vgg16": {
+            "SGD": (72.55, 0.10),
+            "SWA 1": (73.91, 0.12),
+            "SWA 1.25": (74.17, 0.15),
+            "SWA 1.5": (74.27, 0.25),
+        },
+        "preresnet110": {
+            "SGD": (76.77, 0.38),
+            "SWA 1": (78.75, 0.16),
+            "SWA 1.25": (78.91, 0.29),
+            "SWA 1.5": (79.10, 0.21),
+        },
+        "preresnet164": {
+            "SGD": (78.49, 0.36),
+            "SWA 1": (79.77, 0.17),
+            "SWA 1.25": (80.18, 0.23),
+            "SWA 1.5": (80.35, 0.16),
+        },
+        "wrn28_10": {
+            "SGD": (80.82, 0.23),
+            "SWA 1": (81.46, 0.23),
+            "SWA 1.25": (81.91, 0.27),
+            "SWA 1.5": (82.15, 0.27),
+        },
     },
     "cifar10": {
-        "vgg16": {"SGD": (93.25, 0.16), "SWA 1": (93.59, 0.16), "SWA 1.25": (93.70, 0.22),
-                  "SWA 1.5": (93.64, 0.18)},
-        "preresnet110": {"SGD": (95.03, 0.05), "SWA 1": (95.51, 0.10),
-                         "SWA 1.25": (95.65, 0.03), "SWA 1.5": (95.82, 0.03)},
-        "preresnet164": {"SGD": (95.28, 0.10), "SWA 1": (95.56, 0.11),
-                         "SWA 1.25": (95.77, 0.04), "SWA 1.5": (95.83, 0.03)},
-        "wrn28_10": {"SGD": (96.18, 0.11), "SWA 1": (96.45, 0.11), "SWA 1.25": (96.64, 0.08),
-                     "SWA 1.5": (96.79, 0.05)},
+        "vgg16": {
+            "SGD": (93.25, 0.16),
+            "SWA 1": (93.59, 0.16),
+            "SWA 1.25": (93.70, 0.22),
+            "SWA 1.5": (93.64, 0.18),
+        },
+        "preresnet110": {
+            "SGD": (95.03, 0.05),
+            "SWA 1": (95.51, 0.10),
+            "SWA 1.25": (95.65, 0.03),
+            "SWA 1.5": (95.82, 0.03),
+        },
+        "preresnet164": {
+            "SGD": (95.28, 0.10),
+            "SWA 1": (95.56, 0.11),
+            "SWA 1.25": (95.77, 0.04),
+            "SWA 1.5": (95.83, 0.03),
+        },
+        "wrn28_10": {
+            "SGD": (96.18, 0.11),
+            "SWA 1": (96.45, 0.11),
+            "SWA 1.25": (96.64, 0.08),
+            "SWA 1.5": (96.79, 0.05),
+        },
     },
 }
 
@@ -80,32 +126,40 @@ COURSE_PROJECT_TABLES: dict[str, dict[str, dict[str, float]]] = {
     "two_d": {"mse": {"Pretrained": 0.21922, "Final": 0.214709, "SWA": 0.214709}},
     "friedman1": {"mse": {"Pretrained": 0.173177, "Final": 0.168545, "SWA": 0.167995}},
     "friedman3": {"mse": {"Pretrained": 0.047658, "Final": 0.047594, "SWA": 0.047604}},
-    "mnist": {"loss": {"Pretrained": 0.0473, "Final": 0.0446, "Ensemble": 0.0445, "SWA": 0.0445},
-              "accuracy": {"Pretrained": 98.49, "Final": 98.50, "Ensemble": 98.51,
-                           "SWA": 98.51}},
-    "cifar10_cnn": {"loss": {"Pretrained": 1.1884, "Final": 1.1813, "Ensemble": 1.1804,
-                             "SWA": 1.1806},
-                    "accuracy": {"Pretrained": 58.11, "Final": 58.54, "Ensemble": 58.58,
-                                 "SWA": 58.64}},
-    "cifar10_mobilenet": {"loss": {"Pretrained": 0.6191, "Final": 0.6065, "Ensemble": 0.6078,
-                                   "SWA": 0.6079},
-                          "accuracy": {"Pretrained": 78.43, "Final": 79.01, "Ensemble": 78.94,
-                                       "SWA": 78.84}},
-    "cifar100_mobilenet": {"loss": {"Pretrained": 2.1301, "Final": 2.1207, "Ensemble": 2.1215,
-                                    "SWA": 2.1254},
-                           "accuracy": {"Pretrained": 43.38, "Final": 43.50, "Ensemble": 43.51,
-                                        "SWA": 43.43}},
-    "cluster": {"loss": {"Pretrained": 1.660918, "Final": 1.659778, "SWA": 1.659771},
-                "accuracy": {"Pretrained": 30.50014, "Final": 30.4911, "SWA": 30.4946}},
+    "mnist": {
+        "loss": {"Pretrained": 0.0473, "Final": 0.0446, "Ensemble": 0.0445, "SWA": 0.0445},
+        "accuracy": {"Pretrained": 98.49, "Final": 98.50, "Ensemble": 98.51, "SWA": 98.51},
+    },
+    "cifar10_cnn": {
+        "loss": {"Pretrained": 1.1884, "Final": 1.1813, "Ensemble": 1.1804, "SWA": 1.1806},
+        "accuracy": {"Pretrained": 58.11, "Final": 58.54, "Ensemble": 58.58, "SWA": 58.64},
+    },
+    "cifar10_mobilenet": {
+        "loss": {"Pretrained": 0.6191, "Final": 0.6065, "Ensemble": 0.6078, "SWA": 0.6079},
+        "accuracy": {"Pretrained": 78.43, "Final": 79.01, "Ensemble": 78.94, "SWA": 78.84},
+    },
+    "cifar100_mobilenet": {
+        "loss": {"Pretrained": 2.1301, "Final": 2.1207, "Ensemble": 2.1215, "SWA": 2.1254},
+        "accuracy": {"Pretrained": 43.38, "Final": 43.50, "Ensemble": 43.51, "SWA": 43.43},
+    },
+    "cluster": {
+        "loss": {"Pretrained": 1.660918, "Final": 1.659778, "SWA": 1.659771},
+        "accuracy": {"Pretrained": 30.50014, "Final": 30.4911, "SWA": 30.4946},
+    },
 }
 
 #: The parameter-space L2 distance from the pre-trained model to the final iterate, as the
 #: course's landscape code prints it ("Second point", ``utils/visualization.py`` lines 29-37) in
 #: its logs ``runs/<row>.txt`` (one run each).
 COURSE_PROJECT_LOG_DISTANCES: dict[str, float] = {
-    "two_d": 0.083082035, "friedman1": 0.008542837, "friedman3": 0.00032136313,
-    "mnist": 0.04796957, "cifar10_cnn": 0.06480486, "cifar10_mobilenet": 0.090321,
-    "cifar100_mobilenet": 0.10154634, "cluster": 0.0009281284,
+    "two_d": 0.083082035,
+    "friedman1": 0.008542837,
+    "friedman3": 0.00032136313,
+    "mnist": 0.04796957,
+    "cifar10_cnn": 0.06480486,
+    "cifar10_mobilenet": 0.090321,
+    "cifar100_mobilenet": 0.10154634,
+    "cluster": 0.0009281284,
 }
 
 _COURSE_COLUMNS = ("Pretrained", "Final", "Ensemble", "SWA")
@@ -114,16 +168,19 @@ _COURSE_COLUMNS = ("Pretrained", "Final", "Ensemble", "SWA")
 def course_project_table() -> pd.DataFrame:
     """:data:`COURSE_PROJECT_TABLES` as one DataFrame: index ``(row, quantity)``, columns
     Pretrained / Final / Ensemble / SWA (NaN where the course reported no Ensemble)."""
-    records = {(row, q): {c: cells.get(c, float("nan")) for c in _COURSE_COLUMNS}
-               for row, quantities in COURSE_PROJECT_TABLES.items()
-               for q, cells in quantities.items()}
+    records = {
+        (row, q): {c: cells.get(c, float("nan")) for c in _COURSE_COLUMNS}
+        for row, quantities in COURSE_PROJECT_TABLES.items()
+        for q, cells in quantities.items()
+    }
     table = pd.DataFrame.from_dict(records, orient="index")
     table.index = pd.MultiIndex.from_tuples(table.index, names=["row", "quantity"])
     return table
 
 
-def swa_readme_table(dataset: str, *, text: bool = True,
-                     models: list[str] | None = None) -> pd.DataFrame:
+def swa_readme_table(
+    dataset: str, *, text: bool = True, models: list[str] | None = None
+) -> pd.DataFrame:
     """The README's table for ``dataset`` (``"cifar10"`` / ``"cifar100"``), one row per model.
 
     ``text=True``: cells ``"72.55 ± 0.10"``; ``False``: the means only (floats, %). ``models``
@@ -136,8 +193,13 @@ def swa_readme_table(dataset: str, *, text: bool = True,
     unknown = [m for m in models if m not in rows]
     if unknown:
         raise ValueError(f"no published numbers for {unknown}; allowed: {', '.join(rows)}")
-    data = {m: {c: (f"{rows[m][c][0]:.2f} ± {rows[m][c][1]:.2f}" if text else rows[m][c][0])
-                for c in SWA_README_COLUMNS} for m in models}
+    data = {
+        m: {
+            c: (f"{rows[m][c][0]:.2f} ± {rows[m][c][1]:.2f}" if text else rows[m][c][0])
+            for c in SWA_README_COLUMNS
+        }
+        for m in models
+    }
     table = pd.DataFrame.from_dict(data, orient="index")
     table.index.name = "model"
     return table
@@ -155,11 +217,17 @@ def swa_readme_overview(datasets: tuple[str, ...] = ("cifar100", "cifar10")) -> 
         for model in cells.index:
             gain = means.loc[model, "SWA 1"] - means.loc[model, "SGD"]
             rows.append([*cells.loc[model], f"{gain:+.2f}"])
-            index.append((DATASET_LABELS[dataset],
-                          f"{MODEL_LABELS[model]} ({SWA_README_BUDGET_EPOCHS[model]})"))
-    return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index,
-                                                               names=["dataset", "model (E)"]),
-                        columns=[*SWA_README_COLUMNS, "SWA 1 - SGD (their means)"])
+            index.append(
+                (
+                    DATASET_LABELS[dataset],
+                    f"{MODEL_LABELS[model]} ({SWA_README_BUDGET_EPOCHS[model]})",
+                )
+            )
+    return pd.DataFrame(
+        rows,
+        index=pd.MultiIndex.from_tuples(index, names=["dataset", "model (E)"]),
+        columns=[*SWA_README_COLUMNS, "SWA 1 - SGD (their means)"],
+    )
 
 
 #: model -> method -> CIFAR-100 test NLL, from the README of wjmaddox/swa_gaussian.

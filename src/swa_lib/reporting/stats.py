@@ -60,9 +60,17 @@ def summarize_paired(a: Sequence[float], b: Sequence[float], level: float = 0.95
     d = b_ - a_
     lo, hi = paired_interval(d, level)
     ddof = 1 if d.size > 1 else 0
-    return {"n": int(d.size), "mean_a": a_.mean(), "std_a": a_.std(ddof=ddof),
-            "mean_b": b_.mean(), "std_b": b_.std(ddof=ddof), "mean_diff": d.mean(),
-            "std_diff": d.std(ddof=ddof), "ci_low": lo, "ci_high": hi}
+    return {
+        "n": int(d.size),
+        "mean_a": a_.mean(),
+        "std_a": a_.std(ddof=ddof),
+        "mean_b": b_.mean(),
+        "std_b": b_.std(ddof=ddof),
+        "mean_diff": d.mean(),
+        "std_diff": d.std(ddof=ddof),
+        "ci_low": lo,
+        "ci_high": hi,
+    }
 
 
 def __getattr__(name: str) -> Any:

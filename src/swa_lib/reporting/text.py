@@ -25,13 +25,31 @@ import numpy as np
 
 from .stats import mean_and_std, paired_interval
 
-__all__ = ["mean_std_text", "mean_std", "pct", "pct_mean_std", "paired_text", "signed",
-           "verdict", "interval_verdict", "significant", "listing", "range_text", "count_text",
-           "interval_text"]
+__all__ = [
+    "mean_std_text",
+    "mean_std",
+    "pct",
+    "pct_mean_std",
+    "paired_text",
+    "signed",
+    "verdict",
+    "interval_verdict",
+    "significant",
+    "listing",
+    "range_text",
+    "count_text",
+    "interval_text",
+]
 
 
-def mean_std_text(values: Sequence[float], digits: int = 3, *, scale: float = 1.0,
-                  empty: str = "n/a", std_of_one: bool = True) -> str:
+def mean_std_text(
+    values: Sequence[float],
+    digits: int = 3,
+    *,
+    scale: float = 1.0,
+    empty: str = "n/a",
+    std_of_one: bool = True,
+) -> str:
     """``"mean ± std"`` of ``scale * values`` with ``digits`` decimals.
 
     The std is the sample standard deviation (ddof=1) of :func:`~.stats.mean_and_std`; NaNs are
@@ -66,8 +84,9 @@ def pct_mean_std(xs: Sequence[float], digits: int = 1, *, std_of_one: bool = Tru
     return mean_std_text(xs, digits, scale=100.0, std_of_one=std_of_one)
 
 
-def paired_text(diffs: Sequence[float], *, scale: float = 100.0, digits: int = 1,
-                unit: str = " points") -> str:
+def paired_text(
+    diffs: Sequence[float], *, scale: float = 100.0, digits: int = 1, unit: str = " points"
+) -> str:
     """``"+1.2 points (95% CI +0.4 to +2.0, n=5)"`` for paired differences (default in percent)."""
     d = scale * np.asarray(diffs, dtype=np.float64)
     lo, hi = paired_interval(d)
@@ -83,8 +102,9 @@ def signed(x: float, digits: int = 1) -> str:
     return text[1:] if float(text) == 0.0 else text
 
 
-def interval_verdict(lo: float, hi: float, *, better: str | None = "higher",
-                     who: str = "SWA") -> str:
+def interval_verdict(
+    lo: float, hi: float, *, better: str | None = "higher", who: str = "SWA"
+) -> str:
     """What the interval ``[lo, hi]`` of a difference ``who - other`` says, in words.
 
     ``"cannot be judged with one seed"`` (NaN bounds), ``"includes zero"``, or ``"excludes zero"``
@@ -103,8 +123,9 @@ def interval_verdict(lo: float, hi: float, *, better: str | None = "higher",
     return f"excludes zero, {'in favour of' if favours else 'against'} {who}"
 
 
-def verdict(diffs: Sequence[float], *, better: str | None = "higher", who: str = "SWA",
-            level: float = 0.95) -> str:
+def verdict(
+    diffs: Sequence[float], *, better: str | None = "higher", who: str = "SWA", level: float = 0.95
+) -> str:
     """:func:`interval_verdict` of the paired t interval of ``diffs`` (one per seed)."""
     lo, hi = paired_interval(np.asarray(diffs, dtype=np.float64), level)
     return interval_verdict(lo, hi, better=better, who=who)
@@ -138,8 +159,14 @@ def listing(values: Iterable[object], fmt: str = "", *, last: str = " and ") -> 
     return ", ".join(items[:-1]) + last + items[-1]
 
 
-def range_text(values: Sequence[float], fmt: str = ".2f", *, scale: float = 1.0,
-               same: str | None = None, sep: str = " to ") -> str:
+def range_text(
+    values: Sequence[float],
+    fmt: str = ".2f",
+    *,
+    scale: float = 1.0,
+    same: str | None = None,
+    sep: str = " to ",
+) -> str:
     """``"lo to hi"``: the smallest and largest of ``scale * values`` (NaNs ignored), each
     formatted with ``fmt`` (``"+.1f"`` for signed differences).
 
@@ -161,8 +188,9 @@ def count_text(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
-def interval_text(lo: float, hi: float, *, limits: tuple[float, float], digits: int = 2,
-                  sep: str = " .. ") -> str:
+def interval_text(
+    lo: float, hi: float, *, limits: tuple[float, float], digits: int = 2, sep: str = " .. "
+) -> str:
     """An interval whose ends may lie beyond the evaluated range: ``"0.25 .. 1.80"``, or
     ``"< -1"`` / ``"> 2"`` for an end that is NaN (not reached within ``limits = (min, max)``,
     as :func:`swa_lib.landscape.summary.level_interval` reports it)."""

@@ -43,9 +43,27 @@ from .divergence import TrainingDiverged
 from .loop import METRIC_COLUMNS, OPTIMIZERS, EpochLoss, build_optimizer, run, train_epoch
 from .runs import RunFolder, RunResult, run_dir_for
 
-__all__ = ["TrainConfig", "RunResult", "RunFolder", "run", "run_many", "run_dir_for",
-           "resolve_device",
-           "CACHE_VERSION", "SWA_LR_SCHEDULES", "METRIC_COLUMNS", "Pair", "sgd_and_swa",
-           "pairs_frame", "train_epoch", "EpochLoss", "build_optimizer", "OPTIMIZERS",
-           "FieldCheck", "CourseConfig", "CourseResult", "course_project_run",
-           "TrainingDiverged"]
+__all__ = [
+    "TrainConfig",
+    "RunResult",
+    "RunFolder",
+    "run",
+    "run_many",
+    "run_dir_for",
+    "resolve_device",
+    "CACHE_VERSION",
+    "SWA_LR_SCHEDULES",
+    "METRIC_COLUMNS",
+    "Pair",
+    "sgd_and_swa",
+    "pairs_frame",
+    "train_epoch",
+    "EpochLoss",
+    "build_optimizer",
+    "OPTIMIZERS",
+    "FieldCheck",
+    "CourseConfig",
+    "CourseResult",
+    "course_project_run",
+    "TrainingDiverged",
+]

@@ -83,18 +83,53 @@ log = logging.getLogger("swa_lib.training")
 
 #: The fields :func:`run_many` knows how to stack (with the values it needs below); a field
 #: outside this set (added later) must be at its default for a group to be stacked.
-_KNOWN_FIELDS = frozenset({
-    "dataset", "model", "epochs", "lr_init", "momentum", "weight_decay", "batch_size", "swa",
-    "swa_start", "swa_lr", "swa_c_epochs", "swa_lr_schedule", "swa_lr_max", "ema_decay",
-    "collect_swag", "swag_rank", "snapshots", "seed", "num_samples", "data_seed", "augment",
-    "data_root", "dataset_kw", "model_kw", "eval_every", "eval_epochs", "checkpoint_every",
-    "device", "amp", "channels_last", "compile", "optimizer", "swa_c_iters", "average_only",
-    "average_exclude"})
+_KNOWN_FIELDS = frozenset(
+    {
+        "dataset",
+        "model",
+        "epochs",
+        "lr_init",
+        "momentum",
+        "weight_decay",
+        "batch_size",
+        "swa",
+        "swa_start",
+        "swa_lr",
+        "swa_c_epochs",
+        "swa_lr_schedule",
+        "swa_lr_max",
+        "ema_decay",
+        "collect_swag",
+        "swag_rank",
+        "snapshots",
+        "seed",
+        "num_samples",
+        "data_seed",
+        "augment",
+        "data_root",
+        "dataset_kw",
+        "model_kw",
+        "eval_every",
+        "eval_epochs",
+        "checkpoint_every",
+        "device",
+        "amp",
+        "channels_last",
+        "compile",
+        "optimizer",
+        "swa_c_iters",
+        "average_only",
+        "average_exclude",
+    }
+)
 
 #: Field values that keep a configuration out of a stack, with the reason logged.
-_UNSTACKABLE = (("collect_swag", True, "SWAG is collected per model"),
-                ("compile", True, "torch.compile"), ("amp", True, "bf16 autocast"),
-                ("channels_last", True, "channels_last"))
+_UNSTACKABLE = (
+    ("collect_swag", True, "SWAG is collected per model"),
+    ("compile", True, "torch.compile"),
+    ("amp", True, "bf16 autocast"),
+    ("channels_last", True, "channels_last"),
+)
 
 
 def unstackable_reason(config: TrainConfig) -> str | None:
@@ -122,12 +157,16 @@ def unstackable_reason(config: TrainConfig) -> str | None:
 def _distributed() -> bool:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return True
-    return torch.distributed.is_available() and torch.distributed.is_initialized() and \
-        torch.distributed.get_world_size() > 1
+    return (
+        torch.distributed.is_available()
+        and torch.distributed.is_initialized()
+        and torch.distributed.get_world_size() > 1
+    )
 
 
-def run_many(configs: Iterable[TrainConfig], runs_dir: str | Path = "runs", *,
-             progress: bool | None = None) -> list[RunResult]:
+def run_many(
+    configs: Iterable[TrainConfig], runs_dir: str | Path = "runs", *, progress: bool | None = None
+) -> list[RunResult]:
     """Train (or read from the cache) every config; one result per config, in the order given.
 
     Configs with one key (the same run recording different things) are trained once, recording
@@ -154,8 +193,12 @@ def run_many(configs: Iterable[TrainConfig], runs_dir: str | Path = "runs", *,
         reason = unstackable_reason(members[0]) if len(members) > 1 else "one seed"
         if reason is not None:
             if len(members) > 1:
-                log.warning("run_many: %d %s runs train one after the other: %s",
-                            len(members), members[0].model, reason)
+                log.warning(
+                    "run_many: %d %s runs train one after the other: %s",
+                    len(members),
+                    members[0].model,
+                    reason,
+                )
             for c in members:
                 done[c.key()] = loop.run(c, runs_dir, progress=progress)
         else:
@@ -163,8 +206,7 @@ def run_many(configs: Iterable[TrainConfig], runs_dir: str | Path = "runs", *,
     return [dataclasses.replace(done[c.key()], config=c) for c in configs]
 
 
-def _run_group(members: list[TrainConfig], runs_dir: Path, progress: bool
-               ) -> dict[str, RunResult]:
+def _run_group(members: list[TrainConfig], runs_dir: Path, progress: bool) -> dict[str, RunResult]:
     """Lock every member's folder (in path order: no deadlock with another process), return
     the cached ones, and train the rest in stacks of equal progress; a member left alone is
     released and trained by :func:`run`."""
@@ -210,6 +252,7 @@ def _start_epoch(plan: TrainConfig, path: Path) -> int:
 
 # -- the stack ---------------------------------------------------------------------------------
 
+
 @dataclass
 class _Stack:
     """The members' own run states (what is checkpointed and finished) and the stacked model,
@@ -229,19 +272,27 @@ class _Stack:
         return len(self.members)
 
 
-def _train_stack(items: Sequence[tuple[TrainConfig, TrainConfig, Path]], progress: bool
-                 ) -> list[RunResult]:
+def _train_stack(
+    items: Sequence[tuple[TrainConfig, TrainConfig, Path]], progress: bool
+) -> list[RunResult]:
     """Train the planned members together from their common start epoch; their results."""
     st = _setup_stack([plan for _, plan, _ in items], [path for _, _, path in items])
-    bars = [loop.RunProgress(_name(m.config), m.config.epochs, st.start_epoch,
-                             enabled=progress and i == 0) for i, m in enumerate(st.members)]
+    bars = [
+        loop.RunProgress(
+            _name(m.config), m.config.epochs, st.start_epoch, enabled=progress and i == 0
+        )
+        for i, m in enumerate(st.members)
+    ]
     epochs = st.members[0].config.epochs
     for epoch in range(st.start_epoch, epochs):
         rows = _epoch(st, epoch)
         _checkpoint(st, epoch)
         for bar, row in zip(bars, rows):
-            bar.epoch(epoch + 1, sgd=f"{row['sgd_test_accuracy']:.3f}",
-                      swa=f"{row['swa_test_accuracy']:.3f}")
+            bar.epoch(
+                epoch + 1,
+                sgd=f"{row['sgd_test_accuracy']:.3f}",
+                swa=f"{row['swa_test_accuracy']:.3f}",
+            )
     results = _finish(st)
     for bar in bars:
         bar.close()
@@ -277,8 +328,11 @@ def _setup_stack(plans: Sequence[TrainConfig], paths: Sequence[Path]) -> _Stack:
 def _global_rng() -> dict[str, Any]:
     """Python's, NumPy's and torch's global RNG states (and CUDA's), as ``runs.rng_state``
     saves them: what each member's checkpoint must hold."""
-    state: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),
-                             "torch": torch.get_rng_state()}
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -310,8 +364,11 @@ def _epoch(st: _Stack, epoch: int) -> list[dict[str, Any]]:
     evaluated = _evaluate(st) if asked else {}
     rows = []
     for k, m in enumerate(st.members):
-        row: dict[str, Any] = {"epoch": epoch + 1, "lr": c.learning_rate(epoch, 0, ipe),
-                               "running_train_loss": sums[k] / n_train}
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "lr": c.learning_rate(epoch, 0, ipe),
+            "running_train_loss": sums[k] / n_train,
+        }
         row.update(dict.fromkeys(loop.METRIC_COLUMNS, float("nan")))
         if k in asked:
             row.update(evaluated[k])
@@ -335,8 +392,10 @@ def _train_epoch(st: _Stack, epoch: int) -> Tensor:
     ms = st.members
     c, ds, ipe = ms[0].config, ms[0].ds, ms[0].iters_per_epoch
     model, opt = st.model, st.optimizer
-    streams = [iterate_batches(ds.x_train, ds.y_train, c.batch_size, shuffle=True,
-                               generator=m.gen) for m in ms]
+    streams = [
+        iterate_batches(ds.x_train, ds.y_train, c.batch_size, shuffle=True, generator=m.gen)
+        for m in ms
+    ]
     model.train()
     losses = []
     for it, batches in enumerate(zip(*streams)):
@@ -346,8 +405,11 @@ def _train_epoch(st: _Stack, epoch: int) -> Tensor:
         xs = [ds.augment(xb, m.gen) if c.augment else xb for (xb, _), m in zip(batches, ms)]
         y = torch.stack([yb for _, yb in batches])  # (K, B)
         logits = model(model.stack_inputs(xs))  # (K, B, C)
-        per = F.cross_entropy(logits.flatten(0, 1), y.flatten(),
-                              reduction="none").view(st.k, -1).mean(1)
+        per = (
+            F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+            .view(st.k, -1)
+            .mean(1)
+        )
         opt.zero_grad(set_to_none=True)
         per.sum().backward()
         opt.step()
@@ -386,15 +448,19 @@ def _evaluate(st: _Stack) -> list[dict[str, float]]:
     rows = [dict(r) for r in _evaluate_splits(st.model, ds, "sgd", st.k)]
     if st.swa is not None and st.swa.n_averaged > 0:
         swa = st.swa.module
-        update_bn(swa, iterate_batches(ds.x_train, ds.y_train, bs, shuffle=False),
-                  forward=lambda model, batch: model(model.repeat_input(batch[0])))
+        update_bn(
+            swa,
+            iterate_batches(ds.x_train, ds.y_train, bs, shuffle=False),
+            forward=lambda model, batch: model(model.repeat_input(batch[0])),
+        )
         for row, more in zip(rows, _evaluate_splits(swa, ds, "swa", st.k)):
             row.update(more)
     return rows
 
 
-def _evaluate_splits(model: nn.Module, ds: ArrayDataset, prefix: str, k: int
-                     ) -> list[dict[str, float]]:
+def _evaluate_splits(
+    model: nn.Module, ds: ArrayDataset, prefix: str, k: int
+) -> list[dict[str, float]]:
     """:func:`loop.evaluate_splits` for each member of a stack: whole-set metrics in eval mode
     on the unaugmented splits, computed from the logits as :func:`swa_lib.metrics.evaluate`
     does (float64 cross-entropy and softmax; accuracy a fraction, NLL in nats)."""
@@ -404,9 +470,13 @@ def _evaluate_splits(model: nn.Module, ds: ArrayDataset, prefix: str, k: int
         for row, lg in zip(rows, logits):
             lg = lg.double()
             probs = F.softmax(lg, dim=1)
-            row.update({f"{prefix}_{split}_loss": F.cross_entropy(lg, y).item(),
-                        f"{prefix}_{split}_accuracy": accuracy(probs, y),
-                        f"{prefix}_{split}_nll": nll(probs, y)})
+            row.update(
+                {
+                    f"{prefix}_{split}_loss": F.cross_entropy(lg, y).item(),
+                    f"{prefix}_{split}_accuracy": accuracy(probs, y),
+                    f"{prefix}_{split}_nll": nll(probs, y),
+                }
+            )
     return rows
 
 
@@ -421,8 +491,10 @@ def _stacked_logits(model: nn.Module, x: Tensor, batch_size: int | None = None) 
     if batch_size is None:
         batch_size = 256 if x.device.type == "cpu" else 2048
     with eval_mode(model):
-        out = [model(model.repeat_input(x[i:i + batch_size]))
-               for i in range(0, x.shape[0], batch_size)]
+        out = [
+            model(model.repeat_input(x[i : i + batch_size]))
+            for i in range(0, x.shape[0], batch_size)
+        ]
     return torch.cat(out, dim=1).float()
 
 

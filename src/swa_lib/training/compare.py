@@ -32,10 +32,15 @@ class Pair:
     swa: RunResult
 
 
-def sgd_and_swa(base: Mapping[str, Any], seeds: Sequence[int], runs_dir: str | Path = "runs",
-                *, swa_changes: Mapping[str, Any] | None = None,
-                sgd_changes: Mapping[str, Any] | None = None,
-                progress: bool | None = None) -> list[Pair]:
+def sgd_and_swa(
+    base: Mapping[str, Any],
+    seeds: Sequence[int],
+    runs_dir: str | Path = "runs",
+    *,
+    swa_changes: Mapping[str, Any] | None = None,
+    sgd_changes: Mapping[str, Any] | None = None,
+    progress: bool | None = None,
+) -> list[Pair]:
     """Train (or load) ``TrainConfig(**base, seed=s, swa=False)`` and ``swa=True`` per seed.
 
     Args:
@@ -52,15 +57,15 @@ def sgd_and_swa(base: Mapping[str, Any], seeds: Sequence[int], runs_dir: str | P
             raise ValueError(f"base must not set {name!r}: sgd_and_swa sets it per run")
     configs = []
     for seed in seeds:
-        configs.append(TrainConfig(**{**base, **(sgd_changes or {}), "seed": seed,
-                                      "swa": False}))
+        configs.append(TrainConfig(**{**base, **(sgd_changes or {}), "seed": seed, "swa": False}))
         configs.append(TrainConfig(**{**base, **(swa_changes or {}), "seed": seed, "swa": True}))
     results = run_many(configs, runs_dir, progress=progress)
     return [Pair(seed, results[2 * i], results[2 * i + 1]) for i, seed in enumerate(seeds)]
 
 
-def pairs_frame(pairs: Sequence[Pair], metrics: Sequence[str] = ("test_accuracy", "test_nll")
-                ) -> pd.DataFrame:
+def pairs_frame(
+    pairs: Sequence[Pair], metrics: Sequence[str] = ("test_accuracy", "test_nll")
+) -> pd.DataFrame:
     """One row per seed: ``sgd_<m>`` (the baseline), ``swa_<m>`` (the SWA model),
     ``swa_run_last_<m>`` (the SWA run's own last iterate) and ``diff_<m>`` (SWA - SGD, paired)
     for each final metric ``m`` (``"test_accuracy"``, ``"test_nll"``, ``"train_loss"``, ...)."""

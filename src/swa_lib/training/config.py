@@ -29,8 +29,12 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 #: Fields added after the first cache keys were fixed, with their defaults: a field at its default
 #: is left out of :meth:`TrainConfig.key`, so every run that does not use it keeps its cached
 #: folder (and its numbers: the defaults train exactly as before the field existed).
-KEY_OMITTED_AT_DEFAULT: dict[str, Any] = {"optimizer": "sgd", "swa_c_iters": None,
-                                          "average_only": None, "average_exclude": None}
+KEY_OMITTED_AT_DEFAULT: dict[str, Any] = {
+    "optimizer": "sgd",
+    "swa_c_iters": None,
+    "average_only": None,
+    "average_exclude": None,
+}
 
 #: Fields that choose what a run *records*, never what it computes: which epochs are evaluated
 #: (evaluation consumes no randomness and changes no weights), whether averaged iterates are
@@ -44,8 +48,15 @@ RECORD_FIELDS = ("eval_every", "eval_epochs", "snapshots", "checkpoint_every")
 #: ``swa_c_epochs``, the cyclic schedule's ``swa_lr_schedule`` / ``swa_lr_max`` and SWAG's
 #: ``collect_swag`` (refused without SWA) / ``swag_rank`` are left out of its key. ``ema_decay``
 #: is not among them: a baseline keeps an EMA too.
-SWA_ONLY_FIELDS = ("swa_start", "swa_lr", "swa_c_epochs", "swa_lr_schedule", "swa_lr_max",
-                   "collect_swag", "swag_rank")
+SWA_ONLY_FIELDS = (
+    "swa_start",
+    "swa_lr",
+    "swa_c_epochs",
+    "swa_lr_schedule",
+    "swa_lr_max",
+    "collect_swag",
+    "swag_rank",
+)
 
 
 def resolve_device(device: str) -> str:
@@ -87,8 +98,10 @@ class FieldCheck:
             else:
                 ok = minimum is None or value >= minimum
             if not ok:
-                raise self.error(name, "must be an integer" if minimum is None
-                                 else f"must be an integer >= {minimum}")
+                raise self.error(
+                    name,
+                    "must be an integer" if minimum is None else f"must be an integer >= {minimum}",
+                )
 
     def positive(self, *names: str) -> None:
         """Each field is a finite number ``> 0``."""
@@ -229,8 +242,9 @@ class TrainConfig:
             self.swa_start = max(1, round(0.75 * self.epochs))
         check.integers("swa_start", minimum=None)
         if self.swa and not 1 <= self.swa_start < self.epochs:
-            raise check.error("swa_start",
-                              f"must satisfy 1 <= swa_start < epochs (= {self.epochs})")
+            raise check.error(
+                "swa_start", f"must satisfy 1 <= swa_start < epochs (= {self.epochs})"
+            )
         check.one_of("swa_lr_schedule", SWA_LR_SCHEDULES)
         if self.swa_lr_schedule == "cyclic":
             if self.swa_lr_max is None:
@@ -239,12 +253,14 @@ class TrainConfig:
                 raise check.error("swa_lr_max", "must be > swa_lr for a cyclic schedule")
         if self.ema_decay is not None:
             check.unit_interval("ema_decay", "must be None or in [0, 1)")
-        if self.num_samples is not None and (not isinstance(self.num_samples, int)
-                                             or self.num_samples < 20):
+        if self.num_samples is not None and (
+            not isinstance(self.num_samples, int) or self.num_samples < 20
+        ):
             raise check.error("num_samples", "must be None or an integer >= 20")
         if self.collect_swag and not self.swa:
-            raise check.error("collect_swag",
-                              "SWAG is collected during the SWA phase: needs swa=True")
+            raise check.error(
+                "collect_swag", "SWAG is collected during the SWA phase: needs swa=True"
+            )
         check.device()
         self._check_training_options(check)
         self._check_evaluation(check)
@@ -257,17 +273,25 @@ class TrainConfig:
             if not self.swa:
                 raise check.error("swa_c_iters", "averaging every k steps needs swa=True")
             if self.swa_c_epochs != 1:
-                raise check.error("swa_c_epochs", "must be 1 when swa_c_iters sets the "
-                                                  "averaging period")
+                raise check.error(
+                    "swa_c_epochs", "must be 1 when swa_c_iters sets the averaging period"
+                )
             if self.snapshots:
-                raise check.error("snapshots", "snapshots are saved per epoch: not with "
-                                               "swa_c_iters")
+                raise check.error(
+                    "snapshots", "snapshots are saved per epoch: not with swa_c_iters"
+                )
         for name in ("average_only", "average_exclude"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, list) or not value or not all(
-                    isinstance(v, str) and v for v in value)):
-                raise check.error(name, "must be None or a non-empty list of fnmatch patterns "
-                                        "over parameter names, e.g. ['fc2.*']")
+            if value is not None and (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(v, str) and v for v in value)
+            ):
+                raise check.error(
+                    name,
+                    "must be None or a non-empty list of fnmatch patterns "
+                    "over parameter names, e.g. ['fc2.*']",
+                )
 
     def _check_evaluation(self, check: FieldCheck) -> None:
         """``eval_every`` (``None`` or an integer >= 1) and ``eval_epochs`` (1-based epochs,
@@ -276,11 +300,14 @@ class TrainConfig:
             check.integers("eval_every")
         epochs = self.eval_epochs
         if not isinstance(epochs, (list, tuple)) or not all(
-                isinstance(e, int) and not isinstance(e, bool) and 1 <= e <= self.epochs
-                for e in epochs):
-            raise check.error("eval_epochs", f"must be a tuple of 1-based epochs in "
-                                             f"1..{self.epochs} (the final one is always "
-                                             f"evaluated)")
+            isinstance(e, int) and not isinstance(e, bool) and 1 <= e <= self.epochs for e in epochs
+        ):
+            raise check.error(
+                "eval_epochs",
+                f"must be a tuple of 1-based epochs in "
+                f"1..{self.epochs} (the final one is always "
+                f"evaluated)",
+            )
         self.eval_epochs = tuple(sorted(set(epochs)))
 
     # -- identity -----------------------------------------------------------------------------
@@ -339,8 +366,9 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
-    def learning_rate(self, epoch: int, iteration_in_epoch: int = 0,
-                      iters_per_epoch: int = 1) -> float:
+    def learning_rate(
+        self, epoch: int, iteration_in_epoch: int = 0, iters_per_epoch: int = 1
+    ) -> float:
         """Learning rate of step ``iteration_in_epoch`` (0-based) of epoch ``epoch`` (0-based)."""
         if not self.swa:
             return sgd_schedule(epoch, lr_init=self.lr_init, epochs=self.epochs)
@@ -355,15 +383,20 @@ class TrainConfig:
                 i += cycle - iters_per_epoch
             assert self.swa_lr_max is not None
             return cyclic_lr(i, lr_max=self.swa_lr_max, lr_min=self.swa_lr, cycle=cycle)
-        return swa_schedule(epoch, lr_init=self.lr_init, swa_lr=self.swa_lr,
-                            swa_start=self.swa_start)
+        return swa_schedule(
+            epoch, lr_init=self.lr_init, swa_lr=self.swa_lr, swa_start=self.swa_start
+        )
 
     def averages_after(self, epoch: int) -> bool:
         """Whether the SGD iterate is averaged after epoch ``epoch`` (0-based); never with
         ``swa_c_iters`` (see :meth:`averages_at_step`)."""
         assert self.swa_start is not None
-        return self.swa and self.swa_c_iters is None and epoch + 1 >= self.swa_start and \
-            (epoch + 1 - self.swa_start) % self.swa_c_epochs == 0
+        return (
+            self.swa
+            and self.swa_c_iters is None
+            and epoch + 1 >= self.swa_start
+            and (epoch + 1 - self.swa_start) % self.swa_c_epochs == 0
+        )
 
     def averages_at_step(self, epoch: int, iteration_in_epoch: int, iters_per_epoch: int) -> bool:
         """With ``swa_c_iters = k``: whether the iterate after step ``iteration_in_epoch``
@@ -381,8 +414,11 @@ class TrainConfig:
         ``eval_every`` epochs, at each of ``eval_epochs`` (1-based) and always after the last
         (the final metrics come from it)."""
         done = epoch + 1
-        return (done == self.epochs or done in self.eval_epochs
-                or (self.eval_every is not None and done % self.eval_every == 0))
+        return (
+            done == self.epochs
+            or done in self.eval_epochs
+            or (self.eval_every is not None and done % self.eval_every == 0)
+        )
 
     def evaluated_epochs(self) -> tuple[int, ...]:
         """The 1-based epochs :meth:`evaluates_after` selects, in order."""
@@ -403,16 +439,18 @@ class TrainConfig:
         ``eval_every`` when both share it, else listed in ``eval_epochs``) and snapshots if
         either saves them. Same key as both (``ValueError`` otherwise)."""
         if self.key() != other.key():
-            raise ValueError(f"cannot merge configs of different runs ({self.key()} and "
-                             f"{other.key()})")
+            raise ValueError(
+                f"cannot merge configs of different runs ({self.key()} and {other.key()})"
+            )
         union = set(self.evaluated_epochs()) | set(other.evaluated_epochs())
         if union == set(range(1, self.epochs + 1)):
             every, listed = 1, ()
         else:
             every = self.eval_every if self.eval_every == other.eval_every else None
             listed = tuple(e for e in sorted(union) if every is None or e % every)
-        return self.replace(eval_every=every, eval_epochs=listed,
-                            snapshots=self.snapshots or other.snapshots)
+        return self.replace(
+            eval_every=every, eval_epochs=listed, snapshots=self.snapshots or other.snapshots
+        )
 
     def checkpoints_after(self, epoch: int) -> bool:
         """Whether a checkpoint is written after epoch ``epoch`` (0-based): every

@@ -86,8 +86,15 @@ from .runs import (
 )
 
 __all__ = [
-    "CourseConfig", "CourseResult", "course_project_run", "course_protocol", "paper_protocol",
-    "update_bn_no_reset", "per_batch_accuracy", "cosine_lr", "BN_MODES",
+    "CourseConfig",
+    "CourseResult",
+    "course_project_run",
+    "course_protocol",
+    "paper_protocol",
+    "update_bn_no_reset",
+    "per_batch_accuracy",
+    "cosine_lr",
+    "BN_MODES",
 ]
 
 #: Bump when a code change alters the numbers a config produces.
@@ -97,9 +104,23 @@ CACHE_VERSION = 1
 BN_MODES = ("stale", "no_reset", "exact")
 
 # Fields that define the pre-trained model (shared between protocols).
-_PRETRAIN_FIELDS = ("dataset", "model", "model_kw", "num_samples", "data_seed", "augment",
-                    "data_root", "dataset_kw", "batch_size", "seed", "device", "pretrain_epochs",
-                    "pretrain_lr_max", "pretrain_lr_min", "pretrain_weight_decay")
+_PRETRAIN_FIELDS = (
+    "dataset",
+    "model",
+    "model_kw",
+    "num_samples",
+    "data_seed",
+    "augment",
+    "data_root",
+    "dataset_kw",
+    "batch_size",
+    "seed",
+    "device",
+    "pretrain_epochs",
+    "pretrain_lr_max",
+    "pretrain_lr_min",
+    "pretrain_weight_decay",
+)
 
 #: ``callback(phase, epoch)`` after each epoch's checkpoint; ``phase`` is ``"pretrain"`` or
 #: ``"swa"``, ``epoch`` 0-based within the phase.
@@ -114,8 +135,7 @@ def cosine_lr(step: int, total: int, *, lr_max: float, lr_min: float) -> float:
     uses ``lr_max`` and the rate approaches ``lr_min`` at the end.
     """
     if total < 1 or not 0 <= step <= total:
-        raise ValueError(f"need 0 <= step <= total and total >= 1, got step={step}, "
-                         f"total={total}")
+        raise ValueError(f"need 0 <= step <= total and total >= 1, got step={step}, total={total}")
     return lr_min + (lr_max - lr_min) * (1.0 + math.cos(math.pi * step / total)) / 2.0
 
 
@@ -155,8 +175,9 @@ def update_bn_no_reset(
 
 
 @torch.no_grad()
-def per_batch_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                       batch_size: int) -> float:
+def per_batch_accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
+) -> float:
     """The course project's metric: the *mean over batches* of each batch's accuracy (eval mode).
 
     With ``N = k * batch_size + r`` (``0 < r < batch_size``) the ``r`` samples of the last batch
@@ -166,8 +187,13 @@ def per_batch_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     with eval_mode(model):
-        accs = [(model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size].to(x.device))
-                .double().mean().item() for i in range(0, x.shape[0], batch_size)]
+        accs = [
+            (model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size].to(x.device))
+            .double()
+            .mean()
+            .item()
+            for i in range(0, x.shape[0], batch_size)
+        ]
     return float(np.mean(accs))
 
 
@@ -227,8 +253,9 @@ class CourseConfig:
         check = FieldCheck(self)
         check.one_of("dataset", DATASET_NAMES)
         check.one_of("model", MODEL_NAMES)
-        check.integers("batch_size", "eval_batch_size", "pretrain_epochs", "swa_epochs",
-                       "swa_c_epochs")
+        check.integers(
+            "batch_size", "eval_batch_size", "pretrain_epochs", "swa_epochs", "swa_c_epochs"
+        )
         check.positive("pretrain_lr_max", "pretrain_lr_min", "swa_lr", "swa_lr_max")
         check.non_negative("pretrain_weight_decay", "swa_weight_decay")
         check.unit_interval("swa_momentum")
@@ -271,21 +298,25 @@ class CourseConfig:
         """How many models the SWA phase averages: ``swa_epochs // swa_c_epochs``."""
         return self.swa_epochs // self.swa_c_epochs
 
-    def swa_learning_rate(self, epoch: int, iteration_in_epoch: int,
-                          iters_per_epoch: int) -> float:
+    def swa_learning_rate(self, epoch: int, iteration_in_epoch: int, iters_per_epoch: int) -> float:
         """SWA-phase rate at step ``iteration_in_epoch`` (0-based) of SWA epoch ``epoch``."""
         if self.swa_lr_schedule == "constant":
             return float(self.swa_lr)
         i = epoch * iters_per_epoch + iteration_in_epoch + 1
-        return cyclic_lr(i, lr_max=self.swa_lr_max, lr_min=self.swa_lr,
-                         cycle=self.swa_c_epochs * iters_per_epoch)
+        return cyclic_lr(
+            i, lr_max=self.swa_lr_max, lr_min=self.swa_lr, cycle=self.swa_c_epochs * iters_per_epoch
+        )
 
-    def pretrain_learning_rate(self, epoch: int, iteration_in_epoch: int,
-                               iters_per_epoch: int) -> float:
+    def pretrain_learning_rate(
+        self, epoch: int, iteration_in_epoch: int, iters_per_epoch: int
+    ) -> float:
         """Pre-training rate (cosine over all pre-training iterations)."""
-        return cosine_lr(epoch * iters_per_epoch + iteration_in_epoch,
-                         self.pretrain_epochs * iters_per_epoch,
-                         lr_max=self.pretrain_lr_max, lr_min=self.pretrain_lr_min)
+        return cosine_lr(
+            epoch * iters_per_epoch + iteration_in_epoch,
+            self.pretrain_epochs * iters_per_epoch,
+            lr_max=self.pretrain_lr_max,
+            lr_min=self.pretrain_lr_min,
+        )
 
     def snapshot_after(self, epoch: int) -> bool:
         """Whether the iterate is averaged after SWA epoch ``epoch`` (0-based)."""
@@ -295,8 +326,14 @@ class CourseConfig:
 def course_protocol(**overrides: Any) -> dict[str, Any]:
     """The course project's SWA phase: SGD without momentum, cyclic ``1e-3 -> 1e-4``, a snapshot
     every 3 epochs for 12 epochs (4 models). ``CourseConfig(**course_protocol(seed=1))``."""
-    base: dict[str, Any] = dict(swa_lr_schedule="cyclic", swa_lr_max=1e-3, swa_lr=1e-4,
-                                swa_momentum=0.0, swa_c_epochs=3, swa_epochs=12)
+    base: dict[str, Any] = dict(
+        swa_lr_schedule="cyclic",
+        swa_lr_max=1e-3,
+        swa_lr=1e-4,
+        swa_momentum=0.0,
+        swa_c_epochs=3,
+        swa_epochs=12,
+    )
     base.update(overrides)
     return base
 
@@ -305,8 +342,9 @@ def paper_protocol(**overrides: Any) -> dict[str, Any]:
     """The paper's SWA phase from the same pre-trained model: SGD with momentum 0.9 at a constant
     ``swa_lr = 0.05`` (the book's laptop ``swa_lr``, high enough that the iterate keeps moving),
     a model averaged every epoch (12 models)."""
-    base: dict[str, Any] = dict(swa_lr_schedule="constant", swa_lr=0.05,
-                                swa_momentum=0.9, swa_c_epochs=1, swa_epochs=12)
+    base: dict[str, Any] = dict(
+        swa_lr_schedule="constant", swa_lr=0.05, swa_momentum=0.9, swa_c_epochs=1, swa_epochs=12
+    )
     base.update(overrides)
     return base
 
@@ -338,17 +376,30 @@ class CourseResult(RunFolder):
 
 def _evaluate(model: nn.Module, ds: ArrayDataset, eval_batch_size: int) -> dict[str, float]:
     test = evaluate(model, ds.x_test, ds.y_test)
-    return {"test_accuracy": test["accuracy"],
-            "test_accuracy_per_batch": per_batch_accuracy(model, ds.x_test, ds.y_test,
-                                                          eval_batch_size),
-            "test_nll": test["nll"]}
+    return {
+        "test_accuracy": test["accuracy"],
+        "test_accuracy_per_batch": per_batch_accuracy(model, ds.x_test, ds.y_test, eval_batch_size),
+        "test_nll": test["nll"],
+    }
 
 
-def _phase(config: CourseConfig, path: Path, ds: ArrayDataset, model: nn.Module,
-           optimizer: torch.optim.Optimizer, gen: torch.Generator, *, phase: str, epochs: int,
-           lr_of: Callable[[int, int], float], after_epoch: Callable[[int], None] | None,
-           objects: dict[str, Any], state: dict[str, Any], key: str,
-           callback: Callback | None) -> None:
+def _phase(
+    config: CourseConfig,
+    path: Path,
+    ds: ArrayDataset,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    gen: torch.Generator,
+    *,
+    phase: str,
+    epochs: int,
+    lr_of: Callable[[int, int], float],
+    after_epoch: Callable[[int], None] | None,
+    objects: dict[str, Any],
+    state: dict[str, Any],
+    key: str,
+    callback: Callback | None,
+) -> None:
     """Train ``epochs`` epochs with :func:`train_epoch`, resuming from ``path/checkpoint.pt``.
 
     ``lr_of(epoch, iteration)`` is the rate; ``after_epoch(epoch)`` runs after each epoch's
@@ -361,51 +412,82 @@ def _phase(config: CourseConfig, path: Path, ds: ArrayDataset, model: nn.Module,
         start = restore_checkpoint(ckpt, objects, gen)
         state.update(ckpt["state"])
     for epoch in range(start, epochs):
-        batches = iterate_batches(ds.x_train, ds.y_train, config.batch_size, shuffle=True,
-                                  generator=gen)
-        train_epoch(model, optimizer, batches, lr_at=lambda it, e=epoch: lr_of(e, it),
-                    augment=lambda xb: ds.augment(xb, gen))
+        batches = iterate_batches(
+            ds.x_train, ds.y_train, config.batch_size, shuffle=True, generator=gen
+        )
+        train_epoch(
+            model,
+            optimizer,
+            batches,
+            lr_at=lambda it, e=epoch: lr_of(e, it),
+            augment=lambda xb: ds.augment(xb, gen),
+        )
         if after_epoch is not None:
             after_epoch(epoch)
-        save_checkpoint(path / CHECKPOINT_FILE, key=key, epoch=epoch, objects=objects,
-                        generator=gen, state=state)
+        save_checkpoint(
+            path / CHECKPOINT_FILE,
+            key=key,
+            epoch=epoch,
+            objects=objects,
+            generator=gen,
+            state=state,
+        )
         if callback is not None:
             callback(phase, epoch)
 
 
-def _pretrained(config: CourseConfig, runs_dir: Path, ds: ArrayDataset, device: str,
-                callback: Callback | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def _pretrained(
+    config: CourseConfig,
+    runs_dir: Path,
+    ds: ArrayDataset,
+    device: str,
+    callback: Callback | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The pre-trained state dict and its summary, trained once per pre-training key."""
     path = runs_dir / f"course-pretrain-{config.dataset}-{config.model}-{config.pretrain_key()}"
     with locked(path):
         info = read_final(path)
         if info is not None:
             return load_weights(path / "model.pt", what="pre-trained model"), info
-        atomic_save_json(path / "config.json",
-                         {k: config.to_dict()[k] for k in _PRETRAIN_FIELDS})
+        atomic_save_json(path / "config.json", {k: config.to_dict()[k] for k in _PRETRAIN_FIELDS})
         t0 = time.perf_counter()
         seed_everything(config.seed)
         gen = make_generator(device, config.seed)
         model = build_model(config.model, ds.num_classes, **config.model_kw).to(device)
-        opt = build_optimizer("adamw", model.parameters(), lr=config.pretrain_lr_max,
-                              weight_decay=config.pretrain_weight_decay)
+        opt = build_optimizer(
+            "adamw",
+            model.parameters(),
+            lr=config.pretrain_lr_max,
+            weight_decay=config.pretrain_weight_decay,
+        )
         ipe = check_batch_size(config, ds)
-        _phase(config, path, ds, model, opt, gen, phase="pretrain",
-               epochs=config.pretrain_epochs,
-               lr_of=lambda e, it: config.pretrain_learning_rate(e, it, ipe), after_epoch=None,
-               objects={"model": model, "optimizer": opt}, state={},
-               key=config.pretrain_key(), callback=callback)
+        _phase(
+            config,
+            path,
+            ds,
+            model,
+            opt,
+            gen,
+            phase="pretrain",
+            epochs=config.pretrain_epochs,
+            lr_of=lambda e, it: config.pretrain_learning_rate(e, it, ipe),
+            after_epoch=None,
+            objects={"model": model, "optimizer": opt},
+            state={},
+            key=config.pretrain_key(),
+            callback=callback,
+        )
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         atomic_torch_save(path / "model.pt", state)
-        info = {"pretrain_key": config.pretrain_key(),
-                "wall_time_s": time.perf_counter() - t0}
+        info = {"pretrain_key": config.pretrain_key(), "wall_time_s": time.perf_counter() - t0}
         atomic_save_json(path / FINAL_FILE, info)
         (path / CHECKPOINT_FILE).unlink(missing_ok=True)
         return state, info
 
 
-def course_project_run(config: CourseConfig, runs_dir: str | Path = "runs", *,
-                       callback: Callback | None = None) -> CourseResult:
+def course_project_run(
+    config: CourseConfig, runs_dir: str | Path = "runs", *, callback: Callback | None = None
+) -> CourseResult:
     """Run (or load from the cache) one two-phase protocol and evaluate it every way.
 
     Phase 1 (cached separately, shared by configs with the same pre-training fields): AdamW with
@@ -441,8 +523,9 @@ def course_project_run(config: CourseConfig, runs_dir: str | Path = "runs", *,
         return result
 
 
-def _run(config: CourseConfig, runs_dir: Path, path: Path,
-         callback: Callback | None) -> CourseResult:
+def _run(
+    config: CourseConfig, runs_dir: Path, path: Path, callback: Callback | None
+) -> CourseResult:
     t0 = time.perf_counter()
     device = resolve_device(config.device)
     ds = dataset_of(config, device=device, augment=config.augment)
@@ -451,10 +534,13 @@ def _run(config: CourseConfig, runs_dir: Path, path: Path,
 
     model = build_model(config.model, ds.num_classes, **config.model_kw).to(device)
     model.load_state_dict(state)
-    final: dict[str, Any] = {"key": config.key(), "num_classes": ds.num_classes,
-                             "n_train": int(ds.x_train.shape[0]),
-                             "n_test": int(ds.x_test.shape[0]),
-                             "pretrain_wall_time_s": pre_info["wall_time_s"]}
+    final: dict[str, Any] = {
+        "key": config.key(),
+        "num_classes": ds.num_classes,
+        "n_train": int(ds.x_train.shape[0]),
+        "n_test": int(ds.x_test.shape[0]),
+        "pretrain_wall_time_s": pre_info["wall_time_s"],
+    }
     final["pretrained"] = _evaluate(model, ds, config.eval_batch_size)
     w_pre = parameters_to_vector(model.parameters()).detach().clone()
     swa, snaps = _swa_phase(config, path, ds, model, device, callback)
@@ -465,21 +551,30 @@ def _run(config: CourseConfig, runs_dir: Path, path: Path,
     w_last = parameters_to_vector(model.parameters()).detach()
     w_swa = parameters_to_vector(swa.module.parameters()).detach()
     vecs = torch.stack([v.to(w_last.device) for v in snaps["vectors"]])
-    final.update({
-        "swa_n": swa.n_averaged, "snapshot_epochs": snaps["epochs"],
-        "snapshot_test_accuracy": snaps["test_accuracy"],
-        "dist_pretrained_to_last": float((w_last - w_pre).norm()),
-        "dist_swa_to_last": float((w_swa - w_last).norm()),
-        "snapshot_spread": float((vecs - vecs.mean(0)).pow(2).sum(1).mean().sqrt()),
-        "wall_time_s": time.perf_counter() - t0,
-    })
+    final.update(
+        {
+            "swa_n": swa.n_averaged,
+            "snapshot_epochs": snaps["epochs"],
+            "snapshot_test_accuracy": snaps["test_accuracy"],
+            "dist_pretrained_to_last": float((w_last - w_pre).norm()),
+            "dist_swa_to_last": float((w_swa - w_last).norm()),
+            "snapshot_spread": float((vecs - vecs.mean(0)).pow(2).sum(1).mean().sqrt()),
+            "wall_time_s": time.perf_counter() - t0,
+        }
+    )
     atomic_save_json(path / FINAL_FILE, final)
     (path / CHECKPOINT_FILE).unlink(missing_ok=True)
     return CourseResult(config, final, path)
 
 
-def _swa_phase(config: CourseConfig, path: Path, ds: ArrayDataset, model: nn.Module,
-               device: str, callback: Callback | None) -> tuple[SWA, dict[str, list[Any]]]:
+def _swa_phase(
+    config: CourseConfig,
+    path: Path,
+    ds: ArrayDataset,
+    model: nn.Module,
+    device: str,
+    callback: Callback | None,
+) -> tuple[SWA, dict[str, list[Any]]]:
     """Phase 2 from the pre-trained ``model`` (trained in place): the SWA average and the
     snapshots' epochs, test accuracies and weight vectors."""
     ipe = check_batch_size(config, ds)
@@ -487,8 +582,13 @@ def _swa_phase(config: CourseConfig, path: Path, ds: ArrayDataset, model: nn.Mod
     phase_seed = config.seed + 7919
     seed_everything(phase_seed)
     gen = make_generator(device, phase_seed)
-    opt = build_optimizer("sgd", model.parameters(), lr=config.swa_lr,
-                          momentum=config.swa_momentum, weight_decay=config.swa_weight_decay)
+    opt = build_optimizer(
+        "sgd",
+        model.parameters(),
+        lr=config.swa_lr,
+        momentum=config.swa_momentum,
+        weight_decay=config.swa_weight_decay,
+    )
     swa = SWA(model)
     snaps: dict[str, list[Any]] = {"epochs": [], "test_accuracy": [], "vectors": []}
 
@@ -502,17 +602,31 @@ def _swa_phase(config: CourseConfig, path: Path, ds: ArrayDataset, model: nn.Mod
         if config.save_snapshots:
             save_snapshot(path, epoch, model)
 
-    _phase(config, path, ds, model, opt, gen, phase="swa", epochs=config.swa_epochs,
-           lr_of=lambda e, it: config.swa_learning_rate(e, it, ipe), after_epoch=snapshot,
-           objects={"model": model, "optimizer": opt, "swa": swa}, state=snaps,
-           key=config.key(), callback=callback)
+    _phase(
+        config,
+        path,
+        ds,
+        model,
+        opt,
+        gen,
+        phase="swa",
+        epochs=config.swa_epochs,
+        lr_of=lambda e, it: config.swa_learning_rate(e, it, ipe),
+        after_epoch=snapshot,
+        objects={"model": model, "optimizer": opt, "swa": swa},
+        state=snaps,
+        key=config.key(),
+        callback=callback,
+    )
     return swa, snaps
 
 
-def _bn_treatments(config: CourseConfig, path: Path, ds: ArrayDataset,
-                   swa: SWA) -> dict[str, dict[str, float]]:
+def _bn_treatments(
+    config: CourseConfig, path: Path, ds: ArrayDataset, swa: SWA
+) -> dict[str, dict[str, float]]:
     """``swa_<mode>`` metrics for each BN treatment of :data:`BN_MODES`; saves ``swa.pt``
     (exact BN)."""
+
     def bn_batches() -> Iterable[Any]:
         return iterate_batches(ds.x_train, ds.y_train, config.batch_size, shuffle=False)
 

@@ -161,9 +161,12 @@ class Ranks:
             return loss.mean, first
         import torch.distributed as dist
 
-        sums = torch.stack([loss.loss_sum.double().to(self.comm),
-                            torch.tensor(float(loss.n_samples), dtype=torch.float64,
-                                         device=self.comm)])
+        sums = torch.stack(
+            [
+                loss.loss_sum.double().to(self.comm),
+                torch.tensor(float(loss.n_samples), dtype=torch.float64, device=self.comm),
+            ]
+        )
         dist.all_reduce(sums)
         bad = torch.tensor([first if first is not None else 2**62], device=self.comm)
         dist.all_reduce(bad, op=dist.ReduceOp.MIN)
@@ -200,9 +203,14 @@ class Ranks:
         ce = F.cross_entropy(logits, ys, reduction="sum")
         p = F.softmax(logits, dim=1).gather(1, ys.long().view(-1, 1)).clamp_min(_EPS)
         correct = (logits.argmax(1) == ys).double().sum()
-        sums = torch.stack([ce, (-p.log()).sum(), correct,
-                            torch.tensor(float(ys.shape[0]), dtype=torch.float64,
-                                         device=logits.device)]).to(self.comm)
+        sums = torch.stack(
+            [
+                ce,
+                (-p.log()).sum(),
+                correct,
+                torch.tensor(float(ys.shape[0]), dtype=torch.float64, device=logits.device),
+            ]
+        ).to(self.comm)
         dist.all_reduce(sums)
         ce_sum, nll_sum, n_correct, n = sums.tolist()
         acc = n_correct / n
@@ -211,19 +219,24 @@ class Ranks:
 
 def _check_ddp_model(model: nn.Module, device: str) -> None:
     """Refuse what would make the ranks' run differ from the single-process one."""
-    dropout = [name for name, m in model.named_modules()
-               if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0]
+    dropout = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0
+    ]
     if dropout:
         raise ValueError(
             f"a model with dropout ({', '.join(dropout)}) cannot train over several ranks here: "
             f"each rank would draw its own masks, so the run would not be the single-process run "
-            f"its cache key names; train it in one process (or set its dropout to 0)")
+            f"its cache key names; train it in one process (or set its dropout to 0)"
+        )
     has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
     if has_bn and not device.startswith("cuda"):
         raise ValueError(
             "a model with BatchNorm trains over several ranks with SyncBatchNorm (the statistics "
             "of the global batch, as one process computes them), which PyTorch runs on CUDA "
-            "only: use device='cuda' with the nccl backend, or train it in one process")
+            "only: use device='cuda' with the nccl backend, or train it in one process"
+        )
 
 
 def ranks_for(config: Any) -> Ranks:
@@ -257,35 +270,46 @@ def ranks_for(config: Any) -> Ranks:
     name = type(config).__name__
     if device.startswith("cuda"):
         if "nccl" not in backend:
-            raise ValueError(f"{name}.device={config.device!r} is invalid with the {backend} "
-                             f"process group: CUDA training over ranks needs nccl (or train "
-                             f"on device='cpu' with gloo)")
+            raise ValueError(
+                f"{name}.device={config.device!r} is invalid with the {backend} "
+                f"process group: CUDA training over ranks needs nccl (or train "
+                f"on device='cpu' with gloo)"
+            )
         device = f"cuda:{_local_gpu(device)}"
         comm = device
     else:
         if "gloo" not in backend:
-            raise ValueError(f"{name}.device={config.device!r} is invalid with the {backend} "
-                             f"process group: CPU training over ranks needs gloo")
+            raise ValueError(
+                f"{name}.device={config.device!r} is invalid with the {backend} "
+                f"process group: CPU training over ranks needs gloo"
+            )
         comm = "cpu"
     if config.batch_size % world:
-        raise ValueError(f"{name}.batch_size={config.batch_size} is invalid: the global batch "
-                         f"is split over {world} ranks, so it must be a multiple of {world}")
+        raise ValueError(
+            f"{name}.batch_size={config.batch_size} is invalid: the global batch "
+            f"is split over {world} ranks, so it must be a multiple of {world}"
+        )
     keys: list[Any] = [None] * world
     dist.all_gather_object(keys, config.key())
     if len(set(keys)) > 1:
-        raise ValueError(f"the ranks train different configs (keys by rank: {keys}); launch "
-                         f"every rank with the same arguments")
+        raise ValueError(
+            f"the ranks train different configs (keys by rank: {keys}); launch "
+            f"every rank with the same arguments"
+        )
     return Ranks(rank, world, device, comm)
 
 
 def _local_gpu(device: str) -> int:
     """This rank's GPU index: ``LOCAL_RANK``; ``ValueError`` for ``cuda:N`` or too few GPUs."""
     if device != "cuda":
-        raise ValueError(f"device={device!r} is invalid over several ranks: pass 'cuda' (or "
-                         f"'auto'), each rank then uses cuda:LOCAL_RANK")
+        raise ValueError(
+            f"device={device!r} is invalid over several ranks: pass 'cuda' (or "
+            f"'auto'), each rank then uses cuda:LOCAL_RANK"
+        )
     local, count = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
     if local >= count:
-        raise ValueError(f"LOCAL_RANK={local} but {count} GPU(s) are visible: launch at most "
-                         f"{count} ranks per node (torchrun --nproc_per_node {count})")
+        raise ValueError(
+            f"LOCAL_RANK={local} but {count} GPU(s) are visible: launch at most "
+            f"{count} ranks per node (torchrun --nproc_per_node {count})"
+        )
     return local
-

@@ -27,18 +27,28 @@ class TrainingDiverged(RuntimeError):
         path: the run folder (its checkpoint, if any, is the last good state).
     """
 
-    def __init__(self, epoch: int, iteration: int | None, loss: float,
-                 path: str | Path | None = None) -> None:
+    def __init__(
+        self, epoch: int, iteration: int | None, loss: float, path: str | Path | None = None
+    ) -> None:
         self.epoch, self.iteration, self.loss = int(epoch), iteration, float(loss)
         self.path = Path(path) if path is not None else None
-        where = (f"the mini-batch loss of iteration {iteration} of epoch {epoch} is {loss}"
-                 if iteration is not None else
-                 f"the weights after epoch {epoch} evaluate to a training loss of {loss}")
-        kept = "" if self.path is None else (
-            f"; {self.path} keeps its last checkpoint from before that epoch (if one was "
-            f"written) and no final.json")
-        super().__init__(f"training diverged: {where}{kept}. Lower lr_init / swa_lr (or use "
-                         f"amp=False) and run again.")
+        where = (
+            f"the mini-batch loss of iteration {iteration} of epoch {epoch} is {loss}"
+            if iteration is not None
+            else f"the weights after epoch {epoch} evaluate to a training loss of {loss}"
+        )
+        kept = (
+            ""
+            if self.path is None
+            else (
+                f"; {self.path} keeps its last checkpoint from before that epoch (if one was "
+                f"written) and no final.json"
+            )
+        )
+        super().__init__(
+            f"training diverged: {where}{kept}. Lower lr_init / swa_lr (or use "
+            f"amp=False) and run again."
+        )
 
 
 TrainingDiverged.__module__ = "swa_lib.training"  # its public home

@@ -69,8 +69,18 @@ from .runs import (
     seed_everything,
 )
 
-__all__ = ["fge_lr", "FGEConfig", "FGEResult", "run_fge", "fge_dir_for", "predict_ensemble",
-           "average_models", "compare_predictions", "FGE_RECIPES", "FGE_CACHE_VERSION"]
+__all__ = [
+    "fge_lr",
+    "FGEConfig",
+    "FGEResult",
+    "run_fge",
+    "fge_dir_for",
+    "predict_ensemble",
+    "average_models",
+    "compare_predictions",
+    "FGE_RECIPES",
+    "FGE_CACHE_VERSION",
+]
 
 #: Bump when a code change alters the numbers an FGE config produces.
 FGE_CACHE_VERSION = 1
@@ -86,6 +96,7 @@ FGE_RECIPES: dict[str, dict[str, float]] = {
 
 
 # -- the schedule -------------------------------------------------------------------------------
+
 
 def fge_lr(epoch: float, *, lr_1: float, lr_2: float, cycle: float) -> float:
     r"""The learning rate at (fractional) FGE epoch ``epoch``: a triangle from ``lr_1`` to ``lr_2``
@@ -117,6 +128,7 @@ def fge_lr(epoch: float, *, lr_1: float, lr_2: float, cycle: float) -> float:
 
 
 # -- the configuration --------------------------------------------------------------------------
+
 
 @dataclass
 class FGEConfig:
@@ -161,19 +173,25 @@ class FGEConfig:
         check.one_of("which", ("sgd", "swa"))
         if self.which == "swa" and not p.swa:
             raise check.error("which", "'swa' needs a pretrained run with swa=True")
-        for name, default in (("momentum", p.momentum), ("weight_decay", p.weight_decay),
-                              ("batch_size", p.batch_size), ("seed", p.seed),
-                              ("device", p.device)):
+        for name, default in (
+            ("momentum", p.momentum),
+            ("weight_decay", p.weight_decay),
+            ("batch_size", p.batch_size),
+            ("seed", p.seed),
+            ("device", p.device),
+        ):
             if getattr(self, name) is None:
                 setattr(self, name, default)
         check.integers("cycle", "epochs", "batch_size", "checkpoint_every")
         check.integers("seed", minimum=None)
         if self.cycle < 2 or self.cycle % 2:
-            raise check.error("cycle", "must be an even number of epochs >= 2 (the snapshot is "
-                                       "at the middle of the cycle, at the end of an epoch)")
+            raise check.error(
+                "cycle",
+                "must be an even number of epochs >= 2 (the snapshot is "
+                "at the middle of the cycle, at the end of an epoch)",
+            )
         if self.epochs < self.cycle // 2:
-            raise check.error("epochs", f"must be >= cycle // 2 = {self.cycle // 2} (one "
-                                        f"snapshot)")
+            raise check.error("epochs", f"must be >= cycle // 2 = {self.cycle // 2} (one snapshot)")
         check.positive("lr_1", "lr_2")
         check.unit_interval("momentum")
         check.non_negative("weight_decay")
@@ -242,8 +260,9 @@ class FGEConfig:
     # -- schedule and snapshots ---------------------------------------------------------------
     def learning_rate(self, epoch: int, iteration: int = 0, iters_per_epoch: int = 1) -> float:
         """Rate of step ``iteration`` (0-based) of FGE epoch ``epoch`` (0-based)."""
-        return fge_lr(epoch + iteration / iters_per_epoch, lr_1=self.lr_1, lr_2=self.lr_2,
-                      cycle=self.cycle)
+        return fge_lr(
+            epoch + iteration / iters_per_epoch, lr_1=self.lr_1, lr_2=self.lr_2, cycle=self.cycle
+        )
 
     def snapshot_after(self, epoch: int) -> bool:
         """Whether a snapshot is saved after FGE epoch ``epoch`` (0-based): the middle of a
@@ -266,6 +285,7 @@ def fge_dir_for(config: FGEConfig, runs_dir: str | Path) -> Path:
 
 
 # -- the result ---------------------------------------------------------------------------------
+
 
 @dataclass
 class FGEResult(RunFolder):
@@ -306,8 +326,13 @@ SNAPSHOT_COLUMNS = ["snap_test_accuracy", "snap_test_nll", "ens_test_accuracy", 
 _SEED_OFFSET = 7919
 
 
-def run_fge(config: FGEConfig, runs_dir: str | Path = "runs", *, progress: bool | None = None,
-            callback: Callable[[int, dict[str, Any]], None] | None = None) -> FGEResult:
+def run_fge(
+    config: FGEConfig,
+    runs_dir: str | Path = "runs",
+    *,
+    progress: bool | None = None,
+    callback: Callable[[int, dict[str, Any]], None] | None = None,
+) -> FGEResult:
     """Run FGE for ``config`` (or return its cached result) under ``runs_dir``.
 
     The pretrained run is ``swa_lib.training.run(config.pretrained, runs_dir)`` (from the cache
@@ -332,10 +357,13 @@ def run_fge(config: FGEConfig, runs_dir: str | Path = "runs", *, progress: bool 
         final = read_final(path)
         if final is not None:
             if final.get("key") != config.key():
-                raise ValueError(f"{path / FINAL_FILE} belongs to another config (key "
-                                 f"{final.get('key')}, expected {config.key()}); delete it")
-            return FGEResult(config, pd.read_csv(path / METRICS_FILE), final, path, runs_dir,
-                             cached=True)
+                raise ValueError(
+                    f"{path / FINAL_FILE} belongs to another config (key "
+                    f"{final.get('key')}, expected {config.key()}); delete it"
+                )
+            return FGEResult(
+                config, pd.read_csv(path / METRICS_FILE), final, path, runs_dir, cached=True
+            )
         pre = run(config.pretrained, runs_dir, progress=progress)
         return _train(config, path, runs_dir, pre, progress, callback)
 
@@ -349,12 +377,17 @@ class _State:
         self.model = pre.load_model(config.which, device)
         if config.pretrained.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = build_optimizer("sgd", self.model.parameters(), lr=config.lr_1,
-                                         momentum=config.momentum,
-                                         weight_decay=config.weight_decay)
+        self.optimizer = build_optimizer(
+            "sgd",
+            self.model.parameters(),
+            lr=config.lr_1,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
         self.swa = SWA(self.model)
-        self.probs_sum = torch.zeros(ds.x_test.shape[0], ds.num_classes, dtype=torch.float64,
-                                     device=device)
+        self.probs_sum = torch.zeros(
+            ds.x_test.shape[0], ds.num_classes, dtype=torch.float64, device=device
+        )
         self.rows: list[dict[str, Any]] = []
         self.start_epoch = 0
 
@@ -362,8 +395,15 @@ class _State:
         return {"model": self.model, "optimizer": self.optimizer, "swa": self.swa}
 
     def save(self, file: Path, key: str, epoch: int) -> None:
-        save_checkpoint(file, key=key, epoch=epoch, objects=self.objects(), generator=self.gen,
-                        probs_sum=self.probs_sum.cpu(), rows=self.rows)
+        save_checkpoint(
+            file,
+            key=key,
+            epoch=epoch,
+            objects=self.objects(),
+            generator=self.gen,
+            probs_sum=self.probs_sum.cpu(),
+            rows=self.rows,
+        )
 
     def restore(self, file: Path, key: str) -> None:
         ckpt = load_checkpoint(file, key)
@@ -382,23 +422,36 @@ def _snapshot(state: _State, ds: ArrayDataset, path: Path, epoch: int) -> dict[s
     state.probs_sum += probs
     ens = state.probs_sum / state.swa.n_averaged
     y = ds.y_test
-    return {"snap_test_accuracy": accuracy(probs, y), "snap_test_nll": nll(probs, y),
-            "ens_test_accuracy": accuracy(ens, y), "ens_test_nll": nll(ens, y)}
+    return {
+        "snap_test_accuracy": accuracy(probs, y),
+        "snap_test_nll": nll(probs, y),
+        "ens_test_accuracy": accuracy(ens, y),
+        "ens_test_nll": nll(ens, y),
+    }
 
 
-def _epoch(config: FGEConfig, state: _State, ds: ArrayDataset, path: Path, epoch: int,
-           iters: int) -> dict[str, Any]:
+def _epoch(
+    config: FGEConfig, state: _State, ds: ArrayDataset, path: Path, epoch: int, iters: int
+) -> dict[str, Any]:
     """Train FGE epoch ``epoch`` (0-based), take its snapshot if due; the metrics row."""
     t0 = time.perf_counter()
-    row: dict[str, Any] = {"epoch": epoch + 1, "lr": config.learning_rate(epoch, 0, iters),
-                           "lr_last": config.learning_rate(epoch, iters - 1, iters)}
+    row: dict[str, Any] = {
+        "epoch": epoch + 1,
+        "lr": config.learning_rate(epoch, 0, iters),
+        "lr_last": config.learning_rate(epoch, iters - 1, iters),
+    }
     p = config.pretrained
     loss = train_epoch(
-        state.model, state.optimizer,
-        iterate_batches(ds.x_train, ds.y_train, config.batch_size, shuffle=True,
-                        generator=state.gen),
+        state.model,
+        state.optimizer,
+        iterate_batches(
+            ds.x_train, ds.y_train, config.batch_size, shuffle=True, generator=state.gen
+        ),
         lr_at=lambda it: config.learning_rate(epoch, it, iters),
-        augment=lambda x: ds.augment(x, state.gen), amp=p.amp, channels_last=p.channels_last)
+        augment=lambda x: ds.augment(x, state.gen),
+        amp=p.amp,
+        channels_last=p.channels_last,
+    )
     row["running_train_loss"] = loss.mean
     row.update(dict.fromkeys(SNAPSHOT_COLUMNS, float("nan")))
     row["snapshot"] = config.snapshot_after(epoch)
@@ -409,8 +462,14 @@ def _epoch(config: FGEConfig, state: _State, ds: ArrayDataset, path: Path, epoch
     return row
 
 
-def _train(config: FGEConfig, path: Path, runs_dir: Path, pre: RunResult, progress: bool,
-           callback: Callable[[int, dict[str, Any]], None] | None) -> FGEResult:
+def _train(
+    config: FGEConfig,
+    path: Path,
+    runs_dir: Path,
+    pre: RunResult,
+    progress: bool,
+    callback: Callable[[int, dict[str, Any]], None] | None,
+) -> FGEResult:
     atomic_save_json(path / "config.json", config.to_dict())
     device = resolve_device(config.device)
     t_start = time.perf_counter()
@@ -422,13 +481,20 @@ def _train(config: FGEConfig, path: Path, runs_dir: Path, pre: RunResult, progre
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=config.epochs, initial=state.start_epoch, disable=not progress,
-               desc=f"FGE {config.model} seed {config.seed}", leave=False)
+    bar = tqdm(
+        total=config.epochs,
+        initial=state.start_epoch,
+        disable=not progress,
+        desc=f"FGE {config.model} seed {config.seed}",
+        leave=False,
+    )
     for epoch in range(state.start_epoch, config.epochs):
         row = _epoch(config, state, ds, path, epoch, iters)
         state.rows.append(row)
-        if epoch + 1 == config.epochs or (epoch + 1) % (config.cycle * config.checkpoint_every) \
-                == 0:
+        if (
+            epoch + 1 == config.epochs
+            or (epoch + 1) % (config.cycle * config.checkpoint_every) == 0
+        ):
             state.save(ckpt_file, key, epoch)
             atomic_write_text(path / METRICS_FILE, pd.DataFrame(state.rows).to_csv(index=False))
         bar.update(1)
@@ -452,12 +518,17 @@ def _finish(config: FGEConfig, path: Path, ds: ArrayDataset, state: _State) -> d
     ens = state.probs_sum / state.swa.n_averaged
     snaps = [r for r in state.rows if r["snapshot"]]
     final: dict[str, Any] = {
-        "key": config.key(), "pretrained_key": config.pretrained.key(),
-        "num_classes": ds.num_classes, "n_train": int(ds.x_train.shape[0]),
-        "n_test": int(ds.x_test.shape[0]), "epochs": config.epochs,
-        "budget_epochs": config.budget_epochs(), "n_snapshots": state.swa.n_averaged,
+        "key": config.key(),
+        "pretrained_key": config.pretrained.key(),
+        "num_classes": ds.num_classes,
+        "n_train": int(ds.x_train.shape[0]),
+        "n_test": int(ds.x_test.shape[0]),
+        "epochs": config.epochs,
+        "budget_epochs": config.budget_epochs(),
+        "n_snapshots": state.swa.n_averaged,
         "snapshot_epochs": config.snapshot_epochs(),
-        "fge_test_accuracy": accuracy(ens, ds.y_test), "fge_test_nll": nll(ens, ds.y_test),
+        "fge_test_accuracy": accuracy(ens, ds.y_test),
+        "fge_test_nll": nll(ens, ds.y_test),
         "last_snapshot_test_accuracy": snaps[-1]["snap_test_accuracy"],
         "last_snapshot_test_nll": snaps[-1]["snap_test_nll"],
     }
@@ -467,18 +538,21 @@ def _finish(config: FGEConfig, path: Path, ds: ArrayDataset, state: _State) -> d
 
 # -- ensembles and averages ---------------------------------------------------------------------
 
+
 def _inputs(batch: Any) -> Tensor:
     if isinstance(batch, Tensor):
         return batch
     if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], Tensor):
         return batch[0]
-    raise TypeError(f"a batch must be a tensor or an (inputs, targets, ...) tuple, got "
-                    f"{type(batch).__name__}")
+    raise TypeError(
+        f"a batch must be a tensor or an (inputs, targets, ...) tuple, got {type(batch).__name__}"
+    )
 
 
 @torch.inference_mode()
-def predict_ensemble(models: Sequence[nn.Module], batches: Iterable[Any], *,
-                     device: str | torch.device | None = None) -> Tensor:
+def predict_ensemble(
+    models: Sequence[nn.Module], batches: Iterable[Any], *, device: str | torch.device | None = None
+) -> Tensor:
     r"""The ensemble's predictive probabilities: the mean of the models' softmax outputs.
 
     .. math:: p(y \mid x) = \frac{1}{K} \sum_{k=1}^{K} \mathrm{softmax}(f_{w_k}(x))_y
@@ -517,8 +591,9 @@ def predict_ensemble(models: Sequence[nn.Module], batches: Iterable[Any], *,
     return torch.cat(out)
 
 
-def average_models(models: Sequence[nn.Module], bn_batches: Iterable[Any] | None = None
-                   ) -> nn.Module:
+def average_models(
+    models: Sequence[nn.Module], bn_batches: Iterable[Any] | None = None
+) -> nn.Module:
     """The SWA of ``models`` (equal weights, :class:`swa_lib.averaging.SWA`), BN statistics
     recomputed from ``bn_batches`` with :func:`swa_lib.averaging.update_bn` when given (the
     average's statistics are not the average of the models' statistics). A new model."""
@@ -542,8 +617,10 @@ def compare_predictions(reference: Tensor, other: Tensor) -> dict[str, float]:
     fraction of examples whose arg-max classes are equal ``}``.
     """
     if reference.dim() != 2 or reference.shape != other.shape:
-        raise ValueError(f"reference and other must both be (N, C) probabilities, got "
-                         f"{tuple(reference.shape)} and {tuple(other.shape)}")
+        raise ValueError(
+            f"reference and other must both be (N, C) probabilities, got "
+            f"{tuple(reference.shape)} and {tuple(other.shape)}"
+        )
     p, q = reference.double(), other.double().to(reference.device)
     kl = (p * (p.clamp_min(1e-12).log() - q.clamp_min(1e-12).log())).sum(1)
     agree = (p.argmax(1) == q.argmax(1)).double()

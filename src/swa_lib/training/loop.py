@@ -56,15 +56,28 @@ from .runs import (
 )
 from .subset import follow_iterate, pin_swag, select_parameters, swag_fixed_mask
 
-__all__ = ["EpochLoss", "train_epoch", "build_optimizer", "OPTIMIZERS", "evaluate_splits",
-           "check_batch_size", "run", "RunProgress", "METRIC_COLUMNS"]
+__all__ = [
+    "EpochLoss",
+    "train_epoch",
+    "build_optimizer",
+    "OPTIMIZERS",
+    "evaluate_splits",
+    "check_batch_size",
+    "run",
+    "RunProgress",
+    "METRIC_COLUMNS",
+]
 
-METRIC_COLUMNS = [f"{who}_{split}_{k}" for who in ("sgd", "swa") for split in ("train", "test")
-                  for k in ("loss", "accuracy", "nll")]
-
+METRIC_COLUMNS = [
+    f"{who}_{split}_{k}"
+    for who in ("sgd", "swa")
+    for split in ("train", "test")
+    for k in ("loss", "accuracy", "nll")
+]
 
 
 # -- one epoch --------------------------------------------------------------------------------
+
 
 @dataclass
 class EpochLoss:
@@ -145,8 +158,9 @@ def train_epoch(
     model.train()
     net = forward_model if forward_model is not None else model
     first = next(iter(model.parameters()), None)
-    loss_sum = torch.zeros((), dtype=torch.float64,
-                           device=first.device if first is not None else "cpu")
+    loss_sum = torch.zeros(
+        (), dtype=torch.float64, device=first.device if first is not None else "cpu"
+    )
     seen = steps = 0
     losses: list[Tensor] = []
     for it, (xb, yb) in enumerate(batches):
@@ -161,8 +175,7 @@ def train_epoch(
         factor = None
         if shard is not None:
             xb, yb, factor = shard(xb, yb)
-        with torch.autocast("cuda", dtype=torch.bfloat16,
-                            enabled=amp and xb.device.type == "cuda"):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and xb.device.type == "cuda"):
             if factor is None:
                 loss = F.cross_entropy(net(xb), yb)
             else:  # this rank's summed loss: correct for an empty or uneven slice too
@@ -185,9 +198,15 @@ def train_epoch(
     return EpochLoss(loss_sum, seen, steps, losses)
 
 
-def build_optimizer(name: str, params: Iterable[Tensor], *, lr: float, momentum: float = 0.0,
-                    weight_decay: float = 0.0, betas: tuple[float, float] | None = None
-                    ) -> torch.optim.Optimizer:
+def build_optimizer(
+    name: str,
+    params: Iterable[Tensor],
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    betas: tuple[float, float] | None = None,
+) -> torch.optim.Optimizer:
     """The optimiser ``name`` of :data:`OPTIMIZERS` over ``params``.
 
     ``"sgd"``: ``torch.optim.SGD(lr, momentum, weight_decay)`` (weight decay as L2 in the
@@ -202,8 +221,12 @@ def build_optimizer(name: str, params: Iterable[Tensor], *, lr: float, momentum:
         if momentum:
             raise ValueError(f"momentum={momentum!r}: {name} takes betas, not momentum (use 0)")
         kind = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-        return kind(params, lr=lr, weight_decay=weight_decay,
-                    **({"betas": tuple(betas)} if betas is not None else {}))
+        return kind(
+            params,
+            lr=lr,
+            weight_decay=weight_decay,
+            **({"betas": tuple(betas)} if betas is not None else {}),
+        )
     raise ValueError(f"optimizer={name!r} is unknown; allowed: {', '.join(OPTIMIZERS)}")
 
 
@@ -222,8 +245,10 @@ def check_batch_size(config: Any, ds: ArrayDataset) -> int:
     ``<Config>.batch_size`` when it exceeds the training set."""
     n_train = int(ds.x_train.shape[0])
     if config.batch_size > n_train:
-        raise ValueError(f"{type(config).__name__}.batch_size={config.batch_size} is larger "
-                         f"than the training set ({n_train} samples); allowed: 1..{n_train}")
+        raise ValueError(
+            f"{type(config).__name__}.batch_size={config.batch_size} is larger "
+            f"than the training set ({n_train} samples); allowed: 1..{n_train}"
+        )
     return math.ceil(n_train / config.batch_size)
 
 
@@ -238,8 +263,15 @@ class RunProgress:
         cached: the run came from the cache (two events, no bar).
     """
 
-    def __init__(self, name: str, epochs: int, start_epoch: int = 0, *, enabled: bool = True,
-                 cached: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        epochs: int,
+        start_epoch: int = 0,
+        *,
+        enabled: bool = True,
+        cached: bool = False,
+    ) -> None:
         self.name, self.epochs, self.cached = name, epochs, cached
         emit("run_start", name=name, epochs=epochs, start_epoch=start_epoch, cached=cached)
         self.bar = None
@@ -248,8 +280,9 @@ class RunProgress:
                 from tqdm.auto import tqdm
             else:
                 from tqdm import tqdm
-            self.bar = tqdm(total=epochs, initial=start_epoch, desc=name, disable=not enabled,
-                            leave=False)
+            self.bar = tqdm(
+                total=epochs, initial=start_epoch, desc=name, disable=not enabled, leave=False
+            )
 
     def epoch(self, done: int, **postfix: str) -> None:
         """``done`` epochs are finished (1-based count); ``postfix`` shows beside the bar."""
@@ -267,6 +300,7 @@ class RunProgress:
 
 
 # -- the run ----------------------------------------------------------------------------------
+
 
 @dataclass
 class _Run:
@@ -292,8 +326,13 @@ class _Run:
 
     def objects(self) -> dict[str, Any]:
         """What a checkpoint saves by name (``None``: not used by this run)."""
-        return {"model": self.model, "optimizer": self.optimizer, "swa": self.swa,
-                "ema": self.ema, "swag": self.swag}
+        return {
+            "model": self.model,
+            "optimizer": self.optimizer,
+            "swa": self.swa,
+            "ema": self.ema,
+            "swag": self.swag,
+        }
 
 
 def run(
@@ -339,8 +378,11 @@ def run(
         for epoch in range(state.start_epoch, config.epochs):
             row = _epoch(state, epoch)
             _checkpoint(state, epoch)
-            bar.epoch(epoch + 1, sgd=f"{row['sgd_test_accuracy']:.3f}",
-                      swa=f"{row['swa_test_accuracy']:.3f}")
+            bar.epoch(
+                epoch + 1,
+                sgd=f"{row['sgd_test_accuracy']:.3f}",
+                swa=f"{row['swa_test_accuracy']:.3f}",
+            )
             if callback is not None:
                 callback(epoch, row)
         result = _finish(state)
@@ -388,8 +430,21 @@ def _setup(config: TrainConfig, path: Path, ranks: Ranks | None = None) -> _Run:
 
         swag = SWAG(model, max_rank=config.swag_rank)
     step_model = ranks.step_model(model, compile=config.compile)
-    state = _Run(config, path, ds, iters_per_epoch, gen, model, optimizer, swa, ema, swag,
-                 step_model, t_start, ranks=ranks)
+    state = _Run(
+        config,
+        path,
+        ds,
+        iters_per_epoch,
+        gen,
+        model,
+        optimizer,
+        swa,
+        ema,
+        swag,
+        step_model,
+        t_start,
+        ranks=ranks,
+    )
     _choose_averaged(state)
     return state
 
@@ -397,10 +452,14 @@ def _setup(config: TrainConfig, path: Path, ranks: Ranks | None = None) -> _Run:
 def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     """``config.optimizer`` over the model; Adam's ``beta1`` is ``config.momentum``."""
     adam = config.optimizer in ("adam", "adamw")
-    return build_optimizer(config.optimizer, model.parameters(), lr=config.lr_init,
-                           momentum=0.0 if adam else config.momentum,
-                           weight_decay=config.weight_decay,
-                           betas=(config.momentum, 0.999) if adam else None)
+    return build_optimizer(
+        config.optimizer,
+        model.parameters(),
+        lr=config.lr_init,
+        momentum=0.0 if adam else config.momentum,
+        weight_decay=config.weight_decay,
+        betas=(config.momentum, 0.999) if adam else None,
+    )
 
 
 def _choose_averaged(state: _Run) -> None:
@@ -415,9 +474,11 @@ def _choose_averaged(state: _Run) -> None:
         assert c.swa_start is not None
         phase = (c.epochs - c.swa_start + 1) * state.iters_per_epoch
         if c.swa_c_iters > phase:
-            raise ValueError(f"TrainConfig.swa_c_iters={c.swa_c_iters} is invalid: the SWA "
-                             f"phase has {phase} steps ({state.iters_per_epoch} per epoch), so "
-                             f"nothing would be averaged; allowed: 1..{phase}")
+            raise ValueError(
+                f"TrainConfig.swa_c_iters={c.swa_c_iters} is invalid: the SWA "
+                f"phase has {phase} steps ({state.iters_per_epoch} per epoch), so "
+                f"nothing would be averaged; allowed: 1..{phase}"
+            )
 
 
 def _resume(state: _Run) -> None:
@@ -427,8 +488,12 @@ def _resume(state: _Run) -> None:
     if ckpt is None:
         return
     if not checkpoint_covers(ckpt, state.config, state.path):  # lacks an epoch asked for now
-        log.info("%s: checkpoint after epoch %d lacks an evaluation or snapshot now asked "
-                 "for; training from epoch 1", state.path.name, int(ckpt["epoch"]) + 1)
+        log.info(
+            "%s: checkpoint after epoch %d lacks an evaluation or snapshot now asked "
+            "for; training from epoch 1",
+            state.path.name,
+            int(ckpt["epoch"]) + 1,
+        )
         return
     state.start_epoch = restore_checkpoint(ckpt, state.objects(), state.gen)
     state.rows = ckpt["rows"]
@@ -437,20 +502,29 @@ def _resume(state: _Run) -> None:
 def _epoch(state: _Run, epoch: int) -> dict[str, Any]:
     """Train epoch ``epoch`` (0-based), average, evaluate; append and return its metrics row."""
     c, ds, t0 = state.config, state.ds, time.perf_counter()
-    batches = iterate_batches(ds.x_train, ds.y_train, c.batch_size, shuffle=True,
-                              generator=state.gen)
+    batches = iterate_batches(
+        ds.x_train, ds.y_train, c.batch_size, shuffle=True, generator=state.gen
+    )
     loss = train_epoch(
-        state.model, state.optimizer, batches,
+        state.model,
+        state.optimizer,
+        batches,
         lr_at=lambda it: c.learning_rate(epoch, it, state.iters_per_epoch),
         augment=(lambda xb: ds.augment(xb, state.gen)) if c.augment else None,
-        ema=state.ema, amp=c.amp, channels_last=c.channels_last,
-        forward_model=state.step_model, after_step=_step_averaging(state, epoch),
-        shard=state.ranks.shard())
+        ema=state.ema,
+        amp=c.amp,
+        channels_last=c.channels_last,
+        forward_model=state.step_model,
+        after_step=_step_averaging(state, epoch),
+        shard=state.ranks.shard(),
+    )
     running_loss = _check_finite(state, epoch, loss)
     _average(state, epoch)
-    row: dict[str, Any] = {"epoch": epoch + 1,
-                           "lr": c.learning_rate(epoch, 0, state.iters_per_epoch),
-                           "running_train_loss": running_loss}
+    row: dict[str, Any] = {
+        "epoch": epoch + 1,
+        "lr": c.learning_rate(epoch, 0, state.iters_per_epoch),
+        "running_train_loss": running_loss,
+    }
     row.update(dict.fromkeys(METRIC_COLUMNS, float("nan")))
     if c.evaluates_after(epoch):
         row.update(_evaluate(state))
@@ -468,8 +542,9 @@ def _check_finite(state: _Run, epoch: int, loss: EpochLoss) -> float:
     mean, bad = state.ranks.epoch_loss(loss)
     if bad is not None:
         value = float(loss.step_losses[bad]) if bad < len(loss.step_losses) else float("nan")
-        raise TrainingDiverged(epoch + 1, bad + 1, value if not math.isfinite(value)
-                               else float("nan"), state.path)
+        raise TrainingDiverged(
+            epoch + 1, bad + 1, value if not math.isfinite(value) else float("nan"), state.path
+        )
     return mean
 
 
@@ -520,8 +595,14 @@ def _checkpoint(state: _Run, epoch: int) -> None:
     """Write ``checkpoint.pt`` and ``metrics.csv`` when the config asks for it after ``epoch``."""
     if not state.config.checkpoints_after(epoch) or not state.ranks.is_writer:
         return
-    save_checkpoint(state.path / CHECKPOINT_FILE, key=state.config.key(), epoch=epoch,
-                    objects=state.objects(), generator=state.gen, rows=state.rows)
+    save_checkpoint(
+        state.path / CHECKPOINT_FILE,
+        key=state.config.key(),
+        epoch=epoch,
+        objects=state.objects(),
+        generator=state.gen,
+        rows=state.rows,
+    )
     atomic_write_text(state.path / METRICS_FILE, pd.DataFrame(state.rows).to_csv(index=False))
 
 
@@ -529,9 +610,14 @@ def _finish(state: _Run) -> RunResult:
     """Save the final models (BN recomputed for the averages) and ``final.json``; drop the
     checkpoint."""
     config, path, ds, ranks = state.config, state.path, state.ds, state.ranks
-    final: dict[str, Any] = {"key": config.key(), "num_classes": ds.num_classes,
-                             "epochs": config.epochs, "n_train": int(ds.x_train.shape[0]),
-                             "n_test": int(ds.x_test.shape[0]), "world_size": ranks.world}
+    final: dict[str, Any] = {
+        "key": config.key(),
+        "num_classes": ds.num_classes,
+        "epochs": config.epochs,
+        "n_train": int(ds.x_train.shape[0]),
+        "n_test": int(ds.x_test.shape[0]),
+        "world_size": ranks.world,
+    }
     last = state.rows[-1]
     final.update({k: last[k] for k in METRIC_COLUMNS if k.startswith("sgd_")})
     save = _save if ranks.is_writer else _skip

@@ -53,11 +53,28 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..swag import SWAG
 
 __all__ = [
-    "CHECKPOINT_FILE", "CONFIG_FILE", "FINAL_FILE", "METRICS_FILE", "RunFolder", "RunResult",
-    "run_dir_for", "dataset_of", "recorded_config", "cached_result", "plan_run",
+    "CHECKPOINT_FILE",
+    "CONFIG_FILE",
+    "FINAL_FILE",
+    "METRICS_FILE",
+    "RunFolder",
+    "RunResult",
+    "run_dir_for",
+    "dataset_of",
+    "recorded_config",
+    "cached_result",
+    "plan_run",
     "checkpoint_covers",
-    "locked", "read_final", "load_weights", "save_checkpoint", "load_checkpoint",
-    "restore_checkpoint", "save_snapshot", "seed_everything", "make_generator", "rng_state",
+    "locked",
+    "read_final",
+    "load_weights",
+    "save_checkpoint",
+    "load_checkpoint",
+    "restore_checkpoint",
+    "save_snapshot",
+    "seed_everything",
+    "make_generator",
+    "rng_state",
     "set_rng_state",
 ]
 
@@ -70,6 +87,7 @@ log = logging.getLogger("swa_lib.training")
 
 
 # -- the folder -------------------------------------------------------------------------------
+
 
 @contextmanager
 def locked(path: str | Path) -> Iterator[Path]:
@@ -148,8 +166,12 @@ def plan_run(config: TrainConfig, path: str | Path) -> TrainConfig:
     if recorded is not None and recorded.key() == config.key():
         plan = config.merged(recorded)
     if (path / FINAL_FILE).exists():
-        log.info("%s: retraining to record epochs %s (it recorded %s)", path.name,
-                 plan.evaluated_epochs(), recorded.evaluated_epochs() if recorded else "?")
+        log.info(
+            "%s: retraining to record epochs %s (it recorded %s)",
+            path.name,
+            plan.evaluated_epochs(),
+            recorded.evaluated_epochs() if recorded else "?",
+        )
         (path / FINAL_FILE).unlink()
     return plan
 
@@ -168,8 +190,11 @@ def checkpoint_covers(ckpt: Mapping[str, Any], config: TrainConfig, path: str | 
             return False
     if config.snapshots and config.swa:
         snaps = Path(path) / "snapshots"
-        return all((snaps / f"epoch_{e + 1:04d}.pt").exists()
-                   for e in range(done) if config.averages_after(e))
+        return all(
+            (snaps / f"epoch_{e + 1:04d}.pt").exists()
+            for e in range(done)
+            if config.averages_after(e)
+        )
     return True
 
 
@@ -194,19 +219,26 @@ def load_weights(path: str | Path, *, what: str = "file") -> Any:
 
 def save_snapshot(path: str | Path, epoch: int, model: nn.Module) -> Path:
     """Save ``model``'s weights as ``path/snapshots/epoch_<epoch + 1>.pt`` (``epoch`` 0-based)."""
-    return atomic_torch_save(Path(path) / "snapshots" / f"epoch_{epoch + 1:04d}.pt",
-                             model.state_dict())
+    return atomic_torch_save(
+        Path(path) / "snapshots" / f"epoch_{epoch + 1:04d}.pt", model.state_dict()
+    )
 
 
-def dataset_of(config: Any, *, device: str | torch.device = "cpu",
-               augment: bool | None = None) -> ArrayDataset:
+def dataset_of(
+    config: Any, *, device: str | torch.device = "cpu", augment: bool | None = None
+) -> ArrayDataset:
     """The dataset ``config`` trains on: ``load_dataset`` with its ``dataset``, ``data_root``,
     ``num_samples``, ``data_seed`` and ``dataset_kw``, on ``device``; ``augment=None`` takes
     ``config.augment`` (the training view), ``False`` the plain view evaluations use."""
-    return load_dataset(config.dataset, config.data_root, device=device,
-                        num_samples=config.num_samples, seed=config.data_seed,
-                        augment=config.augment if augment is None else augment,
-                        **config.dataset_kw)
+    return load_dataset(
+        config.dataset,
+        config.data_root,
+        device=device,
+        num_samples=config.num_samples,
+        seed=config.data_seed,
+        augment=config.augment if augment is None else augment,
+        **config.dataset_kw,
+    )
 
 
 def run_dir_for(config: TrainConfig, runs_dir: str | Path) -> Path:
@@ -216,9 +248,16 @@ def run_dir_for(config: TrainConfig, runs_dir: str | Path) -> Path:
 
 # -- checkpoints ------------------------------------------------------------------------------
 
-def save_checkpoint(file: str | Path, *, key: str, epoch: int,
-                    objects: Mapping[str, Any], generator: torch.Generator,
-                    **extra: Any) -> Path:
+
+def save_checkpoint(
+    file: str | Path,
+    *,
+    key: str,
+    epoch: int,
+    objects: Mapping[str, Any],
+    generator: torch.Generator,
+    **extra: Any,
+) -> Path:
     """Write the state after epoch ``epoch`` (0-based) atomically.
 
     Args:
@@ -246,13 +285,16 @@ def load_checkpoint(file: str | Path, key: str) -> dict[str, Any] | None:
         return None
     ckpt = load_weights(file, what="checkpoint")
     if not isinstance(ckpt, dict) or ckpt.get("key") != key:
-        raise ValueError(f"checkpoint {file} does not belong to this config (key {key}); "
-                         f"delete it to restart this run")
+        raise ValueError(
+            f"checkpoint {file} does not belong to this config (key {key}); "
+            f"delete it to restart this run"
+        )
     return ckpt
 
 
-def restore_checkpoint(ckpt: Mapping[str, Any], objects: Mapping[str, Any],
-                       generator: torch.Generator) -> int:
+def restore_checkpoint(
+    ckpt: Mapping[str, Any], objects: Mapping[str, Any], generator: torch.Generator
+) -> int:
     """Load every non-``None`` object of ``objects`` and the RNG states from ``ckpt``.
 
     Returns the first epoch still to train (``ckpt["epoch"] + 1``).
@@ -265,6 +307,7 @@ def restore_checkpoint(ckpt: Mapping[str, Any], objects: Mapping[str, Any],
 
 
 # -- seeding and RNG state --------------------------------------------------------------------
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python's ``random``, NumPy's global RNG (``seed mod 2**32``) and torch's."""
@@ -292,11 +335,20 @@ def rng_state(generator: torch.Generator) -> dict[str, Any]:
     version, internal, gauss_next = random.getstate()
     name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     state: dict[str, Any] = {
-        "python": {"version": int(version), "state": [int(v) for v in internal],
-                   "gauss_next": gauss_next},
-        "numpy": {"name": str(name), "keys": [int(k) for k in keys], "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-        "torch": torch.get_rng_state(), "data": generator.get_state(),
+        "python": {
+            "version": int(version),
+            "state": [int(v) for v in internal],
+            "gauss_next": gauss_next,
+        },
+        "numpy": {
+            "name": str(name),
+            "keys": [int(k) for k in keys],
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "torch": torch.get_rng_state(),
+        "data": generator.get_state(),
     }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -308,8 +360,15 @@ def set_rng_state(state: Mapping[str, Any], generator: torch.Generator) -> None:
     py = state["python"]
     random.setstate((py["version"], tuple(py["state"]), py["gauss_next"]))
     npy = state["numpy"]
-    np.random.set_state((npy["name"], np.asarray(npy["keys"], dtype=np.uint32), npy["pos"],
-                         npy["has_gauss"], npy["cached_gaussian"]))
+    np.random.set_state(
+        (
+            npy["name"],
+            np.asarray(npy["keys"], dtype=np.uint32),
+            npy["pos"],
+            npy["has_gauss"],
+            npy["cached_gaussian"],
+        )
+    )
     torch.set_rng_state(state["torch"])
     generator.set_state(state["data"])
     if "cuda" in state and torch.cuda.is_available():
@@ -317,6 +376,7 @@ def set_rng_state(state: Mapping[str, Any], generator: torch.Generator) -> None:
 
 
 # -- results ----------------------------------------------------------------------------------
+
 
 class RunFolder:
     """Loading from a finished run folder: the saved models, snapshots and the run's data.
@@ -334,8 +394,9 @@ class RunFolder:
         return sorted(p.stem for p in self.path.glob("*.pt") if p.name != CHECKPOINT_FILE)
 
     def _new_model(self, device: str | torch.device) -> nn.Module:
-        model = build_model(self.config.model, int(self.final["num_classes"]),
-                            **self.config.model_kw)
+        model = build_model(
+            self.config.model, int(self.final["num_classes"]), **self.config.model_kw
+        )
         return model.to(device)
 
     def load_model(self, which: str = "swa", device: str = "cpu") -> nn.Module:
@@ -343,8 +404,9 @@ class RunFolder:
         ``"ema"``: see :meth:`saved_models`), read with ``weights_only=True``."""
         file = self.path / f"{which}.pt"
         if not file.exists():
-            raise FileNotFoundError(f"{file} does not exist (which={which!r}; this run saved "
-                                    f"{self.saved_models()})")
+            raise FileNotFoundError(
+                f"{file} does not exist (which={which!r}; this run saved {self.saved_models()})"
+            )
         model = self._new_model("cpu")
         model.load_state_dict(load_weights(file, what="model file"))
         return model.to(device)
@@ -376,8 +438,10 @@ class RunResult(RunFolder):
 
         file = self.path / "swag.pt"
         if not file.exists():
-            raise FileNotFoundError(f"{file} does not exist: this run did not collect SWAG "
-                                    f"(TrainConfig.collect_swag={self.config.collect_swag})")
+            raise FileNotFoundError(
+                f"{file} does not exist: this run did not collect SWAG "
+                f"(TrainConfig.collect_swag={self.config.collect_swag})"
+            )
         swag = SWAG(self._new_model(device), max_rank=self.config.swag_rank)
         swag.load_state_dict(load_weights(file, what="SWAG file"))
         return swag

@@ -45,8 +45,16 @@ from torch import Tensor, nn
 
 from ..models import MLP, CNN1d
 
-__all__ = ["StackedLinear", "StackedConv1d", "StackedMLP", "StackedCNN1d", "stacked_model",
-           "stack_state", "unstack_state", "STACKABLE_MODELS"]
+__all__ = [
+    "StackedLinear",
+    "StackedConv1d",
+    "StackedMLP",
+    "StackedCNN1d",
+    "stacked_model",
+    "stack_state",
+    "unstack_state",
+    "STACKABLE_MODELS",
+]
 
 #: Model names whose classes :func:`stacked_model` can stack.
 STACKABLE_MODELS = ("mlp", "cnn1d")
@@ -77,20 +85,32 @@ class StackedConv1d(nn.Module):
 
     def __init__(self, k: int, member: nn.Conv1d) -> None:
         super().__init__()
-        if member.groups != 1 or not isinstance(member.padding, tuple) or \
-                member.padding_mode != "zeros":
+        if (
+            member.groups != 1
+            or not isinstance(member.padding, tuple)
+            or member.padding_mode != "zeros"
+        ):
             raise ValueError("cannot stack a grouped, string-padded or non-zero-padded Conv1d")
         self.k = k
         self.stride, self.padding = (1, member.stride[0]), (0, member.padding[0])
         self.dilation = (1, member.dilation[0])
-        self.weight = nn.Parameter(torch.empty(k * member.out_channels, member.in_channels,
-                                               member.kernel_size[0]))
-        self.bias = nn.Parameter(torch.empty(k * member.out_channels)) \
-            if member.bias is not None else None
+        self.weight = nn.Parameter(
+            torch.empty(k * member.out_channels, member.in_channels, member.kernel_size[0])
+        )
+        self.bias = (
+            nn.Parameter(torch.empty(k * member.out_channels)) if member.bias is not None else None
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight.unsqueeze(2), self.bias, stride=self.stride,
-                        padding=self.padding, dilation=self.dilation, groups=self.k)
+        return F.conv2d(
+            x,
+            self.weight.unsqueeze(2),
+            self.bias,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.k,
+        )
 
 
 class StackedMLP(nn.Module):
@@ -103,8 +123,11 @@ class StackedMLP(nn.Module):
         layers: list[nn.Module] = []
         for layer in member.net:
             if isinstance(layer, nn.Linear):
-                layers.append(StackedLinear(k, layer.in_features, layer.out_features,
-                                            bias=layer.bias is not None))
+                layers.append(
+                    StackedLinear(
+                        k, layer.in_features, layer.out_features, bias=layer.bias is not None
+                    )
+                )
             elif isinstance(layer, nn.ReLU):
                 layers.append(nn.ReLU(inplace=layer.inplace))
             else:
@@ -137,17 +160,24 @@ class StackedCNN1d(nn.Module):
             if isinstance(layer, nn.Conv1d):
                 layers.append(StackedConv1d(k, layer))
             elif isinstance(layer, nn.BatchNorm1d):
-                layers.append(nn.BatchNorm2d(k * layer.num_features, eps=layer.eps,
-                                             momentum=layer.momentum, affine=layer.affine,
-                                             track_running_stats=layer.track_running_stats))
+                layers.append(
+                    nn.BatchNorm2d(
+                        k * layer.num_features,
+                        eps=layer.eps,
+                        momentum=layer.momentum,
+                        affine=layer.affine,
+                        track_running_stats=layer.track_running_stats,
+                    )
+                )
             elif isinstance(layer, nn.ReLU):
                 layers.append(nn.ReLU(inplace=layer.inplace))
             else:
                 raise ValueError(f"cannot stack a CNN1d layer {type(layer).__name__}")
         self.features = nn.Sequential(*layers)
         head = member.classifier
-        self.classifier = StackedLinear(k, head.in_features, head.out_features,
-                                        bias=head.bias is not None)
+        self.classifier = StackedLinear(
+            k, head.in_features, head.out_features, bias=head.bias is not None
+        )
 
     @staticmethod
     def _last(x: Tensor) -> Tensor:
@@ -189,7 +219,8 @@ def stacked_model(member: nn.Module, k: int) -> StackedMLP | StackedCNN1d:
         raise ValueError(f"cannot stack a {type(member).__name__} (stackable: MLP, CNN1d)")
     mine, theirs = stacked.state_dict(), member.state_dict()
     if list(mine) != list(theirs) or [n for n, _ in stacked.named_parameters()] != [
-            n for n, _ in member.named_parameters()]:
+        n for n, _ in member.named_parameters()
+    ]:
         raise ValueError(f"the stack of {type(member).__name__} does not have its keys")
     first = next(iter(theirs.values()))
     return stacked.to(device=first.device, dtype=first.dtype)

@@ -27,8 +27,13 @@ from torch import Tensor, nn
 __all__ = ["select_parameters", "follow_iterate", "pin_swag", "swag_fixed_mask"]
 
 
-def select_parameters(model: nn.Module, only: Sequence[str] | None,
-                      exclude: Sequence[str] | None, *, owner: str = "TrainConfig") -> list[str]:
+def select_parameters(
+    model: nn.Module,
+    only: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    *,
+    owner: str = "TrainConfig",
+) -> list[str]:
     """Names (``model.named_parameters()`` order) of the parameters to average.
 
     A name is chosen when it matches a pattern of ``only`` (``None``: every name) and none of
@@ -40,14 +45,21 @@ def select_parameters(model: nn.Module, only: Sequence[str] | None,
     for field, patterns in (("average_only", only), ("average_exclude", exclude)):
         for pat in patterns or ():
             if not any(fnmatchcase(n, pat) for n in names):
-                raise ValueError(f"{owner}.{field}={list(patterns)!r} is invalid: {pat!r} "
-                                 f"matches no parameter; the model's are {names}")
-    chosen = [n for n in names
-              if (only is None or any(fnmatchcase(n, p) for p in only))
-              and not any(fnmatchcase(n, p) for p in exclude or ())]
+                raise ValueError(
+                    f"{owner}.{field}={list(patterns)!r} is invalid: {pat!r} "
+                    f"matches no parameter; the model's are {names}"
+                )
+    chosen = [
+        n
+        for n in names
+        if (only is None or any(fnmatchcase(n, p) for p in only))
+        and not any(fnmatchcase(n, p) for p in exclude or ())
+    ]
     if not chosen:
-        raise ValueError(f"{owner}.average_only={only!r} with average_exclude={exclude!r} is "
-                         f"invalid: it leaves no parameter to average; the model's are {names}")
+        raise ValueError(
+            f"{owner}.average_only={only!r} with average_exclude={exclude!r} is "
+            f"invalid: it leaves no parameter to average; the model's are {names}"
+        )
     return chosen
 
 
@@ -70,8 +82,10 @@ def swag_fixed_mask(model: nn.Module, chosen: Sequence[str]) -> Tensor | None:
     """Boolean ``(P,)`` mask, ``parameters_to_vector`` order, of the entries *not* averaged
     (``None`` when every parameter is chosen)."""
     keep = set(chosen)
-    parts = [torch.full((p.numel(),), name not in keep, dtype=torch.bool)
-             for name, p in model.named_parameters()]
+    parts = [
+        torch.full((p.numel(),), name not in keep, dtype=torch.bool)
+        for name, p in model.named_parameters()
+    ]
     mask = torch.cat(parts)
     return mask if bool(mask.any()) else None
 
