@@ -10,7 +10,8 @@ folder, printed at the end, with ``summary.json``):
 2. ``bench_update_bn.py``  -- update_bn vs torch.optim.swa_utils.update_bn (no slower, exact);
 4. ``bench_training.py``   -- on-device pipeline vs torchvision DataLoader (>= 2x);
 6. ``bench_batched.py``    -- run_many vs sequential runs, 5 seeds (>= 1.25x on the CPU, 10x on a
-   GPU; ``--cases mlp cnn1d --epochs 3`` with ``--quick``);
+   GPU; ``--cases mlp cnn1d --epochs 6 --no-steps`` with ``--quick``: in 3-epoch runs the setup
+   and the final evaluation are a third of the time, which laptop runs of 20-60 epochs are not);
 7. ``bench_run_cost.py``   -- evaluation share of a laptop run, every epoch vs final only (final
    only <= 15 %);
 3. ``bench_landscape.py``  -- landscape grid vs a loss-landscape-style loop, and ours vs the bare
@@ -45,7 +46,7 @@ BENCHES = ("averaging", "update_bn", "training", "batched", "run_cost", "landsca
 # (bench_landscape.py --quick alone, 7x7 grids x 3 repeats, takes over 10 minutes there).
 QUICK_EXTRA = {
     "landscape": ["--grid", "5", "--repeats", "2"],
-    "batched": ["--cases", "mlp", "cnn1d", "--epochs", "3"],
+    "batched": ["--cases", "mlp", "cnn1d", "--epochs", "6", "--no-steps"],
 }
 
 
