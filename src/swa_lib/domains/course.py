@@ -268,6 +268,18 @@ def ensemble_predict(models: list[nn.Module], inputs: Any, task: str) -> Tensor:
 
 
 @torch.no_grad()
+def batch_summary(losses: list[float], metrics: list[float], sizes: list[int]) -> dict[str, float]:
+    """Per-batch values summarised both ways: the course's mean over batches (``*_per_batch``,
+    which over-weights a smaller last batch) and the exact size-weighted mean over samples."""
+    w = np.asarray(sizes, np.float64) / sum(sizes)
+    return {
+        "loss_per_batch": float(np.mean(losses)),
+        "loss": float(np.dot(w, losses)),
+        "metric_per_batch": float(np.mean(metrics)),
+        "metric": float(np.dot(w, metrics)),
+    }
+
+
 def evaluate_course(
     predict: Callable[[Any], Tensor], domain: Any, test_batch_size: int | None
 ) -> dict[str, float]:
@@ -288,13 +300,7 @@ def evaluate_course(
             loss if domain.task == "regression" else float((out.argmax(1) == y).double().mean())
         )
         sizes.append(int(y.shape[0]))
-    w = np.asarray(sizes, np.float64) / sum(sizes)
-    return {
-        "loss_per_batch": float(np.mean(losses)),
-        "loss": float(np.dot(w, losses)),
-        "metric_per_batch": float(np.mean(metrics)),
-        "metric": float(np.dot(w, metrics)),
-    }
+    return batch_summary(losses, metrics, sizes)
 
 
 @torch.no_grad()

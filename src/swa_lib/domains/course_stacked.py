@@ -47,6 +47,7 @@ from .course import (
     SWAPhase,
     _disagreement,
     _has_bn,
+    batch_summary,
     course_swa_run,
 )
 from .course_models import CourseCNN, CourseMLP
@@ -125,13 +126,7 @@ def metrics_from_outputs(
         losses.append(loss)
         metrics.append(metric)
         sizes.append(int(t.shape[0]))
-    w = np.asarray(sizes, np.float64) / sum(sizes)
-    return {
-        "loss_per_batch": float(np.mean(losses)),
-        "loss": float(np.dot(w, losses)),
-        "metric_per_batch": float(np.mean(metrics)),
-        "metric": float(np.dot(w, metrics)),
-    }
+    return batch_summary(losses, metrics, sizes)
 
 
 class _Stack:

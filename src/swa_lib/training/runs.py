@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from ..data import ArrayDataset, load_dataset
-from ..io import atomic_torch_save
+from ..io import atomic_torch_save, load_torch
 from ..models import build_model
 from .config import TrainConfig
 
@@ -199,22 +199,9 @@ def checkpoint_covers(ckpt: Mapping[str, Any], config: TrainConfig, path: str | 
 
 
 def load_weights(path: str | Path, *, what: str = "file") -> Any:
-    """``torch.load(path, map_location="cpu", weights_only=True)``, naming the file on failure.
-
-    ``weights_only=True`` unpickles only tensors and plain containers/numbers/strings, so a
-    file with any other pickled object (which could run code when loaded) is refused with a
-    ``ValueError`` -- as is a torn or truncated file.
-    """
-    path = Path(path)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # re-raised with the file named
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-        raise ValueError(
-            f"{what} {path} is corrupt or not a weights-only file (torch.load with "
-            f"weights_only=True failed: {type(exc).__name__}: {reason}); delete it to start "
-            f"that part again"
-        ) from exc
+    """A run folder's file, read weights-only (:func:`swa_lib.io.load_torch`): a file holding
+    any pickled object other than tensors and plain values is refused unexecuted."""
+    return load_torch(path, what=what)
 
 
 def save_snapshot(path: str | Path, epoch: int, model: nn.Module) -> Path:
