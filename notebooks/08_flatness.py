@@ -73,7 +73,6 @@ DEVICE = "cpu"
 
 # %%
 import copy
-import json
 import time
 from pathlib import Path
 
@@ -83,7 +82,6 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from swa_lib.io import atomic_save_json, stable_hash
 from swa_lib.landscape import get_flat_params
 from swa_lib.landscape.hessian import hessian_top_eigenvalue, hessian_trace
 from swa_lib.metrics import evaluate
@@ -171,54 +169,32 @@ print(f"{len(runs)} runs, {n_cached} from the cache, {time.perf_counter() - t0:.
 cache_dir = Path(RUNS_DIR) / "flatness"
 
 
-def hessian_summary(model: torch.nn.Module, seed: int, key: dict) -> dict:
-    """Top eigenvalue and trace of the training-loss Hessian, cached under RUNS_DIR/flatness."""
-    name = stable_hash(
-        {
-            **key,
-            "subset": SUBSET,
-            "max_iter": MAX_ITER,
-            "tol": TOL,
-            "seed": seed,
-            "v": 1,
-        }
-    )
-    path = cache_dir / f"{name}.json"
-    if path.exists():
-        return {**json.loads(path.read_text()), "cached": True}
-    xy = (data.x_train, data.y_train)
-    c0 = time.process_time()
-    eig = hessian_top_eigenvalue(
-        model, xy, subset=SUBSET, max_iter=MAX_ITER, tol=TOL, seed=seed
-    )
-    tr = hessian_trace(model, xy, subset=SUBSET, max_iter=MAX_ITER, tol=TOL, seed=seed)
-    out = {
-        "lambda_max": eig.value,
-        "eig_iterations": eig.iterations,
-        "eig_converged": eig.converged,
-        "eig_history": eig.history,
-        "trace": tr.value,
-        "trace_se": tr.std_error,
-        "trace_iterations": tr.iterations,
-        "trace_converged": tr.converged,
-        "trace_samples": tr.history,
-        "cpu_s": time.process_time() - c0,
-    }
-    atomic_save_json(path, out)
-    return {**out, "cached": False}
-
-
 rows = []
 for seed in SEEDS:
     for name, (which_run, which) in SOLUTIONS.items():
         r = runs[seed, which_run]
         model = r.load_model(which, DEVICE)
-        h = hessian_summary(model, seed, {"run": r.config.key(), "which": which})
+        xy = (data.x_train, data.y_train)
+        opts = dict(
+            subset=SUBSET, max_iter=MAX_ITER, tol=TOL, seed=seed, cache=cache_dir
+        )
+        eig = hessian_top_eigenvalue(model, xy, **opts)
+        tr = hessian_trace(model, xy, **opts)
         rows.append(
             {
                 "seed": seed,
                 "solution": name,
-                **h,
+                "lambda_max": eig.value,
+                "eig_iterations": eig.iterations,
+                "eig_converged": eig.converged,
+                "eig_history": eig.history,
+                "trace": tr.value,
+                "trace_se": tr.std_error,
+                "trace_iterations": tr.iterations,
+                "trace_converged": tr.converged,
+                "trace_samples": tr.history,
+                "seconds": eig.seconds + tr.seconds,
+                "cached": eig.cached and tr.cached,
                 "test accuracy (%)": 100 * r.final[f"{which}_test_accuracy"],
                 "train NLL": r.final[f"{which}_train_nll"],
                 "weight norm": float(get_flat_params(model).norm()),
@@ -229,8 +205,8 @@ n_params = sum(p.numel() for p in model.parameters())
 res["trace / P"] = res["trace"] / n_params
 print(
     f"Hessian estimates: {int((~res.cached).sum())} computed "
-    f"({res.loc[~res.cached, 'cpu_s'].sum():.0f} s CPU), {int(res.cached.sum())} from the "
-    f"cache (computed in {res.loc[res.cached, 'cpu_s'].sum():.0f} s CPU); "
+    f"({res.loc[~res.cached, 'seconds'].sum():.0f} s), {int(res.cached.sum())} from the "
+    f"cache (computed in {res.loc[res.cached, 'seconds'].sum():.0f} s); "
     f"Hessian-vector products per estimate: eigenvalue {res.eig_iterations.min()}-"
     f"{res.eig_iterations.max()}, trace {res.trace_iterations.min()}-"
     f"{res.trace_iterations.max()}; all converged: "
@@ -414,9 +390,12 @@ acc = {
     n: 100 * evaluate(m, data.x_test, data.y_test)["accuracy"]
     for n, m in (("SWA", swa0), ("rescaled", rescaled))
 }
-h_re = hessian_summary(
-    rescaled, SEEDS[0], {"run": r0.config.key(), "which": "swa", "rescale": RESCALE}
-)
+opts = dict(subset=SUBSET, max_iter=MAX_ITER, tol=TOL, seed=SEEDS[0], cache=cache_dir)
+xy = (data.x_train, data.y_train)
+h_re = {
+    "lambda_max": hessian_top_eigenvalue(rescaled, xy, **opts).value,
+    "trace": hessian_trace(rescaled, xy, **opts).value,
+}
 h_swa = first.loc["SWA"]
 dinh = pd.DataFrame(
     {

@@ -71,7 +71,6 @@ DEVICE = "cpu"
 # %%
 import time
 from functools import partial
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -80,7 +79,7 @@ import torch
 from IPython.display import display
 
 from swa_lib.data import iterate_batches
-from swa_lib.io import atomic_torch_save, load_torch, stable_hash
+from swa_lib.io import read_meta
 from swa_lib.metrics import (
     accuracy,
     auroc,
@@ -93,7 +92,7 @@ from swa_lib.metrics import (
 from swa_lib.plotting.calibration import plot_reliability
 from swa_lib.reporting import glue, glue_text, mean_std_text, paired_text
 from swa_lib.reporting.published import swag_nll_table
-from swa_lib.swag import SWAG, predict_bma
+from swa_lib.swag import predict_bma
 from swa_lib.training import resolve_device, sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
 
@@ -201,45 +200,6 @@ plt.close(fig)
 METHODS = ["SGD", "SWA", "SWAG-Diag", "SWAG"]
 
 
-def swag_probs(
-    swa_run, seed: int, *, diagonal: bool, scale: float
-) -> tuple[torch.Tensor, float]:
-    """BMA probabilities over x_all (cached in the run folder) and the seconds they took."""
-    key = stable_hash(
-        {
-            "samples": NUM_BMA_SAMPLES,
-            "scale": scale,
-            "diagonal": diagonal,
-            "bn_batch": BN_BATCH,
-            "ood_seed": OOD_SEED,
-            "generator_seed": seed,
-            "n": int(x_all.shape[0]),
-            "device": DEVICE,
-        }
-    )
-    file = Path(swa_run.path) / f"bma_{key}.pt"
-    if file.exists():
-        cached = load_torch(file, what="cached BMA predictions")
-        return cached["probs"].to(DEVICE), cached["seconds"]
-    swag = SWAG(
-        swa_run.load_model("swa", device=DEVICE), max_rank=SWAG_RANK, device=DEVICE
-    )
-    swag.load_state_dict(load_torch(swa_run.path / "swag.pt", what="SWAG state"))
-    t = time.perf_counter()
-    probs = predict_bma(
-        swag,
-        x_all,
-        num_samples=NUM_BMA_SAMPLES,
-        scale=scale,
-        diagonal=diagonal,
-        bn_batches=bn_batches,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    seconds = time.perf_counter() - t
-    atomic_torch_save(file, {"probs": probs.cpu(), "seconds": seconds})
-    return probs, seconds
-
-
 t0 = time.perf_counter()
 probs, sample_seconds = {}, 0.0
 for seed, (sgd_run, swa_run) in runs.items():
@@ -249,10 +209,21 @@ for seed, (sgd_run, swa_run) in runs.items():
         ("SWAG-Diag", True, DIAG_SCALE),
         ("SWAG", False, SWAG_SCALE),
     ):
-        probs[seed, name], sec = swag_probs(
-            swa_run, seed, diagonal=diagonal, scale=scale
+        cache = (
+            swa_run.path / f"bma_{name.lower()}.npz"
+        )  # keyed by everything it depends on
+        probs[seed, name] = predict_bma(
+            swa_run.load_swag(DEVICE),
+            x_all,
+            num_samples=NUM_BMA_SAMPLES,
+            scale=scale,
+            diagonal=diagonal,
+            bn_batches=bn_batches,
+            generator=torch.Generator().manual_seed(seed),
+            cache=cache,
+            on_mismatch="overwrite",
         )
-        sample_seconds += sec
+        sample_seconds += read_meta(cache)["seconds"]
 predict_wall = time.perf_counter() - t0
 print(
     f"predictions: {predict_wall:.1f} s now; SWAG sampling took {sample_seconds:.1f} s "
