@@ -85,7 +85,7 @@ from IPython.display import display
 
 from swa_lib.landscape import evaluate_plane, get_flat_params, random_plane
 from swa_lib.landscape.summary import half_axes_mean, level_radius
-from swa_lib.plotting import plot_surface
+from swa_lib.plotting import interactive_surface, plot_surface
 from swa_lib.reporting import glue, glue_text, significant
 from swa_lib.training import sgd_and_swa
 from swa_lib.training.presets import laptop_mnist1d
@@ -235,6 +235,27 @@ for (name, mode), key in KEYS.items():
     plt.close(fig)
 
 # %% [markdown]
+# The two BN-recomputed surfaces once more as interactive figures (drag to rotate, hover for the
+# value at each grid point), on the same vertical scale; the PDF shows them as static images.
+
+# %%
+interactive = {
+    key: interactive_surface(
+        surfaces[name, mode],
+        "train_nll",
+        log=True,
+        title=f"{name} solution, {mode}",
+        zrange=zlim,
+    )
+    for (name, mode), key in KEYS.items()
+    if mode == "BN recomputed"
+}
+
+# %% tags=["remove-input"]
+for key, figure in interactive.items():
+    glue(f"nb07_surface3d_{key}", figure, display=False)
+
+# %% [markdown]
 # ```{glue:figure} nb07_surface_sgd_bn
 # :name: fig-nb07-surface-sgd-bn
 #
@@ -263,6 +284,19 @@ for (name, mode), key in KEYS.items():
 #
 # The SWA plane with the centre's BN statistics. Compare with the second figure: the same basin
 # looks much narrower and its walls much higher when the statistics are not recomputed.
+# ```
+#
+# ```{glue:figure} nb07_surface3d_sgd_bn
+# :name: fig-nb07-surface3d-sgd
+#
+# Interactive: the SGD surface of the first figure (log10 train NLL, BN recomputed). Rotate it to
+# look along each direction.
+# ```
+#
+# ```{glue:figure} nb07_surface3d_swa_bn
+# :name: fig-nb07-surface3d-swa
+#
+# Interactive: the SWA surface of the second figure, on the same vertical scale.
 # ```
 #
 # ## Loss at a fixed distance, and width

@@ -121,3 +121,11 @@ def test_log_levels_and_every_plot_returns_a_figure():
     assert any(ax.name == "3d" for ax in figs[3].axes)
     for fig in figs:
         plt.close(fig)
+
+
+def test_interactive_surface_shares_a_vertical_range() -> None:
+    pytest.importorskip("plotly")
+    from swa_lib.plotting.interactive import interactive_surface
+
+    fig = interactive_surface(_bowl(), "train_loss", log=True, zrange=(-1.0, 2.0))
+    assert fig.spec["layout"]["scene"]["zaxis"]["range"] == [-1.0, 2.0]

@@ -83,6 +83,7 @@ def interactive_surface(
     title: str | None = None,
     colorscale: str = "Viridis",
     height: int = 480,
+    zrange: tuple[float, float] | None = None,
 ) -> InteractiveFigure:
     """The surface ``surface[metric]`` over its ``(alphas, betas)`` grid, interactive in HTML.
 
@@ -91,6 +92,7 @@ def interactive_surface(
         metric: the metric to draw; ``log`` draws ``log10`` of it (values floored at 1e-12).
         title: figure title (default: the metric's label).
         colorscale, height: plotly colour scale and the view's pixel height.
+        zrange: the vertical axis range (after ``log``), to put several surfaces on one scale.
 
     Returns:
         An :class:`InteractiveFigure` whose static twin is ``plot_surface(surface, metric)``.
@@ -117,6 +119,10 @@ def interactive_surface(
         title=title if title is not None else _label(metric),
         height=height,
         margin={"l": 0, "r": 0, "t": 40, "b": 0},
-        scene={"xaxis_title": "alpha", "yaxis_title": "beta", "zaxis_title": label},
+        scene={
+            "xaxis": {"title": "alpha"},
+            "yaxis": {"title": "beta"},
+            "zaxis": {"title": label, **({"range": list(zrange)} if zrange else {})},
+        },
     )
     return InteractiveFigure(json.loads(fig.to_json()), static, height=height)
