@@ -1,4 +1,4 @@
-"""The paper's schedules against the formulas written out independently (DESIGN.md section 4)."""
+"""The paper's schedules against the formulas written out independently (Izmailov et al. 2018)."""
 
 from __future__ import annotations
 

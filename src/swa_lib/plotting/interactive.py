@@ -5,8 +5,8 @@
 
 * ``text/html``: a plotly surface the reader can rotate and hover (values at each grid point), drawn
   by plotly.js from the book's own ``_static`` folder (``book/_ext/offline_plotly.py``), so it works
-  offline; where plotly.js is not loaded (a plain Jupyter or Colab session) the same HTML shows the
-  static image instead of an empty box;
+  offline; where plotly.js is not loaded (a plain Jupyter or Colab session) the HTML says so and
+  points to ``.static``;
 * ``image/png``: the matplotlib rendering of :func:`swa_lib.plotting.plot_surface`, which the PDF
   (LaTeX builder) and image-only viewers use.
 
@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -43,7 +42,7 @@ class InteractiveFigure:
     def __init__(self, spec: dict[str, Any] | None, static: Figure, *, height: int = 480):
         self.spec, self.static, self.height = spec, static, height
         buf = io.BytesIO()
-        static.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        static.savefig(buf, format="png", dpi=72, bbox_inches="tight")  # small: the PDF twin
         self._png = buf.getvalue()
         plt.close(static)
 
@@ -59,16 +58,18 @@ class InteractiveFigure:
     def _repr_html_(self) -> str | None:
         if self.spec is None:
             return None
-        uid, png = self.div_id, base64.b64encode(self._png).decode()
-        spec = json.dumps(self.spec, default=str)
+        uid, spec = self.div_id, json.dumps(self.spec, default=str)
+        note = (
+            "Interactive figure: drawn by plotly.js, which the book's HTML pages load; in a "
+            "notebook without it, display the object's <code>.static</code> figure instead."
+        )
         return (
             f'<div id="{uid}" style="width:100%;height:{self.height}px"></div>'
-            f'<img id="{uid}-png" alt="loss surface" style="max-width:100%" '
-            f'src="data:image/png;base64,{png}"/>'
+            f'<p id="{uid}-note" style="display:none">{note}</p>'
             f"<script>(function(){{var s={spec};"
-            f"if(window.Plotly){{document.getElementById('{uid}-png').remove();"
-            f"Plotly.newPlot('{uid}',s.data,s.layout,{{responsive:true}});}}"
-            f"else{{document.getElementById('{uid}').remove();}}}})();</script>"
+            f"if(window.Plotly){{Plotly.newPlot('{uid}',s.data,s.layout,{{responsive:true}});}}"
+            f"else{{document.getElementById('{uid}').remove();"
+            f"document.getElementById('{uid}-note').style.display='block';}}}})();</script>"
         )
 
     def __repr__(self) -> str:
