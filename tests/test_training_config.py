@@ -6,26 +6,10 @@ import json
 from dataclasses import dataclass
 
 import pytest
+from training_fixtures import tiny
 
 from swa_lib.training import TrainConfig, resolve_device
 from swa_lib.training.config import FieldCheck
-
-
-def tiny(root, **kw) -> TrainConfig:
-    base = dict(
-        dataset="mnist1d",
-        model="cnn1d",
-        epochs=4,
-        swa_start=2,
-        swa_lr=0.02,
-        lr_init=0.05,
-        batch_size=64,
-        num_samples=400,
-        data_root=str(root),
-        model_kw={"width": 8},
-    )
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 @pytest.mark.parametrize(

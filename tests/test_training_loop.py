@@ -11,30 +11,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from training_fixtures import tiny
 
 from swa_lib.averaging import EMA
 from swa_lib.data import iterate_batches
-from swa_lib.training import TrainConfig, build_optimizer, run, train_epoch
+from swa_lib.training import build_optimizer, run, train_epoch
 from swa_lib.training import loop as loop_mod
 
 TIME_COLUMNS = ["epoch_time_s"]
-
-
-def tiny(root, **kw) -> TrainConfig:
-    base = dict(
-        dataset="mnist1d",
-        model="cnn1d",
-        epochs=4,
-        swa_start=2,
-        swa_lr=0.02,
-        lr_init=0.05,
-        batch_size=64,
-        num_samples=400,
-        data_root=str(root),
-        model_kw={"width": 8},
-    )
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 def metrics_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from training_fixtures import tiny as tiny_config
 
 from swa_lib.training import TrainConfig, run
 from swa_lib.training import loop as loop_mod
@@ -27,20 +28,8 @@ from swa_lib.training.runs import (
 
 
 def tiny(root, **kw) -> TrainConfig:
-    base = dict(
-        dataset="mnist1d",
-        model="cnn1d",
-        epochs=3,
-        swa_start=2,
-        swa_lr=0.02,
-        lr_init=0.05,
-        batch_size=64,
-        num_samples=400,
-        data_root=str(root),
-        model_kw={"width": 8},
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+    """The shared tiny config, 3 epochs."""
+    return tiny_config(root, **{"epochs": 3, **kw})
 
 
 class Killed(RuntimeError):

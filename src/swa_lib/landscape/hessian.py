@@ -321,6 +321,57 @@ def _with_cache(
     return est
 
 
+def _estimate(
+    estimator_fn: Callable[..., HessianEstimate],
+    estimator: str,
+    cache_name: str,
+    model: nn.Module,
+    data: Any,
+    *,
+    loss_fn: LossFn | None,
+    batch_size: int,
+    subset: int | Tensor | None,
+    max_iter: int,
+    tol: float,
+    seed: int,
+    generator: torch.Generator | None,
+    weight_decay: float,
+    cache: str | os.PathLike | None,
+    on_mismatch: str,
+    data_key: str | None,
+    cache_tag: str,
+) -> HessianEstimate:
+    """Run ``estimator_fn`` (power iteration or Hutchinson), or read its cached estimate: the
+    shared body of :func:`hessian_top_eigenvalue` and :func:`hessian_trace`."""
+    _check_caps(max_iter, tol)
+
+    def compute() -> HessianEstimate:
+        return estimator_fn(
+            model, data, loss_fn, batch_size, subset, weight_decay, seed, generator, max_iter, tol
+        )
+
+    def parts() -> dict[str, Any]:
+        return _key_parts(
+            estimator,
+            model,
+            data,
+            loss_fn=loss_fn,
+            batch_size=batch_size,
+            subset=subset,
+            max_iter=max_iter,
+            tol=tol,
+            seed=seed,
+            generator=generator,
+            weight_decay=weight_decay,
+            data_key=data_key,
+            cache_tag=cache_tag,
+        )
+
+    return _with_cache(
+        compute, cache, on_mismatch, cache_name, parts, next(model.parameters()).device
+    )
+
+
 def hessian_top_eigenvalue(
     model: nn.Module,
     data: Any,
@@ -369,34 +420,24 @@ def hessian_top_eigenvalue(
                                      cache=cache_dir)
         est.value, est.cached        # a second call returns the same value, cached=True
     """
-    _check_caps(max_iter, tol)
-
-    def compute() -> HessianEstimate:
-        return _power_iteration(
-            model, data, loss_fn, batch_size, subset, weight_decay, seed, generator, max_iter, tol
-        )
-
-    return _with_cache(
-        compute,
-        cache,
-        on_mismatch,
+    return _estimate(
+        _power_iteration,
+        "top_eigenvalue",
         "hessian-eig",
-        lambda: _key_parts(
-            "top_eigenvalue",
-            model,
-            data,
-            loss_fn=loss_fn,
-            batch_size=batch_size,
-            subset=subset,
-            max_iter=max_iter,
-            tol=tol,
-            seed=seed,
-            generator=generator,
-            weight_decay=weight_decay,
-            data_key=data_key,
-            cache_tag=cache_tag,
-        ),
-        next(model.parameters()).device,
+        model,
+        data,
+        loss_fn=loss_fn,
+        batch_size=batch_size,
+        subset=subset,
+        max_iter=max_iter,
+        tol=tol,
+        seed=seed,
+        generator=generator,
+        weight_decay=weight_decay,
+        cache=cache,
+        on_mismatch=on_mismatch,
+        data_key=data_key,
+        cache_tag=cache_tag,
     )
 
 
@@ -470,34 +511,24 @@ def hessian_trace(
         :class:`HessianEstimate` with ``value`` (the mean), ``std_error`` (sample std / sqrt(k)),
         and the per-sample values in ``history``.
     """
-    _check_caps(max_iter, tol)
-
-    def compute() -> HessianEstimate:
-        return _hutchinson(
-            model, data, loss_fn, batch_size, subset, weight_decay, seed, generator, max_iter, tol
-        )
-
-    return _with_cache(
-        compute,
-        cache,
-        on_mismatch,
+    return _estimate(
+        _hutchinson,
+        "trace",
         "hessian-trace",
-        lambda: _key_parts(
-            "trace",
-            model,
-            data,
-            loss_fn=loss_fn,
-            batch_size=batch_size,
-            subset=subset,
-            max_iter=max_iter,
-            tol=tol,
-            seed=seed,
-            generator=generator,
-            weight_decay=weight_decay,
-            data_key=data_key,
-            cache_tag=cache_tag,
-        ),
-        next(model.parameters()).device,
+        model,
+        data,
+        loss_fn=loss_fn,
+        batch_size=batch_size,
+        subset=subset,
+        max_iter=max_iter,
+        tol=tol,
+        seed=seed,
+        generator=generator,
+        weight_decay=weight_decay,
+        cache=cache,
+        on_mismatch=on_mismatch,
+        data_key=data_key,
+        cache_tag=cache_tag,
     )
 
 
