@@ -129,3 +129,61 @@ def test_interactive_surface_shares_a_vertical_range() -> None:
 
     fig = interactive_surface(_bowl(), "train_loss", log=True, zrange=(-1.0, 2.0))
     assert fig.spec["layout"]["scene"]["zaxis"]["range"] == [-1.0, 2.0]
+
+
+def test_coarsen_levels_keeps_no_band_thinner_than_the_resolution() -> None:
+    from swa_lib.plotting import coarsen_levels
+
+    lv = np.array([0.10, 0.101, 0.103, 0.11, 0.13, 0.20, 0.205, 1e10])
+    out = coarsen_levels(lv, 0.01)
+    # brute force: the finite spacings of the result are all >= the resolution
+    finite = out[out < 1e10]
+    assert np.all(np.diff(finite) >= 0.01 - 1e-12)
+    # the bottom, the top finite level and the catch-all survive
+    assert finite[0] == 0.10 and finite[-1] == 0.205 and out[-1] == 1e10
+    assert list(finite) == [0.10, 0.11, 0.13, 0.205]  # 0.20 replaced by the top, 0.205
+    # a range finer than the resolution: one band of exactly one resolution step
+    assert list(coarsen_levels(np.array([0.5, 0.502, 0.504]), 0.01)) == [0.5, 0.51]
+    with pytest.raises(ValueError, match="resolution"):
+        coarsen_levels(lv, 0.0)
+    with pytest.raises(ValueError, match="increasing"):
+        coarsen_levels(np.array([0.2, 0.1]), 0.01)
+
+
+def test_shared_levels_pool_the_surfaces_and_respect_the_resolution() -> None:
+    from swa_lib.plotting import shared_levels
+
+    a = np.array([[0.12, 0.30], [0.50, 0.90]])
+    b = np.array([[0.08, np.nan], [0.20, 0.40]])
+    lv = shared_levels([a, b])
+    # the pooled extremes: bottom = lowest of either surface, top finite = highest of either
+    assert lv[0] == 0.08 and lv[-2] == 0.90 and lv[-1] == 1e10
+    np.testing.assert_allclose(lv, log_levels(np.concatenate([a.ravel(), b.ravel()])))
+    # 50 test points: a test error moves in steps of 1/50; no band may be thinner
+    lr = shared_levels([a, b], resolution=1 / 50)
+    assert np.all(np.diff(lr[:-1]) >= 1 / 50 - 1e-12)
+    assert lr[0] == 0.08 and lr[-2] == 0.90
+    # log_alpha is raised from -5 to log(1/50): the first band is exp(log(1/50) + gamma)
+    gamma = (np.log(0.90 - 0.08) - np.log(1 / 50)) / 7
+    assert lr[1] - lr[0] == pytest.approx(np.exp(np.log(1 / 50) + gamma))
+    # a resolution below exp(-5) leaves log_alpha at -5: only the coarsening acts
+    np.testing.assert_allclose(shared_levels([a, b], resolution=1e-4), lv)
+
+
+def test_plot_plane_with_shared_levels_gives_equal_colours_for_equal_values() -> None:
+    from swa_lib.plotting import shared_levels
+
+    s1 = _bowl()
+    s2 = Surface(s1.alphas, s1.betas, {"train_loss": s1["train_loss"] + 0.5})
+    lv = shared_levels([s1["train_loss"], s2["train_loss"]])
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    plot_plane(s1, "train_loss", levels=lv, ax=ax1)
+    plot_plane(s2, "train_loss", levels=lv, ax=ax2)
+    f1, f2 = (next(c for c in ax.collections if hasattr(c, "levels")) for ax in (ax1, ax2))
+    np.testing.assert_allclose(f1.levels, f2.levels)
+    # the colour scale comes from the levels, not from each panel's own minimum
+    assert f1.norm.vmin == f2.norm.vmin and f1.norm.vmax == f2.norm.vmax
+    assert f1.norm.vmin == pytest.approx(0.3 - 1e-8)
+    with pytest.raises(ValueError, match="levels"):
+        plot_plane(s1, "train_loss", levels=[0.5, 0.4])
+    plt.close(fig)

@@ -6,7 +6,8 @@ then ``ax.figure``). Functions are independent of each other.
 Landscape plots (results of :mod:`swa_lib.landscape`):
 
 * :func:`plot_plane` -- filled contours of a metric on a plane with log-spaced levels and the
-  defining points marked (Garipov et al.'s ``plane`` style, used by the SWA paper).
+  defining points marked (Garipov et al.'s ``plane`` style, used by the SWA paper); ``levels=``
+  takes shared levels (:func:`~swa_lib.plotting.style.shared_levels`) for compared panels.
 * :func:`plot_rays` -- metric vs L2 distance along random rays, one colour per solution (SGD vs
   SWA "width" curves).
 * :func:`plot_line` -- train loss and test error along the SGD-to-SWA line on twin axes.
@@ -35,6 +36,7 @@ def plot_plane(
     n_levels: int = 7,
     log_alpha: float = -5.0,
     vmax: float | None = None,
+    levels: Sequence[float] | np.ndarray | None = None,
     cmap: str = "jet_r",
     ax: Axes | None = None,
     title: str | None = None,
@@ -52,31 +54,46 @@ def plot_plane(
             each is marked with a dot and its label.
         n_levels, log_alpha, vmax: see :func:`log_levels` (the paper's style: 7 levels, ``-5``,
             values above ``vmax`` share the top band).
+        levels: explicit increasing contour levels, e.g. from :func:`shared_levels` for panels
+            compared side by side; the colour scale then comes from the levels alone (bottom
+            level to the top finite one), so equal colours mean equal values in every panel
+            that gets the same levels; values below the bottom level are filled with the bottom
+            colour. Default: :func:`log_levels` of this surface (``n_levels``, ``log_alpha``,
+            ``vmax``) and a colour scale from its minimum.
         cmap: Garipov et al. use ``"jet_r"``.
         ax: draw here instead of a new figure.
     """
     fig, ax = _new_axes(ax, figsize)
     z = np.asarray(surface[metric], dtype=np.float64)
     x, y = np.meshgrid(surface.alphas, surface.betas, indexing="ij")
-    levels = log_levels(z, n=n_levels, log_alpha=log_alpha, vmax=vmax)
-    finite = z[np.isfinite(z)]
-    lo = float(finite.min())
-    hi = float(levels[-2])
-    if len(levels) > 3:
+    zc = np.where(np.isfinite(z), z, np.nan)
+    if levels is None:
+        lv = log_levels(z, n=n_levels, log_alpha=log_alpha, vmax=vmax)
+        lo, hi, extend = float(np.nanmin(zc)), float(lv[-2]), "neither"
+        top = lv[-2] if vmax is None else lv[-1]
+    else:
+        lv = np.asarray(levels, dtype=np.float64)
+        if lv.ndim != 1 or lv.size < 2 or not np.all(np.diff(lv) > 0):
+            raise ValueError("levels must be a 1-D increasing sequence of at least 2 values")
+        finite_lv = lv[lv < 1e10]
+        lo, hi, extend = float(lv[0]), float(finite_lv[-1]), "min"
+        top = hi
+    if len(lv) > 3 and hi > lo:
         norm: colors.Normalize = LogNormalize(
             lo - 1e-8, hi + 1e-8, log_alpha=min(log_alpha, float(np.log(hi - lo)))
         )
     else:
         norm = colors.Normalize(lo - 1.0, lo + 1.0)
-    zc = np.where(np.isfinite(z), z, np.nan)
-    ax.contour(x, y, zc, levels=levels, cmap=cmap, norm=norm, linewidths=2.0, zorder=1)
-    filled = ax.contourf(x, y, zc, levels=levels, cmap=cmap, norm=norm, alpha=0.55, zorder=0)
+    ax.contour(x, y, zc, levels=lv, cmap=cmap, norm=norm, linewidths=2.0, zorder=1)
+    filled = ax.contourf(
+        x, y, zc, levels=lv, cmap=cmap, norm=norm, alpha=0.55, zorder=0, extend=extend
+    )
     if colorbar:
         cb = fig.colorbar(filled, ax=ax, format="%.3g")
         cb.set_label(_label(metric))
-        if len(levels) > 3:
-            cb.set_ticks(levels[:-1])
-            cb.ax.set_ylim(levels[0], levels[-2] if vmax is None else levels[-1])
+        if len(lv) > 3:
+            cb.set_ticks(lv[lv < 1e10] if levels is not None else lv[:-1])
+            cb.ax.set_ylim(lv[0], top)
     for name, (px, py) in (points or {}).items():
         ax.scatter([px], [py], s=60, c="k", marker="o", zorder=3, edgecolors="white")
         ax.annotate(

@@ -77,6 +77,71 @@ def log_levels(
     return np.concatenate([levels, [1e10]])
 
 
+def coarsen_levels(levels: np.ndarray, resolution: float) -> np.ndarray:
+    r"""Drop contour levels closer than ``resolution`` to the level kept before them.
+
+    A metric measured on ``n`` test points moves in steps of ``1 / n`` (test error) or ``100 / n``
+    (in %); contour bands thinner than that step show noise of one test point, not the surface.
+    Greedy from the bottom: level ``levels[0]`` is kept; each later finite level is kept when it
+    lies at least ``resolution`` above the last kept one. The top finite level is always kept
+    (replacing the last kept level if they are closer than ``resolution``, or placed at
+    ``levels[0] + resolution`` when the whole range is finer than the resolution), and a final
+    catch-all level ``>= 1e10`` (as :func:`log_levels` appends) is kept. Returns increasing levels
+    whose finite spacings are all ``>= resolution`` (up to rounding).
+    """
+    lv = np.asarray(levels, dtype=np.float64)
+    if lv.ndim != 1 or lv.size < 2 or not np.all(np.diff(lv) > 0):
+        raise ValueError("levels must be a 1-D increasing array of at least 2 values")
+    if not (np.isfinite(resolution) and resolution > 0):
+        raise ValueError(f"resolution must be a positive finite number, got {resolution!r}")
+    sentinel = lv[-1] >= 1e10
+    finite = lv[:-1] if sentinel else lv
+    step = resolution * (1.0 - 1e-9)  # 0.11 - 0.10 < 0.01 in floating point
+    kept = [float(finite[0])]
+    for v in finite[1:-1]:
+        if v - kept[-1] >= step:
+            kept.append(float(v))
+    top = float(finite[-1])
+    if len(finite) > 1:
+        if top - kept[-1] < step and len(kept) > 1:
+            kept[-1] = top
+        elif top - kept[-1] < step:
+            kept.append(kept[0] + resolution)
+        else:
+            kept.append(top)
+    out = np.array(kept)
+    return np.concatenate([out, [float(lv[-1])]]) if sentinel else out
+
+
+def shared_levels(
+    values: Any,
+    n: int = 7,
+    log_alpha: float = -5.0,
+    vmax: float | None = None,
+    resolution: float | None = None,
+) -> np.ndarray:
+    r"""One set of :func:`log_levels` for several surfaces compared side by side.
+
+    ``values`` is one array or a sequence of arrays (any shapes; NaNs ignored): the levels are
+    ``log_levels`` of all their values pooled (so the bottom level is the lowest value of any
+    surface and every panel's bands mean the same metric values), then, with ``resolution``,
+    :func:`coarsen_levels` so that no band is thinner than the metric's resolution (e.g.
+    ``1 / n_test`` for a test error in ``[0, 1]``). With ``resolution`` and the default
+    ``log_alpha``, ``log_alpha`` is raised to ``log(resolution)``: the first band above the minimum
+    is then one resolution step wide. Pass the result to ``plot_plane(..., levels=...)``.
+    """
+    arrays = [values] if isinstance(values, np.ndarray) else list(values)
+    if not arrays:
+        raise ValueError("values must hold at least one array")
+    pooled = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
+    if resolution is not None:
+        if not (np.isfinite(resolution) and resolution > 0):
+            raise ValueError(f"resolution must be a positive finite number, got {resolution!r}")
+        log_alpha = max(float(log_alpha), float(np.log(resolution)))
+    levels = log_levels(pooled, n=n, log_alpha=log_alpha, vmax=vmax)
+    return levels if resolution is None else coarsen_levels(levels, resolution)
+
+
 class LogNormalize(colors.Normalize):
     """Colour scale ``0.9 * (log(v - vmin) - log_alpha) / (log(vmax - vmin) - log_alpha)``.
 
