@@ -32,6 +32,7 @@ uses), ``loop`` (:func:`train_epoch`, the one SGD step loop; :func:`run`; :func:
 a chosen subset of the parameters), ``divergence`` (:class:`TrainingDiverged`),
 ``batched`` (:func:`run_many`) and ``stacked`` (K models as one: batched matmuls, grouped
 convolutions), ``compare`` (SGD/SWA pairs over seeds), ``presets`` (the book's base configs),
+``regimes`` (the paper's two learning-rate regimes and a grid of pairs over them),
 ``course_project`` (the course project's two-phase protocol on the same infrastructure).
 """
 
@@ -41,6 +42,7 @@ from .config import CACHE_VERSION, SWA_LR_SCHEDULES, FieldCheck, TrainConfig, re
 from .course_project import CourseConfig, CourseResult, course_project_run
 from .divergence import TrainingDiverged
 from .loop import METRIC_COLUMNS, OPTIMIZERS, EpochLoss, build_optimizer, run, train_epoch
+from .regimes import REGIMES, regime_changes, regime_grid, regime_summary
 from .runs import RunFolder, RunResult, run_dir_for
 
 __all__ = [
@@ -66,4 +68,8 @@ __all__ = [
     "CourseResult",
     "course_project_run",
     "TrainingDiverged",
+    "REGIMES",
+    "regime_changes",
+    "regime_grid",
+    "regime_summary",
 ]
