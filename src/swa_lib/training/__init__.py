@@ -33,7 +33,9 @@ a chosen subset of the parameters), ``divergence`` (:class:`TrainingDiverged`),
 ``batched`` (:func:`run_many`) and ``stacked`` (K models as one: batched matmuls, grouped
 convolutions), ``compare`` (SGD/SWA pairs over seeds), ``presets`` (the book's base configs),
 ``regimes`` (the paper's two learning-rate regimes and a grid of pairs over them),
-``course_project`` (the course project's two-phase protocol on the same infrastructure).
+``course_project`` (the course project's two-phase protocol on the same infrastructure),
+``from_checkpoint`` (a run's state after k epochs continued under another schedule: the paper's
+Figure 6 and Table 2 protocols).
 """
 
 from .batched import run_many
