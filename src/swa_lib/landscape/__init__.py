@@ -98,8 +98,10 @@ from .vectors import (
     flatten,
     get_flat_buffers,
     get_flat_params,
+    load_flat_states,
     set_flat_buffers_,
     set_flat_params_,
+    state_params,
     unflatten_like,
 )
 
@@ -108,6 +110,8 @@ __all__ = [
     "flatten",
     "unflatten_like",
     "get_flat_params",
+    "state_params",
+    "load_flat_states",
     "set_flat_params_",
     "get_flat_buffers",
     "set_flat_buffers_",

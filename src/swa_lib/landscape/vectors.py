@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -39,6 +39,42 @@ def unflatten_like(vec: Tensor, like: Sequence[Tensor]) -> list[Tensor]:
 def get_flat_params(model: nn.Module) -> Tensor:
     """The model's parameters as one detached 1-D tensor (``parameters_to_vector`` order)."""
     return flatten(list(model.parameters()))
+
+
+def state_params(state: Mapping[str, Tensor], model: nn.Module) -> Tensor:
+    """The parameters of a saved ``state_dict`` as one flat vector, in ``model``'s order.
+
+    A snapshot or checkpoint file holds a ``state_dict`` (parameters *and* buffers, by name);
+    the landscape code works on the flat parameter vector of :func:`get_flat_params`. This
+    picks ``state[name]`` for every ``name`` of ``model.named_parameters()`` and concatenates
+    them, so ``state_params(m.state_dict(), m)`` equals ``get_flat_params(m)``. A missing name or
+    a shape that differs from the model's raises a ``ValueError`` naming it.
+    """
+    parts = []
+    for name, p in model.named_parameters():
+        if name not in state:
+            raise ValueError(f"state has no parameter {name!r} (model {type(model).__name__})")
+        t = state[name]
+        if tuple(t.shape) != tuple(p.shape):
+            raise ValueError(
+                f"state[{name!r}] has shape {tuple(t.shape)}; the model's is {tuple(p.shape)}"
+            )
+        parts.append(t)
+    return flatten(parts)
+
+
+def load_flat_states(paths: Sequence[Any], model: nn.Module) -> Tensor:
+    """Stack the parameters of saved state dicts (e.g. ``RunResult.snapshot_paths()``).
+
+    Returns a ``(len(paths), P)`` tensor on the CPU, row ``i`` the :func:`state_params` of file
+    ``paths[i]`` (read with ``weights_only=True``).
+    """
+    from ..io import load_torch
+
+    paths = list(paths)
+    if not paths:
+        raise ValueError("paths is empty: no state files to load")
+    return torch.stack([state_params(load_torch(p, what="state"), model) for p in paths])
 
 
 @torch.no_grad()
