@@ -3,7 +3,9 @@
 * :mod:`.glue` -- glue numbers, text and figures into the book (works without myst-nb, e.g. Colab).
 * :mod:`.text` -- mean ± std, signed differences, paired intervals and verdicts in words, and the
   small number formats of the prose (significant digits, lists, ranges, counts).
-* :mod:`.stats` -- the numbers behind them: mean and std over seeds, paired t intervals.
+* :mod:`.stats` -- the numbers behind them: mean and std over seeds, paired t intervals and
+  p-values, the Holm correction.
+* :mod:`.ledger` -- the paper ledger: the claims notebooks record, and a verdict per item.
 * :mod:`.published` -- numbers published by others (the SWA and SWAG READMEs, the course report).
 """
 
