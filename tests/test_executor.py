@@ -127,3 +127,29 @@ def test_summary_counts_trained_and_cached_runs() -> None:
     assert executor._runs_summary(events) == (1, 2)
     line = executor._live_line("03_results", events[:1], started=time.time() - 5, expected=65)
     assert "a: epoch 0/None" in line and "(0 trained, 0 cached)" in line and "left" in line
+
+
+def test_ledger_notebooks_run_after_all_others(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("papermill")
+    ex = _tool("execute_notebooks")
+    nb = tmp_path / "notebooks"
+    nb.mkdir()
+    for stem in ("01_a", "18_paper_ledger", "17_b", "02_c"):
+        (nb / f"{stem}.py").write_text("")
+    monkeypatch.setattr(ex, "NB_DIR", nb)
+    assert [p.stem for p in ex.notebook_sources()] == ["01_a", "02_c", "17_b", "18_paper_ledger"]
+    assert [p.stem for p in ex.notebook_sources(["18", "01"])] == ["01_a", "18_paper_ledger"]
+    calls: list[list[str]] = []
+
+    def fake_run_all(srcs, *args, **kwargs):
+        calls.append([p.stem for p in srcs])
+        return {p.stem: (0.1, None) for p in srcs}
+
+    monkeypatch.setattr(ex, "_run_all", fake_run_all)
+    monkeypatch.setenv("SWA_BOOK_RUNS", str(tmp_path / "runs"))
+    assert ex.main(["--out", str(tmp_path / "out"), "--only", "18", "01", "02"]) == 0
+    # two stages: the ledger starts only after the whole first stage has returned
+    assert calls == [["01_a", "02_c"], ["18_paper_ledger"]]
+    calls.clear()
+    assert ex.main(["--out", str(tmp_path / "out"), "--only", "01"]) == 0
+    assert calls == [["01_a"]]

@@ -13,6 +13,10 @@ mean the same everywhere.
 
 ``SWA_BOOK_RUNS=<dir>`` points every notebook's ``RUNS_DIR`` at another run cache.
 
+Notebooks whose stem ends in ``_ledger`` (the paper ledger) read the claims the experiment
+notebooks record, so they run last, after every other notebook of the batch has finished (also
+with ``--only``).
+
 On a machine with several GPUs, ``--gpus 0,1,2,3`` (or ``--gpus all``) runs one notebook per GPU
 in parallel: one worker process per GPU, whose kernels see that device alone
 (``CUDA_VISIBLE_DEVICES``), so a notebook's ``"cuda"`` is its own GPU. The run cache is shared and
@@ -52,12 +56,28 @@ NB_DIR = ROOT / "notebooks"
 PROFILES = ("smoke", "laptop", "paper")
 
 
+LAST_SUFFIX = "_ledger"  # notebooks that read what the others record: executed after them
+
+
 def notebook_sources(only: list[str] | None = None) -> list[Path]:
-    """``notebooks/NN_*.py`` in order; ``only`` filters by number prefix or name."""
-    srcs = sorted(NB_DIR.glob("[0-9][0-9]_*.py"))
+    """``notebooks/NN_*.py`` in order, those whose stem ends in ``_ledger`` last; ``only``
+    filters by number prefix or name."""
+    srcs = sorted(
+        NB_DIR.glob("[0-9][0-9]_*.py"), key=lambda p: (p.stem.endswith(LAST_SUFFIX), p.name)
+    )
     if only:
         srcs = [p for p in srcs if any(p.stem.startswith(o) or p.stem == o for o in only)]
     return srcs
+
+
+def execution_stages(srcs: list[Path]) -> list[list[Path]]:
+    """``srcs`` split into the stages run one after the other: every notebook, then the
+    ``*_ledger`` ones (which read the claims the others record under ``RUNS_DIR/ledger``, so
+    they must start only when every other notebook of the batch has finished). Empty stages
+    are dropped."""
+    first = [p for p in srcs if not p.stem.endswith(LAST_SUFFIX)]
+    last = [p for p in srcs if p.stem.endswith(LAST_SUFFIX)]
+    return [stage for stage in (first, last) if stage]
 
 
 def profile_parameters(profile: str, stem: str) -> dict:
@@ -377,9 +397,13 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="swa-book-status-") as status_dir:
-        results = _run_all(
-            srcs, args, out_dir, Path(status_dir), live, timings.get(args.profile, {})
-        )
+        results: dict[str, tuple] = {}
+        for stage in execution_stages(srcs):  # the ledger notebooks after all others
+            results.update(
+                _run_all(
+                    stage, args, out_dir, Path(status_dir), live, timings.get(args.profile, {})
+                )
+            )
         print(_summary_table(srcs, results, Path(status_dir)))
     failures = [stem for stem, (_, err) in results.items() if err is not None]
     timings.setdefault(args.profile, {}).update(
