@@ -240,7 +240,7 @@ def require_dataset(dataset: str, data_dir: str | Path, *, download: bool = Fals
     from ..data import load_dataset  # data imports torch and numpy; presets stays light
 
     try:
-        load_dataset(dataset, data_dir, download=download, num_samples=20, augment=False)
+        load_dataset(dataset, data_dir, download=download, num_samples=2, augment=False)
     except FileNotFoundError as exc:
         raise FileNotFoundError(
             f"{exc}\n\nThis notebook runs on {dataset} here (its paper profile: "
