@@ -24,7 +24,13 @@
 # **Cost.** Laptop profile (the defaults below): no training (notebook 01's seed-0 SGD and SWA
 # runs come from the run cache; a minute to train them otherwise), then 10 random rays from each
 # of the two solutions with 16 points each, 320 evaluations of the train and test sets (about
-# 20 s on a 2-core CPU), cached under `RUNS_DIR`. Paper profile: the same for five seeds.
+# 20 s on a 2-core CPU), cached under `RUNS_DIR`. Paper profile: the paper's setting,
+# PreResNet-164 on CIFAR-100 with its recipe (150 epochs, SWA from epoch 126 at rate 0.05;
+# `presets.experiment_base`), five seeds: ten 150-epoch runs and 1,600 BN-recomputed
+# evaluations, about 16 GPU-hours on one H100 at the per-epoch and per-evaluation times measured
+# for {doc}`11_cifar_paper_scale` (`presets.paper_gpu_hours`); the runs are shared with
+# {doc}`06_sgd_to_swa_line`. Without CIFAR-100 under `data/` it stops in its first code cell,
+# saying how to get it.
 #
 # **Prerequisites.** {doc}`01_quickstart` (the runs), {doc}`04_trajectory_plane` (the
 # landscape tools); the width argument of {doc}`../book/flat_minima`.
@@ -53,12 +59,14 @@ EPOCHS = 60  # notebook 01's protocol (same configs, so the same runs)
 SWA_START = 45
 SWA_LR = 0.05
 NUM_SAMPLES = 5000
+DATASET = "mnist1d"  # paper profile: "cifar100" (presets.experiment_base)
 MODEL = "mlp"
 N_DIRECTIONS = 10  # random rays per solution (the same directions for SGD and SWA)
 MAX_DISTANCE = 30.0  # L2 distance of the last point of each ray
 N_DISTANCES = 16  # points per ray, 0 .. MAX_DISTANCE
 LOSS_RISE = 0.5  # width: distance where the train loss has risen by this much, nats
 ERR_RISE = 10.0  # ... and where the test error has risen by this much, points
+OVERRIDES = {}  # extra TrainConfig fields of every run (fake-CIFAR test: batch)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -84,9 +92,10 @@ from swa_lib.reporting import (
     paired_text,
 )
 from swa_lib.training import resolve_device, sgd_and_swa
-from swa_lib.training.presets import laptop_mnist1d
+from swa_lib.training.presets import experiment_base, require_dataset
 
 torch.set_num_threads(1)
+require_dataset(DATASET, DATA_DIR)  # without CIFAR the paper profile stops here
 
 # %% [markdown]
 # ## Rays from the two solutions
@@ -104,7 +113,8 @@ torch.set_num_threads(1)
 
 # %%
 device = resolve_device(DEVICE)
-base = laptop_mnist1d(
+base = experiment_base(
+    DATASET,
     MODEL,
     epochs=EPOCHS,
     swa_start=SWA_START,
@@ -113,6 +123,7 @@ base = laptop_mnist1d(
     data_root=DATA_DIR,
     device=DEVICE,
     eval_every=None,
+    **OVERRIDES,
 )  # = notebook 01; only the final models are read
 distances = np.linspace(0.0, MAX_DISTANCE, N_DISTANCES)
 profiles, centres, gaps = {}, {}, {}

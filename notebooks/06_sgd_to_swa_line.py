@@ -26,7 +26,12 @@
 # **Cost.** Laptop profile (the defaults below): no training (notebook 01's three seeds come
 # from the run cache; a minute to train them otherwise), then two lines of 31 points per seed,
 # 186 evaluations of the train and test sets (about 10 s on a 2-core CPU), cached under
-# `RUNS_DIR`. Paper profile: five seeds.
+# `RUNS_DIR`. Paper profile: the paper's setting, PreResNet-164 on CIFAR-100 with its recipe
+# (150 epochs, SWA from epoch 126 at rate 0.05; `presets.experiment_base`), five seeds: the ten
+# 150-epoch runs of {doc}`05_width_rays` (about 11 GPU-hours if that notebook has not run) and
+# 310 BN-recomputed evaluations (about 1 GPU-hour), at the per-epoch and per-evaluation times
+# measured on one H100 for {doc}`11_cifar_paper_scale` (`presets.paper_gpu_hours`). Without
+# CIFAR-100 under `data/` it stops in its first code cell, saying how to get it.
 #
 # **Prerequisites.** {doc}`01_quickstart` (the runs), {doc}`05_width_rays` (widths along random
 # directions).
@@ -55,6 +60,7 @@ EPOCHS = 60  # notebook 01's protocol (same configs, so the same runs)
 SWA_START = 45
 SWA_LR = 0.05
 NUM_SAMPLES = 5000
+DATASET = "mnist1d"  # paper profile: "cifar100" (presets.experiment_base)
 MODEL = "mlp"
 T_MIN = -1.0  # the line w_SGD + t (w_SWA - w_SGD) is evaluated for t in T_MIN .. T_MAX
 T_MAX = 2.0
@@ -62,6 +68,7 @@ N_T = 31  # points on each line, a step of 0.1 with the defaults
 LOSS_BAND = (
     0.02  # the low region: train loss within this of its minimum on the line, nats
 )
+OVERRIDES = {}  # extra TrainConfig fields of every run (fake-CIFAR test: batch)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -80,9 +87,10 @@ from swa_lib.landscape.summary import interval_position, level_interval, profile
 from swa_lib.plotting import plot_line
 from swa_lib.reporting import count_text, glue, glue_text, interval_text, mean_std_text
 from swa_lib.training import resolve_device, sgd_and_swa
-from swa_lib.training.presets import laptop_mnist1d
+from swa_lib.training.presets import experiment_base, require_dataset
 
 torch.set_num_threads(1)
+require_dataset(DATASET, DATA_DIR)  # without CIFAR the paper profile stops here
 
 # %% [markdown]
 # ## Two lines per seed
@@ -100,7 +108,8 @@ torch.set_num_threads(1)
 
 # %%
 device = resolve_device(DEVICE)
-base = laptop_mnist1d(
+base = experiment_base(
+    DATASET,
     MODEL,
     epochs=EPOCHS,
     swa_start=SWA_START,
@@ -109,6 +118,7 @@ base = laptop_mnist1d(
     data_root=DATA_DIR,
     device=DEVICE,
     eval_every=None,
+    **OVERRIDES,
 )  # = notebook 01; only the final models are read
 ts = np.linspace(T_MIN, T_MAX, N_T)
 STARTS = {"last": "last iterate of the SWA run", "sgd": "SGD baseline"}

@@ -42,6 +42,8 @@ NB_DIR = ROOT / "notebooks"
 #: exempt; 10 and 14 are the course project's, with CIFAR rows of their own).
 CONVERTED = [
     "04_trajectory_plane",
+    "05_width_rays",
+    "06_sgd_to_swa_line",
 ]
 
 #: The recipes of the README of github.com/timgaripov/swa: (SGD budget, swa_start, swa_lr by
