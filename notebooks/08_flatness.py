@@ -28,7 +28,15 @@
 # with an EMA kept on the side (3 runs, about 30 s each on one free core of a 2-core CPU). Then a
 # top eigenvalue and a trace for each of the 9 solutions and for one rescaled network, on the
 # whole training set, each Hessian-vector product about 0.2 s: about 50 s of CPU time in all,
-# cached under `RUNS_DIR/flatness`, so re-running only redraws. Paper profile: five seeds.
+# cached under `RUNS_DIR/flatness`, so re-running only redraws. Paper profile: PreResNet-164 on
+# CIFAR-100 with the paper's recipe (150 epochs, SWA from epoch 126 at rate 0.05;
+# `presets.experiment_base`; EMA decay 0.9995, the laptop's five-epoch time constant at 391
+# steps per epoch), five seeds, the Hessian on a fixed subset of 5,000 training images: ten
+# 150-epoch runs, about 11 GPU-hours at the per-epoch and per-evaluation times measured on one H100 for {doc}`11_cifar_paper_scale`
+# (`presets.paper_gpu_hours`),
+# plus up to 200 Hessian-vector products for each of the 16 solutions, estimated at two
+# forward-backward passes over the subset each (about 5 s): up to 5 GPU-hours more. Without
+# CIFAR-100 under `data/` it stops in its first code cell, saying how to get it.
 #
 # **Prerequisites.** {doc}`../book/flat_minima` (sharpness as curvature, power iteration,
 # Hutchinson's estimator, the reparametrisation caveat), {doc}`01_quickstart` (the runs).
@@ -67,6 +75,9 @@ MAX_ITER = 100  # Hessian-vector products at most, per estimate (PyHessian's def
 TOL = 1e-3  # relative tolerance of both estimators (PyHessian's default)
 RESCALE = 4.0  # factor of the function-preserving rescaling (Dinh et al.)
 NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
+DATASET = "mnist1d"  # paper profile: "cifar100" (presets.experiment_base)
+MODEL = "mlp"
+OVERRIDES = {}  # extra TrainConfig fields of every run (fake-CIFAR test: batch)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -96,9 +107,10 @@ from swa_lib.reporting import (
     verdict,
 )
 from swa_lib.training import sgd_and_swa
-from swa_lib.training.presets import laptop_mnist1d
+from swa_lib.training.presets import experiment_base, require_dataset
 
 torch.set_num_threads(1)
+require_dataset(DATASET, DATA_DIR)  # without CIFAR the paper profile stops here
 
 # %% [markdown]
 # ## Three solutions per seed
@@ -121,8 +133,9 @@ torch.set_num_threads(1)
 # only in the weights they give them.
 
 # %%
-base = laptop_mnist1d(
-    "mlp",
+base = experiment_base(
+    DATASET,
+    MODEL,
     epochs=EPOCHS,
     swa_start=SWA_START,
     swa_lr=SWA_LR,
@@ -130,6 +143,7 @@ base = laptop_mnist1d(
     data_root=DATA_DIR,
     device=DEVICE,
     eval_every=None,
+    **OVERRIDES,
 )  # final metrics only
 runs, t0 = {}, time.perf_counter()
 for pair in sgd_and_swa(base, SEEDS, RUNS_DIR, swa_changes={"ema_decay": EMA_DECAY}):

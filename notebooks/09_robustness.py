@@ -25,7 +25,13 @@
 # (60 epochs each) plus two cyclic variants for one seed, the SGD baseline, and the centre point
 # of the grid for three seeds -- 16 runs of 10-13 s each on one free core. Six of them are the
 # runs of {doc}`01_quickstart`, shared through the run cache, so after that notebook about two
-# minutes of new training. Paper profile: the same grid with three seeds everywhere.
+# minutes of new training. Paper profile: VGG16 on CIFAR-100 with the paper's recipe (200
+# epochs, lr_init 0.05 as here, SWA from epoch 161 at rate 0.01; `presets.experiment_base`),
+# the grid around it (rates 0.005, 0.01, 0.05; starts 121, 161, 181) with three seeds
+# everywhere and five at the centre: about 40 runs of 200 epochs, about 6 GPU-hours
+# at the per-epoch and per-evaluation times measured on one H100 for {doc}`11_cifar_paper_scale`
+# (`presets.paper_gpu_hours`). Without CIFAR-100 under `data/`
+# it stops in its first code cell, saying how to get it.
 #
 # **Prerequisites.** {doc}`01_quickstart` (the protocol and the centre point of the grid),
 # {doc}`02_schedules` (the learning-rate schedules).
@@ -63,7 +69,9 @@ CENTER_START = 45
 CYCLES = [1, 3]  # cyclic variant at CENTER_START: cycle length in epochs
 CYCLIC_LR_MIN = 0.005  # cyclic rate: from lr_init (0.05) down to this in each cycle
 NUM_SAMPLES = 5000
+DATASET = "mnist1d"  # paper profile: "cifar100" (presets.experiment_base)
 MODEL = "mlp"
+OVERRIDES = {}  # extra TrainConfig fields of every run (fake-CIFAR test: batch)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -88,9 +96,10 @@ from swa_lib.reporting import (
     range_text,
 )
 from swa_lib.training import sgd_and_swa
-from swa_lib.training.presets import laptop_mnist1d
+from swa_lib.training.presets import experiment_base, require_dataset
 
 torch.set_num_threads(1)
+require_dataset(DATASET, DATA_DIR)  # without CIFAR the paper profile stops here
 warnings.filterwarnings(
     "ignore", message="IProgress not found"
 )  # tqdm without ipywidgets
@@ -107,7 +116,8 @@ warnings.filterwarnings(
 # depend on the grid, so one baseline run per seed serves every cell.
 
 # %%
-base = laptop_mnist1d(
+base = experiment_base(
+    DATASET,
     MODEL,
     epochs=EPOCHS,
     swa_start=CENTER_START,
@@ -116,6 +126,7 @@ base = laptop_mnist1d(
     data_root=DATA_DIR,
     device=DEVICE,
     eval_every=None,
+    **OVERRIDES,
 )  # the centre; final metrics only
 t0 = time.perf_counter()
 asked = []  # every run this notebook uses (a run trained now is not `cached` the first time)

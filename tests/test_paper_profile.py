@@ -44,6 +44,10 @@ CONVERTED = [
     "04_trajectory_plane",
     "05_width_rays",
     "06_sgd_to_swa_line",
+    "02_schedules",
+    "08_flatness",
+    "09_robustness",
+    "12_swag",
 ]
 
 #: The recipes of the README of github.com/timgaripov/swa: (SGD budget, swa_start, swa_lr by
