@@ -35,7 +35,8 @@ convolutions), ``compare`` (SGD/SWA pairs over seeds), ``presets`` (the book's b
 ``regimes`` (the paper's two learning-rate regimes and a grid of pairs over them),
 ``course_project`` (the course project's two-phase protocol on the same infrastructure),
 ``from_checkpoint`` (a run's state after k epochs continued under another schedule: the paper's
-Figure 6 and Table 2 protocols).
+Figure 6 and Table 2 protocols), ``replay`` (a stretch of a run replayed step by step, its
+iterate evaluated every few steps: inside the cycles of the paper's Figure 2).
 """
 
 from .batched import run_many
