@@ -14,28 +14,33 @@
 # %% [markdown]
 # # Random landscapes around the SGD and SWA solutions
 #
-# **The question.** Li et al.'s filter-normalised random planes {cite:p}`li2018visualizing` are
-# the most common picture of a loss landscape, and the headline figure of the original course
-# project {cite:p}`bayesianmlswa`. Drawn around an SGD solution and around an SWA solution of
-# the same BatchNorm network, does SWA sit in a wider basin? And how much of the picture is made
-# by the BatchNorm statistics: their tool, like the course project, keeps the centre model's BN
-# statistics at every point of the plane, while the SWA paper recomputes them at every point
-# {cite:p}`izmailov2018swa`.
+# **The question.** Li et al.'s filter-normalised random planes
+# {cite:p}`li2018visualizing` are the most common picture of a loss landscape. Drawn
+# around an SGD solution and around an SWA solution of the same BatchNorm network, does
+# SWA sit in a wider basin? And how much of the picture is made by the BatchNorm
+# statistics: their tool keeps the centre model's BN statistics at every point of the
+# plane, while the SWA paper recomputes them at every point {cite:p}`izmailov2018swa`.
+# (The original course project {cite:p}`bayesianmlswa` drew a different picture -- the
+# plane through its pre-trained, final and SWA models on a 5 x 5 grid,
+# `utils/visualization.py` lines 16-80, redrawn in {doc}`14_course_domains` -- but it
+# froze BN statistics the same way: every grid point is written into the pre-trained
+# model and evaluated with that model's buffers, lines 76-82.)
 #
 # **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/07_random_landscapes.ipynb)**
 #
-# **Cost.** Laptop profile (the defaults below): the SGD and SWA runs of the BatchNorm CNN are
-# those of {doc}`03_results_table` (seed 0) and come from the run cache (about a minute if that
-# notebook has not been run). Four 13 x 13 grids, each point evaluated on the whole training and
-# test sets: about 0.08 s of CPU time per point with the centre's BN statistics and 0.2 s with
-# BN recomputed (an extra pass over the training set per point), about 90 s of CPU time in all
-# (measured on a busy 2-core machine, where it took about twice as long in wall time); the grids
-# are cached under `RUNS_DIR/landscapes`, so re-running only redraws.
-# Paper profile: the full-width CNN (32 channels) of notebook 03's paper profile, on finer
-# 25 x 25 grids (meant for a GPU).
+# **Cost.** Laptop profile (the defaults below): the SGD and SWA runs of the BatchNorm
+# CNN are those of {doc}`03_results_table` (seed 0) and come from the run cache (about a
+# minute if that notebook has not been run). Four 13 x 13 grids, each point evaluated on
+# the whole training and test sets: about 0.08 s of CPU time per point with the centre's
+# BN statistics and 0.2 s with BN recomputed (an extra pass over the training set per
+# point), about 90 s of CPU time in all (measured on a busy 2-core machine, where it
+# took about twice as long in wall time); the grids are cached under
+# `RUNS_DIR/landscapes`, so re-running only redraws. Paper profile: the full-width CNN
+# (32 channels) of notebook 03's paper profile, on finer 25 x 25 grids (meant for a
+# GPU).
 #
-# **Prerequisites.** {doc}`../book/flat_minima` (filter normalisation, the reparametrisation
-# caveat), {doc}`03_results_table` (the runs).
+# **Prerequisites.** {doc}`../book/flat_minima` (filter normalisation, the
+# reparametrisation caveat), {doc}`03_results_table` (the runs).
 
 # %% tags=["remove-cell"]
 # On Colab: install swa_lib (torch is already there). Elsewhere this cell does nothing.
@@ -95,12 +100,13 @@ torch.set_num_threads(1)
 # %% [markdown]
 # ## Two solutions of one BatchNorm network
 #
-# The network is the 1-D CNN of {doc}`03_results_table` (three `Conv1d -> BatchNorm -> ReLU`
-# blocks, then a linear classifier), trained on MNIST-1D with the book's laptop protocol. The SGD
-# solution is the end of a run with the conventional decaying schedule; the SWA solution is the
-# average of the SGD iterates of a second run with the same seed, whose BN statistics were
-# recomputed for the averaged weights at the end of training. The configurations are exactly
-# those of notebook 03, so both runs come from its cache.
+# The network is the 1-D CNN of {doc}`03_results_table` (three `Conv1d -> BatchNorm ->
+# ReLU` blocks, then a linear classifier), trained on MNIST-1D with the book's laptop
+# protocol. The SGD solution is the end of a run with the conventional decaying
+# schedule; the SWA solution is the average of the SGD iterates of a second run with the
+# same seed, whose BN statistics were recomputed for the averaged weights at the end of
+# training. The configurations are exactly those of notebook 03, so both runs come from
+# its cache.
 
 # %%
 base = laptop_mnist1d(
@@ -136,25 +142,28 @@ print(
 # ## Filter-normalised planes, with and without BN recomputation
 #
 # Around each solution $w$ we draw two Gaussian directions and filter-normalise them
-# (`swa_lib.landscape.random_plane`): every filter of a direction gets the norm of the matching
-# filter of $w$, and the directions of biases and BN parameters are zero. The plane is
-# $w + \alpha d_1 + \beta d_2$; at $\alpha = 1$ every filter has moved by its own length. Each
-# solution gets its own directions (normalised to its own weights, from the same random seed).
+# (`swa_lib.landscape.random_plane`): every filter of a direction gets the norm of the
+# matching filter of $w$, and the directions of biases and BN parameters are zero. The
+# plane is $w + \alpha d_1 + \beta d_2$; at $\alpha = 1$ every filter has moved by its
+# own length. Each solution gets its own directions (normalised to its own weights, from
+# the same random seed).
 #
-# Every point is evaluated twice, on the whole training set (train NLL, the cross-entropy without
-# the weight-decay term, as Li et al. plot it) and the whole test set (test error):
+# Every point is evaluated twice, on the whole training set (train NLL, the
+# cross-entropy without the weight-decay term, as Li et al. plot it) and the whole test
+# set (test error):
 #
-# * **BN recomputed** (`bn_recompute=True`): before evaluating a point, its BatchNorm running
-#   statistics are recomputed from the training data (`update_bn`, batches of `BN_BATCH`), as
-#   for every model the SWA paper evaluates. This is the network one would actually deploy with
-#   these weights.
-# * **centre's BN statistics** (`bn_recompute=False`): every point uses the running statistics
-#   stored with the centre model, as `loss-landscape` {cite:p}`li2018visualizing` and the course
-#   project do.
+# * **BN recomputed** (`bn_recompute=True`): before evaluating a point, its BatchNorm
+#   running statistics are recomputed from the training data (`update_bn`, batches of
+#   `BN_BATCH`), as for every model the SWA paper evaluates. This is the network one
+#   would actually deploy with these weights.
+# * **centre's BN statistics** (`bn_recompute=False`): every point uses the running
+#   statistics stored with the centre model, as `loss-landscape`
+#   {cite:p}`li2018visualizing` does (the course project's three-model plane likewise
+#   uses one model's statistics at every point).
 #
-# A first look at the scale settled the window: along one direction, the train NLL of these
-# small networks is already several nats at $|\alpha| = 1$ (chance-level error), and the basin
-# is a few tenths wide, so the grid spans $[-r, r]^2$ with $r$ = `RANGE` =
+# A first look at the scale settled the window: along one direction, the train NLL of
+# these small networks is already several nats at $|\alpha| = 1$ (chance-level error),
+# and the basin is a few tenths wide, so the grid spans $[-r, r]^2$ with $r$ = `RANGE` =
 # {glue:text}`nb07_range` rather than Li et al.'s $[-1, 1]^2$.
 
 # %%
@@ -197,22 +206,28 @@ timing["CPU per point (ms)"] = (
 display(timing.round(2))
 
 # %% [markdown]
-# The table shows the cost of this run (zero points evaluated: the grid came from the cache).
-# Recomputing BN costs a pass over the 4,000 training signals in train mode per point, on top of
-# the evaluation of both sets.
+# The table shows the cost of this run (zero points evaluated: the grid came from the
+# cache). Recomputing BN costs a pass over the 4,000 training signals in train mode per
+# point, on top of the evaluation of both sets.
 
 # %% [markdown]
 # ## The landscapes
 #
-# Log-scale train NLL on the plane: contours on the left, the surface on the right. The first
-# two figures recompute BN at every point; the last two keep the centre's statistics. The 3-D
-# axes of all four share one vertical scale.
+# Log-scale train NLL on the plane: contours on the left, the surface on the right. The
+# first two figures recompute BN at every point; the last two keep the centre's
+# statistics. All four share one vertical scale and one set of contour levels, equally
+# spaced in log10 train NLL across the range of all four surfaces, so a given spacing of
+# contour lines means the same change of loss in every figure. (The train NLL is a mean
+# over 4,000 signals, a continuous quantity, so unlike a test error it has no resolution
+# step that these levels could undercut.)
 
 # %%
 log_all = np.log10(
     np.concatenate([s.values["train_nll"].ravel() for s in surfaces.values()])
 )
 zlim = (log_all.min() - 0.05, log_all.max() + 0.05)
+# one set of levels for the four compared surfaces, in log10 train NLL
+LEVELS = np.linspace(log_all.min(), log_all.max(), 15)
 KEYS = {
     ("SGD", "BN recomputed"): "sgd_bn",
     ("SWA", "BN recomputed"): "swa_bn",
@@ -224,9 +239,9 @@ for (name, mode), key in KEYS.items():
         surfaces[name, mode],
         "train_nll",
         log=True,
-        levels=15,
+        levels=LEVELS,
         title=f"{name} solution, {mode}",
-        figsize=(10.5, 4.3),
+        figsize=(7, 3.4),
     )
     for ax in fig.axes:
         if ax.name == "3d":
@@ -235,8 +250,9 @@ for (name, mode), key in KEYS.items():
     plt.close(fig)
 
 # %% [markdown]
-# The two BN-recomputed surfaces once more as interactive figures (drag to rotate, hover for the
-# value at each grid point), on the same vertical scale; the PDF shows them as static images.
+# The two BN-recomputed surfaces once more as interactive figures (drag to rotate, hover
+# for the value at each grid point), on the same vertical scale; the PDF shows them as
+# static images.
 
 # %%
 interactive = {
@@ -260,37 +276,41 @@ for key, figure in interactive.items():
 # :name: fig-nb07-surface-sgd-bn
 #
 # Train NLL (log10) on a filter-normalised random plane around the **SGD** solution, BN
-# recomputed at every point. The centre $(0, 0)$ is the solution. Look at how far from the centre
-# the contours start to crowd: that is the width of the basin along these two directions.
+# recomputed at every point. The centre $(0, 0)$ is the solution. Look at how far from
+# the centre the contours start to crowd: that is the width of the basin along these two
+# directions.
 # ```
 #
 # ```{glue:figure} nb07_surface_swa_bn
 # :name: fig-nb07-surface-swa-bn
 #
-# The same around the **SWA** solution, BN recomputed at every point, on the same vertical scale.
-# Compare the floor of the basin and the spacing of the contours with the SGD plane above.
+# The same around the **SWA** solution, BN recomputed at every point, on the same
+# vertical scale. Compare the floor of the basin and the spacing of the contours with
+# the SGD plane above.
 # ```
 #
 # ```{glue:figure} nb07_surface_sgd_nobn
 # :name: fig-nb07-surface-sgd-nobn
 #
-# The SGD plane again, now with the **centre's BN statistics** at every point (Li et al.'s tool,
-# the course project). Same weights, same directions, same data as the first figure: only the
-# BatchNorm statistics differ. Compare the height of the walls with the first figure.
+# The SGD plane again, now with the **centre's BN statistics** at every point (as Li et
+# al.'s tool draws it). Same weights, same directions, same data as the first figure:
+# only the BatchNorm statistics differ. Compare the height of the walls with the first
+# figure.
 # ```
 #
 # ```{glue:figure} nb07_surface_swa_nobn
 # :name: fig-nb07-surface-swa-nobn
 #
-# The SWA plane with the centre's BN statistics. Compare with the second figure: the same basin
-# looks much narrower and its walls much higher when the statistics are not recomputed.
+# The SWA plane with the centre's BN statistics. Compare with the second figure: the
+# same basin looks much narrower and its walls much higher when the statistics are not
+# recomputed.
 # ```
 #
 # ```{glue:figure} nb07_surface3d_sgd_bn
 # :name: fig-nb07-surface3d-sgd
 #
-# Interactive: the SGD surface of the first figure (log10 train NLL, BN recomputed). Rotate it to
-# look along each direction.
+# Interactive: the SGD surface of the first figure (log10 train NLL, BN recomputed).
+# Rotate it to look along each direction.
 # ```
 #
 # ```{glue:figure} nb07_surface3d_swa_bn
@@ -301,12 +321,13 @@ for key, figure in interactive.items():
 #
 # ## Loss at a fixed distance, and width
 #
-# Two numbers summarise each surface. The **loss at a fixed distance** is the mean train NLL (and
-# test error) at the four grid points at distance `R_FIXED` from the centre along $\pm d_1$,
-# $\pm d_2$. The **width** is the area of the region of the plane where the train NLL stays below
-# `WIDTH_LEVEL` nats (interpolated log-linearly between grid points), written as the radius
-# $r_\mathrm{eq} = \sqrt{\mathrm{area}/\pi}$ of a disk of the same area. The profile figure below
-# shows the mean over the four half-axes at every distance.
+# Two numbers summarise each surface. The **loss at a fixed distance** is the mean train
+# NLL (and test error) at the four grid points at distance `R_FIXED` from the centre
+# along $\pm d_1$, $\pm d_2$. The **width** is the area of the region of the plane where
+# the train NLL stays below `WIDTH_LEVEL` nats (interpolated log-linearly between grid
+# points), written as the radius $r_\mathrm{eq} = \sqrt{\mathrm{area}/\pi}$ of a disk of
+# the same area. The profile figure below shows the mean over the four half-axes at
+# every distance.
 
 # %%
 mid = GRID // 2
@@ -336,7 +357,7 @@ display(summary.round(3))
 glue("nb07_summary", summary.round(3), display=False)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
 steps = np.arange(0, GRID - mid)
 dist = alphas[mid:]
 STYLE = {"BN recomputed": "-", "centre's BN statistics": "--"}
@@ -355,17 +376,15 @@ for (name, mode), s in surfaces.items():
         )
 axes[0].set(
     yscale="log",
-    xlabel="distance from the centre (filter-normalised units)",
+    xlabel="distance from the centre",
     ylabel="train NLL (nats)",
 )
-axes[1].set(
-    xlabel="distance from the centre (filter-normalised units)", ylabel="test error (%)"
-)
+axes[1].set(xlabel="distance from the centre", ylabel="test error (%)")
 for ax in axes:
     ax.axvline(r_used, color="grey", lw=0.8, ls=":")
 axes[0].axhline(WIDTH_LEVEL, color="grey", lw=0.8, ls=":")
-axes[1].legend(fontsize=8)
-fig.tight_layout()
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=9)
+fig.tight_layout(rect=(0, 0.12, 1, 1))
 plt.close(fig)
 
 # %% tags=["remove-input"]
@@ -375,11 +394,12 @@ glue("nb07_profiles", fig, display=False)
 # ```{glue:figure} nb07_profiles
 # :name: fig-nb07-profiles
 #
-# Train NLL (left, log scale) and test error (right) against the distance from the centre, each
-# the mean of the four half-axes $\pm d_1$, $\pm d_2$ of a plane; SGD blue, SWA red; solid: BN
-# recomputed at every point, dashed: the centre's BN statistics. The dotted lines mark the fixed
-# distance and the width level of the table. Look at the gap between solid and dashed lines of one
-# colour (the BN statistics), and then at the gap between the two colours (SGD against SWA).
+# Train NLL (left, log scale) and test error (right) against the distance from the
+# centre (in filter-normalised units), each the mean of the four half-axes $\pm d_1$,
+# $\pm d_2$ of a plane; SGD blue, SWA red; solid: BN recomputed at every point, dashed:
+# the centre's BN statistics. The dotted lines mark the fixed distance and the width
+# level of the table. Look at the gap between solid and dashed lines of one colour (the
+# BN statistics), and then at the gap between the two colours (SGD against SWA).
 # ```
 
 # %%
@@ -449,124 +469,133 @@ glue_text("nb07_width", str(WIDTH))
 # ## What recomputing BatchNorm changes
 #
 # At the centre the two evaluations agree closely: the SGD solution has train NLL
-# {glue:text}`nb07_sgd_bn_centre` with BN recomputed and {glue:text}`nb07_sgd_nobn_centre` with
-# its stored statistics (the running averages of training), and the SWA solution
-# {glue:text}`nb07_swa_bn_centre` either way (its stored statistics were recomputed at the end of
-# its run the same way; the run recorded {glue:text}`nb07_swa_recorded`). Away from the centre
-# they part. At distance {glue:text}`nb07_r` the train NLL with the centre's statistics is
+# {glue:text}`nb07_sgd_bn_centre` with BN recomputed and
+# {glue:text}`nb07_sgd_nobn_centre` with its stored statistics (the running averages of
+# training), and the SWA solution {glue:text}`nb07_swa_bn_centre` either way (its stored
+# statistics were recomputed at the end of its run the same way; the run recorded
+# {glue:text}`nb07_swa_recorded`). Away from the centre they part. At distance
+# {glue:text}`nb07_r` the train NLL with the centre's statistics is
 # {glue:text}`nb07_sgd_ratio` times the recomputed one around SGD
 # ({glue:text}`nb07_sgd_nobn_r` against {glue:text}`nb07_sgd_bn_r` nats) and
 # {glue:text}`nb07_swa_ratio` times around SWA ({glue:text}`nb07_swa_nobn_r` against
-# {glue:text}`nb07_swa_bn_r`); the test error there is {glue:text}`nb07_sgd_nobn_r_err` %
-# against {glue:text}`nb07_sgd_bn_r_err` % around SGD. The highest point of the SGD plane is
-# {glue:text}`nb07_sgd_nobn_max` nats with the centre's statistics and
+# {glue:text}`nb07_swa_bn_r`); the test error there is {glue:text}`nb07_sgd_nobn_r_err`
+# % against {glue:text}`nb07_sgd_bn_r_err` % around SGD. The highest point of the SGD
+# plane is {glue:text}`nb07_sgd_nobn_max` nats with the centre's statistics and
 # {glue:text}`nb07_sgd_bn_max` with BN recomputed.
 #
 # The reason is the architecture. Every convolution here is followed by BatchNorm
-# {cite:p}`ioffe2015batch`. Moving the filters changes the mean and variance of each channel;
-# recomputed statistics normalise the change away (the convolutions have no bias, so with
-# recomputed statistics the output does not even depend on the length of a filter, only on its
-# direction), stale statistics do not, and every later layer receives shifted and rescaled
-# activations. A plane drawn with the centre's statistics therefore measures two things at once:
-# how the loss changes with the weights, and how badly the frozen statistics fit the moved
-# weights. The second grows with the distance and makes most of the walls.
+# {cite:p}`ioffe2015batch`. Moving the filters changes the mean and variance of each
+# channel; recomputed statistics normalise the change away (the convolutions have no
+# bias, so with recomputed statistics the output does not even depend on the length of a
+# filter, only on its direction), stale statistics do not, and every later layer
+# receives shifted and rescaled activations. A plane drawn with the centre's statistics
+# therefore measures two things at once: how the loss changes with the weights, and how
+# badly the frozen statistics fit the moved weights. The second grows with the distance
+# and makes most of the walls.
 #
-# Which surface is "right" depends on the question. The recomputed surface is the loss of the
-# network one would deploy with those weights, which is how SWA itself is used (the average gets
-# its own statistics). The fixed-statistics surface is the loss of the centre model with its
-# weights perturbed and its statistics frozen. For the question "does SWA sit in a wider basin",
-# recomputing is the fair choice: without it, every solution is charged for the mismatch of its
-# statistics, and every basin looks narrower than the set of good networks around it. The course
-# project's landscape, which kept one model's statistics for the whole grid, is the dashed kind of
-# curve.
+# Which surface is "right" depends on the question. The recomputed surface is the loss
+# of the network one would deploy with those weights, which is how SWA itself is used
+# (the average gets its own statistics). The fixed-statistics surface is the loss of the
+# centre model with its weights perturbed and its statistics frozen. For the question
+# "does SWA sit in a wider basin", recomputing is the fair choice: without it, every
+# solution is charged for the mismatch of its statistics, and every basin looks narrower
+# than the set of good networks around it. The course project's landscape is a different
+# plane (through its pre-trained, final and SWA models), but it kept the pre-trained
+# model's statistics for the whole grid: it is the dashed kind.
 #
 # ## SGD against SWA
 #
-# With BN recomputed, the SWA solution's train NLL is {glue:text}`nb07_r_verdict_bn` than SGD's
-# at distance {glue:text}`nb07_r` ({glue:text}`nb07_swa_bn_r` against
+# With BN recomputed, the SWA solution's train NLL is {glue:text}`nb07_r_verdict_bn`
+# than SGD's at distance {glue:text}`nb07_r` ({glue:text}`nb07_swa_bn_r` against
 # {glue:text}`nb07_sgd_bn_r` nats), and its region of train NLL below
 # {glue:text}`nb07_level` nats is {glue:text}`nb07_width_verdict_bn`: equivalent radius
-# {glue:text}`nb07_swa_bn_width` against {glue:text}`nb07_sgd_bn_width`. With the centre's
-# statistics the SWA basin is {glue:text}`nb07_width_verdict_nobn`
-# ({glue:text}`nb07_swa_nobn_width` against {glue:text}`nb07_sgd_nobn_width`). On the test set
-# SWA reaches {glue:text}`nb07_swa_acc` % accuracy and SGD {glue:text}`nb07_sgd_acc` %.
+# {glue:text}`nb07_swa_bn_width` against {glue:text}`nb07_sgd_bn_width`. With the
+# centre's statistics the SWA basin is {glue:text}`nb07_width_verdict_nobn`
+# ({glue:text}`nb07_swa_nobn_width` against {glue:text}`nb07_sgd_nobn_width`). On the
+# test set SWA reaches {glue:text}`nb07_swa_acc` % accuracy and SGD
+# {glue:text}`nb07_sgd_acc` %.
 #
 # How much to read into this:
 #
-# * The difference between the solutions is small next to the difference the BN statistics make,
-#   and each surface is **one** pair of random directions around **one** training seed
-#   (seed {glue:text}`nb07_seed`). Random directions in a space of {glue:text}`nb07_n_params`
-#   parameters see the *average* curvature, not the sharpest directions
-#   ({doc}`../book/flat_minima`); {doc}`05_width_rays` compares many random rays over several
-#   seeds, and {doc}`08_flatness` measures the curvature itself.
-# * Filter-normalised units are relative: at $\alpha = 1$ every filter has moved by its own
-#   length, but the two planes do not have the same length in weight space (a unit step is
-#   {glue:text}`nb07_sgd_dnorm` around SGD and {glue:text}`nb07_swa_dnorm` around SWA, whose
-#   weight vectors have norms {glue:text}`nb07_sgd_wnorm` and {glue:text}`nb07_swa_wnorm`).
-#   This is what makes the two pictures comparable despite the scale caveat of
-#   {cite:t}`dinh2017sharp`, and also why "wider" here means wider relative to each solution's
-#   own weights.
-# * The solutions come from two runs of {doc}`03_results_table` with different schedules and
-#   budgets (SGD: {glue:text}`nb07_epochs` epochs with a decaying rate; SWA:
-#   {glue:text}`nb07_swa_epochs` epochs, averaged from epoch {glue:text}`nb07_swa_start`), not
-#   from one trajectory.
+# * The difference between the solutions is small next to the difference the BN
+#   statistics make, and each surface is **one** pair of random directions around
+#   **one** training seed (seed {glue:text}`nb07_seed`). Random directions in a space of
+#   {glue:text}`nb07_n_params` parameters see the *average* curvature, not the sharpest
+#   directions ({doc}`../book/flat_minima`); {doc}`05_width_rays` compares many random
+#   rays over several seeds, and {doc}`08_flatness` measures the curvature itself.
+# * Filter-normalised units are relative: at $\alpha = 1$ every filter has moved by its
+#   own length, but the two planes do not have the same length in weight space (a unit
+#   step is {glue:text}`nb07_sgd_dnorm` around SGD and {glue:text}`nb07_swa_dnorm`
+#   around SWA, whose weight vectors have norms {glue:text}`nb07_sgd_wnorm` and
+#   {glue:text}`nb07_swa_wnorm`). This is what makes the two pictures comparable despite
+#   the scale caveat of {cite:t}`dinh2017sharp`, and also why "wider" here means wider
+#   relative to each solution's own weights.
+# * The solutions come from two runs of {doc}`03_results_table` with different schedules
+#   and budgets (SGD: {glue:text}`nb07_epochs` epochs with a decaying rate; SWA:
+#   {glue:text}`nb07_swa_epochs` epochs, averaged from epoch
+#   {glue:text}`nb07_swa_start`), not from one trajectory.
 #
 # ## Conclusion
 #
-# On {glue:text}`nb07_grid` filter-normalised planes around a BatchNorm CNN, whether the BN
-# statistics are recomputed at each point changes the picture far more than whether the centre
-# is the SGD or the SWA solution: at distance {glue:text}`nb07_r`, the stale statistics of the
-# centre multiply the train NLL by {glue:text}`nb07_sgd_ratio` (SGD) and
-# {glue:text}`nb07_swa_ratio` (SWA). Li et al.'s tool and the course project draw the dashed
-# kind of surface. With statistics recomputed at every point, as the SWA paper does, the SWA
+# On {glue:text}`nb07_grid` filter-normalised planes around a BatchNorm CNN, whether the
+# BN statistics are recomputed at each point changes the picture far more than whether
+# the centre is the SGD or the SWA solution: at distance {glue:text}`nb07_r`, the stale
+# statistics of the centre multiply the train NLL by {glue:text}`nb07_sgd_ratio` (SGD)
+# and {glue:text}`nb07_swa_ratio` (SWA). Li et al.'s tool draws the dashed kind of
+# surface, and the course project's three-model plane freezes the statistics the same
+# way. With statistics recomputed at every point, as the SWA paper does, the SWA
 # solution's centre is {glue:text}`nb07_centre_verdict` and its basin
-# {glue:text}`nb07_width_verdict_bn` than the SGD solution's on
-# this plane and seed: {glue:text}`nb07_claim`, by a margin that one random plane cannot
-# establish on its own.
+# {glue:text}`nb07_width_verdict_bn` than the SGD solution's on this plane and seed:
+# {glue:text}`nb07_claim`, by a margin that one random plane cannot establish on its
+# own.
 #
 # ## Exercises
 #
 # ```{exercise}
 # :label: ex-nb07-plane-seed
-# Re-run with `PLANE_SEED = 1` and `PLANE_SEED = 2` (each costs the four grids again). Does the
-# SWA basin stay wider than the SGD one, and by how much does the width of one solution change
-# from plane to plane?
+# Re-run with `PLANE_SEED = 1` and `PLANE_SEED = 2` (each costs the four grids again).
+# Does the SWA basin stay wider than the SGD one, and by how much does the width of one
+# solution change from plane to plane?
 # ```
 #
 # ```{solution} ex-nb07-plane-seed
 # :class: dropdown
-# Each plane is a sample of two random directions, and its width is a noisy estimate of the
-# average curvature around the solution. Compare the change between SGD and SWA with the change
-# of one solution between planes: a ranking that flips from one plane to the next is no evidence
-# either way. Several planes (or many rays, as in {doc}`05_width_rays`) and several training
-# seeds are needed before the difference means something.
+# Each plane is a sample of two random directions, and its width is a noisy estimate of
+# the average curvature around the solution. Compare the change between SGD and SWA with
+# the change of one solution between planes: a ranking that flips from one plane to the
+# next is no evidence either way. Several planes (or many rays, as in
+# {doc}`05_width_rays`) and several training seeds are needed before the difference
+# means something.
 # ```
 #
 # ```{exercise}
 # :label: ex-nb07-range
-# Draw the planes over Li et al.'s window, `RANGE = 1.0` (with `GRID = 11` to keep the cost).
-# What does the surface look like, and what would you conclude from it about SGD against SWA?
+# Draw the planes over Li et al.'s window, `RANGE = 1.0` (with `GRID = 11` to keep the
+# cost). What does the surface look like, and what would you conclude from it about SGD
+# against SWA?
 # ```
 #
 # ```{solution} ex-nb07-range
 # :class: dropdown
-# Most of the window is a plateau at chance-level test error, with a train NLL of several nats
-# (BN recomputed) or tens of nats (centre's statistics); the basin is a small dip in the middle
-# covered by two or three grid points, and its width cannot be read off. Which window shows a
-# basin depends on the network: look at a 1-D slice first and choose the window from it.
+# Most of the window is a plateau at chance-level test error, with a train NLL of
+# several nats (BN recomputed) or tens of nats (centre's statistics); the basin is a
+# small dip in the middle covered by two or three grid points, and its width cannot be
+# read off. Which window shows a basin depends on the network: look at a 1-D slice first
+# and choose the window from it.
 # ```
 #
 # ```{exercise}
 # :label: ex-nb07-centre
-# At the centre, the SGD solution's train NLL differs slightly between the two evaluations and
-# the SWA solution's does not. Why?
+# At the centre, the SGD solution's train NLL differs slightly between the two
+# evaluations and the SWA solution's does not. Why?
 # ```
 #
 # ```{solution} ex-nb07-centre
 # :class: dropdown
-# The SGD model stores the running averages of training: exponential averages (momentum 0.1)
-# over the last augmented mini-batches, computed while the weights were still moving. Recomputing
-# gives the exact statistics of the unaugmented training set at the final weights. The SWA model's
-# statistics were already recomputed at the end of its run by the same `update_bn` pass over the
-# same batches, so recomputing them again changes nothing.
+# The SGD model stores the running averages of training: exponential averages (momentum
+# 0.1) over the last augmented mini-batches, computed while the weights were still
+# moving. Recomputing gives the exact statistics of the unaugmented training set at the
+# final weights. The SWA model's statistics were already recomputed at the end of its
+# run by the same `update_bn` pass over the same batches, so recomputing them again
+# changes nothing.
 # ```

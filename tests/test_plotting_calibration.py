@@ -38,3 +38,24 @@ def test_bad_arguments() -> None:
         plot_reliability({"A": _rel(0)}, style="bars")
     with pytest.raises(ValueError, match="empty"):
         plot_reliability({})
+
+
+@pytest.mark.parametrize("style", ["gap", "diagram"])
+def test_every_point_inside_the_axes(style: str) -> None:
+    # Nearly uniform predictions over 10 classes: confidences near 0.1-0.3 and accuracies near
+    # 0.1, far below the region a cropped diagram (e.g. [0.3, 1]) would show.
+    g = torch.Generator().manual_seed(3)
+    probs = torch.softmax(0.5 * torch.randn(500, 10, generator=g), dim=1)
+    labels = torch.randint(0, 10, (500,), generator=g)
+    rel = reliability_diagram(probs, labels, num_bins=10, binning="equal_width")
+    fig = plot_reliability({"A": rel}, style=style)
+    ax = fig.axes[0]
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "A"]
+    x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x.size > 0 and (x >= x0).all() and (x <= x1).all()
+    assert (y >= y0).all() and (y <= y1).all()
+    if style == "diagram":
+        assert (x0, x1) == (0.0, 1.0) and (y0, y1) == (0.0, 1.0)
+        assert x.max() < 0.5  # the points lie where a crop to [0.3, 1] would have lost some
+    plt.close(fig)

@@ -42,7 +42,8 @@ def plot_reliability(
         curves: the reliability data to draw, in legend order; empty bins (NaN) are skipped.
         style: ``"gap"`` -- confidence minus accuracy (y) against confidence (x, logit scale,
             clipped to ``[conf_clip, 1 - conf_clip]``) with a zero line; ``"diagram"`` --
-            accuracy against confidence on ``[0, 1]`` with the diagonal of perfect calibration.
+            accuracy against confidence on the full unit square (never cropped, so no bin's
+            point can fall outside the axes) with the diagonal of perfect calibration.
         ax: draw into this axes (else a new one-panel figure, ``style.PANEL_SIZE``).
         title: axes title.
         conf_clip: how close to 0 or 1 a confidence may be drawn on the logit axis.
@@ -67,7 +68,7 @@ def plot_reliability(
     if style == "gap":
         ax.axhline(0.0, color="black", lw=0.8, ls="--")
         ax.set_xscale("logit")
-        ax.set(xlabel="confidence (max probability), logit scale", ylabel="confidence - accuracy")
+        ax.set(xlabel="confidence (logit scale)", ylabel="confidence - accuracy")
     else:
         ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--")
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)", ylabel="accuracy")

@@ -215,7 +215,7 @@ def plot_surface(
     metric: str = "train_loss",
     *,
     log: bool = False,
-    levels: int = 30,
+    levels: int | Sequence[float] | np.ndarray = 30,
     cmap: str = "viridis",
     elev: float = 35.0,
     azim: float = -60.0,
@@ -229,7 +229,9 @@ def plot_surface(
         surface: a :class:`swa_lib.landscape.Surface` from ``evaluate_plane`` on
             ``random_plane`` directions.
         log: plot ``log10`` of the values (Li et al. show log loss for sharp surfaces).
-        levels: number of contour levels.
+        levels: number of contour levels, or the increasing levels themselves -- in the plotted
+            units, i.e. ``log10`` of the metric when ``log`` -- so that surfaces compared side
+            by side share one set (equal spacing then means equal change of the metric).
         elev, azim: the 3-D view.
         axes: ``(ax_2d, ax_3d)`` to draw into (the second made with ``projection="3d"``);
             default a new figure of two panels.
@@ -249,8 +251,13 @@ def plot_surface(
         if getattr(ax3, "name", "") != "3d":
             raise ValueError("axes[1] must be a 3-D axes (add_subplot(..., projection='3d'))")
         fig = ax.figure
+    if not isinstance(levels, (int, np.integer)):
+        levels = np.asarray(levels, dtype=np.float64)
+        if levels.ndim != 1 or levels.size < 2 or not np.all(np.diff(levels) > 0):
+            raise ValueError("levels must be an int or a 1-D increasing sequence of >= 2 values")
     cs = ax.contour(x, y, z, levels=levels, cmap=cmap)
-    ax.clabel(cs, inline=True, fontsize=7, fmt="%.2g")
+    # every other level labelled: at 9 points the labels of all of them overlap near the centre
+    ax.clabel(cs, cs.levels[::2], inline=True, fontsize=9, fmt="%.2g")
     ax.set_xlabel(r"$\alpha$")
     ax.set_ylabel(r"$\beta$")
     ax.set_aspect("equal", adjustable="box")
