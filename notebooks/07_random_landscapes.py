@@ -35,9 +35,13 @@
 # BN statistics and 0.2 s with BN recomputed (an extra pass over the training set per
 # point), about 90 s of CPU time in all (measured on a busy 2-core machine, where it
 # took about twice as long in wall time); the grids are cached under
-# `RUNS_DIR/landscapes`, so re-running only redraws. Paper profile: the full-width CNN
-# (32 channels) of notebook 03's paper profile, on finer 25 x 25 grids (meant for a
-# GPU).
+# `RUNS_DIR/landscapes`, so re-running only redraws. Paper profile: PreResNet-164
+# on CIFAR-100 with the paper's recipe (SGD 150 epochs; SWA 225 epochs from epoch 126 at rate
+# 0.05: 1.5 budgets; `presets.experiment_base`), on
+# 25 x 25 grids: 375 epochs of training and 2,500 evaluations, at most about 10 GPU-hours at
+# the per-epoch and per-evaluation (BN recomputed) times measured on one H100 for
+# {doc}`11_cifar_paper_scale` (`presets.paper_gpu_hours`). Without CIFAR-100 under `data/` it
+# stops in its first code cell, saying how to get it.
 #
 # **Prerequisites.** {doc}`../book/flat_minima` (filter normalisation, the
 # reparametrisation caveat), {doc}`03_results_table` (the runs).
@@ -74,6 +78,9 @@ SWA_LR = 0.05
 WIDTH = 16  # channels of the BN 1-D CNN
 BN_BATCH = 100  # batch size of the BN recomputation (the training batch size)
 NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
+DATASET = "mnist1d"  # paper profile: "cifar100" (presets.experiment_base)
+MODEL = "cnn1d"
+OVERRIDES = {}  # extra TrainConfig fields of every run (fake-CIFAR test: batch)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -93,9 +100,10 @@ from swa_lib.landscape.summary import half_axes_mean, level_radius
 from swa_lib.plotting import interactive_surface, plot_surface
 from swa_lib.reporting import glue, glue_text, significant
 from swa_lib.training import sgd_and_swa
-from swa_lib.training.presets import laptop_mnist1d
+from swa_lib.training.presets import experiment_base, require_dataset
 
 torch.set_num_threads(1)
+require_dataset(DATASET, DATA_DIR)  # without CIFAR the paper profile stops here
 
 # %% [markdown]
 # ## Two solutions of one BatchNorm network
@@ -109,16 +117,18 @@ torch.set_num_threads(1)
 # its cache.
 
 # %%
-base = laptop_mnist1d(
-    "cnn1d",
+base = experiment_base(
+    DATASET,
+    MODEL,
     epochs=EPOCHS,
     swa_start=SWA_START,
     swa_lr=SWA_LR,
     num_samples=NUM_SAMPLES,
     data_root=DATA_DIR,
     device=DEVICE,
-    model_kw={"width": WIDTH},
+    width=WIDTH,
     eval_every=None,
+    **OVERRIDES,
 )  # final metrics only
 (pair,) = sgd_and_swa(base, [SEED], RUNS_DIR, swa_changes={"epochs": SWA_EPOCHS})
 sgd_run, swa_run = pair.sgd, pair.swa
