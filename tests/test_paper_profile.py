@@ -48,6 +48,7 @@ CONVERTED = [
     "08_flatness",
     "09_robustness",
     "12_swag",
+    "07_random_landscapes",
 ]
 
 #: The recipes of the README of github.com/timgaripov/swa: (SGD budget, swa_start, swa_lr by
@@ -141,6 +142,8 @@ def test_paper_code_path_runs_on_fake_cifar(
     paper = executor.profile_parameters("paper", stem)
     params = {
         **executor.profile_parameters("smoke", stem),
+        # the paper profile's switches: the data set, the model, the knobs it unsets (a width)
+        **{k: v for k, v in paper.items() if v is None},
         "DATASET": paper["DATASET"],
         "MODEL": paper["MODEL"],
         "NUM_SAMPLES": None,  # all of the fake set
