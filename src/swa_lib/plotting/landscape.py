@@ -57,9 +57,9 @@ def plot_plane(
         levels: explicit increasing contour levels, e.g. from :func:`shared_levels` for panels
             compared side by side; the colour scale then comes from the levels alone (bottom
             level to the top finite one), so equal colours mean equal values in every panel
-            that gets the same levels; values below the bottom level are filled with the bottom
-            colour. Default: :func:`log_levels` of this surface (``n_levels``, ``log_alpha``,
-            ``vmax``) and a colour scale from its minimum.
+            that gets the same levels; values below the bottom level (if any) are filled with
+            the bottom colour. Default: :func:`log_levels` of this surface (``n_levels``,
+            ``log_alpha``, ``vmax``) and a colour scale from its minimum.
         cmap: Garipov et al. use ``"jet_r"``.
         ax: draw here instead of a new figure.
     """
@@ -76,7 +76,9 @@ def plot_plane(
         if lv.ndim != 1 or lv.size < 2 or not np.all(np.diff(lv) > 0):
             raise ValueError("levels must be a 1-D increasing sequence of at least 2 values")
         finite_lv = lv[lv < 1e10]
-        lo, hi, extend = float(lv[0]), float(finite_lv[-1]), "min"
+        lo, hi = float(lv[0]), float(finite_lv[-1])
+        # values below the bottom level get the bottom colour (an arrow on the colour bar)
+        extend = "min" if float(np.nanmin(zc)) < lo else "neither"
         top = hi
     if len(lv) > 3 and hi > lo:
         norm: colors.Normalize = LogNormalize(
