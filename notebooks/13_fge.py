@@ -28,8 +28,14 @@
 # 15 x 15 plane and the prediction comparisons. Measured with notebook 03's runs in the cache:
 # 78 s of CPU time (one torch thread, so about as long in wall time on a quiet 2-core CPU);
 # 11 s when everything is cached; notebook 03's ten MLP runs add about a minute when they are
-# not cached. Paper profile: the same at 21 x 21, plus FGE on CIFAR with the reference recipe
-# where CIFAR and a GPU are present -- per model and seed one budget more than
+# not cached. Paper profile: the same comparison on CIFAR-100 with PreResNet-164 and the SWA
+# paper's recipe (150 epochs, SWA from epoch 126 at rate 0.05; FGE from epoch 127 in cycles of
+# 2 epochs between 0.05 and 0.01, the reference's FGE rates for that model;
+# `presets.experiment_base`), five seeds, a 21 x 21 plane: about 3,000 epochs and 800
+# evaluations, about 24 GPU-hours at the per-epoch and per-evaluation times measured on one
+# H100 for {doc}`11_cifar_paper_scale` (`presets.paper_gpu_hours`); without CIFAR-100 under
+# `data/` it stops in its first code cell, saying how to get it. Then FGE on CIFAR with the
+# reference recipe -- per model and seed one budget more than
 # {doc}`11_cifar_paper_scale` (whose SGD and SWA runs it shares), about 0.4 (VGG16), 1.5
 # (WRN-28-10) and 4.4 (PreResNet-164) GPU-hours on an H100 by that notebook's timings.
 #
@@ -61,6 +67,7 @@ EPOCHS = 60  # the budget E (notebooks 01 and 03)
 SWA_START = 45  # first averaged epoch of the SWA run
 SWA_LR = 0.05  # the SWA run's constant rate
 NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
+DATASET = "mnist1d"  # paper profile: "cifar100" (presets.experiment_base)
 MODEL = "mlp"
 FGE_CYCLE = 2  # epochs per FGE cycle (the reference's CIFAR recipes: 2)
 FGE_LR_1 = 0.05  # rate at the ends of a cycle: SWA_LR, the rate of the starting iterate
@@ -84,6 +91,7 @@ CIFAR_NUM_SAMPLES = None  # fake CIFAR: its size
 CIFAR_BUDGET_EPOCHS = None  # None: the recipes' epochs; an int shrinks them (smoke)
 CIFAR_SWA_START = None  # None: the recipe's; smoke: small enough to leave FGE an epoch
 CIFAR_OVERRIDES = {}  # extra TrainConfig fields for every CIFAR run
+OVERRIDES = {}  # extra TrainConfig fields of every run (fake-CIFAR test: batch)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -130,9 +138,15 @@ from swa_lib.training.fge import (
     predict_ensemble,
     run_fge,
 )
-from swa_lib.training.presets import PAPER_RECIPES, laptop_mnist1d, paper_cifar
+from swa_lib.training.presets import (
+    PAPER_RECIPES,
+    experiment_base,
+    paper_cifar,
+    require_dataset,
+)
 
 torch.set_num_threads(1)
+require_dataset(DATASET, DATA_DIR)  # without CIFAR the paper profile stops here
 warnings.filterwarnings(
     "ignore", message="IProgress not found"
 )  # tqdm without ipywidgets
@@ -191,7 +205,8 @@ T_START, CPU_START = time.perf_counter(), time.process_time()
 
 # %%
 device = resolve_device(DEVICE)
-base = laptop_mnist1d(
+base = experiment_base(
+    DATASET,
     MODEL,
     epochs=EPOCHS,
     swa_start=SWA_START,
@@ -199,6 +214,7 @@ base = laptop_mnist1d(
     num_samples=NUM_SAMPLES,
     data_root=DATA_DIR,
     device=DEVICE,
+    **OVERRIDES,
 )  # = notebook 01
 PRE_EPOCHS = SWA_START + 1
 FGE_EPOCHS = EPOCHS - PRE_EPOCHS

@@ -49,6 +49,7 @@ CONVERTED = [
     "09_robustness",
     "12_swag",
     "07_random_landscapes",
+    "13_fge",
 ]
 
 #: The recipes of the README of github.com/timgaripov/swa: (SGD budget, swa_start, swa_lr by
