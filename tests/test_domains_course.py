@@ -232,3 +232,55 @@ def test_paper_swa_phase_rates_and_snapshots():
     assert [e for e in range(8) if ph.snapshot_after(e)] == [6, 7]
     with pytest.raises(ValueError, match="swa_start"):
         SWAPhase("s", 8, lr_max=0.1, lr_min=0.01, cycle_epochs=1, schedule="paper_swa")
+
+
+def test_standardize_domain_uses_train_statistics_only():
+    import numpy as np
+
+    from swa_lib.domains import make_friedman, standardize_domain
+
+    raw = make_friedman(3, 400, seed=1)
+    std = standardize_domain(raw)
+    # float64 numpy reference: training mean/std (ddof=1) applied to both splits
+    xtr, xte = raw.x_train.double().numpy(), raw.x_test.double().numpy()
+    ytr, yte = raw.y_train.double().numpy(), raw.y_test.double().numpy()
+    m, s = xtr.mean(0), xtr.std(0, ddof=1)
+    np.testing.assert_allclose(std.x_test.numpy(), (xte - m) / s, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(std.x_train.double().numpy().mean(0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(std.x_train.double().numpy().std(0, ddof=1), 1.0, rtol=1e-4)
+    assert abs(std.x_test.double().numpy().mean(0)).max() > 1e-4  # test stats not used
+    ym, ys = ytr.mean(), ytr.std(ddof=1)
+    np.testing.assert_allclose(std.y_test.numpy(), (yte - ym) / ys, rtol=1e-4, atol=1e-5)
+    # an MSE in standardised units is the original one divided by s_y^2
+    pred = np.full_like(yte, 0.3)
+    mse_raw = ((pred - yte) ** 2).mean()
+    mse_std = (((pred - ym) / ys - std.y_test.double().numpy()) ** 2).mean()
+    assert mse_std == pytest.approx(mse_raw / std.info["y_std"][0] ** 2, rel=1e-4)
+    assert std.info["standardized"] == {"inputs": True, "targets": True}
+
+
+def test_standardize_domain_options_and_refusals():
+    import torch
+
+    from swa_lib.domains import domain_and_model, make_two_d, standardize_domain
+
+    d = make_two_d(10, seed=0)
+    only_y = standardize_domain(d, inputs=False)
+    assert torch.equal(only_y.x_train, d.x_train)
+    assert not torch.equal(only_y.y_train, d.y_train)
+    const = d.__class__(
+        "c",
+        "regression",
+        torch.ones(5, 1),
+        torch.arange(5.0)[:, None],
+        torch.ones(2, 1),
+        torch.zeros(2, 1),
+        1,
+    )
+    assert torch.equal(standardize_domain(const).x_train, torch.zeros(5, 1))  # s = 0: centred
+    with pytest.raises(ValueError, match="nothing to do"):
+        standardize_domain(d, inputs=False, targets=False)
+    build, _ = domain_and_model("friedman3", friedman_samples=200, standardize=True)
+    assert build(0).info["standardized"]["inputs"]
+    with pytest.raises(ValueError, match="regression row"):
+        domain_and_model("digits", standardize=True)

@@ -35,7 +35,7 @@ from .recipes import (
     domain_and_model,
     scale_epochs,
 )
-from .regression import make_friedman, make_two_d, two_d_function
+from .regression import make_friedman, make_two_d, standardize_domain, two_d_function
 from .tables import runs_frame, summary_table
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "domain_and_model",
     "make_friedman",
     "make_two_d",
+    "standardize_domain",
     "two_d_function",
     "runs_frame",
     "summary_table",

@@ -31,7 +31,7 @@ from .course import CourseRecipe, SWAPhase
 from .course_models import CourseCNN, CourseMLP, CourseMobileNetV2
 from .digits import load_digits_domain
 from .graphs import CourseGCN, make_sbm_cluster
-from .regression import make_friedman, make_two_d
+from .regression import make_friedman, make_two_d, standardize_domain
 
 __all__ = [
     "COURSE_RECIPES",
@@ -153,12 +153,19 @@ def domain_and_model(row: str, **kw: Any) -> tuple[Any, Any]:
     """``(build_domain(seed), build_model(domain))`` for ``row`` of :data:`ROW_NAMES`.
 
     Keywords: ``cluster``: ``num_train``, ``num_test`` (graphs); CIFAR rows: ``data_root``,
-    ``num_samples``; Friedman rows: ``friedman_samples`` (``None``: the course's 10,000). The
-    data of seed ``s`` are drawn with ``s`` (regression, digits split, SBM graphs); CIFAR keeps
-    one subset for all seeds.
+    ``num_samples``; Friedman rows: ``friedman_samples`` (``None``: the course's 10,000); the
+    regression rows: ``standardize=True`` for inputs and targets standardised by the training
+    split (:func:`~swa_lib.domains.regression.standardize_domain`; the course used raw data).
+    The data of seed ``s`` are drawn with ``s`` (regression, digits split, SBM graphs); CIFAR
+    keeps one subset for all seeds.
     """
     if row not in ROW_NAMES:
         raise ValueError(f"row={row!r}; allowed: {', '.join(ROW_NAMES)}")
+    if kw.get("standardize"):
+        if row not in ("two_d", "friedman1", "friedman3"):
+            raise ValueError(f"standardize=True needs a regression row, got row={row!r}")
+        build, model = domain_and_model(row, **{**kw, "standardize": False})
+        return (lambda s: standardize_domain(build(s))), model
     if row == "two_d":
         return (lambda s: make_two_d(seed=s), lambda d: CourseMLP(2, 16, 1, 3))
     if row in ("friedman1", "friedman3"):
