@@ -23,7 +23,7 @@
 # **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/17_convex_averaging.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): single-sample SGD on a 5-dimensional ridge
-# regression, 100,000 steps for 10 seeds and two step schedules, about 15 s on one CPU core
+# regression, 100,000 steps for 10 seeds and two step schedules, about 20 s on one CPU core
 # (NumPy, no training runs, no cache). Paper profile: the same, more seeds. Nothing is
 # downloaded.
 #
