@@ -25,7 +25,11 @@
 # **Cost.** Laptop profile (the defaults below): one SWA run of the MNIST-1D MLP that saves its
 # SGD iterate at every averaging point (notebook 01's seed-0 SWA run plus those files, 15-40 s on
 # a 2-core CPU), then a 21 x 21 grid, 441 evaluations of the train and test sets (about 30 s).
-# Both are cached under `RUNS_DIR`: re-running only redraws. Paper profile: the paper's own
+# The additions -- the cyclic run's plane (another 441 evaluations), the five-seed comparison
+# (nine more 60-epoch runs with snapshots, about 6 s each) and the SGD/SWA planes of the paper's
+# Figure 1 (SGD states after 44 epochs, ten 16-epoch SWA branches, two 17 x 17 grids) -- bring
+# the notebook to about 4 minutes cold (measured 249 s on a shared 2-core CPU). All are cached
+# under `RUNS_DIR`: re-running only redraws. Paper profile: the paper's own
 # setting, PreResNet-164 on CIFAR-100 with its recipe (150 epochs, SWA from epoch 126 at rate
 # 0.05; `presets.experiment_base`): two 150-epoch runs (with and without the snapshots) and 441
 # BN-recomputed evaluations, about 3.5 GPU-hours on one H100 at the per-epoch and
@@ -66,7 +70,7 @@ GRID_MARGIN = 0.2  # the grid spans -margin .. 1 + margin in units of dx, dy
 CYCLIC_LR_MAX = 0.05  # the cyclic half: notebook 02's schedule alpha_1 -> alpha_2 ...
 CYCLIC_LR_MIN = 0.005
 CYCLE_EPOCHS = 2  # ... cycles of c epochs, one model averaged per cycle
-RECIPE_SWA_LR = 0.015  # recipe ratio swa_lr / lr_init = 0.3, as in notebook 03
+RECIPE_RATIO = 0.3  # recipe regime: swa_lr = RECIPE_RATIO * lr_init, as in notebook 03
 REGIME_SEEDS = [0, 1, 2, 3, 4]  # seeds behind each paired comparison
 FIG1_GRID = 17  # points per axis of the SGD / SWA planes
 OVERRIDES = {}  # extra TrainConfig fields of every run (fake-CIFAR test: batch)
@@ -106,6 +110,7 @@ from swa_lib.reporting.stats import holm, paired_interval, paired_pvalue
 from swa_lib.training import TrainConfig, resolve_device, run
 from swa_lib.training.from_checkpoint import branches, start_state
 from swa_lib.training.presets import experiment_base, require_dataset
+from swa_lib.training.regimes import regime_label
 
 torch.set_num_threads(1)
 require_dataset(DATASET, DATA_DIR)  # without CIFAR the paper profile stops here
@@ -379,7 +384,16 @@ glue_text("nb04_lower_err", f"{lower_err} of the 3")
 # two trajectories.
 
 # %%
-TRAJECTORIES = {"constant rate from scratch": {}, "cyclic": CYCLIC}
+CONST_NAME = (
+    (  # the regime of the constant-rate runs (SWA_LR = lr_init on the laptop)
+        regime_label("constant")
+        if np.isclose(SWA_LR, base["lr_init"])
+        else regime_label("recipe", ratio=SWA_LR / base["lr_init"])
+    )
+    .removeprefix("a ")
+    .removeprefix("the ")
+)  # as the ledger names regimes
+TRAJECTORIES = {CONST_NAME: {}, "cyclic": CYCLIC}
 traj_rows = []
 for name, changes in TRAJECTORIES.items():
     for seed in REGIME_SEEDS:
@@ -425,7 +439,7 @@ display(pd.DataFrame(traj_summary).T.drop(columns=["estimate", "low", "high"]))
 glue_number("nb04_cyc_dx", cdx)
 glue_number("nb04_cyc_dy", cdy)
 glue_text("nb04_n_seeds", count_text(len(REGIME_SEEDS), "seed"))
-for key, name in (("const", "constant rate from scratch"), ("cyc", "cyclic")):
+for key, name in zip(("const", "cyc"), TRAJECTORIES):
     row = traj_summary[name]
     glue_text(f"nb04_traj_{key}", row["SWA - iterates"])
     glue_text(
@@ -449,8 +463,8 @@ for key, name in (("const", "constant rate from scratch"), ("cyc", "cyclic")):
 # `lr_init`) is stopped after `SWA_START - 1` epochs (`start_state`); from that state SWA runs
 # the remaining epochs at a constant rate and averages after every epoch (`branches`, the
 # state's optimiser and random streams continued), while the baseline itself continues to its
-# end. Two SWA rates: `RECIPE_SWA_LR` (the paper's recipe ratio 0.3) and `SWA_LR` (ratio 1,
-# the rate the constant-from-scratch runs use). The plane goes through the start $w_0$, the SWA
+# end. Two SWA rates: `RECIPE_RATIO * lr_init` (the paper's recipe ratio) and `lr_init`
+# (ratio 1, the rate of a constant rate from scratch). The plane goes through the start $w_0$, the SWA
 # solution ($u$ points to it) and the SGD solution; both planes share their levels.
 
 # %%
@@ -459,7 +473,8 @@ START = (
     SWA_START - 1
 )  # epochs of SGD before the branch; averaged: epochs SWA_START..EPOCHS
 RATES = {
-    f"swa_lr {r:g} (ratio {r / base['lr_init']:g})": r for r in (RECIPE_SWA_LR, SWA_LR)
+    f"swa_lr {r:g} (ratio {r / base['lr_init']:g})": r
+    for r in (RECIPE_RATIO * base["lr_init"], base["lr_init"])
 }
 branched = branches(
     sgd_base,
@@ -649,11 +664,20 @@ record_claims(RUNS_DIR, "04_trajectory_plane", claims)
 # {glue:text}`nb04_n_params`: the iterates sit on the slopes of a bowl of train loss, and
 # averaging even three of them lands near its bottom. The full average of all the snapshots does
 # better than any point of the plane, because it leaves the plane: the other iterates pull it in
-# directions the plane does not contain. This is one seed and one plane, and the test error
-# counts {glue:text}`nb04_n_test`, so differences of a few tenths of a point are a handful of
-# signals. {doc}`Notebook 05 <05_width_rays>` asks whether the region around SWA is also wider
-# in random directions, and {doc}`notebook 06 <06_sgd_to_swa_line>` follows the line from SGD
-# to SWA.
+# directions the plane does not contain. The planes are one seed, and the test error counts
+# {glue:text}`nb04_n_test`, so differences of a few tenths of a point are a handful of signals;
+# over {glue:text}`nb04_n_seeds` SWA's test error minus that of the three iterates it is drawn
+# with is {glue:text}`nb04_traj_const` for the constant rate ({glue:text}`nb04_traj_const_verdict`)
+# and {glue:text}`nb04_traj_cyc` for the cyclic one ({glue:text}`nb04_traj_cyc_verdict`), the
+# two halves of the paper's Figure 3.
+#
+# On the plane of the paper's Figure 1 (middle and right) -- SWA started from the SGD run's
+# state after {glue:text}`nb04_start_epoch`, against the SGD run's end -- SWA - SGD test error
+# is {glue:text}`nb04_f1_recipe_err` at {glue:text}`nb04_f1_recipe_name`
+# ({glue:text}`nb04_f1_recipe_verdict`) and {glue:text}`nb04_f1_ratio1_err` at
+# {glue:text}`nb04_f1_ratio1_name` ({glue:text}`nb04_f1_ratio1_verdict`).
+# {doc}`Notebook 05 <05_width_rays>` asks whether the region around SWA is also wider in random
+# directions, and {doc}`notebook 06 <06_sgd_to_swa_line>` follows the line from SGD to SWA.
 #
 # ## Exercises
 #

@@ -26,7 +26,8 @@
 # **Cost.** Laptop profile (the defaults below): no training (notebook 01's three seeds come
 # from the run cache; a minute to train them otherwise), then two lines of 31 points per seed,
 # 186 evaluations of the train and test sets (about 10 s on a 2-core CPU), cached under
-# `RUNS_DIR`. Paper profile: the paper's setting, PreResNet-164 on CIFAR-100 with its recipe
+# `RUNS_DIR`; the comparison of the two regimes adds ten lines over five seeds (the runs of
+# notebooks 01 and 03, cached), 310 evaluations (about 20 s). Paper profile: the paper's setting, PreResNet-164 on CIFAR-100 with its recipe
 # (150 epochs, SWA from epoch 126 at rate 0.05; `presets.experiment_base`), five seeds: the ten
 # 150-epoch runs of {doc}`05_width_rays` (about 11 GPU-hours if that notebook has not run) and
 # 310 BN-recomputed evaluations (about 1 GPU-hour), at the per-epoch and per-evaluation times
@@ -69,7 +70,7 @@ LOSS_BAND = (
     0.02  # the low region: train loss within this of its minimum on the line, nats
 )
 REGIME_SEEDS = [0, 1, 2, 3, 4]  # both regimes side by side: seeds behind each verdict
-RECIPE_SWA_LR = 0.015  # recipe ratio swa_lr / lr_init = 0.3, as in notebook 03
+RECIPE_RATIO = 0.3  # recipe regime: swa_lr = RECIPE_RATIO * lr_init, as in notebook 03
 OVERRIDES = {}  # extra TrainConfig fields of every run (fake-CIFAR test: batch)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
@@ -99,6 +100,7 @@ from swa_lib.reporting import (
 from swa_lib.reporting.stats import holm, paired_interval, paired_pvalue
 from swa_lib.training import resolve_device, sgd_and_swa
 from swa_lib.training.presets import experiment_base, require_dataset
+from swa_lib.training.regimes import regime_pairs
 
 torch.set_num_threads(1)
 require_dataset(DATASET, DATA_DIR)  # without CIFAR the paper profile stops here
@@ -309,10 +311,11 @@ glue_text("nb06_step", f"{(T_MAX - T_MIN) / (N_T - 1):.2g}")
 # %% [markdown]
 # ## Both regimes, five seeds
 #
-# The lines above come from SWA at a **constant rate from scratch** ($\alpha_\mathrm{SWA} =
-# \alpha_0$ = `SWA_LR`, the regime of the paper's Figure 7). The paper's line figure (its
+# The lines above come (in the laptop profile, where `SWA_LR` = `lr_init`) from SWA at a
+# **constant rate from scratch** ($\alpha_\mathrm{SWA} = \alpha_0$, the regime of the paper's
+# Figure 7). The paper's line figure (its
 # Figure 5) uses its **recipe**, the rate decayed to $\alpha_\mathrm{SWA} < \alpha_0$ before
-# averaging (ratio 0.1-0.5 in its Table 1); here `RECIPE_SWA_LR` (ratio 0.3, the runs of
+# averaging (ratio 0.1-0.5 in its Table 1); here `swa_lr = RECIPE_RATIO * lr_init` (0.3, the runs of
 # {doc}`03_results_table`). For each regime and each of `REGIME_SEEDS`, the line runs from the
 # SGD baseline ($t = 0$) to that regime's SWA model ($t = 1$). The paper's claim is that SGD
 # lies near the edge of the low-loss valley and SWA near its centre; the statistic is how much
@@ -320,13 +323,14 @@ glue_text("nb06_step", f"{(T_MAX - T_MIN) / (N_T - 1):.2g}")
 # of $t$ (positive: SWA is closer). Holm-corrected over the two regimes.
 
 # %%
-REGIMES = {
-    "constant rate from scratch": SWA_LR,
-    "paper's recipe ratio 0.3": RECIPE_SWA_LR,
+REGIMES = {  # the words the book names a regime with -> swa_lib.training.regimes
+    "constant rate from scratch": "constant",
+    f"paper's recipe ratio {RECIPE_RATIO:g}": "recipe",
 }
 per_seed = []
-for regime, swa_lr in REGIMES.items():
-    for pair in sgd_and_swa({**base, "swa_lr": swa_lr}, REGIME_SEEDS, RUNS_DIR):
+for regime, kind in REGIMES.items():
+    pairs = regime_pairs(base, REGIME_SEEDS, RUNS_DIR, regime=kind, ratio=RECIPE_RATIO)
+    for pair in pairs:
         prof = line_profile(
             pair.swa.load_model("swa", device),
             pair.sgd.load_model("sgd", device),
@@ -366,10 +370,7 @@ display(regime_table.drop(columns=["estimate", "low", "high"]))
 
 # %% tags=["remove-input"]
 glue_text("nb06_regime_seeds", count_text(len(REGIME_SEEDS), "seed"))
-for key, regime in (
-    ("const", "constant rate from scratch"),
-    ("recipe", "paper's recipe ratio 0.3"),
-):
+for key, regime in zip(("const", "recipe"), REGIMES):
     row = regime_rows[regime]
     glue_text(f"nb06_{key}_tstar", "t = " + row["t of train-loss min"])
     glue_text(f"nb06_{key}_closer", row["|t*| - |1 - t*|"] + " (in t)")
@@ -378,6 +379,13 @@ for key, regime in (
         f"the interval {row['interval']} ({row['Holm']} after Holm)",
     )
     glue_text(f"nb06_{key}_errdiff", row["SWA - SGD test error"])
+    g = per_seed[per_seed["regime"] == regime]
+    glue_text(
+        f"nb06_{key}_outside",
+        f"{int((g['t of train-loss min'] < 0).sum())} of the {len(g)} seeds have it "
+        f"beyond SGD (t* < 0) and {int((g['t of train-loss min'] > 1).sum())} beyond SWA "
+        "(t* > 1)",
+    )
 
 # %% [markdown]
 # Over {glue:text}`nb06_regime_seeds`, on the line from the SGD baseline to SWA:
@@ -386,12 +394,15 @@ for key, regime in (
 #   {glue:text}`nb06_const_tstar`; SWA is closer to it than SGD by
 #   {glue:text}`nb06_const_closer`, {glue:text}`nb06_const_verdict`; SWA - SGD test error
 #   {glue:text}`nb06_const_errdiff`;
-# * **the paper's recipe ratio 0.3**: the minimum is at {glue:text}`nb06_recipe_tstar`; SWA is
+# * **the paper's recipe ratio** `RECIPE_RATIO`: the minimum is at {glue:text}`nb06_recipe_tstar`; SWA is
 #   closer by {glue:text}`nb06_recipe_closer`, {glue:text}`nb06_recipe_verdict`; SWA - SGD test
 #   error {glue:text}`nb06_recipe_errdiff`.
 #
-# The protocol is ours (the laptop MNIST-1D MLP, 60 epochs, the paper's schedule shape); the
-# paper's figure shows PreResNet-164 and VGG-16 on CIFAR.
+# Where the minimum lies outside $[0, 1]$ the statistic is $\pm 1$ whatever the distance (it then
+# only says which solution is nearer): for a constant rate {glue:text}`nb06_const_outside`, for
+# the recipe ratio {glue:text}`nb06_recipe_outside`. The protocol is ours (the laptop MNIST-1D
+# MLP, 60 epochs, the paper's schedule shape); the paper's figure shows PreResNet-164 and
+# VGG-16 on CIFAR.
 
 # %%
 from swa_lib.reporting.ledger import Claim, record_claims
@@ -447,7 +458,11 @@ record_claims(
 # $t$ = {glue:text}`nb06_sgd_nll_t`, {glue:text}`nb06_sgd_shift` further along than the train
 # loss.
 #
-# So both halves of the paper's observation show up here. SGD (the SWA run's iterate, and the
+# These two lines are the constant-rate regime (SWA at `SWA_LR` = `lr_init` from scratch); the
+# comparison of the regimes above qualifies them: at the paper's recipe ratio the line's
+# train-loss minimum sits at {glue:text}`nb06_recipe_tstar`, and SWA is closer to it than SGD by
+# {glue:text}`nb06_recipe_closer` ({glue:text}`nb06_recipe_verdict`). In the constant regime
+# both halves of the paper's observation show up. SGD (the SWA run's iterate, and the
 # baseline to a lesser degree) sits near the edge of the region of low train loss and SWA well
 # inside it; and, on the line from the baseline, the test error is shifted relative to the
 # train loss: points with almost the same train loss as SGD but further into the region have
