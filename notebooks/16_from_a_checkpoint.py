@@ -585,7 +585,8 @@ record_claims(RUNS_DIR, "16_from_a_checkpoint", claims)
 #
 # Of the three rate pairs, {glue:text}`nb16_conv_n_gain` give SWA a gain over the converged
 # model and {glue:text}`nb16_under_n_gain` over the undertrained one; in
-# {glue:text}`nb16_n_avg_gain` rows is SWA also shown to beat the branch's own last iterate,
+# {glue:text}`nb16_n_avg_gain` rows does such a gain come with SWA shown to beat the branch's
+# own last iterate,
 # {glue:text}`nb16_avg_reading`. How far the rates move the model: from the converged model the iterate travels
 # {glue:text}`nb16_travel_paper` (Euclidean distance in weight space) at the paper's rates and
 # the average lies {glue:text}`nb16_move_paper` from the last iterate, against
