@@ -14,26 +14,28 @@
 # %% [markdown]
 # # SWAG: uncertainty from the SWA iterates
 #
-# **The question.** SWAG fits a Gaussian to the SGD iterates that SWA averages and predicts with
-# an average over weights sampled from it. At laptop scale, does that buy a better test
-# likelihood, better calibration and more uncertainty on inputs unlike the training data than SWA
-# and plain SGD, and does the low-rank part of the covariance matter compared with the diagonal?
+# **The question.** SWAG fits a Gaussian to the SGD iterates that SWA averages and
+# predicts with an average over weights sampled from it. At laptop scale, does that buy
+# a better test likelihood, better calibration and more uncertainty on inputs unlike the
+# training data than SWA and plain SGD, and does the low-rank part of the covariance
+# matter compared with the diagonal?
 #
 # **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/12_swag.ipynb)**
 #
-# **Cost.** Laptop profile (the defaults below): 3 seeds x 2 runs of a small BatchNorm 1-D CNN on
-# MNIST-1D (40 epochs each), then 30 posterior samples for SWAG and 30 for SWAG-diagonal per
-# seed, each with its own BatchNorm update: about 100 s of CPU time on a 2-core laptop (longer on
-# a busy machine). Runs and posterior predictions are cached under `RUNS_DIR`, so re-running only
-# redraws. Paper profile: PreResNet-164 on CIFAR-100 with the SWA paper's recipe (150 epochs,
-# collecting from epoch 126 at rate 0.05, i.e. 25 models; `presets.experiment_base`), the
-# reference's SWAG setting, five seeds: ten 150-epoch runs and 300 posterior samples, each
-# with its BN update and a test pass, about 12 GPU-hours at the per-epoch and per-evaluation times measured on one H100 for {doc}`11_cifar_paper_scale`
-# (`presets.paper_gpu_hours`).
-# Without CIFAR-100 under `data/` it stops in its first code cell, saying how to get it.
+# **Cost.** Laptop profile (the defaults below): 3 seeds x 2 runs of a small BatchNorm
+# 1-D CNN on MNIST-1D (40 epochs each), then 30 posterior samples for SWAG and 30 for
+# SWAG-diagonal per seed, each with its own BatchNorm update: about 100 s of CPU time on
+# a 2-core laptop (longer on a busy machine). Runs and posterior predictions are cached
+# under `RUNS_DIR`, so re-running only redraws. Paper profile: PreResNet-164 on
+# CIFAR-100 with the SWA paper's recipe (150 epochs, collecting from epoch 126 at rate
+# 0.05, i.e. 25 models; `presets.experiment_base`), the reference's SWAG setting, five
+# seeds: ten 150-epoch runs and 300 posterior samples, each with its BN update and a
+# test pass, about 12 GPU-hours at the per-epoch and per-evaluation times measured on
+# one H100 for {doc}`11_cifar_paper_scale` (`presets.paper_gpu_hours`). Without
+# CIFAR-100 under `data/` it stops in its first code cell, saying how to get it.
 #
-# **Prerequisites.** {doc}`../book/bayesian_view` (the SWAG posterior, Bayesian model averaging,
-# ECE); {doc}`01_quickstart` (the training protocol).
+# **Prerequisites.** {doc}`../book/bayesian_view` (the SWAG posterior, Bayesian model
+# averaging, ECE); {doc}`01_quickstart` (the training protocol).
 
 # %% tags=["remove-cell"]
 # On Colab: install swa_lib (torch is already there). Elsewhere this cell does nothing.
@@ -109,19 +111,21 @@ DEVICE = resolve_device(DEVICE)
 # %% [markdown]
 # ## The runs
 #
-# Two runs per seed, both with the laptop protocol of {doc}`01_quickstart` (MNIST-1D with
-# shift-and-noise augmentation, SGD with momentum 0.9, batch 100) and the same budget:
+# Two runs per seed, both with the laptop protocol of {doc}`01_quickstart` (MNIST-1D
+# with shift-and-noise augmentation, SGD with momentum 0.9, batch 100) and the same
+# budget:
 #
 # * the **SGD** baseline, whose learning rate decays to 1 % of the initial one;
-# * the **SWA run**, constant learning rate `SWA_LR` from epoch `SWA_START` on, which averages
-#   the iterate after every epoch of that phase (**SWA**, BN recomputed) and, from the same
-#   iterates, collects the SWAG moments (`collect_swag=True`): the mean is the SWA solution, the
-#   diagonal variance and the last `SWAG_RANK` deviations give the covariance.
+# * the **SWA run**, constant learning rate `SWA_LR` from epoch `SWA_START` on, which
+#   averages the iterate after every epoch of that phase (**SWA**, BN recomputed) and,
+#   from the same iterates, collects the SWAG moments (`collect_swag=True`): the mean is
+#   the SWA solution, the diagonal variance and the last `SWAG_RANK` deviations give the
+#   covariance.
 #
-# The collection phase runs from epoch `SWA_START` to `EPOCHS` (the second half of the budget at
-# the laptop profile), long enough to collect at least `SWAG_RANK` models, since the low-rank
-# part keeps the last `SWAG_RANK` deviations. Only the final models are evaluated
-# (`eval_every = EPOCHS`), which saves about a third of the cost of a run.
+# The collection phase runs from epoch `SWA_START` to `EPOCHS` (the second half of the
+# budget at the laptop profile), long enough to collect at least `SWAG_RANK` models,
+# since the low-rank part keeps the last `SWAG_RANK` deviations. Only the final models
+# are evaluated (`eval_every = EPOCHS`), which saves about a third of the cost of a run.
 
 # %%
 model_kw = {"width": WIDTH} if MODEL == "cnn1d" else {}
@@ -154,22 +158,24 @@ train_time_recorded = sum(
 )
 n_collected = {seed: swa_run.final["swa_n"] for seed, (_, swa_run) in runs.items()}
 print(
-    f"training: {train_wall:.1f} s now, {train_time_recorded:.1f} s when first trained; "
-    f"models collected per seed: {n_collected}"
+    f"training: {train_wall:.1f} s now, {train_time_recorded:.1f} s when first "
+    f"trained; models collected per seed: {n_collected}"
 )
 
 # %% [markdown]
 # ## In- and out-of-distribution inputs
 #
-# Test accuracy, NLL and calibration use the MNIST-1D test set. For inputs unlike anything in the
-# training data we take two kinds of signals of the same shape and scale:
+# Test accuracy, NLL and calibration use the MNIST-1D test set. For inputs unlike
+# anything in the training data we take two kinds of signals of the same shape and
+# scale:
 #
 # * **permuted**: each test signal with its 40 time samples in a random order (its own
 #   permutation per signal): the values of a digit, none of its shape;
-# * **noise**: i.i.d. standard Gaussian signals (the data are standardised to mean 0, std 1).
+# * **noise**: i.i.d. standard Gaussian signals (the data are standardised to mean 0,
+#   std 1).
 #
-# A model that knows what it does not know should predict these with a high entropy (at most
-# $\log 10 \approx 2.30$ nats).
+# A model that knows what it does not know should predict these with a high entropy (at
+# most $\log 10 \approx 2.30$ nats).
 
 # %%
 ds = runs[SEEDS[0]][1].dataset(device=DEVICE)  # the runs' data, without augmentation
@@ -187,7 +193,7 @@ sizes = [x.shape[0] for x in SETS.values()]
 # the unaugmented training set in order, for the BN update of every SWAG sample
 bn_batches = partial(iterate_batches, ds.x_train, ds.y_train, BN_BATCH, shuffle=False)
 
-fig, axes = plt.subplots(1, 3, figsize=(9, 2.2), sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(7, 2.4), sharey=True)
 for ax, (name, x) in zip(axes, SETS.items(), strict=True):
     for i in range(3):
         ax.plot(x[i, 0].cpu().numpy(), lw=1)
@@ -199,11 +205,12 @@ plt.close(fig)
 # %% [markdown]
 # ## Predictions
 #
-# SGD and SWA predict with one network each. SWAG and SWAG-diagonal average the softmax outputs
-# of `NUM_BMA_SAMPLES` networks drawn from the posterior (`swa_lib.swag.predict_bma`), each with
-# its BatchNorm statistics recomputed on the training set, as the reference does; scales 0.5
-# (SWAG) and 1.0 (SWAG-diagonal) are the reference's. Every draw comes from a generator seeded
-# with the run's seed, and the averaged probabilities are cached next to the run.
+# SGD and SWA predict with one network each. SWAG and SWAG-diagonal average the softmax
+# outputs of `NUM_BMA_SAMPLES` networks drawn from the posterior
+# (`swa_lib.swag.predict_bma`), each with its BatchNorm statistics recomputed on the
+# training set, as the reference does; scales 0.5 (SWAG) and 1.0 (SWAG-diagonal) are the
+# reference's. Every draw comes from a generator seeded with the run's seed, and the
+# averaged probabilities are cached next to the run.
 
 # %%
 METHODS = ["SGD", "SWA", "SWAG-Diag", "SWAG"]
@@ -263,16 +270,17 @@ per_seed = pd.DataFrame(rows).set_index(["method", "seed"]).sort_index()
 per_seed.style.format("{:.4f}")
 
 # %% [markdown]
-# Per seed: test accuracy (fraction), test NLL (nats), ECE with 20 equal-mass and 20 equal-width
-# bins (fractions), the mean predictive entropy (nats) on the test set and the two
-# out-of-distribution sets, and the AUROC of the entropy as a detector of each
+# Per seed: test accuracy (fraction), test NLL (nats), ECE with 20 equal-mass and 20
+# equal-width bins (fractions), the mean predictive entropy (nats) on the test set and
+# the two out-of-distribution sets, and the AUROC of the entropy as a detector of each
 # out-of-distribution set against the test set (0.5: no better than chance; 1: every
 # out-of-distribution input has a higher entropy than every test input).
 #
 # ## Results
 
 # %%
-# column -> (metric, scale, digits, unit of a paired difference, short name for glue keys)
+# column -> (metric, scale, digits, unit of a paired difference,
+#            short name for glue keys)
 IN_DIST = {
     "accuracy (%)": ("accuracy", 100, 1, " points", "acc"),
     "NLL": ("nll", 1, 3, "", "nll"),
@@ -301,9 +309,10 @@ summary_in, summary_ood = summary[list(IN_DIST)], summary[list(OOD)]
 display(summary_in, summary_ood)
 
 # %% [markdown]
-# Mean ± standard deviation over seeds. First table: the MNIST-1D test set. Second table: mean
-# predictive entropy in nats (maximum $\log 10 \approx 2.303$) on the test set and on the
-# out-of-distribution sets, and the AUROC of entropy as an out-of-distribution score.
+# Mean ± standard deviation over seeds. First table: the MNIST-1D test set. Second
+# table: mean predictive entropy in nats (maximum $\log 10 \approx 2.303$) on the test
+# set and on the out-of-distribution sets, and the AUROC of entropy as an
+# out-of-distribution score.
 
 # %%
 COMPARISONS = [
@@ -325,16 +334,16 @@ paired_table.index.name = "paired difference"
 display(paired_table)
 
 # %% [markdown]
-# Paired by seed (the two runs of a seed share the initialisation and the data order up to the
-# SWA phase), with the 95 % Student-t interval of the mean difference; the last two columns
-# compare SWAG with SWA and with SWAG-diagonal. Negative NLL and ECE differences favour the first
-# method; so do positive entropy differences on the out-of-distribution sets and positive AUROC
-# differences.
+# Paired by seed (the two runs of a seed share the initialisation and the data order up
+# to the SWA phase), with the 95 % Student-t interval of the mean difference; the last
+# two columns compare SWAG with SWA and with SWAG-diagonal. Negative NLL and ECE
+# differences favour the first method; so do positive entropy differences on the
+# out-of-distribution sets and positive AUROC differences.
 
 # %%
 pooled = {m: torch.cat([parts[s, m]["test"] for s in SEEDS]) for m in METHODS}
 y_pooled = torch.cat([y_test] * len(SEEDS))
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
 plot_reliability(
     {
         m: reliability_diagram(pooled[m], y_pooled, NUM_BINS, "equal_mass")
@@ -353,7 +362,6 @@ plot_reliability(
     ax=axes[1],
     title=f"{NUM_BINS} equal-width bins",
 )
-axes[1].set(xlim=(0.3, 1.0), ylim=(0.3, 1.0))
 fig.tight_layout()
 plt.close(fig)
 
@@ -364,15 +372,16 @@ glue("nb12_reliability", fig, display=False)
 # ```{glue:figure} nb12_reliability
 # :name: fig-nb12-reliability
 #
-# Reliability of the four predictors on the MNIST-1D test set, predictions of all seeds pooled.
-# Left, in the SWAG paper's style: confidence minus accuracy per equal-mass bin against the bin's
-# mean confidence on a logit axis; above the dashed line a predictor is over-confident, below it
-# under-confident. Right: the classic diagram with equal-width bins (the sparse bins below 0.9 are
-# noisy); the diagonal is perfect calibration.
+# Reliability of the four predictors on the MNIST-1D test set, predictions of all seeds
+# pooled. Left, in the SWAG paper's style: confidence minus accuracy per equal-mass bin
+# against the bin's mean confidence on a logit axis; above the dashed line a predictor
+# is over-confident, below it under-confident. Right: the classic diagram with
+# equal-width bins on the full unit square (the sparse bins below 0.9 are noisy); the
+# diagonal is perfect calibration.
 # ```
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+fig, axes = plt.subplots(1, 3, figsize=(7, 2.8), sharey=True)
 bins = np.linspace(0, np.log(10), 31)
 for ax, name in zip(axes, SETS, strict=True):
     for m in METHODS:
@@ -384,7 +393,7 @@ for ax, name in zip(axes, SETS, strict=True):
         ax.hist(h, bins=bins, histtype="step", lw=1.4, density=True, label=m)
     ax.set(title=name, xlabel="predictive entropy (nats)", yscale="log")
 axes[0].set(ylabel="density (log scale)")
-axes[0].legend(fontsize="small")
+axes[0].legend(fontsize=9)
 fig.tight_layout()
 plt.close(fig)
 
@@ -395,19 +404,19 @@ glue("nb12_entropy", fig, display=False)
 # ```{glue:figure} nb12_entropy
 # :name: fig-nb12-entropy
 #
-# Distribution of the predictive entropy (all seeds pooled, log density) on the test set (left),
-# on test signals with permuted time steps (middle) and on Gaussian noise (right). The right end
-# of each axis is the entropy of a uniform prediction over the 10 classes. Compare how far each
-# method moves its mass to the right on the two out-of-distribution sets with how far it moves it
-# on the test set.
+# Distribution of the predictive entropy (all seeds pooled, log density) on the test set
+# (left), on test signals with permuted time steps (middle) and on Gaussian noise
+# (right). The right end of each axis is the entropy of a uniform prediction over the 10
+# classes. Compare how far each method moves its mass to the right on the two
+# out-of-distribution sets with how far it moves it on the test set.
 # ```
 #
 # ## The reference's numbers
 #
-# The SWAG authors report the test NLL on CIFAR-100 with large networks. These are *their*
-# numbers {cite:p}`maddox2019simple` (README of `wjmaddox/swa_gaussian`), not ours, with rank 20,
-# 30 samples and the scales used here; they are printed to compare the *ordering* of the methods,
-# as the problems differ in scale by orders of magnitude.
+# The SWAG authors report the test NLL on CIFAR-100 with large networks. These are
+# *their* numbers {cite:p}`maddox2019simple` (README of `wjmaddox/swa_gaussian`), not
+# ours, with rank 20, 30 samples and the scales used here; they are printed to compare
+# the *ordering* of the methods, as the problems differ in scale by orders of magnitude.
 
 # %%
 reference_nll = swag_nll_table()[["SGD", "SWA", "SWAG-Diag", "SWAG"]]
@@ -426,8 +435,8 @@ for m, tag in (("SGD", "sgd"), ("SWA", "swa"), ("SWAG-Diag", "diag"), ("SWAG", "
     glue_text(f"nb12_ref_vgg_{tag}", f"{ref[m]:.2f}")
 
 # %% [markdown]
-# The reference's table (top, CIFAR-100) and our mean test NLL on MNIST-1D in the same column
-# order (bottom).
+# The reference's table (top, CIFAR-100) and our mean test NLL on MNIST-1D in the same
+# column order (bottom).
 
 # %%
 TAGS = {"SGD": "sgd", "SWA": "swa", "SWAG-Diag": "diag", "SWAG": "swag"}
@@ -455,109 +464,115 @@ for a, b in COMPARISONS:
 # %% [markdown]
 # ## Conclusion
 #
-# Over {glue:text}`nb12_n_seeds` seeds of a small BatchNorm CNN on MNIST-1D the four predictors
-# are about equally accurate (test accuracy {glue:text}`nb12_sgd_acc` % for SGD,
-# {glue:text}`nb12_swa_acc` % for SWA, {glue:text}`nb12_diag_acc` % for SWAG-diagonal,
-# {glue:text}`nb12_swag_acc` % for SWAG), so the comparison is about their probabilities.
+# Over {glue:text}`nb12_n_seeds` seeds of a small BatchNorm CNN on MNIST-1D the four
+# predictors are about equally accurate (test accuracy {glue:text}`nb12_sgd_acc` % for
+# SGD, {glue:text}`nb12_swa_acc` % for SWA, {glue:text}`nb12_diag_acc` % for
+# SWAG-diagonal, {glue:text}`nb12_swag_acc` % for SWAG), so the comparison is about
+# their probabilities.
 #
-# **Likelihood and calibration: SWA helps a little, SWAG does not.** SWA lowers the test NLL from
-# {glue:text}`nb12_sgd_nll` to {glue:text}`nb12_swa_nll` (paired: {glue:text}`nb12_d_swa_sgd_nll`)
-# and is as well calibrated as SGD (equal-mass ECE {glue:text}`nb12_swa_ece` % against
-# {glue:text}`nb12_sgd_ece` %). SWAG with the reference's settings (rank
-# {glue:text}`nb12_rank` from {glue:text}`nb12_n_collected` collected models,
-# {glue:text}`nb12_samples` samples, scale 0.5, BatchNorm recomputed for every sample) has a
-# *higher* NLL than SWA, {glue:text}`nb12_swag_nll` (SWAG - SWA:
-# {glue:text}`nb12_d_swag_swa_nll`; SWAG - SGD: {glue:text}`nb12_d_swag_sgd_nll`), and a higher
-# ECE, {glue:text}`nb12_swag_ece` % (SWAG - SWA: {glue:text}`nb12_d_swag_swa_ece`);
-# SWAG-diagonal at scale 1 behaves the same
-# (NLL {glue:text}`nb12_diag_nll`, ECE {glue:text}`nb12_diag_ece` %). The reliability diagram
-# ({numref}`fig-nb12-reliability`) shows why: both SWAG variants are *under*-confident on the
-# less certain test signals, the opposite of the over-confidence SWAG was designed to correct, and
-# there is little of that to correct here: SGD's equal-mass ECE is already
-# {glue:text}`nb12_sgd_ece` %. The reference's CIFAR-100 table orders the methods
-# SGD, SWA, SWAG from worst to best (VGG16: {glue:text}`nb12_ref_vgg_sgd`,
-# {glue:text}`nb12_ref_vgg_swa`, {glue:text}`nb12_ref_vgg_swag`); at laptop scale we reproduce
-# the first step and not the second.
+# **Likelihood and calibration: SWA helps a little, SWAG does not.** SWA lowers the test
+# NLL from {glue:text}`nb12_sgd_nll` to {glue:text}`nb12_swa_nll` (paired:
+# {glue:text}`nb12_d_swa_sgd_nll`) and is as well calibrated as SGD (equal-mass ECE
+# {glue:text}`nb12_swa_ece` % against {glue:text}`nb12_sgd_ece` %). SWAG with the
+# reference's settings (rank {glue:text}`nb12_rank` from {glue:text}`nb12_n_collected`
+# collected models, {glue:text}`nb12_samples` samples, scale 0.5, BatchNorm recomputed
+# for every sample) has a *higher* NLL than SWA, {glue:text}`nb12_swag_nll` (SWAG - SWA:
+# {glue:text}`nb12_d_swag_swa_nll`; SWAG - SGD: {glue:text}`nb12_d_swag_sgd_nll`), and a
+# higher ECE, {glue:text}`nb12_swag_ece` % (SWAG - SWA:
+# {glue:text}`nb12_d_swag_swa_ece`); SWAG-diagonal at scale 1 behaves the same (NLL
+# {glue:text}`nb12_diag_nll`, ECE {glue:text}`nb12_diag_ece` %). The reliability diagram
+# ({numref}`fig-nb12-reliability`) shows why: both SWAG variants are *under*-confident
+# on the less certain test signals, the opposite of the over-confidence SWAG was
+# designed to correct, and there is little of that to correct here: SGD's equal-mass ECE
+# is already {glue:text}`nb12_sgd_ece` %. The reference's CIFAR-100 table orders the
+# methods SGD, SWA, SWAG from worst to best (VGG16: {glue:text}`nb12_ref_vgg_sgd`,
+# {glue:text}`nb12_ref_vgg_swa`, {glue:text}`nb12_ref_vgg_swag`); at laptop scale we
+# reproduce the first step and not the second.
 #
 # **Low rank or diagonal: no difference here.** SWAG - SWAG-diagonal is
 # {glue:text}`nb12_d_swag_diag_nll` in NLL and {glue:text}`nb12_d_swag_diag_ece` in ECE.
 #
-# **Out of distribution: SWAG helps.** SGD and SWA predict permuted signals and Gaussian noise
-# almost as confidently as real test signals: as a detector of those inputs their predictive
-# entropy is close to chance (AUROC {glue:text}`nb12_sgd_auroc_perm` and
+# **Out of distribution: SWAG helps.** SGD and SWA predict permuted signals and Gaussian
+# noise almost as confidently as real test signals: as a detector of those inputs their
+# predictive entropy is close to chance (AUROC {glue:text}`nb12_sgd_auroc_perm` and
 # {glue:text}`nb12_sgd_auroc_noise` for SGD, {glue:text}`nb12_swa_auroc_perm` and
-# {glue:text}`nb12_swa_auroc_noise` for SWA). SWAG raises the mean entropy on permuted signals
-# from {glue:text}`nb12_sgd_ent_perm` to {glue:text}`nb12_swag_ent_perm` nats and on noise from
-# {glue:text}`nb12_sgd_ent_noise` to {glue:text}`nb12_swag_ent_noise` nats, far more than on the
-# test set ({glue:text}`nb12_sgd_ent_test` to {glue:text}`nb12_swag_ent_test` nats), so the
-# AUROC rises to {glue:text}`nb12_swag_auroc_perm` and {glue:text}`nb12_swag_auroc_noise`
-# (SWAG - SGD: {glue:text}`nb12_d_swag_sgd_auroc_perm` and
-# {glue:text}`nb12_d_swag_sgd_auroc_noise`); SWAG-diagonal does about as well
-# ({glue:text}`nb12_diag_auroc_perm` and {glue:text}`nb12_diag_auroc_noise`). The sampled
-# networks disagree most where the training data give no support, as samples of a posterior
-# should ({numref}`fig-nb12-entropy`).
+# {glue:text}`nb12_swa_auroc_noise` for SWA). SWAG raises the mean entropy on permuted
+# signals from {glue:text}`nb12_sgd_ent_perm` to {glue:text}`nb12_swag_ent_perm` nats
+# and on noise from {glue:text}`nb12_sgd_ent_noise` to {glue:text}`nb12_swag_ent_noise`
+# nats, far more than on the test set ({glue:text}`nb12_sgd_ent_test` to
+# {glue:text}`nb12_swag_ent_test` nats), so the AUROC rises to
+# {glue:text}`nb12_swag_auroc_perm` and {glue:text}`nb12_swag_auroc_noise` (SWAG - SGD:
+# {glue:text}`nb12_d_swag_sgd_auroc_perm` and {glue:text}`nb12_d_swag_sgd_auroc_noise`);
+# SWAG-diagonal does about as well ({glue:text}`nb12_diag_auroc_perm` and
+# {glue:text}`nb12_diag_auroc_noise`). The sampled networks disagree most where the
+# training data give no support, as samples of a posterior should
+# ({numref}`fig-nb12-entropy`).
 #
-# **Why the test likelihood suffers.** The width of the SWAG Gaussian is the spread of the SGD
-# iterates, which grows with the learning rate of the collection phase
-# ({doc}`../book/bayesian_view`). Our protocol keeps that rate at its initial value so that the
-# augmented iterate keeps moving, and the reference's scales were chosen on CIFAR; here they give
-# a posterior wide enough to lower confidence on correct test predictions too. The scale is a
-# free parameter that the SWAG authors treat as such ({ref}`ex-nb12-scale`).
+# **Why the test likelihood suffers.** The width of the SWAG Gaussian is the spread of
+# the SGD iterates, which grows with the learning rate of the collection phase
+# ({doc}`../book/bayesian_view`). Our protocol keeps that rate at its initial value so
+# that the augmented iterate keeps moving, and the reference's scales were chosen on
+# CIFAR; here they give a posterior wide enough to lower confidence on correct test
+# predictions too. The scale is a free parameter that the SWAG authors treat as such
+# ({ref}`ex-nb12-scale`).
 #
-# **Caveats.** {glue:text}`nb12_n_seeds` seeds and {glue:text}`nb12_n_test` test signals, on which
-# SGD makes about {glue:text}`nb12_sgd_errors` errors per seed: calibration is estimated from few
-# mistakes, and the ECE intervals above are wide. Cost when these outputs were made (wall clock,
-# on a shared machine): {glue:text}`nb12_train_s` s of training for all runs and
-# {glue:text}`nb12_sample_s` s of SWAG sampling, each sample paying a BatchNorm pass over the
-# training set.
+# **Caveats.** {glue:text}`nb12_n_seeds` seeds and {glue:text}`nb12_n_test` test
+# signals, on which SGD makes about {glue:text}`nb12_sgd_errors` errors per seed:
+# calibration is estimated from few mistakes, and the ECE intervals above are wide. Cost
+# when these outputs were made (wall clock, on a shared machine):
+# {glue:text}`nb12_train_s` s of training for all runs and {glue:text}`nb12_sample_s` s
+# of SWAG sampling, each sample paying a BatchNorm pass over the training set.
 #
 # ## Exercises
 #
 # ```{exercise}
 # :label: ex-nb12-scale
-# Re-run with `SWAG_SCALE = 0.1` and `DIAG_SCALE = 0.2` (the runs are cached; only the sampling
-# is repeated). What happens to the test NLL and ECE of SWAG, and to its AUROC out of
-# distribution? What would the limit `scale -> 0` give?
+# Re-run with `SWAG_SCALE = 0.1` and `DIAG_SCALE = 0.2` (the runs are cached; only the
+# sampling is repeated). What happens to the test NLL and ECE of SWAG, and to its AUROC
+# out of distribution? What would the limit `scale -> 0` give?
 # ```
 #
 # ```{solution} ex-nb12-scale
 # :class: dropdown
-# With a smaller scale every sample lies closer to the SWA mean, so the Bayesian model average
-# moves towards the SWA prediction: NLL and ECE come back towards SWA's values (in a quick trial
-# on one seed, small scales brought the NLL back to SWA's level without clearly beating it), and
-# the extra entropy on the out-of-distribution inputs shrinks with them. At `scale = 0` every
-# sample *is* the SWA mean, and with BatchNorm recomputed on the training data the average is the
-# SWA model again. The scale trades in-distribution sharpness against out-of-distribution
-# uncertainty; it should be picked on a validation set, not carried over from another problem.
+# With a smaller scale every sample lies closer to the SWA mean, so the Bayesian model
+# average moves towards the SWA prediction: NLL and ECE come back towards SWA's values
+# (in a quick trial on one seed, small scales brought the NLL back to SWA's level
+# without clearly beating it), and the extra entropy on the out-of-distribution inputs
+# shrinks with them. At `scale = 0` every sample *is* the SWA mean, and with BatchNorm
+# recomputed on the training data the average is the SWA model again. The scale trades
+# in-distribution sharpness against out-of-distribution uncertainty; it should be picked
+# on a validation set, not carried over from another problem.
 # ```
 #
 # ```{exercise}
 # :label: ex-nb12-bn
-# In `swag_probs`, call `predict_bma` without `bn_batches`, so every sample keeps the BatchNorm
-# statistics of the last collected iterate. How do accuracy and NLL change, and why?
+# In `swag_probs`, call `predict_bma` without `bn_batches`, so every sample keeps the
+# BatchNorm statistics of the last collected iterate. How do accuracy and NLL change,
+# and why?
 # ```
 #
 # ```{solution} ex-nb12-bn
 # :class: dropdown
-# Both get worse (in a quick trial on two seeds, accuracy fell and the NLL rose markedly). A
-# sampled network has different weights from the iterate whose running mean and variance it
-# inherits, so its normalisation layers shift and rescale the activations wrongly, the same
-# failure as evaluating SWA without `update_bn` ({doc}`../book/swa_algorithm`). This is why the
-# reference recomputes BatchNorm after every sample, and why that pass dominates SWAG's cost at
-# test time.
+# Both get worse (in a quick trial on two seeds, accuracy fell and the NLL rose
+# markedly). A sampled network has different weights from the iterate whose running mean
+# and variance it inherits, so its normalisation layers shift and rescale the
+# activations wrongly, the same failure as evaluating SWA without `update_bn`
+# ({doc}`../book/swa_algorithm`). This is why the reference recomputes BatchNorm after
+# every sample, and why that pass dominates SWAG's cost at test time.
 # ```
 #
 # ```{exercise}
 # :label: ex-nb12-lr
-# Collect the posterior at a lower learning rate, `SWA_LR = 0.01`. How do the SWAG variance and
-# the comparison with SWA change?
+# Collect the posterior at a lower learning rate, `SWA_LR = 0.01`. How do the SWAG
+# variance and the comparison with SWA change?
 # ```
 #
 # ```{solution} ex-nb12-lr
 # :class: dropdown
-# At a lower constant rate the iterates spread less around their mean (for a locally quadratic
-# loss the stationary covariance of SGD scales with the learning rate), so the SWAG Gaussian is
-# narrower and, at the same scale, SWAG's predictions move towards SWA's. SWA itself gains less
-# over its last iterate when the iterate barely moves (see {doc}`01_quickstart`): the learning
-# rate of the averaging phase sets both how much SWA averages and how wide SWAG's posterior is.
+# At a lower constant rate the iterates spread less around their mean (for a locally
+# quadratic loss the stationary covariance of SGD scales with the learning rate), so the
+# SWAG Gaussian is narrower and, at the same scale, SWAG's predictions move towards
+# SWA's. SWA itself gains less over its last iterate when the iterate barely moves (see
+# {doc}`01_quickstart`): the learning rate of the averaging phase sets both how much SWA
+# averages and how wide SWAG's posterior is.
 # ```

@@ -71,8 +71,11 @@ def plot_reliability(
         ax.set(xlabel="confidence (logit scale)", ylabel="confidence - accuracy")
     else:
         ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--")
-        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)", ylabel="accuracy")
+        # the unit square plus a margin, so that markers at 0 or 1 are drawn whole
+        pad = 0.03
+        ax.set(xlim=(-pad, 1 + pad), ylim=(-pad, 1 + pad), xlabel="confidence (max probability)")
+        ax.set_ylabel("accuracy")
     if title:
         ax.set_title(title)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize=9)
     return fig
