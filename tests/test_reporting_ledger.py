@@ -231,3 +231,19 @@ def test_ledger_frame_with_records(tmp_path):
     assert len(md.splitlines()) == len(frame) + 2
     with pytest.raises(ValueError, match="columns"):
         ledger_markdown(frame, ["nope"])
+
+
+def test_claim_from_diffs_matches_the_paired_interval():
+    d = [0.3, 1.1, 0.7, 0.2, math.nan]
+    c = Claim.from_diffs(d, item="Table 1", regime="r", protocol="ours", scale="s", statistic="x")
+    clean = np.array(d[:4])
+    lo, hi = paired_interval(clean)
+    assert (c.estimate, c.low, c.high, c.n) == (pytest.approx(clean.mean()), lo, hi, 4)
+    one = Claim.from_diffs(
+        [0.5], item="Table 1", regime="r", protocol="ours", scale="s", statistic="x"
+    )
+    assert one.n == 1 and math.isnan(one.low)
+    with pytest.raises(ValueError, match="no"):
+        Claim.from_diffs(
+            [math.nan], item="Table 1", regime="r", protocol="ours", scale="s", statistic="x"
+        )
