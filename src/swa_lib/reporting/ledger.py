@@ -33,7 +33,7 @@ from scipy import stats as _st
 
 from ..io import atomic_save_json
 from .stats import holm, paired_interval
-from .text import listing, signed, significant
+from .text import signed, significant
 
 __all__ = [
     "Claim",
@@ -375,7 +375,8 @@ def claim_verdict(claims: Sequence[Claim], item: str | None = None) -> str:
     No record: ``"not run here (needs <what>)"`` when the item needs CIFAR/ImageNet and a GPU
     and the book has no laptop test of it, else ``"not run in this execution"`` (pass ``item``
     then). Otherwise, with :func:`regime_support` over the regimes: ``"reproduced"`` (every
-    regime supports the claim), ``"reproduced only in regime X"`` (some), or
+    regime supports the claim), ``"reproduced only in regime X"`` (some; ``"regimes X; Y (2 of
+    5)"`` for several), or
     ``"not reproduced at this scale"`` with why: the interval covers zero, or lies on the
     other side of zero.
     """
@@ -396,8 +397,10 @@ def claim_verdict(claims: Sequence[Claim], item: str | None = None) -> str:
     ok = [c.regime for c, s in zip(claims, support) if s == "supports"]
     if len(ok) == len(claims):
         return "reproduced"
-    if ok:
-        return f"reproduced only in regime {listing(dict.fromkeys(ok), last=' and ')}"
+    if len(ok) == 1:
+        return f"reproduced only in regime {ok[0]}"
+    if ok:  # regimes may hold commas: "; " between them
+        return f"reproduced only in regimes {'; '.join(ok)} ({len(ok)} of {len(claims)})"
     if all(s == "one seed" for s in support):
         return "not reproduced at this scale (one seed: no interval)"
     if "opposes" in support and "inconclusive" not in support:
