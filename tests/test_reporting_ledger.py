@@ -181,6 +181,12 @@ def test_verdicts_of_hand_made_claims():
     two = [claim_from(UP, regime="A"), claim_from(FLAT, regime="B")]
     assert claim_verdict(two) == "reproduced only in regime A"
     assert regime_support(two) == ["supports", "inconclusive"]
+    three = [
+        claim_from(UP, regime="A, x"),
+        claim_from(UP, regime="B"),
+        claim_from(FLAT, regime="C"),
+    ]
+    assert claim_verdict(three) == "reproduced only in regimes A, x; B (2 of 3)"
     assert claim_verdict([claim_from(UP, regime="A"), claim_from(UP, regime="B")]) == "reproduced"
     with pytest.raises(ValueError, match="one item"):
         claim_verdict([claim_from(UP), claim_from(UP, item="Figure 4")])
