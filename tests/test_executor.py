@@ -153,3 +153,36 @@ def test_ledger_notebooks_run_after_all_others(tmp_path, monkeypatch) -> None:
     calls.clear()
     assert ex.main(["--out", str(tmp_path / "out"), "--only", "01"]) == 0
     assert calls == [["01_a"]]
+
+
+def test_slurm_submits_the_ledger_after_the_others(monkeypatch, tmp_path) -> None:
+    sl = _tool("submit_slurm")
+    assert sl.ledger_split(["01_a", "18_paper_ledger", "02_b"]) == (
+        ["01_a", "02_b"],
+        ["18_paper_ledger"],
+    )
+    order: list[str] = []
+
+    class Job:
+        def __init__(self, stem):
+            self.stem, self.job_id, self.state = stem, stem, "DONE"
+
+        def result(self):
+            order.append(f"done {self.stem}")
+
+    def fake_submit(stems, *args, **kwargs):
+        order.extend(f"submit {s}" for s in stems)
+        return [(s, Job(s)) for s in stems]
+
+    monkeypatch.setattr(sl, "submit", fake_submit)
+    monkeypatch.setattr(sl, "make_executor", lambda *a, **k: None)
+    monkeypatch.setattr(sl, "notebook_stems", lambda only: ["01_a", "18_paper_ledger", "02_b"])
+    assert sl.main(["--out", str(tmp_path), "--local"]) == 0
+    assert order == [
+        "submit 01_a",
+        "submit 02_b",
+        "done 01_a",
+        "done 02_b",
+        "submit 18_paper_ledger",
+        "done 18_paper_ledger",
+    ]

@@ -40,6 +40,14 @@ def notebook_stems(only: Sequence[str] | None = None) -> list[str]:
     return stems
 
 
+def ledger_split(stems: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(others, ledgers)``: the stems ending in ``_ledger`` read the claims the other notebooks
+    record, so they run only after those have finished (as in ``execute_notebooks.py``)."""
+    return [s for s in stems if not s.endswith("_ledger")], [
+        s for s in stems if s.endswith("_ledger")
+    ]
+
+
 def notebook_command(
     stem: str, profile: str, out: str | Path, python: str = sys.executable
 ) -> list[str]:
@@ -165,13 +173,22 @@ def main(argv: list[str] | None = None) -> int:
         cpus_per_task=args.cpus_per_task,
         mem_gb=args.mem_gb,
     )
-    jobs = submit(stems, args.profile, args.out.resolve(), executor)
+    # The ledger notebooks read what the others record: they are submitted once all others end.
+    first, last = ledger_split(stems)
+    jobs = submit(first, args.profile, args.out.resolve(), executor)
     print(f"submitted {len(jobs)} jobs (profile {args.profile}); logs in {args.logs}")
     for stem, job in jobs:
         print(f"  {stem:<26} job {job.job_id}")
     if args.no_wait:
+        if last:
+            print(f"  not submitted (run after the others): {', '.join(last)}")
         return 0
     rows = wait(jobs)
+    if last:
+        late = submit(last, args.profile, args.out.resolve(), executor)
+        for stem, job in late:
+            print(f"  {stem:<26} job {job.job_id} (after the others)")
+        rows += wait(late)
     print(f"  {'notebook':<26} {'job':>12} {'state':>12} {'done after':>11}")
     for stem, job_id, state, secs, error in rows:
         print(
