@@ -174,6 +174,9 @@ class BranchConfig:
             branch is then the run's own continuation; an integer reseeds every stream with it.
         eval_every: evaluate after every this many branch epochs, and always after the last
             (the start is always evaluated). Part of the key, as every field.
+
+    The branch keeps one SWA average of its own, started empty; an average ``base`` kept
+    before ``start_epoch`` (SWA, EMA, SWAG) is not continued.
     """
 
     base: TrainConfig
