@@ -443,7 +443,7 @@ for key, name in zip(("const", "cyc"), TRAJECTORIES):
     row = traj_summary[name]
     glue_text(f"nb04_traj_{key}", row["SWA - iterates"])
     glue_text(
-        f"nb04_traj_{key}_verdict", f"{row['interval']} ({row['Holm']} after Holm)"
+        f"nb04_traj_{key}_verdict", f"{row['interval']}; {row['Holm']} after Holm"
     )
 
 # %% [markdown]
@@ -569,7 +569,7 @@ for key, name in zip(("recipe", "ratio1"), RATES):
     row = fig1_summary[name]
     glue_text(f"nb04_f1_{key}_name", name)
     glue_text(f"nb04_f1_{key}_err", row["SWA - SGD test error"])
-    glue_text(f"nb04_f1_{key}_verdict", f"{row['interval']} ({row['Holm']} after Holm)")
+    glue_text(f"nb04_f1_{key}_verdict", f"{row['interval']}; {row['Holm']} after Holm")
     glue_text(f"nb04_f1_{key}_loss", row["SWA - SGD train loss"])
 
 # %% [markdown]

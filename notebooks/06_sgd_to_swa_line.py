@@ -357,7 +357,7 @@ for regime, g in per_seed.groupby("regime", sort=False):
     lo, hi = paired_interval(g["closer"].to_numpy())
     regime_rows[regime] = {
         "t of train-loss min": mean_std_text(g["t of train-loss min"], 2),
-        "|t*| - |1 - t*|": paired_text(g["closer"], scale=1.0, digits=2, unit=""),
+        "|t*| - |1 - t*|": paired_text(g["closer"], scale=1.0, digits=2, unit=" in t"),
         "interval": interval_verdict(lo, hi, better="higher"),
         "Holm": "significant" if rejected[regime] else "not significant",
         "SWA - SGD test error": paired_text(g["err diff"], scale=1.0),
@@ -373,7 +373,7 @@ glue_text("nb06_regime_seeds", count_text(len(REGIME_SEEDS), "seed"))
 for key, regime in zip(("const", "recipe"), REGIMES):
     row = regime_rows[regime]
     glue_text(f"nb06_{key}_tstar", "t = " + row["t of train-loss min"])
-    glue_text(f"nb06_{key}_closer", row["|t*| - |1 - t*|"] + " (in t)")
+    glue_text(f"nb06_{key}_closer", row["|t*| - |1 - t*|"])
     glue_text(
         f"nb06_{key}_verdict",
         f"the interval {row['interval']} ({row['Holm']} after Holm)",
