@@ -57,6 +57,7 @@ from IPython.display import Markdown
 from swa_lib.reporting import glue, glue_text
 from swa_lib.reporting.ledger import (
     PAPER_ITEMS,
+    item_summary,
     ledger_frame,
     ledger_markdown,
     read_records,
@@ -112,22 +113,28 @@ glue_text("nb18_n_notebooks", count_text(len(notebooks), "chapter"))
 for key, n in counts.items():
     glue_text("nb18_count_" + key.replace(" ", "_"), count_text(n, "item"))
 glue(
+    "nb18_items",
+    Markdown(ledger_markdown(item_summary(frame))),
+    display=False,
+)
+recorded = frame[frame["result"] != ""]
+glue(
     "nb18_table",
     Markdown(
         ledger_markdown(
-            frame,
+            recorded,
             [
                 "item",
-                "claim",
                 "regime",
                 "protocol",
                 "where tested",
                 "scale",
                 "result",
                 "this regime",
-                "verdict",
             ],
         )
+        if len(recorded)
+        else "No chapter recorded a claim in this execution."
     ),
     display=False,
 )
@@ -143,14 +150,22 @@ glue(
 # {glue:text}`nb18_count_not_run_here`; not run in this execution,
 # {glue:text}`nb18_count_not_run_in_this_execution`.
 #
+# ```{glue:md} nb18_items
+# :format: myst
+# ```
+#
+# One row per item of the paper, in the paper's order: its claim, paraphrased, with the
+# section that makes it; the chapters that test it; how many regimes they recorded; and the
+# verdict. The records behind the verdicts, one row per item and regime:
+#
 # ```{glue:md} nb18_table
 # :format: myst
 # ```
 #
-# One row per item and recorded regime. *this regime*: whether that regime supports the claim
-# after the Holm correction over the item's regimes ("inconclusive": the corrected test does not
-# exclude zero). *result*: the statistic, its mean and 95 % t interval over $n$ seeds. The
-# claims are the paper's, paraphrased, with the section that makes them.
+# *result*: the statistic, its mean and 95 % t interval over $n$ seeds. *this regime*: whether
+# that regime supports the claim after the Holm correction over the item's regimes
+# ("inconclusive": the corrected test does not exclude zero; "opposes": it excludes zero on the
+# other side).
 
 # %% [markdown]
 # ## Conclusion

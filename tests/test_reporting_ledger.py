@@ -232,6 +232,11 @@ def test_ledger_frame_with_records(tmp_path):
     assert "95% CI" in rows["result"].iloc[0] and "n=5" in rows["result"].iloc[0]
     assert len(frame) == len(PAPER_ITEMS) + 1
     assert verdict_counts(frame)["reproduced only in some regimes"] == 1
+    summary = ledger.item_summary(frame)
+    assert list(summary["item"]) == [p.item for p in PAPER_ITEMS]
+    t1 = summary.set_index("item").loc["Table 1"]
+    assert t1["regimes"] == 2 and t1["where tested"].count("{doc}") == 2
+    assert summary.set_index("item").loc["Figure 4", "regimes"] == 0
     md = ledger_markdown(frame, ["item", "where tested", "verdict"])
     assert md.splitlines()[0] == "| item | where tested | verdict |"
     assert len(md.splitlines()) == len(frame) + 2
@@ -253,3 +258,19 @@ def test_claim_from_diffs_matches_the_paired_interval():
         Claim.from_diffs(
             [math.nan], item="Table 1", regime="r", protocol="ours", scale="s", statistic="x"
         )
+
+
+def test_ledger_markdown_cells_print_as_typed():
+    import pandas as pd
+    from markdown_it import MarkdownIt
+
+    nasty = "|t*| - |1 - t*| for swa_lr_x [a] <b> $x$"
+    frame = pd.DataFrame({"statistic": [nasty], "where tested": ["{doc}`13_fge`"]})
+    md = ledger_markdown(frame)
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    cells = html.split("<td>")[1:]
+    assert len(cells) == 2  # the | in the text did not split the row
+    assert "<em>" not in html
+    text = cells[0].split("</td>")[0]
+    assert text.replace("&lt;", "<").replace("&gt;", ">") == nasty
+    assert "{doc}`13_fge`" in md  # the role cell is left for MyST to resolve

@@ -48,6 +48,7 @@ __all__ = [
     "ledger_frame",
     "ledger_markdown",
     "verdict_counts",
+    "item_summary",
 ]
 
 EXPECTED = ("positive", "negative")
@@ -471,6 +472,25 @@ def ledger_frame(runs_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def item_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per item of :func:`ledger_frame`'s ``frame``, in its order: ``item``, ``claim``,
+    ``where tested`` (the distinct notebooks, joined by ", "), ``regimes`` (how many recorded)
+    and ``verdict``."""
+    rows = []
+    for item, g in frame.groupby("item", sort=False):
+        where = [w for w in dict.fromkeys(g["where tested"]) if w]
+        rows.append(
+            {
+                "item": item,
+                "claim": g["claim"].iloc[0],
+                "where tested": ", ".join(where),
+                "regimes": int((g["result"] != "").sum()),
+                "verdict": g["verdict"].iloc[0],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def verdict_counts(frame: pd.DataFrame) -> dict[str, int]:
     """How many items of the paper got each kind of verdict (one count per item, not per row):
     keys ``"reproduced"``, ``"reproduced only in some regimes"``, ``"not reproduced"``,
@@ -486,17 +506,25 @@ def verdict_counts(frame: pd.DataFrame) -> dict[str, int]:
     return {k: int(sum(f(v) for v in per_item)) for k, f in kinds.items()}
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|$~])")
+_ROLE_COLUMNS = ("where tested",)  # cells that hold MyST roles, kept as they are
+
+
 def ledger_markdown(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
-    """``frame`` as a MyST/Markdown pipe table (so ``{doc}`` links in it resolve when glued as
-    ``{glue:md}`` with ``:format: myst``); ``|`` in cells is escaped."""
+    """``frame`` as a MyST/Markdown pipe table, for ``{glue:md}`` with ``:format: myst`` (so the
+    ``{doc}`` links of the ``where tested`` column resolve). Every other cell is escaped: a
+    regime or statistic such as ``|t*| - |1 - t*|`` or ``swa_lr`` prints as typed, never as
+    emphasis, a column break or math."""
     cols = list(columns or frame.columns)
     missing = [c for c in cols if c not in frame.columns]
     if missing:
         raise ValueError(f"columns {missing} not in the frame; allowed: {list(frame.columns)}")
 
-    def cell(v: object) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
+    def cell(v: object, col: str) -> str:
+        text = str(v).replace("\n", " ")
+        return text.replace("|", "\\|") if col in _ROLE_COLUMNS else _MD_SPECIAL.sub(r"\\\1", text)
 
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for _, r in frame.iterrows()]
+    lines = ["| " + " | ".join(_MD_SPECIAL.sub(r"\\\1", c) for c in cols) + " |"]
+    lines.append("|" + "---|" * len(cols))
+    lines += ["| " + " | ".join(cell(r[c], c) for c in cols) + " |" for _, r in frame.iterrows()]
     return "\n".join(lines)
