@@ -23,8 +23,9 @@
 # **Cost.** Seconds: this chapter trains nothing. It reads the records the experiment chapters
 # write at their end (`RUNS_DIR/ledger/<notebook>.json`, through
 # `swa_lib.reporting.ledger.record_claims`), so the book's executor runs it after every other
-# notebook. Run alone, it shows what the run cache holds; on a fresh cache every row reads "not
-# run in this execution".
+# notebook (a whole-book execution first removes the records of earlier ones). Run alone, it
+# shows what the run cache holds; on a fresh cache every row reads "not run in this
+# execution" (ImageNet's Table 2: "not run here").
 #
 # **Prerequisites.** The regimes and protocols of {doc}`01_quickstart` and
 # {doc}`03_results_table`; the paired intervals of {doc}`03_results_table`.

@@ -151,8 +151,14 @@ def test_ledger_notebooks_run_after_all_others(tmp_path, monkeypatch) -> None:
     # two stages: the ledger starts only after the whole first stage has returned
     assert calls == [["01_a", "02_c"], ["18_paper_ledger"]]
     calls.clear()
+    ledger = tmp_path / "runs" / "ledger"
+    ledger.mkdir(parents=True)
+    (ledger / "01_a.json").write_text("{}")
     assert ex.main(["--out", str(tmp_path / "out"), "--only", "01"]) == 0
     assert calls == [["01_a"]]
+    assert (ledger / "01_a.json").exists()  # --only: the other records stay
+    assert ex.main(["--out", str(tmp_path / "out")]) == 0
+    assert not (ledger / "01_a.json").exists()  # the whole book: this execution's only
 
 
 def test_slurm_submits_the_ledger_after_the_others(monkeypatch, tmp_path) -> None:

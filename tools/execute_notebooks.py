@@ -15,7 +15,8 @@ mean the same everywhere.
 
 Notebooks whose stem ends in ``_ledger`` (the paper ledger) read the claims the experiment
 notebooks record, so they run last, after every other notebook of the batch has finished (also
-with ``--only``).
+with ``--only``). A whole-book execution (no ``--only``) first removes the records of earlier
+executions (``<runs>/ledger/*.json``); with ``--only`` the other notebooks' records stay.
 
 On a machine with several GPUs, ``--gpus 0,1,2,3`` (or ``--gpus all``) runs one notebook per GPU
 in parallel: one worker process per GPU, whose kernels see that device alone
@@ -78,6 +79,17 @@ def execution_stages(srcs: list[Path]) -> list[list[Path]]:
     first = [p for p in srcs if not p.stem.endswith(LAST_SUFFIX)]
     last = [p for p in srcs if p.stem.endswith(LAST_SUFFIX)]
     return [stage for stage in (first, last) if stage]
+
+
+def clear_ledger(runs_dir: Path) -> int:
+    """Remove the claim records under ``<runs_dir>/ledger`` (what the experiment notebooks
+    wrote in earlier executions) and return how many. Done before a whole-book execution, so
+    the ledger chapter shows what this execution measured, not a leftover of an older one."""
+    folder = runs_dir / "ledger"
+    stale = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    for path in stale:
+        path.unlink()
+    return len(stale)
 
 
 def profile_parameters(profile: str, stem: str) -> dict:
@@ -389,6 +401,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs_dir = Path(os.environ.get("SWA_BOOK_RUNS", ROOT / "runs"))
     timings_path = runs_dir / TIMINGS_FILE
+    if not args.only:  # the whole book: the ledger shows this execution's records only
+        cleared = clear_ledger(runs_dir)
+        if cleared:
+            print(f"removed {cleared} ledger records of an earlier execution", flush=True)
     timings = _load_timings(timings_path)
     t0 = time.perf_counter()
     on = f", GPUs {','.join(args.gpus)}" if args.gpus else ""
