@@ -175,6 +175,10 @@ def test_verdicts_of_hand_made_claims():
     assert claim_verdict([claim_from(DOWN)]) == (
         "not reproduced at this scale (the interval lies on the other side of zero)"
     )
+    both_down = [claim_from(DOWN, regime="A"), claim_from(DOWN, regime="B")]
+    assert claim_verdict(both_down) == (
+        "not reproduced at this scale (the intervals lie on the other side of zero)"
+    )
     assert claim_verdict([claim_from(FLAT)]) == (
         "not reproduced at this scale (the interval covers zero)"
     )

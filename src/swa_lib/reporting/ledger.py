@@ -392,7 +392,7 @@ def claim_verdict(claims: Sequence[Claim], item: str | None = None) -> str:
         return (
             f"not run here (needs {p.needs})"
             if p.needs and not p.laptop
-            else ("not run in this execution")
+            else "not run in this execution"
         )
     support = regime_support(claims)
     ok = [c.regime for c, s in zip(claims, support) if s == "supports"]
@@ -405,7 +405,11 @@ def claim_verdict(claims: Sequence[Claim], item: str | None = None) -> str:
     if all(s == "one seed" for s in support):
         return "not reproduced at this scale (one seed: no interval)"
     if "opposes" in support and "inconclusive" not in support:
-        why = "the interval lies on the other side of zero"
+        why = (
+            "the interval lies on the other side of zero"
+            if len(claims) == 1
+            else "the intervals lie on the other side of zero"
+        )
     elif "opposes" in support:
         why = "intervals cover zero or lie on the other side of zero"
     else:
