@@ -28,7 +28,13 @@
 # baselines are those of {doc}`01_quickstart` (run cache), then 25 Figure-6 branches of 16
 # epochs, two pre-trained starts per seed and 30 Table-2 branches of 7 epochs: about 2 minutes
 # on a 2-core CPU from a cold cache (measured: 100 s of CPU time), seconds from the run cache.
-# Paper profile: the same protocol, more seeds.
+# Paper profile: Figure 6's own setting, PreResNet-164 on CIFAR-100 with the paper's recipe (150
+# epochs, branches from epoch 125, the rates at the laptop's ratios to lr_init 0.1;
+# `presets.experiment_base`), and Table 2's protocol on the same CIFAR-100 models (the paper's is
+# ImageNet), ten seeds: about 4,000 epochs and 2,750 evaluations, about 37 GPU-hours at the
+# per-epoch and per-evaluation times measured on one H100 for {doc}`11_cifar_paper_scale`
+# (`presets.paper_gpu_hours`). Without CIFAR-100 under `data/` it stops in its first code cell,
+# saying how to get it.
 #
 # **Prerequisites.** {doc}`01_quickstart` (the laptop protocol), {doc}`02_schedules` (constant
 # and cyclic SWA schedules from scratch).
@@ -76,7 +82,9 @@ TABLE2_RATES = {  # Table 2: name -> (alpha_1, alpha_2), cycle of one epoch
     "ours: lr_init to 0.1 lr_init": (0.05, 0.005),
 }
 NUM_SAMPLES = 5000  # MNIST-1D samples (4/5 train, 1/5 test)
+DATASET = "mnist1d"  # paper profile: "cifar100" (presets.experiment_base)
 MODEL = "mlp"
+OVERRIDES = {}  # extra TrainConfig fields of every run (fake-CIFAR test: batch)
 RUNS_DIR = "../runs"
 DATA_DIR = "../data"
 DEVICE = "cpu"
@@ -103,9 +111,10 @@ from swa_lib.reporting.ledger import Claim, record_claims
 from swa_lib.reporting.stats import holm, paired_pvalue
 from swa_lib.training import TrainConfig, run
 from swa_lib.training.from_checkpoint import branch_curves, branches, start_state
-from swa_lib.training.presets import laptop_mnist1d
+from swa_lib.training.presets import experiment_base, require_dataset
 
 torch.set_num_threads(1)
+require_dataset(DATASET, DATA_DIR)  # without CIFAR the paper profile stops here
 
 # %% [markdown]
 # ## The paper's two protocols, and ours
@@ -169,7 +178,8 @@ torch.set_num_threads(1)
 
 # %%
 base = TrainConfig(
-    **laptop_mnist1d(
+    **experiment_base(
+        DATASET,
         MODEL,
         swa=False,
         epochs=EPOCHS,
@@ -177,6 +187,7 @@ base = TrainConfig(
         data_root=DATA_DIR,
         device=DEVICE,
         eval_every=1,
+        **OVERRIDES,
     )
 )  # notebook 01's SGD baseline: its runs come from the cache
 START = SWA_START - 1

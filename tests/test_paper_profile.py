@@ -14,8 +14,8 @@ Fast (always run):
 
 Slow (``-m book``):
     * each converted notebook runs its CIFAR code path: the paper profile's ``DATASET`` /
-      ``MODEL`` with the smoke profile's sizes, on a fake CIFAR of 12 images in torchvision's
-      format (``swa_lib.testing.write_fake_cifar``) and a batch of 4, on the CPU. Its numbers
+      ``MODEL`` with the smoke profile's sizes, on a fake CIFAR of 6 images in torchvision's
+      format (``swa_lib.testing.write_fake_cifar``) and a batch of 2, on the CPU. Its numbers
       mean nothing; the point is that every line a GPU box would run at the paper profile runs;
     * the paper profile without CIFAR stops at once, in the first code cell after the
       parameters, with the message that says how to get it.
@@ -50,6 +50,7 @@ CONVERTED = [
     "12_swag",
     "07_random_landscapes",
     "13_fge",
+    "16_from_a_checkpoint",
 ]
 
 #: The recipes of the README of github.com/timgaripov/swa: (SGD budget, swa_start, swa_lr by
@@ -61,13 +62,15 @@ README_RECIPES = {
     "wrn28_10": (200, 161, {"cifar10": 0.05, "cifar100": 0.05}),
 }
 
-#: Fake CIFAR: 8 training and 4 test images, a batch of 4 (two steps per epoch), on the CPU: a
-#: forward pass of PreResNet-164 costs about 0.03 s there, so every notebook takes seconds.
-FAKE_TRAIN, FAKE_TEST = 8, 4
-FAKE_OVERRIDES = {"batch_size": 4, "amp": False, "channels_last": False}
+#: Fake CIFAR: 4 training and 2 test images, a batch of 2 (two steps per epoch), on the CPU: a
+#: forward pass of PreResNet-164 on two images costs about 0.03 s there.
+FAKE_TRAIN, FAKE_TEST = 4, 2
+FAKE_OVERRIDES = {"batch_size": 2, "amp": False, "channels_last": False}
 #: Sizes below the smoke profile's where a paper model makes them slow on the CPU.
 FAKE_SIZES: dict[str, dict] = {
     "04_trajectory_plane": {"GRID_POINTS": 3},
+    # random labels: the loss must be able to rise along the rays for a width to exist
+    "05_width_rays": {"MAX_DISTANCE": 1000.0, "LOSS_RISE": 0.01},
 }
 
 
