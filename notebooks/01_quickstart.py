@@ -87,6 +87,11 @@ torch.set_num_threads(1)
 # `swa_lib.training.run` does exactly this (with checkpoints, a run cache and per-epoch metrics),
 # and `swa_lib.training.sgd_and_swa` trains, for each seed, the SWA run and the SGD baseline it is
 # compared with (the same configuration with `swa=False`).
+#
+# **Regime.** `SWA_LR` equals the initial rate `lr_init`, so the SWA run's rate never
+# falls: this is *a constant rate from scratch*, the regime of the paper's Figure 7 / Section
+# 4.4, not the paper's Table 1 recipes, which lower the rate to 10-50 % of the initial one
+# before averaging. {doc}`15_lr_regimes` compares the two regimes on this problem.
 
 # %%
 base = laptop_mnist1d(

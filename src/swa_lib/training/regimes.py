@@ -17,8 +17,9 @@ paper's piecewise schedule and is flat when the ratio is 1), so a regime is only
 ``swa_lr``: :func:`regime_changes` returns the ``TrainConfig`` fields to change. The SGD baseline
 is the same in both (its own schedule, decaying to 1 % of ``lr_init``).
 
-:func:`regime_grid` trains (or reads from the run cache) every setting x regime x seed through
-:func:`~swa_lib.training.sgd_and_swa` and returns one tidy row per pair; :func:`regime_summary`
+:func:`regime_pairs` is :func:`~swa_lib.training.sgd_and_swa` with the SWA run in a regime (and,
+optionally, the data drawn with the seed); :func:`regime_grid` trains (or reads from the run
+cache) every setting x regime x seed and returns one tidy row per pair; :func:`regime_summary`
 reduces it to the paired mean SWA - SGD with its 95 % t interval per setting and regime.
 """
 
@@ -39,6 +40,7 @@ __all__ = [
     "RECIPE_RATIO",
     "regime_changes",
     "regime_label",
+    "regime_pairs",
     "regime_grid",
     "regime_summary",
 ]
@@ -99,6 +101,40 @@ def _pairs_rows(pairs: Sequence[Pair]) -> pd.DataFrame:
     return frame
 
 
+def regime_pairs(
+    base: Mapping[str, Any],
+    seeds: Sequence[int],
+    runs_dir: str | Path = "runs",
+    *,
+    regime: str,
+    ratio: float = RECIPE_RATIO,
+    swa_changes: Mapping[str, Any] | None = None,
+    data_seed_per_seed: bool = False,
+    progress: bool | None = None,
+) -> list[Pair]:
+    """:func:`~swa_lib.training.sgd_and_swa` with the SWA run in regime ``regime``.
+
+    ``swa_changes`` are further fields of the SWA run only (e.g. a longer budget); the regime's
+    :func:`regime_changes` are applied over them. With ``data_seed_per_seed`` seed ``s`` also
+    draws its own data (``data_seed = s``), so paired intervals cover the data draw as well as
+    the initialisation and batch order; the seeds then train one after the other (a stack
+    shares one data set), which costs more wall time.
+    """
+    lr_init = base.get("lr_init")
+    if lr_init is None:
+        raise ValueError("base must set lr_init: the regime's swa_lr is a multiple of it")
+    changes = {**(swa_changes or {}), **regime_changes(regime, lr_init, ratio=ratio)}
+    if not data_seed_per_seed:
+        return sgd_and_swa(base, seeds, runs_dir, swa_changes=changes, progress=progress)
+    return [
+        pair
+        for s in seeds
+        for pair in sgd_and_swa(
+            {**base, "data_seed": int(s)}, [s], runs_dir, swa_changes=changes, progress=progress
+        )
+    ]
+
+
 def regime_grid(
     settings: Mapping[str, Mapping[str, Any]],
     seeds: Sequence[int],
@@ -117,9 +153,7 @@ def regime_grid(
         seeds: training seeds, one pair per seed, setting and regime.
         regimes: names from :data:`REGIMES`.
         ratio: the recipe's ``swa_lr / lr_init``.
-        data_seed_per_seed: if true, seed ``s`` also draws its own data (``data_seed = s``), so
-            the intervals cover the data draw too; seeds then train one after the other (a stack
-            shares its data), which costs more time.
+        data_seed_per_seed: draw the data with the seed (:func:`regime_pairs`).
 
     Returns:
         columns ``setting, regime, swa_lr, seed, data_seed, n_test`` and, for ``m`` in
@@ -131,29 +165,22 @@ def regime_grid(
         raise ValueError("settings is empty: give at least one name -> TrainConfig kwargs")
     frames = []
     for setting, base in settings.items():
-        lr_init = base.get("lr_init")
-        if lr_init is None:
+        if base.get("lr_init") is None:
             raise ValueError(f"settings[{setting!r}] must set lr_init (the regime depends on it)")
         for name in regimes:
-            changes = regime_changes(name, lr_init, ratio=ratio)
-            if data_seed_per_seed:
-                pairs = [
-                    p
-                    for s in seeds
-                    for p in sgd_and_swa(
-                        {**base, "data_seed": int(s)},
-                        [s],
-                        runs_dir,
-                        swa_changes=changes,
-                        progress=progress,
-                    )
-                ]
-            else:
-                pairs = sgd_and_swa(base, seeds, runs_dir, swa_changes=changes, progress=progress)
+            pairs = regime_pairs(
+                base,
+                seeds,
+                runs_dir,
+                regime=name,
+                ratio=ratio,
+                data_seed_per_seed=data_seed_per_seed,
+                progress=progress,
+            )
             frame = _pairs_rows(pairs)
             frame.insert(0, "setting", setting)
             frame.insert(1, "regime", name)
-            frame.insert(2, "swa_lr", changes["swa_lr"])
+            frame.insert(2, "swa_lr", pairs[0].swa.config.swa_lr)
             frame.insert(4, "data_seed", [p.sgd.config.data_seed for p in pairs])
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
