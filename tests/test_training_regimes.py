@@ -127,3 +127,23 @@ def test_grid_can_draw_the_data_with_the_seed(tmp_path, mnist1d_root) -> None:
     assert list(grid["data_seed"]) == [3, 4]
     with pytest.raises(ValueError, match="lr_init"):
         regime_grid({"x": {"dataset": "mnist1d"}}, [0], tmp_path)
+
+
+def test_pairs_apply_the_regime_over_other_swa_changes(tmp_path, mnist1d_root) -> None:
+    from swa_lib.training.regimes import regime_pairs
+
+    base = _base(mnist1d_root)
+    pairs = regime_pairs(
+        base,
+        [0],
+        tmp_path,
+        regime="recipe",
+        ratio=0.2,
+        swa_changes={"epochs": 4, "swa_lr": 0.9},
+        progress=False,
+    )
+    (p,) = pairs
+    assert p.swa.config.epochs == 4 and p.swa.config.swa_lr == pytest.approx(0.01)
+    assert p.sgd.config.epochs == 3  # the baseline keeps the base budget
+    with pytest.raises(ValueError, match="lr_init"):
+        regime_pairs({"dataset": "mnist1d"}, [0], tmp_path, regime="constant")
