@@ -187,3 +187,23 @@ def test_plot_plane_with_shared_levels_gives_equal_colours_for_equal_values() ->
     with pytest.raises(ValueError, match="levels"):
         plot_plane(s1, "train_loss", levels=[0.5, 0.4])
     plt.close(fig)
+
+
+def test_plot_surface_takes_shared_levels_in_plotted_units() -> None:
+    # two bowls of different depth drawn with one set of levels (log10 units, log=True):
+    # both contour sets use exactly those levels, so equal spacing means equal change
+    a, b = _bowl(), _bowl()
+    b.values["train_loss"] = 10.0 * np.asarray(b.values["train_loss"])
+    zs = [np.log10(np.maximum(np.asarray(s.values["train_loss"]), 1e-12)) for s in (a, b)]
+    levels = np.linspace(min(z.min() for z in zs), max(z.max() for z in zs), 9)
+    for s in (a, b):
+        fig = plot_surface(s, "train_loss", log=True, levels=levels)
+        ax2d = fig.axes[0]
+        drawn = np.concatenate(
+            [np.asarray(c.levels) for c in ax2d.collections if hasattr(c, "levels")]
+        )
+        assert drawn.size > 0
+        assert set(np.round(drawn, 12)) <= set(np.round(levels, 12))
+        plt.close(fig)
+    with pytest.raises(ValueError, match="increasing"):
+        plot_surface(a, "train_loss", levels=[1.0, 0.5])
