@@ -483,10 +483,11 @@ _ = record_claims(RUNS_DIR, "03_results_table", claims)
 # better than SGD at equal budget) appears with a constant rate from scratch, not with the
 # paper's own recipe ratio, which only catches up with SGD when it is given more epochs. The
 # CNN, near its ceiling, leaves either regime little test error to remove at budget 1 (read its
-# intervals above); with longer budgets the constant rate gains a little. {doc}`15_lr_regimes` tests explanations of why (budget, width,
-# augmentation, batch size, the rates). The paper's SWA 1 - SGD gains on CIFAR (differences of
-# their published means, above) range from {glue:text}`nb03_paper_gain_min` to
-# {glue:text}`nb03_paper_gain_max` points, in the recipe regime. Two caveats. The budgets 1.25
+# intervals above); with longer budgets the constant rate gains a little. {doc}`15_lr_regimes`
+# tests explanations of why (budget, width, augmentation, batch size, the rates). The paper's
+# SWA 1 - SGD gains on CIFAR (differences of their published means, above) range from
+# {glue:text}`nb03_paper_gain_min` to {glue:text}`nb03_paper_gain_max` points, in the recipe
+# regime. Two caveats. The budgets 1.25
 # and 1.5 give SWA more epochs than the SGD baseline, so their extra gain is not at equal cost
 # (the paper's table has the same asymmetry; see the first exercise). And these are small models
 # on a small synthetic dataset: the table says what SWA does here, not what it does on CIFAR

@@ -110,6 +110,7 @@ def test_grid_rows_are_the_runs_of_each_regime(tmp_path, mnist1d_root) -> None:
         assert row.diff_test_accuracy == swa["swa_test_accuracy"] - sgd["sgd_test_accuracy"]
         assert row.diff_last_test_nll == swa["swa_test_nll"] - swa["sgd_test_nll"]
         assert row.data_seed == 42 and row.n_test == sgd["n_test"]
+        assert row.n_train == sgd["n_train"]
     # the baseline is shared by both regimes: the same SGD numbers per seed
     by_seed = grid.groupby("seed")["sgd_test_accuracy"].nunique()
     assert (by_seed == 1).all()

@@ -97,6 +97,7 @@ def _pairs_rows(pairs: Sequence[Pair]) -> pd.DataFrame:
     frame = pairs_frame(pairs)
     for m in ("test_accuracy", "test_nll"):
         frame[f"diff_last_{m}"] = frame[f"swa_{m}"] - frame[f"swa_run_last_{m}"]
+    frame["n_train"] = [p.sgd.final["n_train"] for p in pairs]
     frame["n_test"] = [p.sgd.final["n_test"] for p in pairs]
     return frame
 
@@ -156,7 +157,7 @@ def regime_grid(
         data_seed_per_seed: draw the data with the seed (:func:`regime_pairs`).
 
     Returns:
-        columns ``setting, regime, swa_lr, seed, data_seed, n_test`` and, for ``m`` in
+        columns ``setting, regime, swa_lr, seed, data_seed, n_train, n_test`` and, for ``m`` in
         ``test_accuracy`` (fraction), ``test_nll`` (nats): ``sgd_m``, ``swa_m``,
         ``swa_run_last_m``, ``diff_m`` (SWA - SGD) and ``diff_last_m`` (SWA - its own last
         iterate). The baseline of a setting is one cached run shared by its regimes.
