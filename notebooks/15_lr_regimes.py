@@ -418,6 +418,9 @@ print(f"notebook time {time.perf_counter() - T0:.0f} s")
 #   than its own last iterate there ({glue:text}`nb15_wide_recipe_last`).
 # * *H3, more augmentation keeps the iterate moving.* {glue:text}`nb15_aug_recipe_diff`
 #   (constant rate {glue:text}`nb15_aug_const_diff`: the largest gain of the constant rate).
+#   Label noise, the other way to make the problem noisier, is not tried: MNIST-1D's generator
+#   has no option for it (`swa_lib.data` passes its generation fields and our two augmentation
+#   settings, `max_shift` and `noise_std`).
 # * *H4, more gradient noise (a smaller batch) spreads the iterates.*
 #   {glue:text}`nb15_batch_recipe_diff` (constant rate {glue:text}`nb15_batch_const_diff`).
 # * *H5, the rates are too low.* With `lr_init` {glue:text}`nb15_lr_factor` higher (and
