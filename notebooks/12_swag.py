@@ -197,11 +197,15 @@ glue_text(
 # %%
 ds = runs[SEEDS[0]][1].dataset(device=DEVICE)  # the runs' data, without augmentation
 x_test, y_test = ds.x_test, ds.y_test
-n_test, length = x_test.shape[0], x_test.shape[-1]
+# (N, C, positions): the signal's samples, or an image's pixels at the paper profile
+flat = x_test.cpu().flatten(2)
+n_test, length = flat.shape[0], flat.shape[-1]
 g_ood = torch.Generator().manual_seed(OOD_SEED)
 perm = torch.argsort(torch.rand(n_test, length, generator=g_ood), dim=1)
-x_perm = torch.gather(x_test.cpu(), 2, perm[:, None, :].expand_as(x_test.cpu())).to(
-    DEVICE
+x_perm = (  # the same permutation of positions in every channel
+    torch.gather(flat, 2, perm[:, None, :].expand_as(flat))
+    .reshape(x_test.shape)
+    .to(DEVICE)
 )
 x_noise = torch.randn(x_test.shape, generator=g_ood).to(DEVICE)
 SETS = {"test": x_test, "permuted": x_perm, "noise": x_noise}
