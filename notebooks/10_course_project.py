@@ -569,9 +569,10 @@ _ = record_claims(
 #
 # ```{solution} ex-nb10-lr
 # :class: dropdown
-# The iterate moves about a fifth as far, so the shock of switching optimisers is
-# smaller and the last iterate stays closer to the pre-trained model; the average gains
-# less over it, because the snapshots are closer together. The rate trades how much
+# Expect the iterate to move less far (read the distance column of the factor table), so
+# the shock of switching optimisers is smaller and the last iterate stays closer to the
+# pre-trained model; the average should gain less over it, because the snapshots are
+# closer together -- check both against your run. The rate trades how much
 # there is to average against how far the walk strays.
 # ```
 #
