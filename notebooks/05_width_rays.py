@@ -322,7 +322,8 @@ glue_number("nb05_wd_at_width", 0.5 * base["weight_decay"] * sgd_w**2)
 # at a **constant rate from scratch** ($\alpha_\mathrm{SWA} = \alpha_0$, the regime of the
 # paper's Figure 7 and Section 4.4). The paper's width figure (its Figure 4) uses its **recipe**: the rate decays to
 # $\alpha_\mathrm{SWA} < \alpha_0$ before the averaging starts, a ratio of 0.1-0.5 in its
-# Table 1; here `swa_lr = RECIPE_RATIO * lr_init` (0.3, the runs of {doc}`03_results_table`). Both are
+# Table 1; here `swa_lr = RECIPE_RATIO * lr_init` (0.3, the ratio of {doc}`03_results_table`
+# and {doc}`15_lr_regimes`). Both are
 # compared with the same SGD baseline (its schedule does not depend on the SWA rate), over
 # `REGIME_SEEDS` training seeds and `REGIME_DIRECTIONS` shared random rays per seed. The
 # statistic per seed is the mean over its rays of the width at `LOSS_RISE` (SWA - SGD, paired by

@@ -315,8 +315,8 @@ glue_text("nb06_step", f"{(T_MAX - T_MIN) / (N_T - 1):.2g}")
 # **constant rate from scratch** ($\alpha_\mathrm{SWA} = \alpha_0$, the regime of the paper's
 # Figure 7). The paper's line figure (its
 # Figure 5) uses its **recipe**, the rate decayed to $\alpha_\mathrm{SWA} < \alpha_0$ before
-# averaging (ratio 0.1-0.5 in its Table 1); here `swa_lr = RECIPE_RATIO * lr_init` (0.3, the runs of
-# {doc}`03_results_table`). For each regime and each of `REGIME_SEEDS`, the line runs from the
+# averaging (ratio 0.1-0.5 in its Table 1); here `swa_lr = RECIPE_RATIO * lr_init` (0.3, the ratio of
+# {doc}`03_results_table` and {doc}`15_lr_regimes`). For each regime and each of `REGIME_SEEDS`, the line runs from the
 # SGD baseline ($t = 0$) to that regime's SWA model ($t = 1$). The paper's claim is that SGD
 # lies near the edge of the low-loss valley and SWA near its centre; the statistic is how much
 # closer SWA is to the train-loss minimum of the line than SGD, $|t^*| - |1 - t^*|$ in units

@@ -29,8 +29,9 @@
 # **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/07_random_landscapes.ipynb)**
 #
 # **Cost.** Laptop profile (the defaults below): the SGD and SWA runs of the BatchNorm
-# CNN are those of {doc}`03_results_table` (seed 0) and come from the run cache (about a
-# minute if that notebook has not been run). Four 13 x 13 grids, each point evaluated on
+# CNN use the CNN configuration of {doc}`03_results_table` on one MNIST-1D draw of 5,000
+# signals (the book's default draw, not 03's per-seed draws), seed 0: about a minute of
+# training, then cached. Four 13 x 13 grids, each point evaluated on
 # the whole training and test sets: about 0.08 s of CPU time per point with the centre's
 # BN statistics and 0.2 s with BN recomputed (an extra pass over the training set per
 # point), about 90 s of CPU time in all (measured on a busy 2-core machine, where it
@@ -114,8 +115,8 @@ require_dataset(DATASET, DATA_DIR)  # without CIFAR the paper profile stops here
 # protocol. The SGD solution is the end of a run with the conventional decaying
 # schedule; the SWA solution is the average of the SGD iterates of a second run with the
 # same seed, whose BN statistics were recomputed for the averaged weights at the end of
-# training. The configurations are exactly those of notebook 03, so both runs come from
-# its cache.
+# training. The configurations are notebook 03's, on the book's default MNIST-1D draw of
+# 5,000 signals (03 draws its data per seed).
 #
 # The SWA run is in the regime of {glue:text}`nb07_regime`, on our protocol (at the
 # laptop profile MNIST-1D, a small network, CPU), not the paper's; the paper's recipe
