@@ -103,8 +103,12 @@ def test_require_dataset_stops_at_once_saying_how_to_get_cifar(tmp_path) -> None
     text = str(info.value)
     assert "cifar-100-python" in text and "download=True" in text
     assert "load_dataset('cifar100', 'data', download=True)" in text
-    write_fake_cifar(tmp_path, "cifar100", n_train=20, n_test=4)
+    folder = write_fake_cifar(tmp_path, "cifar100", n_train=20, n_test=4)
     require_dataset("cifar100", tmp_path)  # present (accepted by its checksum manifest)
+    with open(folder / "test", "ab") as f:  # a tampered file is refused before any training
+        f.write(b"\0")
+    with pytest.raises(ValueError, match="failed its MD5 check"):
+        require_dataset("cifar100", tmp_path)
     with pytest.raises(ValueError, match="allowed: mnist1d"):
         require_dataset("imagenet", tmp_path)
 

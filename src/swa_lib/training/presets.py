@@ -223,10 +223,11 @@ def _cifar_base(model: str, dataset: str, width: int | None) -> dict[str, Any]:
 def require_dataset(dataset: str, data_dir: str | Path, *, download: bool = False) -> None:
     """Stop at once, with how to get it, when ``dataset`` is not under ``data_dir``.
 
-    MNIST-1D is generated offline (nothing to check). For CIFAR this loads two images through
-    :func:`swa_lib.data.load_dataset`, so the files are also checked against their MD5 sums
-    before a notebook spends hours on them (about a second for the 170 MB of pickles); with
-    ``download`` torchvision fetches them first (needs internet).
+    MNIST-1D is generated offline (nothing to check). For CIFAR the files present are checked
+    against their MD5 sums (:func:`swa_lib.data.verify_cifar_files`, about a second for the
+    170 MB of pickles) before a notebook spends hours on them; missing ones make
+    :func:`swa_lib.data.load_dataset` raise its message (where it expected them), or, with
+    ``download``, fetch them first (needs internet).
 
     Raises:
         FileNotFoundError: CIFAR is absent; the message is the loader's (the folder and files
@@ -237,10 +238,15 @@ def require_dataset(dataset: str, data_dir: str | Path, *, download: bool = Fals
         raise ValueError(f"dataset={dataset!r}; allowed: {', '.join(EXPERIMENT_DATASETS)}")
     if dataset == "mnist1d":
         return
-    from ..data import load_dataset  # data imports torch and numpy; presets stays light
+    from ..data import CIFAR_FOLDERS, load_dataset, verify_cifar_files  # torch: imported late
 
-    try:
-        load_dataset(dataset, data_dir, download=download, num_samples=2, augment=False)
+    folder, train_files, test_files, *_ = CIFAR_FOLDERS[dataset]
+    path = Path(data_dir) / folder
+    if all((path / f).is_file() for f in train_files + test_files):
+        verify_cifar_files(dataset, path)  # MD5 before anything is unpickled
+        return
+    try:  # the loader's message names the folder and files (or, with download, fetches them)
+        load_dataset(dataset, data_dir, download=download, num_samples=6, augment=False)
     except FileNotFoundError as exc:
         raise FileNotFoundError(
             f"{exc}\n\nThis notebook runs on {dataset} here (its paper profile: "
