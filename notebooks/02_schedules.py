@@ -152,7 +152,8 @@ SCHEDULES = {
 NAMES = list(SCHEDULES)
 CONST_HI, CYCLIC, CONST_LO = NAMES
 
-# schedule -> per seed, the SWA run with these changes and the SGD baseline (shared by all)
+# schedule -> per seed, the SWA run with these changes and the SGD baseline
+# (shared by all)
 pairs = {
     name: sgd_and_swa(base, SEEDS, RUNS_DIR, swa_changes=kw)
     for name, kw in SCHEDULES.items()
@@ -175,7 +176,8 @@ print(f"{len(results)} runs, {cached} from the cache")
 # %%
 some = results[CYCLIC, SEEDS[0]]
 iters = math.ceil(some.final["n_train"] / some.config.batch_size)  # SGD steps per epoch
-curves = {}  # schedule -> (x in epochs: step i of epoch e at e + i/iters, the rate of every step)
+# schedule -> (x in epochs: step i of epoch e at e + i/iters, the rate of every step)
+curves = {}
 for name in ["SGD", *NAMES]:
     cfg = results[name, SEEDS[0]].config
     steps = range(cfg.epochs * iters)
@@ -244,7 +246,8 @@ glue("nb02_lr", fig, display=False)
 # from the first averaged epoch on, of the SWA model (`swa_test_accuracy`).
 
 # %%
-# schedule -> test error (%) per epoch (rows) and seed (columns), of the SGD iterate / SWA model
+# schedule -> test error (%) per epoch (rows) and seed (columns), of the SGD
+# iterate / SWA model
 err_sgd, err_swa = (
     {
         name: pd.DataFrame(
@@ -304,7 +307,8 @@ mids = [e for e in phase if not cyc_cfg.averages_after(e - 1)]
 cycle_end_err = err_sgd[CYCLIC].loc[ends].to_numpy().mean()
 cycle_mid_err = err_sgd[CYCLIC].loc[mids].to_numpy().mean() if mids else float("nan")
 print(
-    f"cyclic run, SGD iterate test error during averaging: {cycle_end_err:.1f} % at cycle ends "
+    "cyclic run, SGD iterate test error during averaging: "
+    f"{cycle_end_err:.1f} % at cycle ends "
     f"({len(ends)} epochs), {cycle_mid_err:.1f} % mid-cycle ({len(mids)} epochs)"
 )
 
@@ -325,7 +329,8 @@ glue_text("nb02_cycle_mid_err", f"{cycle_mid_err:.1f}")
 frames = {
     name: pairs_frame(ps).set_index("seed") for name, ps in pairs.items()
 }  # per seed
-last_averaged = {}  # schedule -> test accuracy of the SGD iterate at the last averaging point
+# schedule -> test accuracy of the SGD iterate at the last averaging point
+last_averaged = {}
 for name, schedule_pairs in pairs.items():
     last_averaged[name] = pd.Series(
         {
@@ -467,7 +472,8 @@ lo, hi = paired_interval(inside["end - cycle mean"].to_numpy())
 inside_text = paired_text(inside["end - cycle mean"], scale=1.0)
 inside_verdict = interval_verdict(lo, hi, better=None)
 print(
-    f"test error at cycle ends - cycle mean: {inside_text}; the interval {inside_verdict}"
+    f"test error at cycle ends - cycle mean: {inside_text}; "
+    f"the interval {inside_verdict}"
 )
 
 # %%
@@ -524,7 +530,10 @@ record_claims(
     [
         Claim(
             item="Figure 2",
-            regime=f"cyclic {CYCLIC_LR_MAX:g} -> {CYCLIC_LR_MIN:g}, c = {CYCLE_EPOCHS} epochs",
+            regime=(
+                f"cyclic {CYCLIC_LR_MAX:g} -> {CYCLIC_LR_MIN:g}, "
+                f"c = {CYCLE_EPOCHS} epochs"
+            ),
             protocol="ours",
             scale=f"MNIST-1D, MLP, {EPOCHS} epochs, {len(REPLAY_SEEDS)} seeds, "
             f"{REPLAY_CYCLES} cycles replayed every {REPLAY_EVERY} steps",

@@ -406,7 +406,8 @@ means = pd.concat([swa_readme_table(d, text=False) for d in ("cifar100", "cifar1
 paper_gain = means["SWA 1"] - means["SGD"]
 display(
     paper.style.set_caption(
-        "Published by Izmailov et al. (2018), README of timgaripov/swa: CIFAR test accuracy (%), "
+        "Published by Izmailov et al. (2018), README of timgaripov/swa: "
+        "CIFAR test accuracy (%), "
         "mean ± std over 3 runs. Not computed in this book."
     )
 )
@@ -417,7 +418,8 @@ glue_text("nb03_paper_gain_max", f"{max(paper_gain):.2f}")
 glue("nb03_paper_table", paper, display=False)
 
 # %% tags=["remove-input"]
-# The paper ledger: SWA - SGD at budget 1, per architecture and regime (the paper's Table 1).
+# The paper ledger: SWA - SGD at budget 1, per architecture and regime
+# (the paper's Table 1).
 from swa_lib.reporting.ledger import Claim, record_claims
 
 claims = []
@@ -435,7 +437,8 @@ for r in diff_rows:
             ),
             protocol="paper",
             scale=(
-                f"MNIST-1D ({N_TRAIN} train / {N_TEST} test signals, data drawn per seed), "
+                f"MNIST-1D ({N_TRAIN} train / {N_TEST} test signals, "
+                "data drawn per seed), "
                 f"{LABELS[r['arch']]}, {E} epochs, {len(SEEDS)} seeds"
             ),
             statistic="SWA - SGD test accuracy (points), budget 1",

@@ -259,7 +259,8 @@ levels = {
     "train_loss": shared_levels([p[0]["train_loss"] for p in planes.values()]),
 }
 print(
-    f"cyclic: {len(cyc_paths)} snapshots (epochs {listing([cyc_epochs[i] for i in cyc_picks])}"
+    f"cyclic: {len(cyc_paths)} snapshots "
+    f"(epochs {listing([cyc_epochs[i] for i in cyc_picks])}"
     f" picked); dx = {cdx:.2f}, dy = {cdy:.2f} (constant: {dx:.2f}, {dy:.2f})"
 )
 
@@ -342,7 +343,8 @@ wd_term = (
 lower_loss = int((swa_row["train loss"] < iters["train loss"]).sum())
 lower_err = int((swa_row["test error (%)"] < iters["test error (%)"]).sum())
 print(
-    f"SWA is lower than {lower_loss}/3 iterates in train loss, {lower_err}/3 in test error; "
+    f"SWA is lower than {lower_loss}/3 iterates in train loss, "
+    f"{lower_err}/3 in test error; "
     f"weight-decay terms: iterates {listing(wd_term[:3], '.3f')}, SWA {wd_term[3]:.3f}"
 )
 

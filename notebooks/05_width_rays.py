@@ -251,7 +251,9 @@ for (metric, rise), g in wide.groupby(level=["metric", "rise"]):
         "SWA - SGD": paired_text(both["SWA"] - both["SGD"], scale=1.0, unit=" L2")
         if len(both)
         else "",
-        "rays beyond range (SGD / SWA)": f"{g['SGD'].isna().sum()} / {g['SWA'].isna().sum()}",
+        "rays beyond range (SGD / SWA)": (
+            f"{g['SGD'].isna().sum()} / {g['SWA'].isna().sum()}"
+        ),
     }
 summary = pd.DataFrame(summary).T
 summary.columns.name = f"{N_DIRECTIONS} rays x {len(SEEDS)} seed(s)"
@@ -275,7 +277,8 @@ sgd_w = float(head["SGD"].mean()) if head["SGD"].notna().any() else float("nan")
 print(
     f"train loss +{LOSS_RISE:g}: SGD {mean_std_text(head['SGD'], 1, empty='never')}, "
     f"SWA {mean_std_text(head['SWA'], 1, empty='never')}; "
-    f"SWA wider on {wider}/{len(both)} rays; ||w_SWA - w_SGD|| = {np.mean(list(gaps.values())):.2f}"
+    f"SWA wider on {wider}/{len(both)} rays; "
+    f"||w_SWA - w_SGD|| = {np.mean(list(gaps.values())):.2f}"
 )
 
 # %% tags=["remove-input"]
@@ -429,7 +432,8 @@ glue_text(
     "nb05_regime_summary",
     "The two regimes agree here."
     if signs["c"] == signs["r"]
-    else "So at this scale the width picture depends on the regime, not on averaging as "
+    else "So at this scale the width picture depends on the regime, "
+    "not on averaging as "
     "such: the rays of the first sections are the constant-rate result they are.",
 )
 

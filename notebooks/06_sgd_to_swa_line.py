@@ -157,7 +157,8 @@ for pair in sgd_and_swa(base, SEEDS, RUNS_DIR):
         lines[key, seed] = line_profile(m_swa, m_start, m_swa, ts, **options)
 n_new = sum(p.evaluated for p in lines.values())
 print(
-    f"{len(lines)} lines of {N_T} points; {n_new} points evaluated now, the rest from the cache"
+    f"{len(lines)} lines of {N_T} points; {n_new} points evaluated now, "
+    "the rest from the cache"
 )
 
 # %%
@@ -254,7 +255,8 @@ display(
 
 
 # %%
-OPEN = "the region runs past the evaluated range"  # no position: an end of it is not reached
+# no position: an end of it is not reached
+OPEN = "the region runs past the evaluated range"
 for key, g in minima.groupby("start", sort=False):
     text = {
         col: mean_std_text(g[col], digits)
@@ -271,7 +273,8 @@ for key, g in minima.groupby("start", sort=False):
             ("test-error min", 1),
         )
     }
-    # where the start (t = 0) and SWA (t = 1) lie in the low region: 0 its left end, 1 its right
+    # where the start (t = 0) and SWA (t = 1) lie in the low region: 0 its left end,
+    # 1 its right
     pos = {
         t: mean_std_text(
             interval_position(t, g["low region lo"], g["low region hi"]), 2, empty=OPEN
@@ -383,7 +386,8 @@ for key, regime in zip(("const", "recipe"), REGIMES):
     glue_text(
         f"nb06_{key}_outside",
         f"{int((g['t of train-loss min'] < 0).sum())} of the {len(g)} seeds have it "
-        f"beyond SGD (t* < 0) and {int((g['t of train-loss min'] > 1).sum())} beyond SWA "
+        "beyond SGD (t* < 0) and "
+        f"{int((g['t of train-loss min'] > 1).sum())} beyond SWA "
         "(t* > 1)",
     )
 

@@ -220,7 +220,8 @@ n_params = sum(p.numel() for p in model.parameters())
 res["trace / P"] = res["trace"] / n_params
 print(
     f"Hessian estimates: {int((~res.cached).sum())} computed "
-    f"({res.loc[~res.cached, 'seconds'].sum():.0f} s), {int(res.cached.sum())} from the "
+    f"({res.loc[~res.cached, 'seconds'].sum():.0f} s), "
+    f"{int(res.cached.sum())} from the "
     f"cache (computed in {res.loc[res.cached, 'seconds'].sum():.0f} s); "
     f"Hessian-vector products per estimate: eigenvalue {res.eig_iterations.min()}-"
     f"{res.eig_iterations.max()}, trace {res.trace_iterations.min()}-"
@@ -445,7 +446,8 @@ for a, b in PAIRS:
             f"nb08_{a.lower()}_{b.lower()}_{short}_count",
             f"{int((d < 0).sum())} of {len(d)}",
         )
-# paired_sign: -1 when the interval lies below zero, 0 when it includes zero (or one seed)
+# paired_sign: -1 when the interval lies below zero, 0 when it includes zero
+# (or one seed)
 norms = wide["weight norm"]
 spread = max(
     float(((norms[s] - norms["SGD"]) / norms["SGD"]).abs().max()) for s in ORDER
@@ -474,7 +476,8 @@ for (
         )
 glue_text(
     "nb08_swa_sgd_summary",
-    "By both curvature measures the SWA solution is flatter than the SGD solution, as the "
+    "By both curvature measures the SWA solution is flatter than the SGD solution, "
+    "as the "
     "paper's picture predicts."
     if paired_sign(wide["lambda_max", "SWA"] - wide["lambda_max", "SGD"]) == -1
     and paired_sign(wide["trace", "SWA"] - wide["trace", "SGD"]) == -1

@@ -124,7 +124,8 @@ base = experiment_base(
     **OVERRIDES,
 )  # the centre; final metrics only
 t0 = time.perf_counter()
-asked = []  # every run this notebook uses (a run trained now is not `cached` the first time)
+# every run this notebook uses (a run trained now is not `cached` the first time)
+asked = []
 sgd = {}  # seed -> final metrics of the SGD baseline
 rows = []
 for swa_start in SWA_STARTS:
@@ -188,7 +189,8 @@ glue_text("nb09_center_sgd", pct_mean_std(center["SGD"]))
 glue_text("nb09_center_diff", paired_text(center["SWA"] - center["SGD"]))
 glue_text("nb09_center_sd", f"{center_sd:.1f}")
 glue_text("nb09_n_noise", str(len(NOISE_SEEDS)))
-# twice the standard error of a difference between two cell means of len(SEEDS) seeds each
+# twice the standard error of a difference between two cell means of len(SEEDS)
+# seeds each
 cell_resolution = 2 * center_sd * (2 / len(SEEDS)) ** 0.5
 glue_text("nb09_resolution", f"{cell_resolution:.1f} points")
 
@@ -247,7 +249,8 @@ for c in CYCLES:
 elapsed = time.perf_counter() - t0
 n_trained = sum(not r.cached for r in asked)
 print(
-    f"{n_trained} runs trained in this execution, {elapsed:.0f} s in all (the rest cached)"
+    f"{n_trained} runs trained in this execution, "
+    f"{elapsed:.0f} s in all (the rest cached)"
 )
 
 # %% [markdown]

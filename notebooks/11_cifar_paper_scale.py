@@ -135,7 +135,8 @@ data_root, runs_dir = DATA_DIR, RUNS_DIR
 if FAKE_DATA:
     if NUM_SAMPLES is None:
         raise ValueError("FAKE_DATA needs NUM_SAMPLES (the size of the fake set)")
-    # the fake set and its runs live apart, so a fake run can never answer for a real one
+    # the fake set and its runs live apart, so a fake run can never answer for a
+    # real one
     data_root = str(Path(RUNS_DIR) / "fake_cifar")
     runs_dir = str(Path(RUNS_DIR) / "fake_cifar" / "runs")
     n_train = round(NUM_SAMPLES * 5 / 6)
@@ -188,11 +189,14 @@ else:
 print(status)
 if not have_data:
     print(
-        f"\n{why}\n\nTo run this notebook at the paper's scale, on a machine with a GPU and "
+        f"\n{why}\n\nTo run this notebook at the paper's scale, "
+        f"on a machine with a GPU and "
         f"internet:\n\n    python tools/execute_notebooks.py --profile paper --out "
-        f"executed/paper --only 11\n\n(the paper profile sets DOWNLOAD = True; or copy the "
+        f"executed/paper --only 11\n\n(the paper profile sets DOWNLOAD = True; "
+        f"or copy the "
         f"extracted archive there). On Colab: open the "
-        f"notebook with the badge above, choose a GPU runtime, set DOWNLOAD = True in the "
+        f"notebook with the badge above, choose a GPU runtime, "
+        f"set DOWNLOAD = True in the "
         f"parameters cell and run all."
     )
 
@@ -212,8 +216,9 @@ glue_text("nb11_status", status)
 
 
 # %%
-# One-off to this notebook: the paper's recipe for this notebook's data and device, shrunk to
-# BUDGET_EPOCHS per budget when that is set (the smoke profile's few-epoch runs).
+# One-off to this notebook: the paper's recipe for this notebook's data and device,
+# shrunk to BUDGET_EPOCHS per budget when that is set (the smoke profile's few-epoch
+# runs).
 def recipe(model: str, budget: float, swa: bool) -> dict:
     cfg = paper_cifar(
         model,

@@ -221,8 +221,9 @@ FGE_EPOCHS = EPOCHS - PRE_EPOCHS
 
 
 def fge_config(seed: int, start: str) -> FGEConfig:
-    """FGE for ``seed`` from the SWA run's iterate (``start="swa_run"``) or from a converged SGD
-    run of ``PRE_EPOCHS`` epochs (``"sgd_run"``); both spend the rest of the budget on FGE."""
+    """FGE for ``seed`` from the SWA run's iterate (``start="swa_run"``) or from a
+    converged SGD run of ``PRE_EPOCHS`` epochs (``"sgd_run"``); both spend the rest of
+    the budget on FGE."""
     pre = TrainConfig(
         **{**base, "epochs": PRE_EPOCHS, "eval_every": None},
         seed=seed,
@@ -252,8 +253,10 @@ K = main[SEEDS[0]].final["n_snapshots"]
 budgets = {f.final["budget_epochs"] for f in fges.values()}
 assert budgets == {EPOCHS}, budgets
 print(
-    f"{2 * len(pairs)} SGD/SWA runs and {len(fges)} FGE runs (each with its pretraining run); "
-    f"{n_cached} of them from the cache. FGE: {PRE_EPOCHS} + {FGE_EPOCHS} epochs, {K} snapshots "
+    f"{2 * len(pairs)} SGD/SWA runs and {len(fges)} FGE runs "
+    "(each with its pretraining run); "
+    f"{n_cached} of them from the cache. "
+    f"FGE: {PRE_EPOCHS} + {FGE_EPOCHS} epochs, {K} snapshots "
     f"(after FGE epochs {main[SEEDS[0]].final['snapshot_epochs']})"
 )
 
@@ -488,7 +491,8 @@ glue("nb13_table", table, display=False)
 # budget there is 150 epochs, not 200).
 
 # %%
-PUBLISHED_FGE = {  # README of timgaripov/dnn-mode-connectivity, lines 251-256: 1 budget (200)
+# README of timgaripov/dnn-mode-connectivity, lines 251-256: 1 budget (200)
+PUBLISHED_FGE = {
     "vgg16": {"Ind": (72.5, 0.1), "FGE": (74.6, 0.1)},
     "preresnet164": {"Ind": (78.4, 0.1), "FGE": (80.3, 0.2)},
     "wrn28_10": {"Ind": (80.8, 0.3), "FGE": (82.3, 0.2)},
@@ -500,7 +504,9 @@ published = pd.DataFrame(
         MODEL_LABELS[m]: {
             "FGE, 1 budget": "{:.1f} ± {:.1f}".format(*v["FGE"]),
             "Ind, 1 budget": "{:.1f} ± {:.1f}".format(*v["Ind"]),
-            "SGD (SWA README; budget)": f"{swa_pub.loc[m, 'SGD']} ({PAPER_RECIPES[m]['budget']})",
+            "SGD (SWA README; budget)": (
+                f"{swa_pub.loc[m, 'SGD']} ({PAPER_RECIPES[m]['budget']})"
+            ),
             "SWA 1 (SWA README)": swa_pub.loc[m, "SWA 1"],
         }
         for m, v in PUBLISHED_FGE.items()
@@ -512,8 +518,9 @@ fge_minus_swa = [
 ]
 display(
     published.style.set_caption(
-        "Published by Garipov et al. (README of timgaripov/dnn-mode-connectivity) and Izmailov et "
-        "al. (README of timgaripov/swa): CIFAR-100 test accuracy (%). Not computed in this book."
+        "Published by Garipov et al. (README of timgaripov/dnn-mode-connectivity) "
+        "and Izmailov et al. (README of timgaripov/swa): CIFAR-100 test accuracy (%). "
+        "Not computed in this book."
     )
 )
 
@@ -557,7 +564,8 @@ coords = {
 }
 print(
     f"dx = {dx:.3f}, dy = {dy:.3f}; SWA of all {K} snapshots at ({swa_xy[0]:.3f}, "
-    f"{swa_xy[1]:.3f}), {off_plane:.3f} from the plane (|w| = {float(w_swa.norm()):.1f}); "
+    f"{swa_xy[1]:.3f}), {off_plane:.3f} from the plane "
+    f"(|w| = {float(w_swa.norm()):.1f}); "
     f"mean of the three: {mean3_off:.1e} from the plane"
 )
 
@@ -665,8 +673,8 @@ for key, name in (
 glue_text("nb13_plane_iter_err", f"{iter_err.min():.1f} to {iter_err.max():.1f} %")
 glue_text(
     "nb13_plane_mean3_lower",
-    f"{int((at.loc['mean of w1..w3', 'train loss'] < at.iloc[:3]['train loss']).sum())} "
-    f"of the 3",
+    f"{int((at.loc['mean of w1..w3', 'train loss'] < at.iloc[:3]['train loss']).sum())}"
+    " of the 3",
 )
 
 # %% [markdown]
@@ -684,8 +692,9 @@ glue_text(
 
 # %%
 def closeness(fge, fixed: dict, ks) -> pd.DataFrame:
-    """FGE_k against the SWA of its k snapshots, its k-th snapshot and ``fixed`` models: KL,
-    agreement, and each one's test accuracy and NLL (rows per k and model)."""
+    """FGE_k against the SWA of its k snapshots, its k-th snapshot and ``fixed``
+    models: KL, agreement, and each one's test accuracy and NLL (rows per k and
+    model)."""
     ds = fge.dataset(device=device)
     snaps = fge.load_snapshots(device)
     batches = list(iterate_batches(ds.x_test, ds.y_test, 1000, shuffle=False))
@@ -845,14 +854,16 @@ elif "one seed" in kl_v:
     claim = "one seed cannot test the paper's claim"
 else:
     claim = (
-        "the paper's claim is not borne out here: the weight average of the snapshots is "
+        "the paper's claim is not borne out here: "
+        "the weight average of the snapshots is "
         "not measurably closer to their ensemble than one of the snapshots"
     )
 run_gap = (
     piv["kl", "SGD"] - piv["kl", "SWA run"]
 )  # > 0: the SWA run is closer to FGE than SGD
 print(
-    f"KL(FGE_K || SWA_K) is {ratio.min():.1f}-{ratio.max():.1f} times below KL(FGE_K || one "
+    f"KL(FGE_K || SWA_K) is {ratio.min():.1f}-{ratio.max():.1f} times below "
+    "KL(FGE_K || one "
     f"snapshot); paired difference: {verdict(kl_gap, better='higher', who='SWA')}"
 )
 
@@ -1058,7 +1069,10 @@ glue_text(
 # %%
 from swa_lib.reporting.ledger import Claim, record_claims
 
-scale = f"{DATASET_LABELS.get(DATASET, DATASET)}, {MODEL}, {EPOCHS} epochs, {len(SEEDS)} seeds"
+scale = (
+    f"{DATASET_LABELS.get(DATASET, DATASET)}, {MODEL}, {EPOCHS} epochs, "
+    f"{len(SEEDS)} seeds"
+)
 fge_regime = f"FGE cycles of {FGE_CYCLE} epochs, {FGE_LR_1:g} -> {FGE_LR_2:g}"
 ledger_claims = [
     Claim.from_diffs(

@@ -381,7 +381,9 @@ claims.append(  # Figure 7's second half: far better than SGD at that constant r
         regime="constant rate from scratch",
         protocol="paper",
         scale=SCALE,
-        statistic="SWA - last iterate at the same constant rate, test accuracy (points)",
+        statistic=(
+            "SWA - last iterate at the same constant rate, test accuracy (points)"
+        ),
         estimate=100 * c["diff_last_test_accuracy_mean"],
         low=100 * c["diff_last_test_accuracy_low"],
         high=100 * c["diff_last_test_accuracy_high"],

@@ -428,7 +428,8 @@ glue_text("nb16_under_epochs", f"{UNDERTRAINED_EPOCHS} epochs")
 
 
 def _row(start, rates, n=swa_epochs):
-    """One Table-2 row by its labels (a lookup of this notebook's table, nothing to reuse)."""
+    """One Table-2 row by its labels (a lookup of this notebook's table, nothing to
+    reuse)."""
     return next(
         r for r in rows2 if (r["start"], r["rates"], r["epochs"]) == (start, rates, n)
     )
@@ -461,7 +462,10 @@ for s_key, start in (("conv", "converged"), ("under", "undertrained")):
         elif gain > 0 and avg == 0:
             source = f"a gain not shown to come from averaging: {vs_last}"
         elif gain > 0:
-            source = f"a gain of further training at these rates, not of averaging: {vs_last}"
+            source = (
+                "a gain of further training at these rates, "
+                f"not of averaging: {vs_last}"
+            )
         else:
             source = f"no gain over the pre-trained model; {vs_last}"
         glue_text(f"nb16_{s_key}_{r_key}_source", source)
@@ -476,10 +480,12 @@ k = sum(
 glue_text("nb16_n_avg_gain", f"{k} of {len(longest)}")
 glue_text(
     "nb16_avg_reading",
-    "so where a gain appears here it is not shown to be the average's rather than that of "
+    "so where a gain appears here it is not shown to be the average's "
+    "rather than that of "
     "a few more epochs of SGD"
     if k == 0
-    else "so only in those rows is a gain shown to be the average's rather than that of a "
+    else "so only in those rows is a gain shown to be the average's "
+    "rather than that of a "
     "few more epochs of SGD",
 )
 glue_text("nb16_n_holm2", f"{n_holm2} of {len(rows2)}")

@@ -260,7 +260,9 @@ claims = [
         regime=label,
         protocol="ours",
         scale=scale,
-        statistic="log10 distance to the optimum, average - last iterate, at the last step",
+        statistic=(
+            "log10 distance to the optimum, average - last iterate, at the last step"
+        ),
         estimate=float(np.mean(log_ratio[name])),
         low=ratio_ci[name][0],
         high=ratio_ci[name][1],
