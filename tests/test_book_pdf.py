@@ -53,6 +53,20 @@ def _normal(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+def _cut_by_page_break(v: str, bare: str, gap: int = 200) -> bool:
+    """Whether ``v`` is in ``bare`` as a head and a tail with at most ``gap`` characters (a page
+    footer, number and running header) between them; both parts at least 6 characters long."""
+    for i in range(6, len(v) - 5):
+        head, tail = v[:i], v[i:]
+        start = bare.find(head)
+        while start >= 0:
+            end = start + len(head)
+            if bare.find(tail, end, end + gap + len(tail)) >= 0:
+                return True
+            start = bare.find(head, start + 1)
+    return False
+
+
 def _letters_digits(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z.]", "", _normal(text))
 
@@ -126,9 +140,9 @@ def test_pdf_builds_with_chapters_and_glued_numbers(tmp_path: Path) -> None:
     # glyphs that pdftotext drops or maps to other characters, and breaks long values over lines.
     bare = _letters_digits(text)
 
-    def in_pdf(value: str) -> bool:  # a long value may be cut by a page break (header, number)
+    def in_pdf(value: str) -> bool:  # a value may be cut by a page break (header, number)
         v = _letters_digits(value)
-        return v in bare or (len(v) > 120 and v[:60] in bare and v[-60:] in bare)
+        return v in bare or _cut_by_page_break(v, bare)
 
     missing = [f"{k} = {v!r}" for k, v in values.items() if not in_pdf(v)]
     assert len(values) > 100, f"only {len(values)} glued values found in the notebooks' prose"

@@ -76,11 +76,7 @@ FAKE_SIZES: dict[str, dict] = {
 
 #: Converted notebooks whose body does not yet run on CIFAR (the fake-CIFAR run is not made;
 #: remove the entry once the notebook is fixed).
-KNOWN_GAPS = {
-    "08_flatness": "its Dinh-rescaling cell rescales the first two nn.Linear layers of an MLP; "
-    "PreResNet-164 has one, so the paper profile needs a rescaling of a conv layer feeding a "
-    "BatchNorm layer there",
-}
+KNOWN_GAPS: dict[str, str] = {}  # notebook -> why its CIFAR path cannot run yet
 
 
 def _fake_cases() -> list:

@@ -35,6 +35,8 @@ Modules (in the order a computation uses them)
                    ``profile_minimum``, ``level_interval``
 ``hessian``        flatness of a minimum: ``hessian_top_eigenvalue``, ``hessian_trace``
                    (matrix-free, with ``cache=``)
+``reparametrize``  :func:`relu_rescaled`: Dinh et al. (2017)'s function-preserving rescaling,
+                   which changes the curvature but not the function
 =================  ==============================================================================
 
 Metrics
