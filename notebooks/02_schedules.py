@@ -197,7 +197,7 @@ labels = {
     CYCLIC: f"SWA, {CYCLIC}",
     CONST_LO: f"SWA, {CONST_LO}",
 }
-fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
+fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7, 3.3))
 for name, (x, lr) in curves.items():
     m = results[name, SEEDS[0]].metrics
     ax0.plot(x, lr, color=colors[name], lw=1, label=labels[name])
@@ -262,7 +262,7 @@ err_sgd, err_swa = (
 )
 base_final = err_sgd["SGD"].iloc[-1].mean()
 x0 = FROM_EPOCH
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(7, 3), sharey=True)
 for ax, name in zip(axes, NAMES):
     it, avg = err_sgd[name].loc[x0:], err_swa[name].loc[x0:]
     ax.plot(it.index, it, color="C0", lw=0.6, alpha=0.35)
@@ -478,7 +478,7 @@ print(
 
 # %%
 tr = traces[REPLAY_SEEDS[0]]
-fig, ax = plt.subplots(figsize=(10, 3.8))
+fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.plot(
     tr["epoch"], tr["test_err"], color="C3", lw=1.6, label="SGD iterate, test error"
 )

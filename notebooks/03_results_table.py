@@ -332,7 +332,7 @@ glue_text("nb03_cnn_width", str(CNN_WIDTH))
 
 # %%
 fig, axes = plt.subplots(
-    2, len(ARCHS), figsize=(4.6 * len(ARCHS), 6.2), sharex=True, squeeze=False
+    2, len(ARCHS), figsize=(3.5 * len(ARCHS), 5.6), sharex=True, squeeze=False
 )
 rng = np.random.default_rng(0)
 PANELS = [

@@ -265,7 +265,7 @@ print(
 )
 
 # %%
-fig, axes = plt.subplots(2, 2, figsize=(13, 9.2))
+fig, axes = plt.subplots(2, 2, figsize=(8.5, 7.2))
 for row, metric in enumerate(("test_err", "train_loss")):
     for col, (name, (surf, pts)) in enumerate(planes.items()):
         plot_plane(
@@ -548,7 +548,7 @@ fig1_levels = {
     ),
     "train_loss": shared_levels([p[0]["train_loss"] for p in fig1_planes.values()]),
 }
-fig_f1, axes = plt.subplots(2, len(RATES), figsize=(13, 9.2), squeeze=False)
+fig_f1, axes = plt.subplots(2, len(RATES), figsize=(8.5, 7.2), squeeze=False)
 for row, metric in enumerate(("test_err", "train_loss")):
     for col, (name, (surf, pts)) in enumerate(fig1_planes.items()):
         plot_plane(

@@ -169,7 +169,7 @@ print(
 
 # %%
 s0 = SEEDS[0]
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.3))
 plot_rays(
     {"SGD": profiles["SGD", s0], "SWA": profiles["SWA", s0]},
     metrics=("train_loss", "test_err"),

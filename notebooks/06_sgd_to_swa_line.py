@@ -163,7 +163,7 @@ print(
 
 # %%
 s0 = SEEDS[0]
-fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+fig, axes = plt.subplots(1, 2, figsize=(7, 3))
 for ax, key in zip(axes, STARTS):
     prof = lines[key, s0]
     plot_line(

@@ -305,7 +305,7 @@ display(diffs)
 glue("nb08_diffs", diffs, display=False)
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+fig, axes = plt.subplots(1, 3, figsize=(7, 3))
 x = np.arange(len(ORDER))
 for ax, col, label in zip(
     axes,
@@ -345,7 +345,7 @@ glue("nb08_fig", fig, display=False)
 
 # %%
 first = res[res.seed == SEEDS[0]].set_index("solution")
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.3))
 for i, s in enumerate(ORDER):
     hist = first.loc[s, "eig_history"]
     axes[0].plot(np.arange(1, len(hist) + 1), hist, "o-", ms=3, color=f"C{i}", label=s)

@@ -263,7 +263,7 @@ maps = {
     for col in ("SWA", "SWA - SGD", "SWA - last")
 }
 sgd_acc = pct_mean_std([sgd[s]["sgd_test_accuracy"] for s in SEEDS], std_of_one=False)
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.9), constrained_layout=True)
+fig, axes = plt.subplots(1, 3, figsize=(7, 3), constrained_layout=True)
 acc = maps["SWA"]
 sns.heatmap(
     acc,

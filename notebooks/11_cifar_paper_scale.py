@@ -308,7 +308,7 @@ else:
 
 # %%
 if not ours.empty:
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = plt.subplots(figsize=(7, 4.3))
     models = list(table.index)
     x = np.arange(len(models))
     cols = ["SGD"] + [f"SWA {b:g}" for b in BUDGETS]

@@ -264,7 +264,7 @@ print(
 cfg0, m0 = main[SEEDS[0]].config, main[SEEDS[0]].metrics
 iters = -(-main[SEEDS[0]].final["n_train"] // cfg0.batch_size)
 steps = np.arange(FGE_EPOCHS * iters) / iters
-fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.6))
+fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7, 3))
 ax0.plot(
     PRE_EPOCHS + steps,
     [fge_lr(e, lr_1=FGE_LR_1, lr_2=FGE_LR_2, cycle=FGE_CYCLE) for e in steps],
@@ -582,7 +582,7 @@ surface = evaluate_plane(snaps[0], w1, u, v, ticks * dx, ticks * dy, **options)
 print(f"{GRID_POINTS}x{GRID_POINTS} grid: {surface.evaluated} points evaluated now")
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
 for ax, metric in zip(axes, ("test_error", "train_loss")):
     plot_plane(
         surface,
@@ -768,7 +768,7 @@ summary.index.name = f"k = K = {K}, {len(SEEDS)} seeds"
 display(summary)
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+fig, axes = plt.subplots(1, 3, figsize=(7, 3.9))
 STYLE = {
     "FGE ensemble": ("C2", "s"),
     "SWA of the same snapshots": ("C3", "o"),
@@ -815,8 +815,8 @@ axes[2].set(
     ylabel="test error (%)",
     title="test error",
 )
-axes[2].legend(fontsize=7)
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0.2, 1, 1))  # room for the legend below the panels
+fig.legend(*axes[2].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8)
 plt.close(fig)
 
 # %% tags=["remove-input"]

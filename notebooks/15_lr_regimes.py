@@ -233,7 +233,7 @@ display(tests)
 glue("nb15_tests", tests, display=False)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 0.55 * len(SETTINGS) + 1.8), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(7, 0.55 * len(SETTINGS) + 1.8), sharey=True)
 names = list(SETTINGS)
 for ax, (col, scale, unit) in zip(
     axes,

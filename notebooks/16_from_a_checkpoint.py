@@ -237,7 +237,7 @@ it_err = {
 names = list(FIG6)
 const = [n for n in names if n.startswith("constant")]
 cyc = [n for n in names if n.startswith("cyclic")]
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.5), sharey=True)
 for ax, group, title in (
     (axes[0], const, "constant rates"),
     (axes[1], cyc, "cyclic rates"),

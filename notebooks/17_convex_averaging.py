@@ -179,7 +179,7 @@ for name, d in log_ratio.items():
     glue_text(f"nb17_factor_{name}", f"{10 ** -np.mean(d):.1f} times")
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.5), sharey=True)
 for ax, (name, r) in zip(axes, results.items()):
     t = r.checkpoints
     for which, color in (("last", "C0"), ("average", "C3")):
