@@ -22,7 +22,7 @@
 #
 # **[Open in Colab](https://colab.research.google.com/github/swa-book/swa-book/blob/main/notebooks/12_swag.ipynb)**
 #
-# **Cost.** Laptop profile (the defaults below): 3 seeds x 2 runs of a small BatchNorm
+# **Cost.** Laptop profile (the defaults below): 5 seeds x 2 runs of a small BatchNorm
 # 1-D CNN on MNIST-1D (40 epochs each), then 30 posterior samples for SWAG and 30 for
 # SWAG-diagonal per seed, each with its own BatchNorm update: about 100 s of CPU time on
 # a 2-core laptop (longer on a busy machine). Runs and posterior predictions are cached
@@ -56,7 +56,7 @@ if "google.colab" in sys.modules:
     )
 
 # %% tags=["parameters"]
-SEEDS = [0, 1, 2]
+SEEDS = [0, 1, 2, 3, 4]
 DATASET = "mnist1d"  # paper profile: "cifar100" (presets.experiment_base)
 MODEL = "cnn1d"  # has BatchNorm, so every SWAG sample needs its own BN update
 WIDTH = 8  # cnn1d channels (the library default is 32)
